@@ -1,0 +1,179 @@
+/*
+ * fb_codec.h - reference C99 codec of the edgekit scanner wire protocol 1.0 (PROTOCOL.md).
+ *
+ * Device side: encode HELLO/CAPTURE/POWER/HEARTBEAT/LOG/PONG packets into a caller's buffer
+ * (header + payload + CRC-32, COBS-encoded, 0x00 delimiter), and decode host commands
+ * (START/STOP/CONFIG/RESULT/PING) one received byte at a time. No allocation, no globals
+ * other than the constant CRC table, no dependency beyond <stdint.h>/<stddef.h>/<string.h>.
+ */
+#ifndef FB_CODEC_H
+#define FB_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FB_PROTOCOL_MAJOR 1u
+#define FB_PROTOCOL_MINOR 0u
+
+#define FB_HEADER_SIZE 16u
+#define FB_CRC_SIZE 4u
+#define FB_MAX_PAYLOAD_SIZE 4140u
+#define FB_MAX_PACKET_SIZE (FB_HEADER_SIZE + FB_MAX_PAYLOAD_SIZE + FB_CRC_SIZE) /* 4160 */
+/* COBS-encoded packet without its delimiter; + 1 for the 0x00 gives an output buffer size. */
+#define FB_MAX_ENCODED_SIZE (FB_MAX_PACKET_SIZE + FB_MAX_PACKET_SIZE / 254u + 1u) /* 4177 */
+#define FB_MAX_FRAME_SIZE (FB_MAX_ENCODED_SIZE + 1u)                             /* 4178 */
+
+#define FB_MAX_CAPTURE_SAMPLES 1024u
+#define FB_MAX_POWER_SAMPLES 256u
+#define FB_MAX_LOG_TEXT 255u
+/* Host commands are small; a longer frame is dropped as an overflow. */
+#define FB_RX_BUFFER_SIZE 128u
+
+enum fb_msg_type {
+    FB_MSG_HELLO = 0x01,
+    FB_MSG_CAPTURE = 0x02,
+    FB_MSG_POWER = 0x03,
+    FB_MSG_HEARTBEAT = 0x04,
+    FB_MSG_LOG = 0x05,
+    FB_MSG_PONG = 0x06,
+    FB_MSG_START = 0x81,
+    FB_MSG_STOP = 0x82,
+    FB_MSG_CONFIG = 0x83,
+    FB_MSG_RESULT = 0x84,
+    FB_MSG_PING = 0x85
+};
+
+enum fb_flag { FB_FLAG_OVERFLOW = 0x01, FB_FLAG_BOOT = 0x02 };
+enum fb_sample_format { FB_SAMPLE_CI16 = 1 };
+
+typedef struct {
+    uint16_t seq;          /* u16, wraps */
+    uint64_t timestamp_us; /* device clock, microseconds */
+    uint8_t flags;         /* enum fb_flag */
+} fb_tx_header_t;
+
+typedef struct {
+    uint8_t protocol_major, protocol_minor;
+    uint8_t firmware_major, firmware_minor;
+    uint16_t firmware_patch;
+    uint64_t device_id;
+    uint32_t sample_rate_hz;
+    uint8_t sample_format;
+    uint16_t samples_per_capture;
+    uint64_t centre_freq_hz;
+    uint32_t capabilities;
+} fb_hello_t;
+
+typedef struct {
+    uint32_t capture_id;
+    uint32_t sample_rate_hz;
+    uint64_t centre_freq_hz;
+    float gain_db;
+    uint8_t sample_format;
+    uint16_t n_samples;  /* complex samples, <= FB_MAX_CAPTURE_SAMPLES */
+    const int16_t *iq;   /* 2 * n_samples values: I0, Q0, I1, Q1, ... (native endianness) */
+} fb_capture_t;
+
+typedef struct {
+    uint64_t timestamp_us;
+    uint16_t voltage_mv;
+    int32_t current_ua;
+} fb_power_sample_t;
+
+typedef struct {
+    uint16_t n_samples; /* <= FB_MAX_POWER_SAMPLES */
+    const fb_power_sample_t *samples;
+} fb_power_t;
+
+typedef struct {
+    uint32_t uptime_s, captures_sent, captures_dropped, rx_errors;
+} fb_heartbeat_t;
+
+typedef struct {
+    uint8_t level;
+    uint8_t text_len;  /* bytes of UTF-8 */
+    const char *text;
+} fb_log_t;
+
+/* Each encoder writes one complete frame (ending in 0x00) into out and returns its length,
+ * or 0 if out_size is too small or a field is invalid. out_size >= FB_MAX_FRAME_SIZE always
+ * suffices. */
+size_t fb_encode_hello(uint8_t *out, size_t out_size, const fb_tx_header_t *h, const fb_hello_t *m);
+size_t fb_encode_capture(uint8_t *out, size_t out_size, const fb_tx_header_t *h,
+                         const fb_capture_t *m);
+size_t fb_encode_power(uint8_t *out, size_t out_size, const fb_tx_header_t *h, const fb_power_t *m);
+size_t fb_encode_heartbeat(uint8_t *out, size_t out_size, const fb_tx_header_t *h,
+                           const fb_heartbeat_t *m);
+size_t fb_encode_log(uint8_t *out, size_t out_size, const fb_tx_header_t *h, const fb_log_t *m);
+size_t fb_encode_pong(uint8_t *out, size_t out_size, const fb_tx_header_t *h, uint32_t token);
+
+/* ---- host commands ---- */
+typedef struct {
+    uint32_t sample_rate_hz;
+    uint64_t centre_freq_hz;
+    float gain_db;
+    uint32_t capture_period_ms;
+    uint16_t samples_per_capture;
+    uint16_t power_period_ms;
+} fb_config_t;
+
+typedef struct {
+    uint32_t capture_id;
+    uint16_t label_index;
+    uint8_t flags; /* 0x01 unknown, 0x02 fallback, 0x04 overrun */
+    float confidence;
+    uint32_t latency_us;
+} fb_result_t;
+
+typedef struct {
+    uint8_t type; /* enum fb_msg_type */
+    uint8_t flags;
+    uint8_t version_minor;
+    uint16_t seq;
+    uint64_t timestamp_us;
+    union {
+        fb_config_t config;
+        fb_result_t result;
+        uint32_t ping_token;
+    } u;
+} fb_command_t;
+
+typedef enum {
+    FB_RX_NONE = 0,          /* need more bytes */
+    FB_RX_COMMAND = 1,       /* *out holds a command */
+    FB_RX_ERR_COBS = -1,     /* malformed COBS */
+    FB_RX_ERR_SHORT = -2,    /* shorter than header + CRC */
+    FB_RX_ERR_LENGTH = -3,   /* header payload_len disagrees with the frame */
+    FB_RX_ERR_CRC = -4,      /* CRC-32 mismatch */
+    FB_RX_ERR_PAYLOAD = -5,  /* known type, malformed payload */
+    FB_RX_ERR_OVERFLOW = -6, /* frame longer than FB_RX_BUFFER_SIZE, dropped */
+    FB_RX_ERR_VERSION = -7,  /* another protocol major version: refused */
+    FB_RX_UNKNOWN_TYPE = -8  /* valid packet of an unknown (or device-to-host) type: skipped */
+} fb_rx_status_t;
+
+typedef struct {
+    uint32_t packets, crc_failures, framing_errors, overflows, lost_packets, unknown_types,
+        version_mismatches;
+} fb_rx_stats_t;
+
+typedef struct {
+    uint8_t buf[FB_RX_BUFFER_SIZE];
+    size_t len;
+    uint8_t discarding;
+    uint8_t seq_valid;
+    uint16_t expected_seq;
+    fb_rx_stats_t stats;
+} fb_decoder_t;
+
+void fb_decoder_init(fb_decoder_t *d);
+/* Feed one received byte; returns FB_RX_COMMAND when *out was filled, FB_RX_NONE while a frame
+ * is incomplete, or a negative status when a frame was dropped (the decoder is ready for the
+ * next frame either way). */
+fb_rx_status_t fb_decoder_push(fb_decoder_t *d, uint8_t byte, fb_command_t *out);
+
+/* ---- building blocks ---- */
+uint32_t fb_crc32(uint32_t crc, const uint8_t *data, size_t len); /* zlib: start with 0 */
+/* In-place COBS decode of an undelimited frame; returns the decoded length or -1 if malformed. */
+long fb_cobs_decode_inplace(uint8_t *buf, size_t len);
+
+#endif /* FB_CODEC_H */

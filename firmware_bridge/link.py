@@ -1,0 +1,252 @@
+"""A Connection over a pyserial port, with read timeouts and reconnect after unplug.
+
+``open_link("/dev/ttyACM0?baud=921600")``, ``open_link("loop://")``, ``open_link("socket://h:p")``
+or a pseudo-terminal path. A read or write error closes the port and yields ``Disconnected``;
+later calls reopen the same URL with capped exponential backoff and yield ``Reconnected``.
+No call blocks longer than its timeout (plus one open attempt).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import parse_qsl
+
+import serial
+
+from firmware_bridge.connection import Connection
+from firmware_bridge.errors import LinkError
+from firmware_bridge.events import Disconnected, LinkEvent, Reconnected
+from firmware_bridge.messages import Message
+from firmware_bridge.protocol import Role, StreamStats
+
+__all__ = ["DEFAULT_BAUDRATE", "Link", "open_link"]
+
+DEFAULT_BAUDRATE = 921_600
+_READ_CHUNK = 65_536
+_PATH_OPTIONS: dict[str, Callable[[str], Any]] = {
+    "baud": int,
+    "baudrate": int,
+    "exclusive": lambda v: v.lower() not in ("0", "false", "no"),
+}
+
+
+def _split_url(url: str) -> tuple[str, dict[str, Any]]:
+    """A plain device path may carry ``?baud=N&exclusive=0``; pyserial URLs pass through."""
+    if "://" in url or "?" not in url:
+        return url, {}
+    path, _, query = url.partition("?")
+    options: dict[str, Any] = {}
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        convert = _PATH_OPTIONS.get(key)
+        if convert is None:
+            raise LinkError(f"{url}: unknown option {key!r} (accepted: baud, exclusive)")
+        try:
+            options["baudrate" if key == "baud" else key] = convert(value)
+        except ValueError as e:
+            raise LinkError(f"{url}: option {key}={value!r} is not valid") from e
+    return path, options
+
+
+class Link:
+    """A serial port speaking the protocol. Use ``open_link`` to make one.
+
+    ``next_event`` / ``events`` yield protocol events plus ``Disconnected`` and ``Reconnected``;
+    ``send`` writes a message; ``close`` always works and is idempotent.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        role: Role = "host",
+        baudrate: int = DEFAULT_BAUDRATE,
+        timeout_s: float = 0.05,
+        write_timeout_s: float = 1.0,
+        exclusive: bool = True,
+        reconnect: bool = True,
+        backoff_initial_s: float = 0.05,
+        backoff_max_s: float = 2.0,
+        max_reconnect_attempts: int | None = None,
+        connection: Connection | None = None,
+    ) -> None:
+        path, options = _split_url(url)
+        self.url = url
+        self.connection = connection if connection is not None else Connection(role)
+        self._path = path
+        self._port_kwargs: dict[str, Any] = {
+            "baudrate": options.get("baudrate", baudrate),
+            "timeout": timeout_s,
+            "write_timeout": write_timeout_s,
+            "exclusive": options.get("exclusive", exclusive),
+        }
+        self._timeout_s = timeout_s
+        self._reconnect = reconnect
+        self._backoff_initial_s = backoff_initial_s
+        self._backoff_max_s = backoff_max_s
+        self._max_attempts = max_reconnect_attempts
+        self._pending: collections.deque[LinkEvent] = collections.deque()
+        self._port: serial.SerialBase | None = None
+        self._closed = False
+        self._attempts = 0
+        self._next_attempt_at = 0.0
+        self._port = self._open()
+
+    # -- public --------------------------------------------------------------------------------
+    @property
+    def is_connected(self) -> bool:
+        """True while the port is open."""
+        return self._port is not None
+
+    @property
+    def reconnect_attempts(self) -> int:
+        """Open attempts made since the last disconnect."""
+        return self._attempts
+
+    @property
+    def stats(self) -> StreamStats:
+        """Receive counters (they survive reconnects)."""
+        return self.connection.stats
+
+    def next_event(self, timeout_s: float | None = None) -> LinkEvent | None:
+        """The next event, reading (or reconnecting) for at most ``timeout_s`` (default: the
+        read timeout); None if nothing arrived in time."""
+        deadline = time.monotonic() + (self._timeout_s if timeout_s is None else timeout_s)
+        while True:
+            if self._pending:
+                return self._pending.popleft()
+            event = self.connection.next_event()
+            if event is not None:
+                return event
+            if self._closed:
+                return None
+            if self._port is None:
+                self._try_reconnect(deadline)
+            else:
+                self._read_once(deadline)
+            if time.monotonic() >= deadline and not self._pending:
+                event = self.connection.next_event()
+                return event
+
+    def events(self, timeout_s: float | None = None) -> Iterator[LinkEvent]:
+        """Yield events until none arrives within ``timeout_s`` (or the link is closed)."""
+        while (event := self.next_event(timeout_s)) is not None:
+            yield event
+
+    def send(self, message: Message, *, timestamp_us: int | None = None, flags: int = 0) -> None:
+        """Encode and write ``message``. Raises LinkError if the link is down or the write fails
+        (a failed write also queues ``Disconnected``)."""
+        if self._port is None:
+            raise LinkError(f"{self.url}: link is down, cannot send {message.TYPE.name}")
+        data = self.connection.send(message, timestamp_us=timestamp_us, flags=flags)
+        try:
+            self._port.write(data)
+        except serial.SerialTimeoutException as e:
+            raise LinkError(f"{self.url}: write timed out (device not reading?)") from e
+        except (serial.SerialException, OSError) as e:
+            self._lost(f"write failed: {e}")
+            raise LinkError(f"{self.url}: write failed: {e}") from e
+
+    def close(self) -> None:
+        """Close the port; never raises. Later ``next_event`` calls return None."""
+        self._closed = True
+        port, self._port = self._port, None
+        if port is not None:
+            with contextlib.suppress(Exception):  # closing must always succeed
+                port.close()
+
+    def __enter__(self) -> Link:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals -----------------------------------------------------------------------------
+    def _open(self) -> serial.SerialBase:
+        try:
+            return serial.serial_for_url(self._path, **self._port_kwargs)
+        except (serial.SerialException, OSError, ValueError) as e:
+            if "lock" in str(e).lower() or "resource temporarily unavailable" in str(e).lower():
+                raise LinkError(f"{self.url}: port is in use by another process ({e})") from e
+            raise LinkError(f"{self.url}: cannot open: {e}") from e
+
+    def _read_once(self, deadline: float) -> None:
+        port = self._port
+        if port is None:
+            return
+        try:
+            port.timeout = max(0.0, min(self._timeout_s, deadline - time.monotonic()))
+            waiting = port.in_waiting
+            data = port.read(min(max(waiting, 1), _READ_CHUNK))
+        except (serial.SerialException, OSError) as e:
+            self._lost(f"read failed: {e}")
+            return
+        if data:
+            self.connection.receive_data(data)
+
+    def _lost(self, reason: str) -> None:
+        port, self._port = self._port, None
+        if port is not None:
+            with contextlib.suppress(Exception):  # the port is already gone
+                port.close()
+        self.connection.link_lost()
+        self._attempts = 0
+        self._next_attempt_at = time.monotonic()
+        self._pending.append(Disconnected(reason))
+        if not self._reconnect:
+            self._closed = True
+
+    def _try_reconnect(self, deadline: float) -> None:
+        now = time.monotonic()
+        if now < self._next_attempt_at:
+            time.sleep(max(0.0, min(self._next_attempt_at, deadline) - now))
+            if time.monotonic() < self._next_attempt_at:
+                return
+        if self._max_attempts is not None and self._attempts >= self._max_attempts:
+            self._closed = True
+            raise LinkError(f"{self.url}: gave up after {self._attempts} reconnect attempts")
+        self._attempts += 1
+        try:
+            self._port = self._open()
+        except LinkError:
+            delay = min(self._backoff_max_s, self._backoff_initial_s * 2 ** (self._attempts - 1))
+            self._next_attempt_at = time.monotonic() + delay
+            return
+        self._pending.append(Reconnected(self._attempts))
+
+
+def open_link(
+    url: str,
+    *,
+    role: Role = "host",
+    baudrate: int = DEFAULT_BAUDRATE,
+    timeout_s: float = 0.05,
+    write_timeout_s: float = 1.0,
+    exclusive: bool = True,
+    reconnect: bool = True,
+    backoff_initial_s: float = 0.05,
+    backoff_max_s: float = 2.0,
+    max_reconnect_attempts: int | None = None,
+    connection: Connection | None = None,
+) -> Link:
+    """Open ``url`` (device path with ``?baud=``, pyserial URL or pty path) as a Link.
+
+    Raises LinkError if the port cannot be opened now (missing, busy, no permission); once
+    open, a lost port is reopened with backoff (``reconnect=False`` ends the link instead).
+    """
+    return Link(
+        url,
+        role=role,
+        baudrate=baudrate,
+        timeout_s=timeout_s,
+        write_timeout_s=write_timeout_s,
+        exclusive=exclusive,
+        reconnect=reconnect,
+        backoff_initial_s=backoff_initial_s,
+        backoff_max_s=backoff_max_s,
+        max_reconnect_attempts=max_reconnect_attempts,
+        connection=connection,
+    )
