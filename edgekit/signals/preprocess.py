@@ -1,0 +1,231 @@
+"""Named, parameterised, pure preprocessing steps and a ``Pipeline`` built from a spec.
+
+A bundle stores its preprocessing as data (``[{"op": "rms_normalize", "eps": 1e-8}, ...]``),
+not code, so the device runs exactly what the build measured and a changed step is visible in
+the manifest. ``to_spec`` writes every parameter, defaults included, so a later change of a
+default cannot silently change a shipped bundle.
+
+Steps work on a batch: ``(N, 2, L)`` float captures (I, Q) in, a float32 array out. A single
+capture must be given as ``x[None]``; there is no implicit batch dimension.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from edgekit.errors import ConfigError, DataError
+from edgekit.signals.features import extract_features
+
+__all__ = ["OPS", "Pipeline", "Step"]
+
+
+@dataclass(frozen=True)
+class _Param:
+    kind: type  # int, float, bool or str
+    default: Any
+    check: Callable[[Any], bool] = lambda _v: True
+    accepted: str = ""
+
+
+@dataclass(frozen=True)
+class _Op:
+    func: Callable[..., np.ndarray]
+    params: dict[str, _Param]
+    doc: str
+
+
+def _batch_iq(x: np.ndarray, op: str) -> np.ndarray:
+    if x.ndim != 3 or x.shape[1] != 2:
+        raise DataError(f"preprocess op {op!r} expects captures (N, 2, L), got shape {x.shape}")
+    return x
+
+
+def _identity(x: np.ndarray) -> np.ndarray:
+    return x.astype(np.float32, copy=True)
+
+
+def _scale(x: np.ndarray, factor: float) -> np.ndarray:
+    return (x * np.float32(factor)).astype(np.float32, copy=False)
+
+
+def _rms_normalize(x: np.ndarray, eps: float) -> np.ndarray:
+    """Unit mean power per capture: mean over L of I^2 + Q^2 (any (N, C, ...) works)."""
+    if x.ndim < 2:
+        raise DataError(f"preprocess op 'rms_normalize' expects a batch (N, ...), got {x.shape}")
+    axes = tuple(range(1, x.ndim))
+    channels = x.shape[1] if x.ndim >= 3 else 1
+    power = np.mean(np.square(x, dtype=np.float64), axis=axes, keepdims=True) * channels
+    return (x / np.sqrt(power + eps)).astype(np.float32)
+
+
+def _mag_phase(x: np.ndarray, phase: str) -> np.ndarray:
+    """Channels (|z|, phase): phase wrapped, unwrapped along L, or differenced (inst. freq.)."""
+    iq = _batch_iq(x, "mag_phase").astype(np.float64)
+    mag = np.hypot(iq[:, 0], iq[:, 1])
+    ang = np.arctan2(iq[:, 1], iq[:, 0])
+    if phase == "unwrap":
+        ang = np.unwrap(ang, axis=1)
+    elif phase == "diff":
+        ang = np.diff(np.unwrap(ang, axis=1), axis=1, prepend=ang[:, :1])
+    return np.stack([mag, ang], axis=1).astype(np.float32)
+
+
+def _spectrum(x: np.ndarray, n_fft: int, eps: float) -> np.ndarray:
+    """Log-power spectrum in dB, fftshifted, shape (N, 1, n_fft).
+
+    If L >= n_fft the capture is cut into L // n_fft segments whose power spectra are averaged
+    (lower variance); if L < n_fft it is zero-padded.
+    """
+    iq = _batch_iq(x, "spectrum").astype(np.float64)
+    z = iq[:, 0] + 1j * iq[:, 1]
+    n, length = z.shape
+    n_seg = max(1, length // n_fft)
+    segs = z[:, : n_seg * n_fft].reshape(n, n_seg, -1) if length >= n_fft else z[:, None, :]
+    spec = np.fft.fftshift(np.fft.fft(segs, n_fft, axis=2), axes=2)
+    power = np.mean(spec.real**2 + spec.imag**2, axis=1) / n_fft
+    return (10.0 * np.log10(power + eps))[:, None, :].astype(np.float32)
+
+
+def _features(x: np.ndarray) -> np.ndarray:
+    return extract_features(_batch_iq(x, "features"))
+
+
+def _standardize(x: np.ndarray, mean: float, std: float) -> np.ndarray:
+    return ((x - np.float32(mean)) / np.float32(std)).astype(np.float32, copy=False)
+
+
+def _finite(v: Any) -> bool:
+    return math.isfinite(v)
+
+
+def _positive(v: Any) -> bool:
+    return math.isfinite(v) and v > 0
+
+
+OPS: dict[str, _Op] = {
+    "identity": _Op(_identity, {}, "copy the input unchanged"),
+    "scale": _Op(
+        _scale,
+        {"factor": _Param(float, 1.0, _finite, "a finite number")},
+        "multiply by a constant",
+    ),
+    "rms_normalize": _Op(
+        _rms_normalize,
+        {"eps": _Param(float, 1e-8, _positive, "a number > 0")},
+        "scale each capture to unit mean power",
+    ),
+    "mag_phase": _Op(
+        _mag_phase,
+        {
+            "phase": _Param(
+                str, "unwrap", lambda v: v in ("wrap", "unwrap", "diff"), "wrap, unwrap or diff"
+            )
+        },
+        "magnitude and phase as two channels",
+    ),
+    "spectrum": _Op(
+        _spectrum,
+        {
+            "n_fft": _Param(int, 1024, lambda v: 8 <= v <= 65536, "an integer in 8..65536"),
+            "eps": _Param(float, 1e-10, _positive, "a number > 0"),
+        },
+        "log-power spectrum in dB, (N, 1, n_fft)",
+    ),
+    "features": _Op(_features, {}, "hand-crafted features (N, F), see signals.features"),
+    "standardize": _Op(
+        _standardize,
+        {
+            "mean": _Param(float, 0.0, _finite, "a finite number"),
+            "std": _Param(float, 1.0, _positive, "a number > 0"),
+        },
+        "(x - mean) / std",
+    ),
+}
+"""The registry: op name -> implementation, parameters (type, default, check) and summary."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One validated step: an op name and its full parameter set."""
+
+    op: str
+    params: tuple[tuple[str, Any], ...]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return OPS[self.op].func(x, **dict(self.params))
+
+
+class Pipeline:
+    """An ordered list of steps; calling it applies them in turn. Pure and deterministic."""
+
+    def __init__(self, steps: Sequence[Step] = ()) -> None:
+        self.steps: tuple[Step, ...] = tuple(steps)
+
+    @classmethod
+    def from_spec(cls, steps: list[dict[str, object]]) -> Pipeline:
+        """Build from ``[{"op": name, **params}, ...]``; a bad step is a one-line ConfigError."""
+        if not isinstance(steps, list):
+            raise ConfigError(
+                f"preprocess spec must be a list of steps, got {type(steps).__name__}"
+            )
+        return cls([_parse_step(i, raw) for i, raw in enumerate(steps)])
+
+    def to_spec(self) -> list[dict[str, object]]:
+        """The spec that rebuilds this pipeline, with every parameter written out."""
+        return [{"op": s.op, **dict(s.params)} for s in self.steps]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        out = np.asarray(x, dtype=np.float32)
+        for step in self.steps:
+            out = step(out)
+        return out
+
+    def __repr__(self) -> str:
+        return f"Pipeline({self.to_spec()!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Pipeline) and self.steps == other.steps
+
+    def __hash__(self) -> int:
+        return hash(self.steps)
+
+
+def _parse_step(index: int, raw: object) -> Step:
+    where = f"preprocess step {index}"
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f'{where}: must be a table like {{op = "rms_normalize"}}, got {raw!r}')
+    name = raw.get("op")
+    if not isinstance(name, str) or name not in OPS:
+        raise ConfigError(f"{where}: unknown op {name!r}; accepted ops: {', '.join(OPS)}")
+    op = OPS[name]
+    where = f"preprocess step {index} ({name})"
+    accepted = ", ".join(op.params) or "none"
+    params: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key == "op":
+            continue
+        if key not in op.params:
+            raise ConfigError(f"{where}: unknown param {key!r}; accepted params: {accepted}")
+        params[key] = _coerce(where, key, value, op.params[key])
+    full = {k: params.get(k, p.default) for k, p in op.params.items()}
+    return Step(op=name, params=tuple(full.items()))
+
+
+def _coerce(where: str, key: str, value: object, param: _Param) -> Any:
+    bad = ConfigError(f"{where}: param {key}={value!r} is invalid; expected {param.accepted}")
+    if isinstance(value, bool) and param.kind is not bool:
+        raise bad
+    if param.kind is float and isinstance(value, int | float):
+        value = float(value)
+    elif param.kind is int and isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, param.kind):
+        raise bad
+    if not param.check(value):
+        raise bad
+    return value

@@ -1,0 +1,139 @@
+"""Preprocessing steps and the spec-driven Pipeline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edgekit.data.synth import generate
+from edgekit.errors import ConfigError, DataError
+from edgekit.signals.features import FEATURE_NAMES
+from edgekit.signals.preprocess import OPS, Pipeline
+
+
+@pytest.fixture(scope="module")
+def x() -> np.ndarray:
+    return generate(12, seed=31).x
+
+
+def test_rms_normalize_gives_unit_power_and_is_pure(x):
+    before = x.copy()
+    out = Pipeline.from_spec([{"op": "scale", "factor": 7.5}, {"op": "rms_normalize"}])(x)
+    power = np.mean(out[:, 0] ** 2 + out[:, 1] ** 2, axis=1)
+    np.testing.assert_allclose(power, 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(x, before)  # input untouched
+    assert out.dtype == np.float32
+
+
+def test_rms_normalize_silence_stays_finite():
+    out = Pipeline.from_spec([{"op": "rms_normalize", "eps": 1e-6}])(np.zeros((2, 2, 8)))
+    assert np.all(out == 0)
+
+
+def test_mag_phase_modes(x):
+    z = x[:, 0] + 1j * x[:, 1]
+    wrapped = Pipeline.from_spec([{"op": "mag_phase", "phase": "wrap"}])(x)
+    assert wrapped.shape == x.shape
+    np.testing.assert_allclose(wrapped[:, 0], np.abs(z), rtol=1e-5)
+    np.testing.assert_allclose(wrapped[:, 1], np.angle(z), atol=1e-5)
+    unwrapped = Pipeline.from_spec([{"op": "mag_phase"}])(x)
+    assert np.max(np.abs(np.diff(unwrapped[:, 1], axis=1))) <= np.pi + 1e-4
+    diff = Pipeline.from_spec([{"op": "mag_phase", "phase": "diff"}])(x)
+    np.testing.assert_allclose(diff[:, 1, 1:], np.diff(unwrapped[:, 1], axis=1), atol=1e-3)
+
+
+def test_spectrum_peak_at_tone_frequency():
+    n = np.arange(1024)
+    z = np.exp(2j * np.pi * 0.125 * n)
+    x = np.stack([z.real, z.imag])[None].astype(np.float32)
+    spec = Pipeline.from_spec([{"op": "spectrum", "n_fft": 256}])(x)
+    assert spec.shape == (1, 1, 256)
+    freqs = np.fft.fftshift(np.fft.fftfreq(256))
+    assert freqs[np.argmax(spec[0, 0])] == pytest.approx(0.125)
+    padded = Pipeline.from_spec([{"op": "spectrum", "n_fft": 2048}])(x)
+    assert padded.shape == (1, 1, 2048)
+
+
+def test_features_and_standardize(x):
+    out = Pipeline.from_spec([{"op": "features"}, {"op": "standardize", "mean": 1, "std": 2}])(x)
+    assert out.shape == (12, len(FEATURE_NAMES)) and np.isfinite(out).all()
+
+
+def test_identity_copies(x):
+    out = Pipeline.from_spec([{"op": "identity"}])(x)
+    np.testing.assert_array_equal(out, x)
+    assert out is not x
+
+
+def test_deterministic(x):
+    spec = [{"op": "rms_normalize"}, {"op": "features"}]
+    np.testing.assert_array_equal(Pipeline.from_spec(spec)(x), Pipeline.from_spec(spec)(x))
+
+
+def test_spec_round_trip_writes_defaults():
+    pipe = Pipeline.from_spec([{"op": "rms_normalize"}, {"op": "spectrum", "n_fft": 128}])
+    spec = pipe.to_spec()
+    assert spec == [
+        {"op": "rms_normalize", "eps": 1e-8},
+        {"op": "spectrum", "n_fft": 128, "eps": 1e-10},
+    ]
+    assert Pipeline.from_spec(spec) == pipe
+    assert Pipeline.from_spec([]).to_spec() == []
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.builds(
+                lambda f: {"op": "scale", "factor": f}, st.floats(-1e3, 1e3, allow_nan=False)
+            ),
+            st.builds(lambda e: {"op": "rms_normalize", "eps": e}, st.floats(1e-12, 1.0)),
+            st.just({"op": "identity"}),
+            st.sampled_from([{"op": "mag_phase", "phase": p} for p in ("wrap", "unwrap", "diff")]),
+        ),
+        max_size=4,
+    )
+)
+def test_spec_round_trip_property(spec):
+    pipe = Pipeline.from_spec(spec)
+    again = Pipeline.from_spec(pipe.to_spec())
+    assert again == pipe and again.to_spec() == pipe.to_spec()
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"op": "rms_normalize"}, "must be a list"),
+        (["rms_normalize"], "preprocess step 0: must be a table"),
+        ([{"eps": 1.0}], "preprocess step 0: unknown op None; accepted ops: identity, scale"),
+        ([{"op": "identity"}, {"op": "fft"}], "preprocess step 1: unknown op 'fft'"),
+        (
+            [{"op": "spectrum", "nfft": 64}],
+            r"step 0 \(spectrum\): unknown param 'nfft'; "
+            "accepted params: n_fft, eps",
+        ),
+        ([{"op": "spectrum", "n_fft": 4}], "n_fft=4 is invalid; expected an integer in 8..65536"),
+        ([{"op": "spectrum", "n_fft": "64"}], "n_fft='64' is invalid"),
+        ([{"op": "rms_normalize", "eps": 0}], "eps=0 is invalid"),
+        ([{"op": "rms_normalize", "eps": True}], "eps=True is invalid"),
+        ([{"op": "mag_phase", "phase": "polar"}], "expected wrap, unwrap or diff"),
+        ([{"op": "scale", "factor": float("nan")}], "factor=nan is invalid"),
+        ([{"op": "identity", "x": 1}], "accepted params: none"),
+    ],
+)
+def test_bad_spec_is_one_line_config_error(spec, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        Pipeline.from_spec(spec)
+    assert "\n" not in str(info.value)
+
+
+def test_wrong_input_shape_is_data_error():
+    with pytest.raises(DataError, match=r"expects captures \(N, 2, L\)"):
+        Pipeline.from_spec([{"op": "mag_phase"}])(np.zeros((2, 1024), np.float32))
+
+
+def test_registry_has_the_contract_ops():
+    assert {"rms_normalize", "mag_phase", "spectrum", "features", "identity", "scale"} <= set(OPS)
