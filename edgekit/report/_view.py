@@ -1,0 +1,553 @@
+"""A format-neutral view of a ``BuildResult``: the sections, tables and sentences of the report.
+
+Markdown and HTML render the same view, so the two can never disagree on what a figure says
+(e.g. one showing a not-evaluated budget as passing). Text is held as spans (plain, bold, code) and
+each renderer escapes it for its own format; nothing here is pre-escaped.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from edgekit.results import BudgetCheck, BuildResult, SliceResult, VariantResult
+
+__all__ = [
+    "Block",
+    "Bullets",
+    "Cell",
+    "Para",
+    "ReportView",
+    "Rich",
+    "Section",
+    "Span",
+    "Table",
+    "Verdict",
+    "build_view",
+    "fmt_ms",
+    "fmt_pct",
+    "slice_label",
+    "worst_slices",
+]
+
+CellKind = Literal["", "pass", "fail", "ne", "muted", "selected"]
+
+
+@dataclass(frozen=True)
+class Span:
+    """A run of text; ``style`` is "" (plain), "b" (bold) or "code"."""
+
+    text: str
+    style: Literal["", "b", "code"] = ""
+
+
+Rich = tuple[Span, ...]
+
+
+def rich(*parts: str | Span) -> Rich:
+    """Plain strings and spans as one rich text; empty strings are dropped."""
+    return tuple(p if isinstance(p, Span) else Span(p) for p in parts if p != "")
+
+
+def b(text: str) -> Span:
+    return Span(text, "b")
+
+
+def code(text: str) -> Span:
+    return Span(text, "code")
+
+
+@dataclass
+class Cell:
+    text: Rich
+    kind: CellKind = ""
+
+
+@dataclass
+class Table:
+    headers: list[str]
+    rows: list[list[Cell]]
+    numeric: list[bool]  # right-align these columns
+
+
+@dataclass
+class Para:
+    text: Rich
+    note: bool = False
+
+
+@dataclass
+class Bullets:
+    items: list[Rich]
+    kind: CellKind = ""
+
+
+Block = Table | Para | Bullets
+
+
+@dataclass
+class Section:
+    id: str
+    title: str
+    blocks: list[Block] = field(default_factory=list)
+
+
+@dataclass
+class Verdict:
+    passed: bool
+    headline: str
+    summary: Rich
+    failures: list[Rich]
+    unevaluated: list[Rich]
+    other: list[Rich]
+
+
+@dataclass
+class ReportView:
+    title: str
+    verdict: Verdict
+    meta: Rich
+    sections: list[Section]
+
+
+# ---------------------------------------------------------------------------- number formatting
+
+_NA = "—"
+
+
+def _ok(x: float | None) -> bool:
+    return x is not None and not isinstance(x, bool) and math.isfinite(x)
+
+
+def fmt_num(x: float | None) -> str:
+    """A number with sensible precision for a table; "—" when missing or not finite."""
+    if x is None or isinstance(x, bool) or not math.isfinite(x):
+        return _NA
+    ax = abs(x)
+    if ax >= 1000:
+        return f"{x:,.0f}"
+    if ax >= 100:
+        return f"{x:.0f}" if x == int(x) else f"{x:.1f}"
+    if ax >= 10:
+        return f"{x:.1f}"
+    if ax >= 1:
+        return f"{x:.2f}"
+    return "0" if ax == 0 else f"{x:.3g}"
+
+
+def fmt_ms(x: float | None) -> str:
+    return fmt_num(x)
+
+
+def fmt_pct(x: float | None, digits: int = 1) -> str:
+    """A fraction (0..1) as a percentage."""
+    return f"{100 * x:.{digits}f}%" if _ok(x) and x is not None else _NA
+
+
+def fmt_pp(x: float | None) -> str:
+    """A difference of fractions as percentage points, signed only when negative."""
+    return f"{100 * x:.2f} pp" if _ok(x) and x is not None else _NA
+
+
+def _with_unit(text: str, unit: str) -> str:
+    if text == _NA or not unit:
+        return text
+    return f"{text}{unit}" if unit == "%" else f"{text} {unit}"
+
+
+def slice_label(s: SliceResult) -> str:
+    return f"{s.column}={s.value}"
+
+
+# ---------------------------------------------------------------------------- budget wording
+
+
+def _is_min(c: BudgetCheck) -> bool:
+    return c.budget.startswith("min_")
+
+
+def _limit_text(c: BudgetCheck) -> str:
+    if isinstance(c.limit, bool):
+        return "must be true" if c.limit else "must be false"
+    return ("≥ " if _is_min(c) else "≤ ") + _with_unit(fmt_num(c.limit), c.unit)
+
+
+def _value_text(c: BudgetCheck) -> str:
+    if c.value is None:
+        return _NA
+    if isinstance(c.limit, bool):
+        return "true" if c.value else "false"
+    return _with_unit(fmt_num(c.value), c.unit)
+
+
+def _margin_text(c: BudgetCheck) -> str:
+    """How far past the limit (fail) or how much room is left (pass)."""
+    ex = c.excess
+    if ex is None or not _ok(ex) or c.status == "not_evaluated":
+        return _NA
+    amount = _with_unit(fmt_num(abs(ex)), c.unit)
+    rel = ""
+    if isinstance(c.limit, int | float) and c.limit != 0 and ex > 0:
+        rel = f" ({100 * ex / abs(c.limit):+.0f}%)"
+    if ex > 0:
+        return ("short by " if _is_min(c) else "over by ") + amount + rel
+    return f"{amount} to spare"
+
+
+def _status_cell(c: BudgetCheck) -> Cell:
+    if c.status == "pass":
+        return Cell(rich("pass"), "pass")
+    if c.status == "fail":
+        return Cell(rich(b("FAIL")), "fail")
+    return Cell(rich("not evaluated"), "ne")
+
+
+def _failure_line(v: VariantResult, c: BudgetCheck) -> Rich:
+    if isinstance(c.limit, bool):
+        body = f": {_value_text(c)}, {_limit_text(c)}"
+    else:
+        op = "<" if _is_min(c) else ">"
+        bound = _with_unit(fmt_num(c.limit), c.unit)
+        body = f": {_value_text(c)} {op} limit {bound}, {_margin_text(c)}"
+    return rich(b(c.budget), " on ", b(v.name), body, f" — {c.detail}" if c.detail else "")
+
+
+def _unevaluated_line(v: VariantResult, c: BudgetCheck) -> Rich:
+    why = c.detail or "no reason recorded"
+    return rich(b(c.budget), " on ", b(v.name), f": not evaluated ({why}), limit {_limit_text(c)}")
+
+
+def _checks_summary(v: VariantResult) -> Cell:
+    if v.status != "built" and not v.checks:
+        return Cell(rich(_NA), "muted")
+    if not v.checks:
+        return Cell(rich("no budgets"), "ne")
+    n_pass = sum(c.status == "pass" for c in v.checks)
+    n_fail = len(v.failed_checks)
+    n_ne = len(v.unevaluated_checks)
+    parts = [f"{n_pass} pass"]
+    if n_fail:
+        parts.append(f"{n_fail} FAIL")
+    if n_ne:
+        parts.append(f"{n_ne} n.e.")
+    kind: CellKind = "fail" if n_fail else ("ne" if n_ne else "pass")
+    return Cell(rich(" · ".join(parts)), kind)
+
+
+# ---------------------------------------------------------------------------- sections
+
+
+def worst_slices(v: VariantResult, n: int, *, by_accuracy: bool = False) -> list[SliceResult]:
+    """The ``n`` slices with the largest accuracy drop (the variant's own ranking if it has one),
+    or, with ``by_accuracy`` (the reference, whose drops are all zero), the least accurate."""
+    if v.accuracy is None:
+        return []
+    if by_accuracy:
+        return sorted(v.accuracy.slices, key=lambda s: (
+            s.accuracy if _ok(s.accuracy) else math.inf, slice_label(s)))[:n]
+    ranked = v.accuracy.worst_slices or sorted(
+        v.accuracy.slices, key=lambda s: (-(s.drop if _ok(s.drop) else -math.inf), slice_label(s))
+    )
+    return ranked[:n]
+
+
+def _verdict(r: BuildResult) -> Verdict:
+    built = [v for v in r.variants if v.status == "built"]
+    failures = [_failure_line(v, c) for v in r.variants for c in v.failed_checks]
+    unevaluated = [_unevaluated_line(v, c) for v in r.variants for c in v.unevaluated_checks]
+    other: list[Rich] = []
+    for v in r.variants:
+        if v.status == "failed":
+            other.append(rich(b(v.name), f" failed to build: {v.reason or 'no reason recorded'}"))
+    n_skipped = sum(v.status == "skipped" for v in r.variants)
+    if n_skipped:
+        other.append(rich(f"{n_skipped} variant(s) skipped (see below)"))
+    if r.verdict == "pass":
+        headline = f"Build PASSED — ships {r.selected}" if r.selected else "Build PASSED"
+        summary = rich(r.selection_reason)
+        # The shipped variant's own record is what matters; others' failures are in the table.
+        n_other_fail = sum(1 for v in built if v.name != r.selected and not v.passed)
+        other = [rich(f"{n_other_fail} other built variant(s) did not meet every budget")] \
+            if n_other_fail else []
+        return Verdict(True, headline, summary, [], [], other)
+    n_pass = sum(v.passed for v in built)
+    reason = (
+        "no variant meets every budget" if n_pass == 0
+        else f"{n_pass} variant(s) pass, but the build was rejected"
+    )
+    if not built:
+        reason = "no variant was built"
+    return Verdict(False, f"Build REJECTED — {reason}", rich(r.selection_reason),
+                   failures, unevaluated, other)
+
+
+_STATUS_KIND: dict[str, CellKind] = {"built": "", "skipped": "muted", "failed": "fail"}
+
+
+def _variants_section(r: BuildResult) -> Section:
+    ref = next((v for v in r.variants if v.name == r.reference), None)
+    ref_acc = ref.accuracy.accuracy if ref and ref.accuracy else None
+    has_energy = any(v.energy for v in r.variants)
+    headers = ["Variant", "Status", "Size KiB", "Accuracy", "Drop vs ref", "Agreement",
+               "p50 ms", "p99 ms", "Peak MB"]
+    numeric = [False, False, True, True, True, True, True, True, True]
+    if has_energy:
+        headers.append("Energy mJ")
+        numeric.append(True)
+    headers.append("Budgets")
+    numeric.append(False)
+    rows: list[list[Cell]] = []
+    for v in r.variants:
+        mark = (" ★" if v.name == r.selected else "") + (" (ref)" if v.name == r.reference else "")
+        acc, lat = v.accuracy, v.latency
+        drop: str
+        if v.name == r.reference:
+            drop = "ref"
+        elif acc and _ok(ref_acc) and ref_acc is not None:
+            drop = fmt_pp(ref_acc - acc.accuracy)
+        else:
+            drop = _NA
+        status_kind = _STATUS_KIND[v.status]
+        row = [
+            Cell(rich(b(v.name) if v.name == r.selected else v.name, mark),
+                 "selected" if v.name == r.selected else ""),
+            Cell(rich(v.status), status_kind),
+            Cell(rich(f"{v.size_bytes / 1024:,.1f}" if v.size_bytes is not None else _NA)),
+            Cell(rich(fmt_pct(acc.accuracy, 2) if acc else _NA)),
+            Cell(rich(drop)),
+            Cell(rich(fmt_pct(acc.agreement_with_reference, 2) if acc else _NA)),
+            Cell(rich(fmt_ms(lat.p50_ms) if lat else _NA)),
+            Cell(rich(fmt_ms(lat.p99_ms) if lat else _NA)),
+            Cell(rich(fmt_num(lat.peak_memory_mb) if lat else _NA)),
+        ]
+        if has_energy:
+            e = v.energy
+            text = (f"{fmt_num(e.energy_per_inference_mj)} ± {fmt_num(e.spread_mj)} ({e.kind})"
+                    if e else _NA)
+            row.append(Cell(rich(text)))
+        row.append(_checks_summary(v))
+        rows.append(row)
+    blocks: list[Block] = [Table(headers, rows, numeric)]
+    blocks.append(Para(rich("★ selected · (ref) reference every drop and agreement is measured "
+                            "against · p50/p99 and peak memory are host figures"), note=True))
+    return Section("variants", "Variants", blocks)
+
+
+def _skipped_section(r: BuildResult) -> Section | None:
+    items = [
+        rich(b(v.name), f" ({v.runtime} {v.precision}, {v.status}): ",
+             v.reason or "no reason recorded")
+        for v in r.variants if v.status != "built"
+    ]
+    return Section("skipped", "Skipped and failed variants", [Bullets(items, "muted")]) \
+        if items else None
+
+
+def _budgets_section(r: BuildResult) -> Section:
+    rows = [
+        [Cell(rich(v.name)), Cell(rich(code(c.budget))), Cell(rich(_limit_text(c))),
+         Cell(rich(_value_text(c))), Cell(rich(_margin_text(c))), _status_cell(c),
+         Cell(rich(c.detail))]
+        for v in r.variants for c in v.checks
+    ]
+    blocks: list[Block] = []
+    if rows:
+        blocks.append(Table(["Variant", "Budget", "Limit", "Value", "Margin", "Status", "Detail"],
+                            rows, [False, False, True, True, True, False, False]))
+        blocks.append(Para(rich("A budget that could not be evaluated is not a pass: the variant "
+                                "cannot ship until it is."), note=True))
+    else:
+        blocks.append(Para(rich("No budget was applied.")))
+    return Section("budgets", "Budget checks", blocks)
+
+
+def _slices_section(r: BuildResult, n: int) -> Section | None:
+    target = next((v for v in r.variants if v.name == r.selected and v.accuracy), None) or next(
+        (v for v in r.variants if v.name == r.reference and v.accuracy), None)
+    if target is None:
+        return None
+    top = worst_slices(target, n, by_accuracy=target.name == r.reference)
+    if not top:
+        return None
+    rows = [
+        [Cell(rich(slice_label(s))), Cell(rich(str(s.n))), Cell(rich(fmt_pct(s.accuracy))),
+         Cell(rich(fmt_pct(s.reference_accuracy))),
+         Cell(rich(fmt_pp(s.drop)), "fail" if _ok(s.drop) and s.drop > 0 else "")]
+        for s in top
+    ]
+    which = ("selected variant, by drop vs reference" if target.name == r.selected
+             else "reference, least accurate; no variant selected")
+    return Section("slices", f"Worst slices — {target.name} ({which})", [
+        Table(["Slice", "n", "Accuracy", "Ref accuracy", "Drop"], rows,
+              [False, True, True, True, True])])
+
+
+def _ood_section(r: BuildResult) -> Section | None:
+    rows = []
+    for v in r.variants:
+        o = v.accuracy.ood if v.accuracy else None
+        if o is None:
+            continue
+        rows.append([
+            Cell(rich(v.name)), Cell(rich(o.score)), Cell(rich(fmt_num(o.threshold))),
+            Cell(rich(fmt_pct(o.in_distribution_accept_rate))),
+            Cell(rich(fmt_pct(o.ood_unknown_rate) if o.ood_unknown_rate is not None
+                      else "no OOD data")),
+            Cell(rich(str(o.n_in_distribution))), Cell(rich(str(o.n_ood))),
+            Cell(rich(", ".join(o.ood_classes) or _NA)),
+        ])
+    if not rows:
+        return None
+    return Section("ood", 'Out of distribution ("unknown")', [
+        Table(["Variant", "Score", "Threshold", "In-dist. accepted", "OOD called unknown",
+               "n in-dist.", "n OOD", "OOD classes"], rows,
+              [False, False, True, True, True, True, True, False])])
+
+
+def _nodes_text(nodes: list[str], keep: int = 3) -> str:
+    if not nodes:
+        return "none (fully quantised)"
+    shown = ", ".join(nodes[:keep]) + (f", … (+{len(nodes) - keep})" if len(nodes) > keep else "")
+    return f"{len(nodes)}: {shown}"
+
+
+def _quant_section(r: BuildResult) -> Section | None:
+    blocks: list[Block] = []
+    for v in r.variants:
+        steps = v.quant_search
+        if not steps:
+            continue
+        base = steps[0]
+        chosen = next((s for s in reversed(steps) if s.accepted), None)
+        if chosen is None:
+            blocks.append(Para(rich(b(v.name), f": no step was accepted after {len(steps)} "
+                                    "round(s).")))
+        else:
+            cost = ""
+            if _ok(base.p50_ms) and _ok(chosen.p50_ms) and base.p50_ms and chosen.p50_ms:
+                delta = chosen.p50_ms - base.p50_ms
+                cost = (f"; p50 {fmt_ms(base.p50_ms)} → {fmt_ms(chosen.p50_ms)} ms "
+                        f"({delta:+.2f} ms, {100 * delta / base.p50_ms:+.0f}%) vs fully quantised")
+            blocks.append(Para(rich(
+                b(v.name), f": kept {len(chosen.float_nodes)} node(s) in float",
+                f" ({', '.join(chosen.float_nodes)})" if chosen.float_nodes else "",
+                f"; accuracy drop {fmt_pp(base.accuracy_drop)} → {fmt_pp(chosen.accuracy_drop)}",
+                cost, ".")))
+        rows = []
+        for i, s in enumerate(steps):
+            dp = (s.p50_ms - base.p50_ms) if _ok(s.p50_ms) and _ok(base.p50_ms) \
+                and s.p50_ms is not None and base.p50_ms is not None else None
+            rows.append([
+                Cell(rich(str(i + 1))), Cell(rich(_nodes_text(s.float_nodes))),
+                Cell(rich(fmt_pct(s.accuracy, 2))), Cell(rich(fmt_pp(s.accuracy_drop))),
+                Cell(rich(fmt_pp(s.worst_slice_drop))), Cell(rich(fmt_ms(s.p50_ms))),
+                Cell(rich(f"{dp:+.2f}" if dp is not None else _NA)),
+                Cell(rich("yes" if s.accepted else "no"), "pass" if s.accepted else "muted"),
+            ])
+        blocks.append(Table(["Step", "Float nodes", "Accuracy", "Drop", "Worst slice drop",
+                             "p50 ms", "Δ p50 ms", "Accepted"], rows,
+                            [True, False, True, True, True, True, True, False]))
+    return Section("quant", "Accuracy-aware quantisation", blocks) if blocks else None
+
+
+def _energy_section(r: BuildResult) -> Section | None:
+    with_energy = [v for v in r.variants if v.energy]
+    if not with_energy:
+        return None
+    rows = []
+    provenance: list[Rich] = []
+    for v in with_energy:
+        e = v.energy
+        if e is None:  # cannot happen (filtered above); narrows the type
+            continue
+        rows.append([
+            Cell(rich(v.name)), Cell(rich(fmt_num(e.energy_per_inference_mj))),
+            Cell(rich(fmt_num(e.dynamic_energy_per_inference_mj))),
+            Cell(rich(f"± {fmt_num(e.spread_mj)}")),
+            Cell(rich(b(e.kind)), "ne" if e.kind == "estimated" else ""),
+            Cell(rich(e.meter)), Cell(rich(f"{e.n_inferences} × {e.windows}")),
+            Cell(rich(fmt_num(e.battery_life_h))), Cell(rich(fmt_num(e.battery_life_loss_pct))),
+        ])
+        if e.provenance:
+            provenance.append(rich(b(v.name), ": ", e.provenance))
+    blocks: list[Block] = [Table(
+        ["Variant", "Energy/inf. mJ", "Dynamic mJ", "Spread mJ", "Kind", "Meter",
+         "N × windows", "Battery life h", "Life lost %"], rows,
+        [False, True, True, True, False, False, True, True, True])]
+    if provenance:
+        blocks.append(Bullets(provenance))
+    if any(v.energy and v.energy.kind == "estimated" for v in with_energy):
+        blocks.append(Para(rich("Estimated figures come from a CPU-utilisation power model, not a "
+                                "meter; measure on the target with ", code("edgekit bench"), "."),
+                           note=True))
+    return Section("energy", "Energy per inference", blocks)
+
+
+def _pareto_section(r: BuildResult) -> Section:
+    parts: list[str] = []
+    for name in r.pareto:
+        try:
+            v = r.variant(name)
+        except KeyError:
+            parts.append(name)
+            continue
+        acc = fmt_pct(v.accuracy.accuracy, 2) if v.accuracy else _NA
+        p50 = fmt_ms(v.latency.p50_ms) if v.latency else _NA
+        parts.append(f"{name} ({acc}, {p50} ms)")
+    text = (rich("Non-dominated on accuracy vs host p50 latency: ", " → ".join(parts))
+            if parts else rich("No Pareto front: no variant has both accuracy and latency."))
+    return Section("pareto", "Pareto front", [Para(text)])
+
+
+def _stages_section(r: BuildResult) -> Section | None:
+    if not r.stages:
+        return None
+    rows = [[Cell(rich(s.name)), Cell(rich(fmt_num(s.duration_s))), Cell(rich(s.detail))]
+            for s in r.stages]
+    rows.append([Cell(rich(b("total"))), Cell(rich(b(fmt_num(r.duration_s)))), Cell(rich(""))])
+    return Section("stages", "Stage timings",
+                   [Table(["Stage", "Duration s", "Detail"], rows, [False, True, False])])
+
+
+def _host_name(host: dict[str, str]) -> str:
+    name = host.get("hostname") or host.get("node") or host.get("name") or "this host"
+    rest = ", ".join(f"{k} {v}" for k, v in host.items() if k not in ("hostname", "node", "name"))
+    return f"{name} ({rest})" if rest else name
+
+
+def _provenance_section(r: BuildResult) -> Section:
+    provs = list(dict.fromkeys(v.latency.provenance for v in r.variants
+                               if v.latency and v.latency.provenance))
+    blocks: list[Block] = [Para(rich(
+        f"Latency and memory are host figures measured on {_host_name(r.host)}: ",
+        "; ".join(provs) if provs else "no provenance recorded",
+        "; on-target figures come from ", code("edgekit bench"), "."))]
+    if r.versions:
+        blocks.append(Para(rich("Versions: ", ", ".join(f"{k} {v}" for k, v in r.versions.items())),
+                           note=True))
+    files = [rich("model ", code(r.model_path)), rich("config ", code(r.config_path))]
+    if r.bundle_dir:
+        files.append(rich("bundle ", code(r.bundle_dir)))
+    if r.bundle_archive:
+        files.append(rich("archive ", code(r.bundle_archive)))
+    blocks.append(Bullets(files))
+    return Section("provenance", "Host and provenance", blocks)
+
+
+def build_view(result: BuildResult, *, worst_n: int = 5) -> ReportView:
+    """The report's content, in display order, for any renderer."""
+    r = result
+    meta = rich("Model ", b(r.model_name), " · config ", code(r.config_path), " · started ",
+                r.started_at or _NA, f" · {fmt_num(r.duration_s)} s")
+    optional = [
+        _variants_section(r), _skipped_section(r), _budgets_section(r), _slices_section(r, worst_n),
+        _ood_section(r), _quant_section(r), _energy_section(r), _pareto_section(r),
+        _stages_section(r), _provenance_section(r),
+    ]
+    sections = [s for s in optional if s is not None]
+    if r.warnings:
+        sections.append(Section("warnings", "Warnings",
+                                [Bullets([rich(w) for w in r.warnings], "ne")]))
+    return ReportView(f"edgekit build — {r.model_name}", _verdict(r), meta, sections)

@@ -1,0 +1,62 @@
+"""``report.json``: the machine-readable build report.
+
+It is ``BuildResult.to_dict()`` (field order kept, derived ``passed`` flags included) made strictly
+JSON: NaN and infinities become ``null`` (a reader in another language must not choke on ``NaN``),
+tuples become lists, numpy scalars and paths become plain values.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import os
+from collections.abc import Mapping
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, Any
+
+from edgekit.report._atomic import atomic_write_text
+
+if TYPE_CHECKING:
+    from edgekit.results import BuildResult
+
+__all__ = ["json_safe", "render_json", "report_dict", "write_json"]
+
+
+def json_safe(obj: Any) -> Any:
+    """A copy of ``obj`` that ``json.dumps(allow_nan=False)`` accepts; NaN and inf become None."""
+    if obj is None or isinstance(obj, str | bool):
+        return obj
+    if isinstance(obj, numbers.Integral):
+        return int(obj)
+    if isinstance(obj, numbers.Real):
+        value = float(obj)
+        return value if math.isfinite(value) else None
+    if isinstance(obj, Mapping):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set | frozenset):
+        items = sorted(obj, key=repr) if isinstance(obj, set | frozenset) else obj
+        return [json_safe(v) for v in items]
+    if isinstance(obj, PurePath):
+        return str(obj)
+    tolist = getattr(obj, "tolist", None)  # numpy arrays and scalars, without importing numpy
+    if callable(tolist):
+        return json_safe(tolist())
+    return str(obj)
+
+
+def report_dict(result: BuildResult) -> dict[str, Any]:
+    """The JSON-ready dict of ``result``: its ``to_dict()``, sanitised, with ``schema_version``."""
+    d: dict[str, Any] = json_safe(result.to_dict())
+    d.setdefault("schema_version", result.schema_version)
+    return d
+
+
+def render_json(result: BuildResult) -> str:
+    """``report.json`` as text: indented, UTF-8 (not ASCII-escaped), newline-terminated."""
+    return json.dumps(report_dict(result), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def write_json(result: BuildResult, path: str | os.PathLike[str]) -> Path:
+    """Write ``report.json`` atomically to ``path`` and return it."""
+    return atomic_write_text(path, render_json(result))

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from edgekit.report import render_markdown, write_markdown
+from edgekit.results import BuildResult
+
+
+def _unescape(md: str) -> str:
+    """Markdown text as a reader sees it (backslash escapes and entities resolved)."""
+    return re.sub(r"\\(.)", r"\1", md).replace("&lt;", "<").replace("&amp;", "&")
+
+
+def _section(md: str, title: str) -> str:
+    start = md.index(f"### {title}")
+    end = md.find("\n### ", start + 1)
+    return md[start:] if end < 0 else md[start:end]
+
+
+def _table_rows(section: str) -> list[list[str]]:
+    rows = [line for line in section.splitlines() if line.startswith("|")][2:]
+    return [[c.strip() for c in re.split(r"(?<!\\)\|", row)[1:-1]] for row in rows]
+
+
+def test_passed_verdict_is_the_first_heading(passed_result: BuildResult) -> None:
+    md = render_markdown(passed_result)
+    first_heading = next(line for line in md.splitlines() if line.startswith("#"))
+    assert md.splitlines()[0] == first_heading
+    assert first_heading == "## Build PASSED — ships onnx-int8-static"
+
+
+def test_rejected_verdict_names_budget_variant_slice_and_excess(
+    rejected_result: BuildResult,
+) -> None:
+    md = render_markdown(rejected_result)
+    assert md.splitlines()[0].startswith("## Build REJECTED — ")
+    verdict = _unescape(md[: md.index("### Variants")])  # everything above the first table
+    line = next(ln for ln in verdict.splitlines() if "max_slice_accuracy_drop" in ln)
+    assert "tflite-int8" in line
+    assert "limit 0.05" in line and "0.12" in line
+    assert "over by 0.07" in line and "+140%" in line
+    assert "snr_db=-10..-5" in line
+    latency = next(ln for ln in verdict.splitlines() if "onnx-int8-static" in ln)
+    assert "max_latency_p99_ms" in latency and "172 ms" in latency and "over by 22.0 ms" in latency
+    # A passing check must not be listed as a failure.
+    assert "max_accuracy_drop" not in verdict.replace("max_accuracy_drop_", "")
+
+
+def test_not_evaluated_is_never_rendered_as_pass(rejected_result: BuildResult) -> None:
+    md = render_markdown(rejected_result)
+    rows = _table_rows(_section(md, "Budget checks"))
+    energy = [r for r in rows if r[1] == "`max_energy_per_inference_mj`"]
+    assert len(energy) == 1
+    status = energy[0][5]
+    assert "not evaluated" in status and "pass" not in status
+    # Every "pass" cell corresponds to a check whose status is pass, and nothing else.
+    n_pass = sum(c.status == "pass" for v in rejected_result.variants for c in v.checks)
+    assert sum(r[5] == "pass" for r in rows) == n_pass
+    # In the variants table the fp16 row says n.e., not a clean pass.
+    fp16 = next(r for r in _table_rows(_section(md, "Variants")) if r[0].startswith("onnx-fp16"))
+    assert "n.e." in fp16[-1]
+    # And the verdict names it as blocking.
+    assert "not evaluated" in _unescape(md[: md.index("### Variants")])
+
+
+def test_skipped_variant_reason_is_shown(passed_result: BuildResult) -> None:
+    section = _unescape(_section(render_markdown(passed_result), "Skipped and failed variants"))
+    assert "tflite-fp16" in section
+    assert "TFLite converter not installed (pip install 'edgekit[tflite]')" in section
+
+
+def test_worst_slices_of_selected_variant(passed_result: BuildResult) -> None:
+    md = render_markdown(passed_result, worst_n=3)
+    section = _section(md, "Worst slices")
+    assert "onnx-int8-static" in section.splitlines()[0]
+    rows = _table_rows(section)
+    assert len(rows) == 3
+    assert _unescape(rows[0][0]) == "snr_db=-10..-5"
+    assert rows[0][1:] == ["180", "58.9%", "62.0%", "3.10 pp"]
+
+
+def test_energy_quant_ood_provenance_and_warnings(passed_result: BuildResult) -> None:
+    passed_result.warnings.append("label <script>alert(1)</script> | pipe")
+    md = render_markdown(passed_result)
+    variants = _table_rows(_section(md, "Variants"))
+    assert variants[1][9] == "1.60 ± 0.128 (estimated)"
+    quant = _unescape(_section(md, "Accuracy-aware quantisation"))
+    assert "kept 2 node(s) in float (conv_0, fc_logits)" in quant
+    assert "+0.40 ms" in quant
+    ood = _table_rows(_section(md, 'Out of distribution ("unknown")'))
+    assert ood[0][3:5] == ["95.0%", "71.0%"]
+    assert "Latency and memory are host figures measured on ci-runner-3" in _unescape(md)
+    assert "`edgekit bench`" in md
+    assert "<script>" not in md and "&lt;script>" in md and "\\| pipe" in md
+
+
+def test_write_markdown(passed_result: BuildResult, tmp_path: Path) -> None:
+    path = write_markdown(passed_result, tmp_path / "report.md")
+    assert path.read_text("utf-8") == render_markdown(passed_result)
+    assert [p.name for p in tmp_path.iterdir()] == ["report.md"]
