@@ -1,0 +1,114 @@
+"""What INA219, INA226 and INA260 share: open the bus, configure, wait for a conversion, read.
+
+Each chip module supplies its register arithmetic; this base does the I/O, error translation
+(``OSError`` -> ``MeterError`` naming bus and address) and sample assembly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edgekit.energy.meters._smbus import open_bus, read_register, write_register
+from edgekit.energy.meters.base import MeterInfo, MeterRoots, PowerSample, SpecArgs
+from edgekit.errors import MeterError
+
+__all__ = ["INA_ADDRESSES", "MANUFACTURER_ID_TI", "InaMeter", "averaging_bits", "conversion_bits"]
+
+MANUFACTURER_ID_TI = 0x5449  # "TI" in ASCII, register 0xFE on INA226/INA260
+INA_ADDRESSES = (0x40, 0x41, 0x44, 0x45)
+
+_AVERAGES = (1, 4, 16, 64, 128, 256, 512, 1024)
+_CONVERSION_US = (140, 204, 332, 588, 1100, 2116, 4156, 8244)
+
+
+def averaging_bits(args: SpecArgs) -> tuple[int, int]:
+    """The AVG field for ``avg=`` (INA226/INA260) and the averaging count it means."""
+    avg = args.get_int("avg", 1)
+    if avg not in _AVERAGES:
+        raise MeterError(
+            f"meter spec {args.spec!r}: avg={avg} is not one of {', '.join(map(str, _AVERAGES))}"
+        )
+    return _AVERAGES.index(avg), avg
+
+
+def conversion_bits(args: SpecArgs) -> tuple[int, float]:
+    """The conversion-time field for ``conv_us=`` (INA226/INA260) and the time in seconds."""
+    conv_us = args.get_int("conv_us", 1100)
+    if conv_us not in _CONVERSION_US:
+        accepted = ", ".join(map(str, _CONVERSION_US))
+        raise MeterError(f"meter spec {args.spec!r}: conv_us={conv_us} is not one of {accepted}")
+    return _CONVERSION_US.index(conv_us), conv_us * 1e-6
+
+
+class InaMeter:
+    """Base of the I2C INA meters; subclasses implement ``_configure`` and ``_read_vi``."""
+
+    chip = "ina"
+    _ready_polls = 50
+
+    def __init__(self, args: SpecArgs, roots: MeterRoots) -> None:
+        self._args = args
+        self._clock = roots.clock
+        self.bus_number = args.get_int("bus", 1)
+        self.addr = args.get_int("addr", 0x40)
+        if not 0x03 <= self.addr <= 0x77:
+            raise MeterError(
+                f"meter spec {args.spec!r}: addr=0x{self.addr:02x} is not a 7-bit I2C address"
+            )
+        self._parse_args()  # spec errors before any bus traffic
+        self._bus, self._owns_bus = open_bus(self.bus_number, roots)
+        self._where = f"{self.chip} at i2c-{self.bus_number} 0x{self.addr:02x}"
+        try:
+            self._info = self._configure()
+            self._wait_ready()
+        except OSError as e:
+            self.close()
+            raise MeterError(f"{self._where}: no answer ({e}); check wiring and address") from e
+        except MeterError:
+            self.close()
+            raise
+
+    @property
+    def info(self) -> MeterInfo:
+        return self._info
+
+    def _reg(self, reg: int) -> int:
+        return read_register(self._bus, self.addr, reg)
+
+    def _write(self, reg: int, value: int) -> None:
+        write_register(self._bus, self.addr, reg, value)
+
+    def _parse_args(self) -> None:
+        raise NotImplementedError
+
+    def _configure(self) -> MeterInfo:
+        raise NotImplementedError
+
+    def _conversion_ready(self) -> bool:
+        raise NotImplementedError
+
+    def _read_vi(self) -> tuple[float, float]:
+        raise NotImplementedError
+
+    def _wait_ready(self) -> None:
+        """Poll the conversion-ready flag so the first sample is a real conversion."""
+        for _ in range(self._ready_polls):
+            if self._conversion_ready():
+                return
+            self._clock.sleep(0.002)
+        raise MeterError(f"{self._where}: no conversion completed after configuration")
+
+    def read(self) -> PowerSample:
+        try:
+            voltage_v, current_a = self._read_vi()
+        except OSError as e:
+            raise MeterError(f"{self._where}: read failed ({e})") from e
+        # V x I rather than the power register: finer resolution, same conversion.
+        power_w = voltage_v * abs(current_a)
+        return PowerSample(self._clock.monotonic(), power_w, voltage_v, current_a)
+
+    def close(self) -> None:
+        bus: Any = getattr(self, "_bus", None)
+        if bus is not None and self._owns_bus:
+            bus.close()
+        self._bus = None

@@ -1,0 +1,106 @@
+"""A background thread that polls a meter at a fixed rate into a preallocated ring.
+
+Sleep scheduling uses absolute deadlines (start + k / rate), so the rate does not drift with the
+cost of each read; a late sample skips missed deadlines instead of bursting to catch up. Each
+sample costs one ``read()`` and two array stores: no allocation beyond the meter's own tuple.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from edgekit.energy.meters.base import Meter, SampleArrays
+from edgekit.energy.ring import RingBuffer
+from edgekit.errors import MeterError
+
+__all__ = ["Sampler"]
+
+
+class Sampler:
+    """Poll ``meter`` at ``rate_hz`` on a daemon thread; query windows with ``samples_between``.
+
+    Works with the real monotonic clock only (a virtual clock never advances by itself; trace
+    meters are read directly by attribution instead). ``capacity_s`` bounds the history kept.
+    """
+
+    def __init__(self, meter: Meter, rate_hz: float, *, capacity_s: float = 600.0) -> None:
+        if not rate_hz > 0:
+            raise MeterError(f"sampler rate must be positive, got {rate_hz} Hz")
+        self.meter = meter
+        self.rate_hz = float(rate_hz)
+        self._ring = RingBuffer(max(16, int(capacity_s * rate_hz) + 16))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self.late = 0  # deadlines skipped because a read overran its period
+        self.started_s = 0.0
+
+    def __enter__(self) -> Sampler:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self.started_s = time.monotonic()
+        self._thread = threading.Thread(target=self._run, name="edgekit-sampler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._stop.set()
+            thread.join(timeout=5.0)
+
+    def _run(self) -> None:
+        period_s = 1.0 / self.rate_hz
+        read = self.meter.read
+        append = self._ring.append
+        stop = self._stop.is_set
+        next_s = time.monotonic()
+        k = 0
+        try:
+            while not stop():
+                sample = read()
+                append(sample[0], sample[1])
+                k += 1
+                next_s += period_s
+                now_s = time.monotonic()
+                if next_s <= now_s:  # overran: skip the missed deadlines
+                    missed = int((now_s - next_s) / period_s) + 1
+                    self.late += missed
+                    next_s += missed * period_s
+                time.sleep(next_s - now_s)
+        except BaseException as e:  # surfaced to the caller by check()
+            self._error = e
+
+    def check(self) -> None:
+        """Re-raise an error the meter raised on the sampling thread."""
+        if self._error is not None:
+            if isinstance(self._error, MeterError):
+                raise self._error
+            raise MeterError(f"sampler: meter {self.meter.info.name} failed: {self._error}") from (
+                self._error
+            )
+
+    @property
+    def count(self) -> int:
+        return self._ring.total
+
+    def samples_between(self, t0_s: float, t1_s: float) -> SampleArrays:
+        self.check()
+        return self._ring.samples_between(t0_s, t1_s)
+
+    def count_between(self, t0_s: float, t1_s: float) -> int:
+        self.check()
+        return self._ring.count_between(t0_s, t1_s)
+
+    def samples(self) -> SampleArrays:
+        """Everything retained, oldest first."""
+        self.check()
+        return self._ring.ordered()

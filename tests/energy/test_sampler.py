@@ -1,0 +1,69 @@
+"""The background sampler: ordered timestamps in the ring, meter errors surfaced to the caller."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from edgekit.energy.meters.base import MeterInfo, PowerSample
+from edgekit.energy.ring import RingBuffer
+from edgekit.energy.sampler import Sampler
+from edgekit.errors import MeterError
+
+INFO = MeterInfo("stub", "stub", "measured", 1000.0, None, "nothing")
+
+
+class CountingMeter:
+    """Returns increasing timestamps; signals once it has been read ``target`` times."""
+
+    info = INFO
+
+    def __init__(self, target: int, fail: bool = False) -> None:
+        self.n = 0
+        self.target = target
+        self.fail = fail
+        self.reached = threading.Event()
+
+    def read(self) -> PowerSample:
+        self.n += 1
+        if self.n >= self.target:
+            self.reached.set()
+            if self.fail:
+                raise MeterError("stub: device unplugged")
+        return PowerSample(float(self.n), 2.0 * self.n)
+
+    def close(self) -> None:
+        pass
+
+
+def test_sampler_collects_in_order() -> None:
+    meter = CountingMeter(target=20)
+    with Sampler(meter, 2000.0) as sampler:
+        assert meter.reached.wait(10.0)
+    t, p = sampler.samples()
+    assert t.size >= 20
+    assert np.all(np.diff(t) > 0)
+    assert np.allclose(p, 2.0 * t)
+    assert sampler.count_between(5.0, 10.0) == 6
+
+
+def test_sampler_surfaces_meter_error() -> None:
+    meter = CountingMeter(target=3, fail=True)
+    sampler = Sampler(meter, 2000.0)
+    sampler.start()
+    assert meter.reached.wait(10.0)
+    sampler.stop()
+    with pytest.raises(MeterError, match="device unplugged"):
+        sampler.samples_between(0.0, 10.0)
+
+
+def test_ring_wraps_and_keeps_order() -> None:
+    ring = RingBuffer(4)
+    for i in range(10):
+        ring.append(float(i), float(i))
+    t, _ = ring.ordered()
+    assert list(t) == [6.0, 7.0, 8.0, 9.0]
+    assert ring.count_between(7.0, 100.0) == 3
+    assert list(ring.samples_between(7.5, 8.0).timestamps_s) == [7.0, 8.0, 9.0]
