@@ -41,29 +41,25 @@ def _root(
 
 def _register() -> None:
     # Imported for their side effect of adding commands to ``app``.
-    from edgekit.cli import data_cmd, inspect_cmd  # noqa: F401
+    from edgekit.cli import build_cmd, data_cmd, inspect_cmd  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; an ``EdgekitError`` becomes one line on stderr and its exit code."""
+    """Run the CLI; an ``EdgekitError`` becomes one line on stderr and its exit code.
+
+    Usage errors found by the argument parser exit with 2 and a short message of its own.
+    """
     _register()
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="edgekit")
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except EdgekitError as e:
         typer.echo(f"edgekit: error: {e}", err=True)
         return e.exit_code
-    except typer.Exit as e:
-        return int(e.exit_code or 0)
-    except typer.Abort:
-        typer.echo("edgekit: aborted", err=True)
+    except KeyboardInterrupt:
+        typer.echo("edgekit: interrupted", err=True)
         return 130
-    except Exception as e:  # click usage errors
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
-            e.show()
-            return e.exit_code
-        raise
     return 0
 
 

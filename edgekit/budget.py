@@ -1,0 +1,212 @@
+"""Budgets: the limits a variant must meet, each a small kind in one registry.
+
+A kind reads a :class:`VariantResult` (plus the build's context) and returns a
+:class:`BudgetCheck`: ``pass``, ``fail`` or ``not_evaluated``. A budget that cannot be evaluated
+(no data, no measurement, an estimate where a measurement is required) is never a pass, and a
+variant with any unevaluated budget is not shipped. Adding a budget is adding a kind here and a
+key in ``[budgets]``; the verdict and the selection do not change.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+
+from edgekit.config import BudgetsConfig
+from edgekit.results import BudgetCheck, VariantResult
+
+__all__ = [
+    "BUDGET_KINDS",
+    "BudgetContext",
+    "BudgetKind",
+    "check_variant",
+    "pareto_front",
+    "select_variant",
+]
+
+
+@dataclass(frozen=True)
+class BudgetContext:
+    """What a budget needs beyond the variant itself."""
+
+    reference_accuracy: float | None
+    min_slice_size: int
+    require_measured_energy: bool = False
+
+
+Evaluator = Callable[[float, VariantResult, BudgetContext], BudgetCheck]
+
+
+@dataclass(frozen=True)
+class BudgetKind:
+    """One budget: its ``[budgets]`` key, unit, one-line description and evaluator."""
+
+    key: str
+    unit: str
+    describe: str
+    evaluate: Evaluator
+
+
+def _ne(key: str, limit: float, why: str, unit: str = "") -> BudgetCheck:
+    return BudgetCheck(key, "not_evaluated", limit, None, unit, why)
+
+
+def _cmp(
+    key: str, limit: float, value: float, unit: str, detail: str = "", minimum: bool = False
+) -> BudgetCheck:
+    if not math.isfinite(value):
+        return _ne(key, limit, "the measured value is not a finite number", unit)
+    ok = value >= limit if minimum else value <= limit
+    return BudgetCheck(key, "pass" if ok else "fail", limit, value, unit, detail)
+
+
+def _accuracy_drop(limit: float, v: VariantResult, ctx: BudgetContext) -> BudgetCheck:
+    key = "max_accuracy_drop"
+    if v.accuracy is None or ctx.reference_accuracy is None:
+        return _ne(key, limit, "no evaluation data")
+    return _cmp(key, limit, ctx.reference_accuracy - v.accuracy.accuracy, "abs")
+
+
+def _slice_drop(limit: float, v: VariantResult, ctx: BudgetContext) -> BudgetCheck:
+    key = "max_slice_accuracy_drop"
+    if v.accuracy is None:
+        return _ne(key, limit, "no evaluation data")
+    big = [s for s in v.accuracy.slices if s.n >= ctx.min_slice_size]
+    if not big:
+        return _ne(key, limit, f"no slice has at least {ctx.min_slice_size} captures")
+    worst = max(big, key=lambda s: s.drop)
+    return _cmp(key, limit, worst.drop, "abs", f"slice {worst.column}={worst.value} (n={worst.n})")
+
+
+def _min_accuracy(limit: float, v: VariantResult, ctx: BudgetContext) -> BudgetCheck:
+    if v.accuracy is None:
+        return _ne("min_accuracy", limit, "no evaluation data")
+    return _cmp("min_accuracy", limit, v.accuracy.accuracy, "", minimum=True)
+
+
+def _latency(limit: float, v: VariantResult, ctx: BudgetContext) -> BudgetCheck:
+    if v.latency is None:
+        return _ne("max_latency_p99_ms", limit, "latency not measured", "ms")
+    return _cmp("max_latency_p99_ms", limit, v.latency.p99_ms, "ms", v.latency.provenance)
+
+
+def _size(limit: float, v: VariantResult, ctx: BudgetContext) -> BudgetCheck:
+    if v.size_bytes is None:
+        return _ne("max_model_size_kb", limit, "no model file", "KiB")
+    return _cmp("max_model_size_kb", limit, v.size_bytes / 1024.0, "KiB")
+
+
+def _memory(limit: float, v: VariantResult, ctx: BudgetContext) -> BudgetCheck:
+    if v.latency is None:
+        return _ne("max_peak_memory_mb", limit, "memory not measured", "MiB")
+    return _cmp("max_peak_memory_mb", limit, v.latency.peak_memory_mb, "MiB")
+
+
+def _energy_check(key: str, unit: str, attr: str, minimum: bool = False) -> Evaluator:
+    def evaluate(limit: float, v: VariantResult, ctx: BudgetContext) -> BudgetCheck:
+        e = v.energy
+        if e is None:
+            return _ne(key, limit, "energy not measured or estimated", unit)
+        value = getattr(e, attr)
+        if value is None:
+            return _ne(key, limit, "no battery configured ([battery])", unit)
+        if ctx.require_measured_energy and e.kind != "measured":
+            return BudgetCheck(
+                key,
+                "not_evaluated",
+                limit,
+                value,
+                unit,
+                f"only an estimate ({e.meter}); require_measured_energy = true",
+            )
+        return _cmp(key, limit, float(value), unit, f"{e.kind}, {e.meter}", minimum=minimum)
+
+    return evaluate
+
+
+BUDGET_KINDS: dict[str, BudgetKind] = {
+    k.key: k
+    for k in (
+        BudgetKind("max_accuracy_drop", "abs", "overall accuracy drop vs fp32", _accuracy_drop),
+        BudgetKind(
+            "max_slice_accuracy_drop", "abs", "accuracy drop vs fp32 on any slice", _slice_drop
+        ),
+        BudgetKind("min_accuracy", "", "overall accuracy", _min_accuracy),
+        BudgetKind("max_latency_p99_ms", "ms", "p99 latency, preprocessing + inference", _latency),
+        BudgetKind("max_model_size_kb", "KiB", "model file size", _size),
+        BudgetKind("max_peak_memory_mb", "MiB", "peak resident memory", _memory),
+        BudgetKind(
+            "max_energy_per_inference_mj",
+            "mJ",
+            "energy per inference",
+            _energy_check("max_energy_per_inference_mj", "mJ", "energy_per_inference_mj"),
+        ),
+        BudgetKind(
+            "max_battery_life_loss_pct",
+            "%",
+            "battery life lost at the duty cycle",
+            _energy_check("max_battery_life_loss_pct", "%", "battery_life_loss_pct"),
+        ),
+        BudgetKind(
+            "min_battery_life_h",
+            "h",
+            "battery life at the duty cycle",
+            _energy_check("min_battery_life_h", "h", "battery_life_h", minimum=True),
+        ),
+    )
+}
+
+
+def check_variant(
+    v: VariantResult, budgets: BudgetsConfig, ctx: BudgetContext
+) -> list[BudgetCheck]:
+    """Every configured budget applied to ``v`` (in ``[budgets]`` order)."""
+    checks = []
+    for f in fields(BudgetsConfig):
+        limit = getattr(budgets, f.name)
+        kind = BUDGET_KINDS.get(f.name)
+        if kind is None or limit is None:
+            continue
+        checks.append(kind.evaluate(float(limit), v, ctx))
+    return checks
+
+
+def _cost(v: VariantResult) -> tuple[float, float]:
+    """Selection order: lowest energy when every candidate has it, else lowest p99 latency."""
+    energy = v.energy.energy_per_inference_mj if v.energy else math.inf
+    latency = v.latency.p99_ms if v.latency else math.inf
+    return energy, latency
+
+
+def select_variant(variants: Sequence[VariantResult]) -> tuple[VariantResult | None, str]:
+    """The passing variant to ship and why: lowest energy if all passing ones have it, else latency."""
+    passing = [v for v in variants if v.passed]
+    if not passing:
+        return None, "no variant meets every budget"
+    if all(v.energy is not None for v in passing):
+        best = min(passing, key=lambda v: (_cost(v), v.size_bytes or 0))
+        e = best.energy
+        assert e is not None  # narrowed by the all() above
+        return best, (
+            f"meets every budget at the lowest energy per inference "
+            f"({e.energy_per_inference_mj:.3g} mJ, {e.kind})"
+        )
+    best = min(passing, key=lambda v: (_cost(v)[1], v.size_bytes or 0))
+    p99 = best.latency.p99_ms if best.latency else float("nan")
+    return best, f"meets every budget at the lowest p99 latency ({p99:.3g} ms, host)"
+
+
+def pareto_front(variants: Sequence[VariantResult]) -> list[str]:
+    """Built variants not dominated on (accuracy higher, p50 latency lower), fastest first."""
+    pts = [
+        (v.name, v.accuracy.accuracy, v.latency.p50_ms)
+        for v in variants
+        if v.status == "built" and v.accuracy is not None and v.latency is not None
+    ]
+    front = [
+        p
+        for p in pts
+        if not any(q[1] >= p[1] and q[2] <= p[2] and (q[1] > p[1] or q[2] < p[2]) for q in pts)
+    ]
+    return [p[0] for p in sorted(front, key=lambda p: p[2])]

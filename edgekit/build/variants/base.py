@@ -1,0 +1,79 @@
+"""The one small interface every build variant implements, and the context it builds from."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import onnx
+
+from edgekit.config import BuildConfig
+from edgekit.model_info import ModelInfo
+
+__all__ = ["BuildContext", "Built", "CandidateScore", "Skip", "Variant"]
+
+# Operators onnxruntime's quantiser turns into integer kernels; a model without any has nothing
+# to quantise (tree ensembles, for example).
+QUANTISABLE_OPS = {"Conv", "ConvTranspose", "MatMul", "Gemm", "Attention", "LSTM", "GRU"}
+
+
+@dataclass(frozen=True)
+class CandidateScore:
+    """How a candidate model does against the fp32 reference on the evaluation data."""
+
+    accuracy: float
+    accuracy_drop: float
+    worst_slice_drop: float | None
+    output_error: float  # mean absolute difference of the score output vs the reference
+
+
+@dataclass
+class BuildContext:
+    """What every variant may read. ``calibration`` is already preprocessed (model input)."""
+
+    config: BuildConfig
+    model_path: Path
+    model: onnx.ModelProto
+    info: ModelInfo
+    work_dir: Path
+    input_name: str
+    calibration: np.ndarray | None
+    log: Callable[[str], None]
+    # Scores the variant at ``path`` on the evaluation data; used by the accuracy-aware loop.
+    # Returns None when there is no evaluation data.
+    score_model: Callable[[Path], CandidateScore] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def quantisable_nodes(self) -> list[str]:
+        return [n.name for n in self.model.graph.node if n.op_type in QUANTISABLE_OPS]
+
+
+@dataclass
+class Built:
+    """A variant's file and what to say about it."""
+
+    path: Path
+    notes: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+    backend_options: dict[str, Any] = field(default_factory=dict)
+    quant_search: list[Any] = field(default_factory=list)
+
+
+class Skip(Exception):
+    """Raised by a variant that does not apply to this model; the message is the reason."""
+
+
+class Variant(Protocol):
+    """A deployable form of the model: ONNX fp32, TFLite int8, ..."""
+
+    name: str
+    runtime: str  # "onnxruntime" | "tflite"
+    precision: str  # "fp32" | "fp16" | "int8"
+
+    def build(self, ctx: BuildContext) -> Built:
+        """Write the variant under ``ctx.work_dir`` or raise :class:`Skip` with the reason."""
+        ...

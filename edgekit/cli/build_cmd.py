@@ -1,0 +1,156 @@
+"""``edgekit build CONFIG`` and ``edgekit verify BUNDLE``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from edgekit.cli import app
+from edgekit.config import VARIANT_NAMES
+
+__all__ = ["build", "verify"]
+
+
+def _fmt(v: float | None, spec: str = ".3g") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+@app.command()
+def build(
+    config: Path = typer.Argument(..., help="The build configuration, an edgekit.toml file."),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="Output folder (default: out/<model name>). Replaced atomically when the build ends.",
+    ),
+    variants: str | None = typer.Option(
+        None,
+        "--variants",
+        help=f"Comma-separated variants to build instead of the config's list: {', '.join(VARIANT_NAMES)}.",
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print report.json on stdout (progress goes to stderr)."
+    ),
+    keep_going: bool = typer.Option(
+        False, "--keep-going", help="Report a variant that fails to build as failed and go on."
+    ),
+) -> None:
+    """Quantise and export a model, validate every variant overall and per slice, profile it,
+    judge it against the budgets, and write a bundle and reports.
+
+    Exit codes: 0 when the selected variant meets every budget, 1 when the build is rejected
+    (the report says which budget, by how much, for which variant and slice), 2 for a usage or
+    input error.
+    """
+    from edgekit.build.pipeline import BuildOptions, run_build
+    from edgekit.config import load_config
+    from edgekit.errors import UsageError
+
+    cfg = load_config(config)
+    names = None
+    if variants is not None:
+        names = [v.strip() for v in variants.split(",") if v.strip()]
+        bad = [v for v in names if v not in VARIANT_NAMES]
+        if bad or not names:
+            raise UsageError(
+                f"--variants: unknown {bad or 'empty list'}; accepted: {', '.join(VARIANT_NAMES)}"
+            )
+    out_dir = out or Path("out") / (cfg.model.name or cfg.model_path.stem)
+    # Wide enough for the summary table in CI logs, where there is no terminal to size it.
+    width = None if sys.stdout.isatty() else 150
+    err = Console(stderr=True, width=width)
+    con = err if as_json else Console(width=width)
+    result = run_build(
+        cfg,
+        BuildOptions(
+            out_dir=out_dir,
+            variants=names,
+            keep_going=keep_going,
+            log=lambda m: con.print(m, highlight=False, markup=False),
+        ),
+    )
+    if as_json:
+        sys.stdout.write((out_dir / "report.json").read_text() + "\n")
+    _summary(con, result, out_dir)
+    if result.verdict != "pass":
+        raise typer.Exit(1)
+
+
+def _summary(con: Console, result: object, out_dir: Path) -> None:
+    from edgekit.results import BuildResult
+
+    assert isinstance(result, BuildResult)
+    t = Table(title=f"{result.model_name}: variants (host figures)")
+    for col in (
+        "variant",
+        "status",
+        "KiB",
+        "accuracy",
+        "agree",
+        "p50 ms",
+        "p99 ms",
+        "peak MiB",
+        "budgets",
+    ):
+        t.add_column(col, justify="left" if col in ("variant", "status", "budgets") else "right")
+    for v in result.variants:
+        if v.status != "built":
+            t.add_row(v.name, v.status, "", "", "", "", "", "", v.reason[:60])
+            continue
+        acc, lat = v.accuracy, v.latency
+        fails = [c.budget for c in v.failed_checks]
+        ne = [c.budget for c in v.unevaluated_checks]
+        verdict = (
+            "pass"
+            if v.passed
+            else ("FAIL " + ",".join(fails) if fails else "not evaluated: " + ",".join(ne))
+        )
+        t.add_row(
+            v.name + (" *" if v.name == result.selected else ""),
+            v.status,
+            _fmt((v.size_bytes or 0) / 1024, ".1f"),
+            _fmt(acc.accuracy if acc else None, ".4f"),
+            _fmt(acc.agreement_with_reference if acc else None, ".4f"),
+            _fmt(lat.p50_ms if lat else None),
+            _fmt(lat.p99_ms if lat else None),
+            _fmt(lat.peak_memory_mb if lat else None, ".0f"),
+            verdict,
+        )
+    con.print(t)
+    for s in result.stages:
+        con.print(f"  {s.name:<9} {s.duration_s:6.1f} s", highlight=False)
+    if result.verdict == "pass":
+        con.print(f"[bold green]PASS[/]: ships {result.selected} — {result.selection_reason}")
+    else:
+        con.print(f"[bold red]REJECTED[/]: {result.selection_reason}")
+        for v in result.variants:
+            for c in v.failed_checks:
+                con.print(
+                    f"  {v.name}: {c.budget} = {_fmt(c.value, '.4g')} {c.unit} > limit {c.limit} "
+                    f"(by {_fmt(c.excess, '.4g')}){' — ' + c.detail if c.detail else ''}",
+                    highlight=False,
+                )
+            for c in v.unevaluated_checks:
+                con.print(f"  {v.name}: {c.budget} not evaluated — {c.detail}", highlight=False)
+    con.print(
+        f"Reports: {out_dir}/report.md, report.html, report.json; bundle: {result.bundle_dir}"
+    )
+
+
+@app.command()
+def verify(bundle: Path = typer.Argument(..., help="A bundle folder or .tar.gz archive.")) -> None:
+    """Re-check the SHA-256 of every file in a bundle against its manifest (exit 1 on mismatch)."""
+    from edgekit.bundle import verify_bundle
+
+    problems = verify_bundle(bundle)
+    if problems:
+        for p in problems:
+            typer.echo(f"{bundle}: {p}", err=True)
+        raise typer.Exit(1)
+    typer.echo(json.dumps({"bundle": str(bundle), "verified": True}))

@@ -1,0 +1,307 @@
+"""The build configuration ``edgekit.toml``: read with tomllib into typed, validated dataclasses.
+
+Every key is documented in ``docs/config.md``. Validation is strict: an unknown key, a wrong
+type or an out-of-range value is one :class:`~edgekit.errors.ConfigError` line naming the file,
+the key path and what would be accepted. The validator is a small walk over the dataclass type
+hints rather than a schema library, which keeps the on-device install light.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from itertools import pairwise
+from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin
+
+from edgekit.errors import ConfigError
+
+__all__ = [
+    "BatteryConfig",
+    "BudgetsConfig",
+    "BuildConfig",
+    "DataConfig",
+    "ModelConfig",
+    "OodConfig",
+    "ProfileConfig",
+    "QuantConfig",
+    "SlicesConfig",
+    "load_config",
+    "parse_config",
+]
+
+VARIANT_NAMES = (
+    "onnx-fp32",
+    "onnx-fp16",
+    "onnx-int8-dynamic",
+    "onnx-int8-static",
+    "tflite-fp32",
+    "tflite-fp16",
+    "tflite-int8",
+)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The fp32 ONNX model and what its outputs mean."""
+
+    path: str
+    name: str = ""
+    labels: list[str] = field(default_factory=list)
+    output: Literal["logits", "probabilities"] = "logits"
+    input_name: str = ""
+    output_name: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where calibration and evaluation data come from: an .npz path or a synthetic recipe."""
+
+    calibration: str = ""
+    evaluation: str = ""
+    calibration_size: int = 256
+    ood_classes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SlicesConfig:
+    """Which metadata columns define slices, and how numeric ones are binned."""
+
+    columns: list[str] = field(default_factory=list)
+    bins: dict[str, list[float]] = field(default_factory=dict)
+    min_size: int = 30
+    worst: int = 5
+
+
+@dataclass(frozen=True)
+class QuantConfig:
+    """Static int8 quantisation and the accuracy-aware loop."""
+
+    calibrate_method: Literal["minmax", "entropy", "percentile"] = "minmax"
+    per_channel: bool = False
+    exclude_nodes: list[str] = field(default_factory=list)
+    accuracy_aware: bool = True
+    max_float_nodes: int = 8
+
+
+@dataclass(frozen=True)
+class OodConfig:
+    """The out-of-distribution score and its threshold calibration."""
+
+    score: Literal["max_softmax", "energy"] = "max_softmax"
+    target_in_distribution_accept: float = 0.95
+
+
+@dataclass(frozen=True)
+class ProfileConfig:
+    """Host latency and memory profiling."""
+
+    threads: int = 1
+    runs: int = 200
+    warmup: int = 10
+    batch: int = 1
+
+
+@dataclass(frozen=True)
+class BudgetsConfig:
+    """Limits a build must meet. A limit left unset is not checked."""
+
+    max_accuracy_drop: float | None = None
+    max_slice_accuracy_drop: float | None = None
+    min_accuracy: float | None = None
+    max_latency_p99_ms: float | None = None
+    max_model_size_kb: float | None = None
+    max_peak_memory_mb: float | None = None
+    max_energy_per_inference_mj: float | None = None
+    max_battery_life_loss_pct: float | None = None
+    min_battery_life_h: float | None = None
+    require_measured_energy: bool = False
+
+
+@dataclass(frozen=True)
+class BatteryConfig:
+    """The scanner's battery and duty cycle, for battery-drain budgets."""
+
+    capacity_mah: float | None = None
+    nominal_v: float | None = None
+    capacity_wh: float | None = None
+    usable_fraction: float = 0.9
+    scanner_baseline_w: float = 0.0
+    duty_hz: float = 1.0
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """A whole ``edgekit.toml``. ``base_dir`` is the folder relative paths are resolved against."""
+
+    model: ModelConfig
+    preprocess: list[dict[str, Any]] = field(default_factory=list)
+    data: DataConfig = field(default_factory=DataConfig)
+    slices: SlicesConfig = field(default_factory=SlicesConfig)
+    variants: list[str] = field(default_factory=lambda: list(VARIANT_NAMES))
+    quant: QuantConfig = field(default_factory=QuantConfig)
+    ood: OodConfig = field(default_factory=OodConfig)
+    profile: ProfileConfig = field(default_factory=ProfileConfig)
+    budgets: BudgetsConfig = field(default_factory=BudgetsConfig)
+    battery: BatteryConfig = field(default_factory=BatteryConfig)
+    schema: int = 1
+    source: str = ""
+    base_dir: str = "."
+
+    @property
+    def model_path(self) -> Path:
+        """The model file, resolved against the config's folder."""
+        return Path(self.base_dir) / self.model.path
+
+
+# Keys set by the loader, not by the user.
+_INTERNAL = {"source", "base_dir"}
+
+
+def _type_name(tp: Any) -> str:
+    origin = get_origin(tp)
+    if origin is Literal:
+        return " or ".join(repr(a) for a in get_args(tp))
+    if origin in (Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in get_args(tp) if a is not type(None))
+    if origin is list:
+        return f"a list of {_type_name(get_args(tp)[0])}"
+    if origin is dict:
+        return f"a table of {_type_name(get_args(tp)[1])}"
+    if dataclasses.is_dataclass(tp):
+        return "a table"
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(
+        tp, getattr(tp, "__name__", str(tp))
+    )
+
+
+def _convert(
+    value: Any, tp: Any, where: str, fail: typing.Callable[[str, str], ConfigError]
+) -> Any:
+    origin = get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        for a in args:
+            try:
+                return _convert(value, a, where, fail)
+            except ConfigError:
+                continue
+        raise fail(where, f"expected {_type_name(tp)}, got {value!r}")
+    if origin is Literal:
+        if value in get_args(tp):
+            return value
+        raise fail(where, f"expected {_type_name(tp)}, got {value!r}")
+    if origin is list:
+        if not isinstance(value, list):
+            raise fail(where, f"expected {_type_name(tp)}, got {value!r}")
+        (item,) = get_args(tp)
+        return [_convert(v, item, f"{where}[{i}]", fail) for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise fail(where, f"expected {_type_name(tp)}, got {value!r}")
+        _, item = get_args(tp)
+        return {k: _convert(v, item, f"{where}.{k}", fail) for k, v in value.items()}
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise fail(where, f"expected a table, got {value!r}")
+        return _build(tp, value, where, fail)
+    if tp is Any:
+        return value
+    is_bool = isinstance(value, bool)
+    if (tp is bool and is_bool) or (tp is int and isinstance(value, int) and not is_bool):
+        return value
+    if tp is float and isinstance(value, int | float) and not is_bool:
+        return float(value)
+    if tp is str and isinstance(value, str):
+        return value
+    raise fail(where, f"expected {_type_name(tp)}, got {value!r}")
+
+
+def _build(cls: Any, table: dict[str, Any], where: str, fail: Any) -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in _INTERNAL}
+    kwargs: dict[str, Any] = {}
+    prefix = f"{where}." if where else ""
+    for key, value in table.items():
+        if key not in fields:
+            accepted = ", ".join(sorted(fields))
+            raise fail(f"{prefix}{key}", f"unknown key; accepted here: {accepted}")
+        kwargs[key] = _convert(value, hints[key], f"{prefix}{key}", fail)
+    for name, f in fields.items():
+        no_default = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if name not in kwargs and no_default:
+            raise fail(f"{prefix}{name}", f"missing required key ({_type_name(hints[name])})")
+    return cls(**kwargs)
+
+
+def _check_values(cfg: BuildConfig, fail: Any) -> None:
+    """Range checks that types alone cannot express."""
+    for name in cfg.variants:
+        if name not in VARIANT_NAMES:
+            raise fail(
+                "variants", f"unknown variant {name!r}; accepted: {', '.join(VARIANT_NAMES)}"
+            )
+    positives = {
+        "data.calibration_size": cfg.data.calibration_size,
+        "profile.runs": cfg.profile.runs,
+        "profile.threads": cfg.profile.threads,
+        "profile.batch": cfg.profile.batch,
+        "slices.min_size": cfg.slices.min_size,
+        "battery.duty_hz": cfg.battery.duty_hz,
+    }
+    for key, v in positives.items():
+        if v <= 0:
+            raise fail(key, f"must be > 0, got {v}")
+    if cfg.profile.warmup < 0:
+        raise fail("profile.warmup", f"must be >= 0, got {cfg.profile.warmup}")
+    for key in ("usable_fraction",):
+        v = getattr(cfg.battery, key)
+        if not 0 < v <= 1:
+            raise fail(f"battery.{key}", f"must be in (0, 1], got {v}")
+    if not 0 < cfg.ood.target_in_distribution_accept < 1:
+        raise fail("ood.target_in_distribution_accept", "must be in (0, 1)")
+    for f in dataclasses.fields(BudgetsConfig):
+        v = getattr(cfg.budgets, f.name)
+        if isinstance(v, float) and v < 0:
+            raise fail(f"budgets.{f.name}", f"must be >= 0, got {v}")
+    for col, edges in cfg.slices.bins.items():
+        if len(edges) < 2 or any(b <= a for a, b in pairwise(edges)):
+            raise fail(f"slices.bins.{col}", "must be at least two strictly increasing edges")
+    for i, step in enumerate(cfg.preprocess):
+        if "op" not in step or not isinstance(step["op"], str):
+            raise fail(f"preprocess[{i}]", 'each step needs op = "<name>"')
+    if cfg.schema != 1:
+        raise fail("schema", f"unsupported schema {cfg.schema}; this edgekit reads schema 1")
+
+
+def parse_config(
+    table: dict[str, Any], *, source: str = "<config>", base_dir: Path | None = None
+) -> BuildConfig:
+    """Validate a parsed TOML table into a :class:`BuildConfig`."""
+
+    def fail(key: str, what: str) -> ConfigError:
+        return ConfigError(f"{source}: {key}: {what}")
+
+    cfg: BuildConfig = _build(BuildConfig, table, "", fail)
+    cfg = dataclasses.replace(cfg, source=source, base_dir=str(base_dir or Path(".")))
+    _check_values(cfg, fail)
+    return cfg
+
+
+def load_config(path: str | Path) -> BuildConfig:
+    """Read and validate ``edgekit.toml`` at ``path``."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: no such config file (expected an edgekit.toml)")
+    try:
+        with p.open("rb") as f:
+            table = tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{p}: not valid TOML: {e}") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: cannot read: {e}") from e
+    return parse_config(table, source=str(p), base_dir=p.parent)

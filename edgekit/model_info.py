@@ -1,0 +1,181 @@
+"""Facts about an ONNX model file: I/O, opsets, operators, parameters, and TFLite outlook.
+
+Used by ``edgekit inspect`` and by the build's load stage. Reads the file with ``onnx`` and never
+executes it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from edgekit.errors import ModelError
+
+__all__ = ["ModelInfo", "TensorInfo", "inspect_model", "load_onnx"]
+
+# Operator domains TFLite cannot hold: classical-ML ops (tree ensembles, etc.) and training ops.
+_NON_TFLITE_DOMAINS = {"ai.onnx.ml", "ai.onnx.training", "ai.onnx.preview.training"}
+# Standard ops onnx2tf/TFLite cannot express or that signal a non-tensor program.
+_NON_TFLITE_OPS = {
+    "Loop",
+    "If",
+    "Scan",
+    "SequenceConstruct",
+    "SequenceAt",
+    "SplitToSequence",
+    "ConcatFromSequence",
+    "StringNormalizer",
+    "TfIdfVectorizer",
+    "Unique",
+    "NonMaxSuppression",
+    "RoiAlign",
+}
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """Name, shape (ints, or strings for symbolic/dynamic dims) and element type of a tensor."""
+
+    name: str
+    shape: list[int | str]
+    dtype: str
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What ``edgekit inspect`` reports about a model."""
+
+    path: str
+    file_size_bytes: int
+    ir_version: int
+    opsets: dict[str, int]
+    producer: str
+    inputs: list[TensorInfo]
+    outputs: list[TensorInfo]
+    op_counts: dict[str, int]
+    node_count: int
+    parameter_count: int
+    parameter_bytes: int
+    tflite_convertible: bool
+    tflite_reason: str
+    is_tree_ensemble: bool
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+def load_onnx(path: str | Path) -> onnx.ModelProto:
+    """Load and check an ONNX file; any problem is one :class:`ModelError` line."""
+    p = Path(path)
+    if not p.is_file():
+        raise ModelError(f"{p}: no such model file")
+    if p.stat().st_size == 0:
+        raise ModelError(f"{p}: empty file, expected an ONNX model")
+    try:
+        model = onnx.load(str(p))
+    except Exception as e:  # protobuf raises DecodeError, RuntimeError or ValueError
+        raise ModelError(f"{p}: not a readable ONNX model ({type(e).__name__}: {e})") from e
+    if not model.graph.node and not model.graph.output:
+        raise ModelError(f"{p}: not an ONNX model (no graph found; truncated or another format?)")
+    try:
+        onnx.checker.check_model(model)
+    except onnx.checker.ValidationError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else "invalid"
+        raise ModelError(f"{p}: ONNX model fails the checker: {first}") from e
+    return model
+
+
+def _tensor_info(vi: onnx.ValueInfoProto) -> TensorInfo:
+    tt = vi.type.tensor_type
+    dims: list[int | str] = []
+    for d in tt.shape.dim:
+        if d.HasField("dim_value"):
+            dims.append(int(d.dim_value))
+        else:
+            dims.append(d.dim_param or "?")
+    try:
+        dtype = str(np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tt.elem_type)))
+    except (KeyError, TypeError, ValueError):
+        dtype = onnx.TensorProto.DataType.Name(tt.elem_type) if tt.elem_type else "non-tensor"
+    return TensorInfo(vi.name, dims, dtype)
+
+
+def _count_params(graph: onnx.GraphProto) -> tuple[int, int]:
+    count = 0
+    nbytes = 0
+    for init in graph.initializer:
+        arr = numpy_helper.to_array(init)
+        count += int(arr.size)
+        nbytes += int(arr.nbytes)
+    for node in graph.node:
+        if node.op_type.startswith("TreeEnsemble"):
+            # A tree's learned numbers are its split thresholds and leaf weights.
+            for attr in node.attribute:
+                if attr.name in ("nodes_values", "class_weights", "target_weights"):
+                    count += len(attr.floats)
+                    nbytes += 4 * len(attr.floats)
+        if node.op_type == "Constant":
+            for attr in node.attribute:
+                if attr.type == onnx.AttributeProto.TENSOR:
+                    arr = numpy_helper.to_array(attr.t)
+                    count += int(arr.size)
+                    nbytes += int(arr.nbytes)
+    return count, nbytes
+
+
+def inspect_model(path: str | Path) -> ModelInfo:
+    """Read ``path`` and summarise it."""
+    p = Path(path)
+    model = load_onnx(p)
+    graph = model.graph
+    initializer_names = {i.name for i in graph.initializer}
+    ops = Counter(
+        (f"{n.domain}:{n.op_type}" if n.domain and n.domain != "ai.onnx" else n.op_type)
+        for n in graph.node
+    )
+    domains = {n.domain for n in graph.node if n.domain}
+    params, pbytes = _count_params(graph)
+    is_tree = any(n.op_type.startswith("TreeEnsemble") for n in graph.node)
+    bad_domains = sorted(domains & _NON_TFLITE_DOMAINS)
+    bad_ops = sorted({n.op_type for n in graph.node} & _NON_TFLITE_OPS)
+    if bad_domains:
+        convertible, reason = (
+            False,
+            f"uses operators from {', '.join(bad_domains)}, which TFLite cannot hold",
+        )
+        if is_tree:
+            reason = (
+                "a tree ensemble (TreeEnsemble ops): TFLite cannot hold it; onnxruntime runs it"
+            )
+    elif bad_ops:
+        convertible, reason = (
+            False,
+            f"uses {', '.join(bad_ops)}, which the ONNX->TFLite converter does not support",
+        )
+    else:
+        convertible, reason = True, "standard tensor operators only; conversion expected to work"
+    return ModelInfo(
+        path=str(p),
+        file_size_bytes=p.stat().st_size,
+        ir_version=int(model.ir_version),
+        opsets={(o.domain or "ai.onnx"): int(o.version) for o in model.opset_import},
+        producer=f"{model.producer_name} {model.producer_version}".strip(),
+        inputs=[_tensor_info(i) for i in graph.input if i.name not in initializer_names],
+        outputs=[_tensor_info(o) for o in graph.output],
+        op_counts=dict(ops.most_common()),
+        node_count=len(graph.node),
+        parameter_count=params,
+        parameter_bytes=pbytes,
+        tflite_convertible=convertible,
+        tflite_reason=reason,
+        is_tree_ensemble=is_tree,
+        metadata={m.key: m.value for m in model.metadata_props},
+    )

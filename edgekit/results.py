@@ -1,0 +1,224 @@
+"""Typed results of a build. Renderers (``edgekit/report/``) only read these.
+
+Units live in field names. Every measured figure carries its provenance: where and how it was
+obtained (host or target, runtime, count, spread), so a report never shows a bare number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "REPORT_SCHEMA_VERSION",
+    "AccuracyResult",
+    "BudgetCheck",
+    "BuildResult",
+    "EnergyFigure",
+    "LatencyResult",
+    "OodResult",
+    "QuantStep",
+    "SliceResult",
+    "StageTiming",
+    "VariantResult",
+]
+
+REPORT_SCHEMA_VERSION = 1
+
+CheckStatus = Literal["pass", "fail", "not_evaluated"]
+VariantStatus = Literal["built", "skipped", "failed"]
+
+
+@dataclass
+class SliceResult:
+    """Accuracy on one slice of the evaluation data (one value or bin of a metadata column)."""
+
+    column: str
+    value: str
+    n: int
+    accuracy: float
+    reference_accuracy: float
+    drop: float  # reference_accuracy - accuracy; positive is worse
+
+
+@dataclass
+class OodResult:
+    """How the calibrated "unknown" threshold behaves."""
+
+    score: str
+    threshold: float
+    in_distribution_accept_rate: float  # fraction of in-distribution captures accepted
+    ood_unknown_rate: float | None  # fraction of held-out-class captures called "unknown"
+    n_in_distribution: int
+    n_ood: int
+    ood_classes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class AccuracyResult:
+    """Validation of one variant on the evaluation data, with the device's preprocessing."""
+
+    n: int
+    accuracy: float
+    macro_f1: float
+    per_class_recall: dict[str, float]
+    agreement_with_reference: float  # fraction of captures where argmax equals fp32's
+    max_abs_diff_vs_reference: float  # on the score output, over the evaluation set
+    slices: list[SliceResult] = field(default_factory=list)
+    worst_slices: list[SliceResult] = field(default_factory=list)
+    ood: OodResult | None = None
+    data_source: str = ""
+
+
+@dataclass
+class LatencyResult:
+    """Host latency and memory of one variant: preprocessing + inference of one batch."""
+
+    cold_ms: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    mean_ms: float
+    std_ms: float
+    runs: int
+    threads: int
+    batch: int
+    peak_memory_mb: float
+    runtime: str
+    provenance: str  # e.g. "host x86_64, measured, onnxruntime 1.32.0, 200 runs, 1 thread"
+
+
+@dataclass
+class EnergyFigure:
+    """Energy per inference and battery projection of one variant, with provenance."""
+
+    energy_per_inference_mj: float
+    dynamic_energy_per_inference_mj: float
+    spread_mj: float
+    kind: Literal["measured", "estimated"]
+    meter: str
+    sample_rate_hz: float
+    n_inferences: int
+    windows: int
+    battery_life_h: float | None = None
+    battery_life_without_model_h: float | None = None
+    battery_life_loss_pct: float | None = None
+    drain_pct_per_h: float | None = None
+    provenance: str = ""
+
+
+@dataclass
+class BudgetCheck:
+    """One budget applied to one variant."""
+
+    budget: str  # the key in [budgets]
+    status: CheckStatus
+    limit: float | bool
+    value: float | None = None
+    unit: str = ""
+    detail: str = ""  # e.g. the slice that broke it, or why it was not evaluated
+
+    @property
+    def excess(self) -> float | None:
+        """By how much the value breaks the limit (positive) or how much room is left (negative)."""
+        if self.value is None or isinstance(self.limit, bool):
+            return None
+        return (
+            self.value - self.limit
+            if not self.budget.startswith("min_")
+            else self.limit - self.value
+        )
+
+
+@dataclass
+class QuantStep:
+    """One round of the accuracy-aware quantisation loop."""
+
+    float_nodes: list[str]
+    accuracy: float
+    accuracy_drop: float
+    worst_slice_drop: float | None
+    p50_ms: float | None
+    accepted: bool
+
+
+@dataclass
+class VariantResult:
+    """Everything known about one variant."""
+
+    name: str
+    runtime: str  # "onnxruntime" | "tflite"
+    precision: str  # "fp32" | "fp16" | "int8"
+    status: VariantStatus
+    reason: str = ""  # why skipped or failed
+    path: str = ""  # relative to the build's output folder
+    size_bytes: int | None = None
+    sha256: str = ""
+    build_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    accuracy: AccuracyResult | None = None
+    latency: LatencyResult | None = None
+    energy: EnergyFigure | None = None
+    checks: list[BudgetCheck] = field(default_factory=list)
+    quant_search: list[QuantStep] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)  # converter versions, layouts, qparams
+
+    @property
+    def passed(self) -> bool:
+        """Built, and no budget failed or was left unevaluated."""
+        return self.status == "built" and all(c.status == "pass" for c in self.checks)
+
+    @property
+    def failed_checks(self) -> list[BudgetCheck]:
+        return [c for c in self.checks if c.status == "fail"]
+
+    @property
+    def unevaluated_checks(self) -> list[BudgetCheck]:
+        return [c for c in self.checks if c.status == "not_evaluated"]
+
+
+@dataclass
+class StageTiming:
+    """How long a stage took."""
+
+    name: str
+    duration_s: float
+    detail: str = ""
+
+
+@dataclass
+class BuildResult:
+    """The whole outcome of ``edgekit build``."""
+
+    model_name: str
+    config_path: str
+    model_path: str
+    verdict: Literal["pass", "rejected"]
+    selected: str | None
+    selection_reason: str
+    variants: list[VariantResult]
+    pareto: list[str]
+    stages: list[StageTiming]
+    reference: str  # the variant every other is compared against
+    host: dict[str, str]
+    versions: dict[str, str]
+    started_at: str
+    duration_s: float
+    budgets: dict[str, Any]
+    bundle_dir: str = ""
+    bundle_archive: str = ""
+    schema_version: int = REPORT_SCHEMA_VERSION
+    warnings: list[str] = field(default_factory=list)
+
+    def variant(self, name: str) -> VariantResult:
+        for v in self.variants:
+            if v.name == name:
+                return v
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, with derived fields (``passed``) included for readers of report.json."""
+        d = asdict(self)
+        for vd, v in zip(d["variants"], self.variants, strict=True):
+            vd["passed"] = v.passed
+        return d

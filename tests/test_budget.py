@@ -1,0 +1,165 @@
+"""Budget verdicts: pass, fail with the excess, not evaluated (never a pass), selection."""
+
+from __future__ import annotations
+
+import pytest
+
+from edgekit.budget import BUDGET_KINDS, BudgetContext, check_variant, pareto_front, select_variant
+from edgekit.config import BudgetsConfig
+from edgekit.results import AccuracyResult, EnergyFigure, LatencyResult, SliceResult, VariantResult
+
+CTX = BudgetContext(reference_accuracy=0.90, min_slice_size=40)
+
+
+def _lat(p50: float, p99: float, mem: float = 100.0) -> LatencyResult:
+    return LatencyResult(p50, p50, p50, p99, p50, 0.1, 100, 1, 1, mem, "ort", "host, measured")
+
+
+def _acc(acc: float, slices: list[SliceResult] | None = None) -> AccuracyResult:
+    return AccuracyResult(1000, acc, acc, {}, 0.99, 0.1, slices or [])
+
+
+def _variant(
+    name: str,
+    acc: float | None,
+    p50: float,
+    p99: float,
+    size: int = 10_240,
+    slices: list[SliceResult] | None = None,
+    energy: EnergyFigure | None = None,
+) -> VariantResult:
+    v = VariantResult(name, "onnxruntime", "int8", "built", size_bytes=size)
+    v.accuracy = _acc(acc, slices) if acc is not None else None
+    v.latency = _lat(p50, p99)
+    v.energy = energy
+    return v
+
+
+def _by(checks: list, key: str):
+    return next(c for c in checks if c.budget == key)
+
+
+def test_every_config_budget_has_a_kind() -> None:
+    from dataclasses import fields
+
+    keys = {f.name for f in fields(BudgetsConfig)} - {"require_measured_energy"}
+    assert keys == set(BUDGET_KINDS)
+
+
+def test_pass_and_fail_with_excess() -> None:
+    b = BudgetsConfig(max_accuracy_drop=0.02, max_latency_p99_ms=5.0, max_model_size_kb=8.0)
+    checks = check_variant(_variant("v", 0.87, 1.0, 6.5), b, CTX)
+    drop = _by(checks, "max_accuracy_drop")
+    assert (
+        drop.status == "fail"
+        and drop.value == pytest.approx(0.03)
+        and drop.excess == pytest.approx(0.01)
+    )
+    lat = _by(checks, "max_latency_p99_ms")
+    assert lat.status == "fail" and lat.excess == pytest.approx(1.5)
+    size = _by(checks, "max_model_size_kb")
+    assert size.status == "fail" and size.value == pytest.approx(10.0)
+
+
+def test_min_accuracy_excess_sign() -> None:
+    c = _by(
+        check_variant(_variant("v", 0.6, 1, 1), BudgetsConfig(min_accuracy=0.7), CTX),
+        "min_accuracy",
+    )
+    assert c.status == "fail" and c.excess == pytest.approx(0.1)
+
+
+def test_slice_budget_names_the_slice_and_ignores_small_ones() -> None:
+    slices = [
+        SliceResult("snr_db", "[-10, 0)", 500, 0.5, 0.6, 0.10),
+        SliceResult("class", "qpsk", 10, 0.0, 1.0, 1.0),
+    ]  # too small to judge
+    c = _by(
+        check_variant(
+            _variant("v", 0.9, 1, 1, slices=slices),
+            BudgetsConfig(max_slice_accuracy_drop=0.05),
+            CTX,
+        ),
+        "max_slice_accuracy_drop",
+    )
+    assert c.status == "fail" and c.value == pytest.approx(0.10)
+    assert "snr_db=[-10, 0)" in c.detail
+
+
+def test_not_evaluated_is_not_a_pass() -> None:
+    v = _variant("v", None, 1, 1)
+    checks = check_variant(
+        v, BudgetsConfig(max_accuracy_drop=0.02, max_energy_per_inference_mj=1.0), CTX
+    )
+    assert {c.status for c in checks} == {"not_evaluated"}
+    v.checks = checks
+    assert not v.passed
+    chosen, why = select_variant([v])
+    assert chosen is None and "no variant" in why
+
+
+def _energy(mj: float, kind: str = "estimated", loss: float | None = 5.0) -> EnergyFigure:
+    return EnergyFigure(
+        mj,
+        mj / 2,
+        0.01,
+        kind,
+        "model:rpi4",
+        10.0,
+        1000,
+        5,  # type: ignore[arg-type]
+        battery_life_h=10.0,
+        battery_life_without_model_h=11.0,
+        battery_life_loss_pct=loss,
+    )
+
+
+def test_require_measured_energy() -> None:
+    b = BudgetsConfig(max_battery_life_loss_pct=15.0, require_measured_energy=True)
+    ctx = BudgetContext(0.9, 40, require_measured_energy=True)
+    c = _by(
+        check_variant(_variant("v", 0.9, 1, 1, energy=_energy(1.0)), b, ctx),
+        "max_battery_life_loss_pct",
+    )
+    assert c.status == "not_evaluated" and "estimate" in c.detail
+    c2 = _by(
+        check_variant(_variant("v", 0.9, 1, 1, energy=_energy(1.0, "measured")), b, ctx),
+        "max_battery_life_loss_pct",
+    )
+    assert c2.status == "pass"
+
+
+def test_battery_loss_budget_fails_by_amount() -> None:
+    b = BudgetsConfig(max_battery_life_loss_pct=15.0)
+    c = _by(
+        check_variant(_variant("v", 0.9, 1, 1, energy=_energy(1.0, loss=21.5)), b, CTX),
+        "max_battery_life_loss_pct",
+    )
+    assert c.status == "fail" and c.excess == pytest.approx(6.5)
+
+
+def test_selection_lowest_latency_then_energy() -> None:
+    b = BudgetsConfig(max_accuracy_drop=0.05)
+    a, f, s = (
+        _variant("a", 0.89, 2.0, 3.0),
+        _variant("fast", 0.88, 1.0, 1.5),
+        _variant("slow", 0.9, 5, 6),
+    )
+    bad = _variant("broken", 0.5, 0.1, 0.2)
+    for v in (a, f, s, bad):
+        v.checks = check_variant(v, b, CTX)
+    chosen, why = select_variant([a, f, s, bad])
+    assert chosen is f and "latency" in why
+    a.energy, f.energy, s.energy = _energy(1.0), _energy(3.0), _energy(2.0)
+    chosen, why = select_variant([a, f, s, bad])
+    assert chosen is a and "energy" in why
+
+
+def test_pareto_front() -> None:
+    vs = [
+        _variant("a", 0.90, 5, 6),
+        _variant("b", 0.88, 1, 2),
+        _variant("c", 0.87, 3, 4),
+        _variant("d", 0.90, 4, 5),
+    ]
+    assert pareto_front(vs) == ["b", "d"]
