@@ -29,6 +29,7 @@ __all__ = [
     "ProfileConfig",
     "QuantConfig",
     "SlicesConfig",
+    "TargetConfig",
     "load_config",
     "parse_config",
 ]
@@ -135,6 +136,14 @@ class BatteryConfig:
 
 
 @dataclass(frozen=True)
+class TargetConfig:
+    """The board the model ships to, and on-target measurements to judge instead of estimates."""
+
+    board: Literal["rpi4b", "rpi5", "zero2w", "cm4", "generic"] = "rpi4b"
+    results: str = ""  # a bench.json written by `edgekit bench` on the target
+
+
+@dataclass(frozen=True)
 class BuildConfig:
     """A whole ``edgekit.toml``. ``base_dir`` is the folder relative paths are resolved against."""
 
@@ -148,6 +157,7 @@ class BuildConfig:
     profile: ProfileConfig = field(default_factory=ProfileConfig)
     budgets: BudgetsConfig = field(default_factory=BudgetsConfig)
     battery: BatteryConfig = field(default_factory=BatteryConfig)
+    target: TargetConfig = field(default_factory=TargetConfig)
     schema: int = 1
     source: str = ""
     base_dir: str = "."

@@ -86,6 +86,9 @@ class LatencyResult:
     peak_memory_mb: float
     runtime: str
     provenance: str  # e.g. "host x86_64, measured, onnxruntime 1.32.0, 200 runs, 1 thread"
+    cpu_ms_per_inference: float = float("nan")  # process CPU time, all threads
+    cpu_ms_p10: float = float("nan")
+    cpu_ms_p90: float = float("nan")
 
 
 @dataclass

@@ -43,10 +43,13 @@ def main(job_json: str) -> int:
     for _ in range(int(job["warmup"])):
         backend.run(pipe(x))
     times = []
+    cpu = []
     for _ in range(int(job["runs"])):
+        c = time.process_time()
         t = time.perf_counter()
         backend.run(pipe(x))
         times.append((time.perf_counter() - t) * 1e3)
+        cpu.append((time.process_time() - c) * 1e3)
     peak_kb = _peak_rss_kb()
     info = getattr(backend, "runtime_version", "")
     print(
@@ -54,6 +57,7 @@ def main(job_json: str) -> int:
             {
                 "cold_ms": cold_ms,
                 "times_ms": times,
+        "cpu_ms": cpu,
                 "peak_rss_kb": peak_kb,
                 "runtime": backend.name,
                 "runtime_version": info,

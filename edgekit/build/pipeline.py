@@ -26,6 +26,7 @@ import numpy as np
 from edgekit import __version__
 from edgekit.budget import BudgetContext, check_variant, pareto_front, select_variant
 from edgekit.build import metrics
+from edgekit.build.energy_estimate import estimate_energy
 from edgekit.build.profile import host_description, profile_variant
 from edgekit.build.variants import VARIANTS
 from edgekit.build.variants.base import BuildContext, CandidateScore, Skip
@@ -236,18 +237,10 @@ def run_build(cfg: BuildConfig, opts: BuildOptions) -> BuildResult:
             shutil.rmtree(old, ignore_errors=True)
         else:
             staging.rename(opts.out_dir)
-        _relocate(result, staging, opts.out_dir)
         return result
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-
-
-def _relocate(result: BuildResult, staging: Path, final: Path) -> None:
-    for attr in ("bundle_dir", "bundle_archive"):
-        v = getattr(result, attr)
-        if v:
-            setattr(result, attr, str(final / Path(v).relative_to(staging)))
 
 
 def _run(
@@ -449,7 +442,11 @@ def _run(
                 f"  {vr.name}: p50 {vr.latency.p50_ms:.3f} ms, p99 {vr.latency.p99_ms:.3f} ms, "
                 f"peak {vr.latency.peak_memory_mb:.0f} MiB"
             )
-        d.append(f"{len(built_variants)} variants, {cfg.profile.runs} runs each, host figures")
+        for vr in built_variants:
+            if vr.latency is not None:
+                vr.energy = estimate_energy(vr.latency, cfg.target.board, cfg.battery)
+        d.append(f"{len(built_variants)} variants, {cfg.profile.runs} runs each, host figures; "
+                 f"energy estimated for {cfg.target.board}")
 
     # ---- judge
     with stages.stage("judge") as d:
@@ -497,7 +494,9 @@ def _run(
             backend_options=backend_opts,
             reference_stats=ref_stats,
         )
-        result.bundle_dir, result.bundle_archive = str(bdir), str(archive)
+        # Paths as they will be once the staging folder is renamed into place.
+        result.bundle_dir = str(opts.out_dir / bdir.relative_to(staging))
+        result.bundle_archive = str(opts.out_dir / archive.relative_to(staging))
         d.append(f"{bdir.name}/ and {archive.name}")
 
     # ---- report

@@ -78,6 +78,7 @@ def profile_variant(
         raise ConversionError(f"{model_path}: profiling failed: {tail}")
     r = json.loads(proc.stdout.strip().splitlines()[-1])
     t = np.asarray(r["times_ms"], dtype=np.float64)
+    cpu = np.asarray(r["cpu_ms"], dtype=np.float64)
     runtime = f"{r['runtime']} {r['runtime_version']}"
     provenance = (
         f"host, measured: {host_description()}; {runtime}; {len(t)} runs after {warmup} warm-up, "
@@ -97,4 +98,7 @@ def profile_variant(
         peak_memory_mb=float(r["peak_rss_kb"]) / 1024.0,
         runtime=runtime,
         provenance=provenance,
+        cpu_ms_per_inference=float(np.median(cpu)),
+        cpu_ms_p10=float(np.percentile(cpu, 10)),
+        cpu_ms_p90=float(np.percentile(cpu, 90)),
     )

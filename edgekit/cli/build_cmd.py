@@ -131,8 +131,10 @@ def _summary(con: Console, result: object, out_dir: Path) -> None:
         con.print(f"[bold red]REJECTED[/]: {result.selection_reason}")
         for v in result.variants:
             for c in v.failed_checks:
+                op = "<" if c.budget.startswith("min_") else ">"
+                unit = f" {c.unit}" if c.unit and c.unit != "abs" else ""
                 con.print(
-                    f"  {v.name}: {c.budget} = {_fmt(c.value, '.4g')} {c.unit} > limit {c.limit} "
+                    f"  {v.name}: {c.budget} = {_fmt(c.value, '.4g')}{unit} {op} limit {c.limit}{unit} "
                     f"(by {_fmt(c.excess, '.4g')}){' — ' + c.detail if c.detail else ''}",
                     highlight=False,
                 )

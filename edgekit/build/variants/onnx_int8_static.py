@@ -108,9 +108,15 @@ def _breaks(score: CandidateScore, ctx: BuildContext) -> list[str]:
     return out
 
 
-def rank_sensitivity(
-    ctx: BuildContext, src: Path, base_exclude: list[str]
-) -> list[tuple[str, float]]:
+def _quantisable(path: Path) -> list[str]:
+    """Quantisable node names of the model the quantiser actually sees (after pre-processing,
+    which may fuse or rename nodes)."""
+    from edgekit.build.variants.base import QUANTISABLE_OPS
+
+    return [n.name for n in onnx.load(str(path)).graph.node if n.op_type in QUANTISABLE_OPS and n.name]
+
+
+def rank_sensitivity(ctx: BuildContext, src: Path, base_exclude: list[str]) -> list[tuple[str, float]]:
     """Rank quantised nodes by how much keeping each one alone in float cuts the output error.
 
     Per-node sensitivity: for every candidate node, quantise everything else and measure the
@@ -121,7 +127,7 @@ def rank_sensitivity(
     """
     if ctx.score_model is None:
         return []
-    candidates = [n for n in ctx.quantisable_nodes if n not in base_exclude][-24:]
+    candidates = [n for n in _quantisable(src) if n not in base_exclude][-24:]
     tmp = ctx.work_dir / "_sensitivity.onnx"
     scores: list[tuple[str, float]] = []
     for node in candidates:

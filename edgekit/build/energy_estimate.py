@@ -1,0 +1,66 @@
+"""Energy per inference and battery drain at build time, when no target measurement is given.
+
+The build runs on a host, not on the scanner's board, so its energy figures are **estimates**:
+the variant's measured host CPU time per inference times the target board's per-core active
+power (``edgekit/energy/profiles/<board>.json``, with its sources), plus the board's idle power
+over the latency for the total. They are labelled ``estimated`` everywhere, and budgets with
+``require_measured_energy = true`` treat them as not evaluated. Measured figures come from
+``edgekit bench`` on the target (``edgekit build --target-results bench.json``).
+"""
+
+from __future__ import annotations
+
+import math
+
+from edgekit.config import BatteryConfig
+from edgekit.energy.battery import Battery, ScannerDuty, project_battery
+from edgekit.energy.meters.model import BoardProfile, load_profile
+from edgekit.results import EnergyFigure, LatencyResult
+
+__all__ = ["battery_fields", "estimate_energy"]
+
+
+def battery_fields(
+    battery: BatteryConfig, dynamic_mj: float, kind: str
+) -> dict[str, float | None]:
+    """Battery life with and without the model, life lost and drain, or Nones with no battery."""
+    if battery.capacity_wh is None and (battery.capacity_mah is None or battery.nominal_v is None):
+        return {"battery_life_h": None, "battery_life_without_model_h": None,
+                "battery_life_loss_pct": None, "drain_pct_per_h": None}
+    b = Battery(battery.capacity_mah, battery.nominal_v, battery.capacity_wh, battery.usable_fraction)
+    p = project_battery(b, ScannerDuty(battery.scanner_baseline_w, battery.duty_hz, dynamic_mj), kind=kind)
+    return {
+        "battery_life_h": p.life_with_model_h,
+        "battery_life_without_model_h": p.life_without_model_h,
+        "battery_life_loss_pct": p.life_lost_pct,
+        "drain_pct_per_h": p.drain_with_model_pct_per_h,
+    }
+
+
+def estimate_energy(latency: LatencyResult, board: str, battery: BatteryConfig) -> EnergyFigure:
+    """Estimate one variant's energy per inference on ``board`` from its host CPU time."""
+    prof: BoardProfile = load_profile(board)
+    cpu_ms = latency.cpu_ms_per_inference
+    if not math.isfinite(cpu_ms):
+        cpu_ms = latency.p50_ms * latency.threads
+    dynamic = cpu_ms * prof.active_per_core_w  # ms x W = mJ
+    total = dynamic + latency.p50_ms * prof.idle_w
+    half_spread = (latency.cpu_ms_p90 - latency.cpu_ms_p10) / 2 * prof.active_per_core_w
+    provenance = (
+        f"estimated, not measured: host CPU time per inference ({cpu_ms:.3g} ms, median of "
+        f"{latency.runs} runs) x {prof.name} active power per busy core "
+        f"({prof.active_per_core_w} W; idle {prof.idle_w} W; see the board profile's sources); "
+        "the host CPU is not the target's, so run `edgekit bench` on the board for a measurement"
+    )
+    return EnergyFigure(
+        energy_per_inference_mj=total,
+        dynamic_energy_per_inference_mj=dynamic,
+        spread_mj=half_spread if math.isfinite(half_spread) else float("nan"),
+        kind="estimated",
+        meter=f"model:{prof.board} (host CPU time)",
+        sample_rate_hz=0.0,
+        n_inferences=latency.runs,
+        windows=1,
+        provenance=provenance,
+        **battery_fields(battery, dynamic, "estimated"),  # type: ignore[arg-type]
+    )
