@@ -75,12 +75,12 @@ class PowerMonitor:
         self._captures.append(t_us)
 
     def take(self, now_us: int) -> list[PowerSample]:
-        """Readings for every tick up to and including ``now_us`` not yet taken (oldest first;
-        at most ``MAX_POWER_SAMPLES``: an older backlog is skipped, as a sensor FIFO would)."""
+        """Readings for every tick before ``now_us`` not yet taken (oldest first; at most
+        ``MAX_POWER_SAMPLES``: an older backlog is skipped, as a sensor FIFO would)."""
         m = self.model
-        if now_us < self._next_tick_us:
+        if now_us <= self._next_tick_us:
             return []
-        n = (now_us - self._next_tick_us) // m.sample_period_us + 1
+        n = (now_us - self._next_tick_us - 1) // m.sample_period_us + 1
         if n > MAX_POWER_SAMPLES:
             self._next_tick_us += (n - MAX_POWER_SAMPLES) * m.sample_period_us
             n = MAX_POWER_SAMPLES
