@@ -202,7 +202,7 @@ class BuildResult:
     variants: list[VariantResult]
     pareto: list[str]
     stages: list[StageTiming]
-    reference: str  # the variant every other is compared against
+    reference: str  # what every variant is compared against (a variant name or a description)
     host: dict[str, str]
     versions: dict[str, str]
     started_at: str
@@ -212,6 +212,7 @@ class BuildResult:
     bundle_archive: str = ""
     schema_version: int = REPORT_SCHEMA_VERSION
     warnings: list[str] = field(default_factory=list)
+    reference_accuracy: float | None = None  # accuracy of the reference on in-distribution rows
 
     def variant(self, name: str) -> VariantResult:
         for v in self.variants:

@@ -158,8 +158,11 @@ def train_cnn(n_train: int, epochs: int, out: Path) -> None:
             nn.MaxPool1d(pool),
         ]
 
+    xtr = torch.from_numpy(pipe(train.x).astype(np.float32))
+    channels = int(xtr.shape[1])
+    ytr = torch.from_numpy(train.y.astype(np.int64))
     model = nn.Sequential(
-        nn.Conv1d(2, 16, 8, stride=4, padding=2),
+        nn.Conv1d(channels, 16, 8, stride=4, padding=2),
         nn.BatchNorm1d(16),
         nn.ReLU(),
         *block(16, 32, 5, 2),
@@ -171,8 +174,6 @@ def train_cnn(n_train: int, epochs: int, out: Path) -> None:
         nn.Flatten(),
         nn.Linear(96, len(CLASSES)),
     )
-    xtr = torch.from_numpy(pipe(train.x).astype(np.float32))
-    ytr = torch.from_numpy(train.y.astype(np.int64))
     xva = torch.from_numpy(pipe(val.x).astype(np.float32))
     yva = val.y
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
@@ -198,15 +199,15 @@ def train_cnn(n_train: int, epochs: int, out: Path) -> None:
         log(f"cnn: epoch {ep + 1}/{epochs} loss {total / len(xtr):.3f} val acc {acc:.3f}")
     train_s = time.perf_counter() - t0
     model.eval()
-    dummy = torch.zeros(1, 2, 1024)
+    dummy = torch.zeros(1, channels, 1024)
     onnx_path = out / "model.onnx"
     torch.onnx.export(
         model,
         (dummy,),
         str(onnx_path),
-        input_names=["iq"],
+        input_names=["x"],
         output_names=["logits"],
-        dynamic_axes={"iq": {0: "batch"}, "logits": {0: "batch"}},
+        dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}},
         opset_version=17,
         dynamo=False,
     )
@@ -227,7 +228,7 @@ def train_cnn(n_train: int, epochs: int, out: Path) -> None:
             f"Optimiser: AdamW (lr 3e-3 one-cycle, weight decay 1e-4), batch 128, {epochs} epochs, "
             f"torch seed {TORCH_SEED}, deterministic algorithms, 2 threads",
             "Export: `torch.onnx.export(..., opset_version=17, dynamo=False)`, dynamic batch axis; "
-            "input `iq` (batch, 2, 1024) float32, output `logits` (batch, 10)",
+            "input `x` (batch, C, 1024) float32 (the preprocessed capture), output `logits` (batch, 10)",
         ],
         res,
         {

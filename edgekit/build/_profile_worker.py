@@ -25,6 +25,18 @@ def _peak_rss_kb() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
+def _runtime_version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    dists = {"onnxruntime": ["onnxruntime"], "tflite": ["ai-edge-litert", "tflite-runtime"]}
+    for dist in dists.get(name, [name]):
+        try:
+            return f"({dist} {version(dist)})" if dist != name else version(dist)
+        except PackageNotFoundError:
+            continue
+    return "(version unknown)"
+
+
 def main(job_json: str) -> int:
     t0 = time.perf_counter()
     job = json.loads(job_json)
@@ -51,7 +63,7 @@ def main(job_json: str) -> int:
         times.append((time.perf_counter() - t) * 1e3)
         cpu.append((time.process_time() - c) * 1e3)
     peak_kb = _peak_rss_kb()
-    info = getattr(backend, "runtime_version", "")
+    info = _runtime_version(backend.name)
     print(
         json.dumps(
             {

@@ -354,8 +354,9 @@ def convert_to_tflite_variants(
     reason = converter_disabled_reason()
     if reason is not None:
         raise ConverterDisabledError(reason)
-    onnx_path = Path(onnx_path)
-    out_dir = Path(out_dir)
+    # onnx2tf runs in its own working directory: give it absolute paths.
+    onnx_path = Path(onnx_path).resolve()
+    out_dir = Path(out_dir).resolve()
     wanted = list(dict.fromkeys(precisions))
     bad = [p for p in wanted if p not in _ONNX2TF_SUFFIX]
     if bad or not wanted:

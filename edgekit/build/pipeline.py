@@ -213,6 +213,7 @@ def score_file(
 
 def run_build(cfg: BuildConfig, opts: BuildOptions) -> BuildResult:
     """Run every stage and return the result; the caller decides the exit code from ``verdict``."""
+    opts = dataclasses.replace(opts, out_dir=opts.out_dir.resolve())
     started = datetime.now(UTC).isoformat(timespec="seconds")
     t_start = time.perf_counter()
     log = opts.log
@@ -476,6 +477,7 @@ def _run(
         duration_s=0.0,
         budgets=dataclasses.asdict(cfg.budgets),
         warnings=warnings,
+        reference_accuracy=ref_acc,
     )
 
     # ---- bundle

@@ -288,7 +288,9 @@ _STATUS_KIND: dict[str, CellKind] = {"built": "", "skipped": "muted", "failed": 
 
 def _variants_section(r: BuildResult) -> Section:
     ref = next((v for v in r.variants if v.name == r.reference), None)
-    ref_acc = ref.accuracy.accuracy if ref and ref.accuracy else None
+    ref_acc = r.reference_accuracy
+    if ref_acc is None and ref is not None and ref.accuracy is not None:
+        ref_acc = ref.accuracy.accuracy
     has_energy = any(v.energy for v in r.variants)
     headers = ["Variant", "Status", "Size KiB", "Accuracy", "Drop vs ref", "Agreement",
                "p50 ms", "p99 ms", "Peak MB"]

@@ -63,8 +63,12 @@ def _rms_normalize(x: np.ndarray, eps: float) -> np.ndarray:
     return (x / np.sqrt(power + eps)).astype(np.float32)
 
 
-def _mag_phase(x: np.ndarray, phase: str) -> np.ndarray:
-    """Channels (|z|, phase): phase wrapped, unwrapped along L, or differenced (inst. freq.)."""
+def _mag_phase(x: np.ndarray, phase: str, keep_iq: bool) -> np.ndarray:
+    """Channels (|z|, phase): phase wrapped, unwrapped along L, or differenced (inst. freq.).
+
+    With ``keep_iq`` the I and Q channels come first: (I, Q, |z|, phase), so a model sees both
+    the raw constellation and the carrier-offset-free phase steps.
+    """
     iq = _batch_iq(x, "mag_phase").astype(np.float64)
     mag = np.hypot(iq[:, 0], iq[:, 1])
     ang = np.arctan2(iq[:, 1], iq[:, 0])
@@ -72,7 +76,10 @@ def _mag_phase(x: np.ndarray, phase: str) -> np.ndarray:
         ang = np.unwrap(ang, axis=1)
     elif phase == "diff":
         ang = np.diff(np.unwrap(ang, axis=1), axis=1, prepend=ang[:, :1])
-    return np.stack([mag, ang], axis=1).astype(np.float32)
+    out = np.stack([mag, ang], axis=1)
+    if keep_iq:
+        out = np.concatenate([iq, out], axis=1)
+    return out.astype(np.float32)
 
 
 def _spectrum(x: np.ndarray, n_fft: int, eps: float) -> np.ndarray:
@@ -124,9 +131,10 @@ OPS: dict[str, _Op] = {
         {
             "phase": _Param(
                 str, "unwrap", lambda v: v in ("wrap", "unwrap", "diff"), "wrap, unwrap or diff"
-            )
+            ),
+            "keep_iq": _Param(bool, False, lambda v: isinstance(v, bool), "true or false"),
         },
-        "magnitude and phase as two channels",
+        "magnitude and phase as two channels (four with keep_iq: I, Q, |z|, phase)",
     ),
     "spectrum": _Op(
         _spectrum,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
 from edgekit.build.variants.base import BuildContext, Built, Skip
+from edgekit.build.variants.onnx_int8_static import preprocessed_for_quantisation as _preprocessed
 from edgekit.errors import ConversionError
 
 __all__ = ["OnnxInt8Dynamic"]

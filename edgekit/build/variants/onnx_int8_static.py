@@ -21,7 +21,7 @@ from edgekit.build.variants.base import BuildContext, Built, CandidateScore, Ski
 from edgekit.errors import ConversionError
 from edgekit.results import QuantStep
 
-__all__ = ["OnnxInt8Static", "rank_sensitivity"]
+__all__ = ["OnnxInt8Static", "preprocessed_for_quantisation", "rank_sensitivity"]
 
 _METHODS = {
     "minmax": CalibrationMethod.MinMax,
@@ -52,9 +52,9 @@ class _Reader(CalibrationDataReader):
         self._it = self._gen()
 
 
-def _preprocessed(ctx: BuildContext) -> Path:
+def preprocessed_for_quantisation(ctx: BuildContext) -> Path:
     """Shape-inferred, optimised copy of the model for the quantiser (``quant_pre_process``)."""
-    out = ctx.work_dir / "_int8_static_pre.onnx"
+    out = ctx.work_dir / "_quant_pre.onnx"
     if out.exists():
         return out
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -152,7 +152,7 @@ class OnnxInt8Static:
         if ctx.calibration is None:
             raise Skip("static quantisation needs calibration data ([data] calibration)")
         q = ctx.config.quant
-        src = _preprocessed(ctx)
+        src = preprocessed_for_quantisation(ctx)
         out = ctx.work_dir / f"{self.name}.onnx"
         exclude = list(q.exclude_nodes)
         _quantise(ctx, src, out, exclude)

@@ -1,0 +1,111 @@
+"""The README's main job: `edgekit build models/rfclass-cnn/edgekit.toml`, every variant for real
+(TFLite through the onnx2tf environment), on a smaller evaluation set to keep CI short."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from edgekit.bundle import load_bundle, verify_bundle
+from edgekit.cli import main
+from edgekit.errors import BundleError
+
+ROOT = Path(__file__).resolve().parents[2]
+REF = ROOT / "models" / "rfclass-cnn"
+
+
+def _config(tmp: Path, **replace: str) -> Path:
+    text = (REF / "edgekit.toml").read_text()
+    text = text.replace('path = "model.onnx"', f'path = "{REF / "model.onnx"}"')
+    text = text.replace("n=3000", "n=1200").replace("runs = 200", "runs = 50")
+    for old, new in replace.items():
+        assert old in text
+        text = text.replace(old, new)
+    p = tmp / "edgekit.toml"
+    p.write_text(text)
+    return p
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path, dict]:
+    tmp = tmp_path_factory.mktemp("refbuild")
+    out = tmp / "out"
+    code = main(["build", str(_config(tmp)), "--out", str(out)])
+    report = json.loads((out / "report.json").read_text())
+    return code, out, report
+
+
+@pytest.mark.converter
+def test_reference_build_passes_with_every_variant(built: tuple[int, Path, dict]) -> None:
+    code, out, report = built
+    assert code == 0 and report["verdict"] == "pass"
+    status = {v["name"]: v["status"] for v in report["variants"]}
+    assert status == {n: "built" for n in ("onnx-fp32", "onnx-fp16", "onnx-int8-dynamic", "onnx-int8-static",
+                                           "tflite-fp32", "tflite-fp16", "tflite-int8")}
+    for name in ("report.json", "report.md", "report.html", "bundle/manifest.json"):
+        assert (out / name).is_file()
+    assert report["selected"] in status
+    assert report["pareto"]
+
+
+@pytest.mark.converter
+def test_variants_agree_with_fp32_within_tolerance(built: tuple[int, Path, dict]) -> None:
+    """Stated tolerances: float variants match fp32 to rounding; fp16 and int8 keep the decisions."""
+    _, _, report = built
+    acc = {v["name"]: v["accuracy"] for v in report["variants"]}
+    assert acc["onnx-fp32"]["max_abs_diff_vs_reference"] < 1e-4
+    assert acc["tflite-fp32"]["max_abs_diff_vs_reference"] < 1e-3
+    for name in ("onnx-fp16", "tflite-fp16"):
+        assert acc[name]["agreement_with_reference"] >= 0.98, name
+    for name in ("onnx-int8-dynamic", "onnx-int8-static", "tflite-int8"):
+        assert acc[name]["agreement_with_reference"] >= 0.90, name
+    ref = acc["onnx-fp32"]["accuracy"]
+    assert ref - acc["onnx-int8-static"]["accuracy"] <= 0.02  # the budget, after the loop if needed
+
+
+@pytest.mark.converter
+def test_every_figure_has_provenance(built: tuple[int, Path, dict]) -> None:
+    _, _, report = built
+    for v in report["variants"]:
+        assert "host, measured" in v["latency"]["provenance"]
+        assert v["energy"]["kind"] == "estimated" and "estimated" in v["energy"]["provenance"]
+        assert v["accuracy"]["ood"]["ood_unknown_rate"] is not None
+
+
+@pytest.mark.converter
+def test_bundle_verifies_and_tampering_is_refused(built: tuple[int, Path, dict], tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, report = built
+    assert verify_bundle(out / "bundle") == []
+    assert verify_bundle(out / "rfclass-cnn.bundle.tar.gz") == []
+    b = load_bundle(out / "bundle")
+    assert b.manifest["selected"] == report["selected"]
+    assert b.manifest["preprocess"][0]["op"] == "rms_normalize"
+    assert b.manifest["ood"]["threshold"] is not None
+    assert set(b.manifest["files"]) >= {v["file"] for v in b.manifest["variants"]}
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(out / "bundle", copy)
+    victim = copy / b.manifest["variants"][0]["file"]
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    assert any("SHA-256 does not match" in p for p in verify_bundle(copy))
+    with pytest.raises(BundleError, match="refusing"):
+        load_bundle(copy)
+    assert main(["verify", str(copy)]) == 1
+    assert "does not match" in capsys.readouterr().err
+    assert main(["verify", str(out / "bundle")]) == 0
+
+
+def test_tightened_budget_rejects_with_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = _config(tmp_path, **{"max_latency_p99_ms = 150.0": "max_latency_p99_ms = 0.001"})
+    code = main(["build", str(cfg), "--out", str(tmp_path / "out"), "--variants", "onnx-fp32"])
+    assert code == 1
+    out = capsys.readouterr().out
+    assert "REJECTED" in out and "max_latency_p99_ms" in out and "limit 0.001" in out
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert md.startswith("## Build REJECTED") and "max\\_latency\\_p99\\_ms" in md
