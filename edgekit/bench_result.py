@@ -101,7 +101,7 @@ class VariantBench:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VariantBench:
-        values = {k: data.get(k) for k in cls.__dataclass_fields__ if k in data}
+        values: dict[str, Any] = {k: data.get(k) for k in cls.__dataclass_fields__ if k in data}
         values["cold_start"] = ColdStart(**data["cold_start"])
         values["latency"] = LatencyStats.from_dict(data["latency"])
         return cls(**values)
@@ -151,7 +151,7 @@ class BenchResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BenchResult:
-        values = {k: data.get(k) for k in cls.__dataclass_fields__ if k in data}
+        values: dict[str, Any] = {k: data.get(k) for k in cls.__dataclass_fields__ if k in data}
         values["environment_before"] = Environment.from_dict(data["environment_before"])
         values["environment_after"] = Environment.from_dict(data["environment_after"])
         values["variants"] = tuple(VariantBench.from_dict(v) for v in data["variants"])

@@ -29,6 +29,7 @@ __all__ = [
     "probe_environment",
     "read_throttled",
     "throttle_warnings",
+    "throttled_during",
 ]
 
 # ``vcgencmd get_throttled`` bits (Raspberry Pi firmware): low nibble "now", bits 16-19 "has
@@ -189,7 +190,7 @@ class Environment:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Environment:
-        values = {k: data.get(k) for k in cls.__dataclass_fields__}
+        values: dict[str, Any] = {k: data.get(k) for k in cls.__dataclass_fields__}
         raw = data.get("throttled")
         values["throttled"] = ThrottleState.from_dict(raw) if raw else None
         values["versions"] = dict(data.get("versions") or {})
@@ -207,8 +208,11 @@ class Environment:
         if self.throttled is not None:
             parts.append(
                 f"throttled={self.throttled.to_dict()['raw']}"
-                + (f" ({', '.join(self.throttled.now + self.throttled.occurred)})"
-                   if self.throttled.raw else "")
+                + (
+                    f" ({', '.join(self.throttled.now + self.throttled.occurred)})"
+                    if self.throttled.raw
+                    else ""
+                )
             )
         else:
             parts.append("throttling unknown (no vcgencmd)")
@@ -239,7 +243,8 @@ def probe_environment(
         cpu_freq_mhz=_read_number(cpufreq / "scaling_cur_freq", 1e-3),  # kHz in sysfs
         cpu_max_freq_mhz=_read_number(cpufreq / "scaling_max_freq", 1e-3),
         temperature_c=_read_number(
-            roots.sysfs_root / "class" / "thermal" / "thermal_zone0" / "temp", 1e-3  # millidegrees
+            roots.sysfs_root / "class" / "thermal" / "thermal_zone0" / "temp",
+            1e-3,  # millidegrees
         ),
         throttled=read_throttled(roots.vcgencmd),
         kernel=kernel,
@@ -247,6 +252,19 @@ def probe_environment(
         versions=_library_versions(),
     )
 
+
+def _new_flags(before: Environment, after: Environment) -> int:
+    """Throttle bits that mark the run: "now" bits at the end, sticky bits that were clear before."""
+    b, a = before.throttled, after.throttled
+    if a is None:
+        return 0
+    new_occurred = (a.raw & _OCCURRED_MASK) & ~((b.raw if b else 0) & _OCCURRED_MASK)
+    return (a.raw & _NOW_MASK) | new_occurred
+
+
+def throttled_during(before: Environment, after: Environment) -> bool:
+    """Whether ``vcgencmd get_throttled`` says the board throttled (or was capped) during the run."""
+    return bool(_new_flags(before, after))
 
 
 def throttle_warnings(before: Environment, after: Environment) -> list[str]:
@@ -259,23 +277,21 @@ def throttle_warnings(before: Environment, after: Environment) -> list[str]:
     b, a = before.throttled, after.throttled
     if b is not None and b.throttled_now:
         out.append(f"board was already throttled when the run started: {', '.join(b.now)}")
-    if a is not None:
-        new_occurred = (a.raw & _OCCURRED_MASK) & ~((b.raw if b else 0) & _OCCURRED_MASK)
-        if a.throttled_now or new_occurred:
-            flags = decode_throttled((a.raw & _NOW_MASK) | new_occurred)
-            out.append(
-                "board THROTTLED DURING THE RUN "
-                f"(get_throttled {b.to_dict()['raw'] if b else '?'} -> {a.to_dict()['raw']}: "
-                f"{', '.join(flags.now + flags.occurred)}); latency and energy figures are not "
-                "representative of an unthrottled board"
-            )
+    flags_during = _new_flags(before, after)
+    if a is not None and flags_during:
+        flags = decode_throttled(flags_during)
+        out.append(
+            "board THROTTLED DURING THE RUN "
+            f"(get_throttled {b.to_dict()['raw'] if b else '?'} -> {a.to_dict()['raw']}: "
+            f"{', '.join(flags.now + flags.occurred)}); latency and energy figures are not "
+            "representative of an unthrottled board"
+        )
     if (
         before.cpu_freq_mhz is not None
         and after.cpu_freq_mhz is not None
         and after.cpu_freq_mhz < 0.9 * before.cpu_freq_mhz
     ):
         out.append(
-            f"cpu0 clock fell from {before.cpu_freq_mhz:.0f} to {after.cpu_freq_mhz:.0f} MHz "
-            "during the run"
+            f"cpu0 clock fell from {before.cpu_freq_mhz:.0f} to {after.cpu_freq_mhz:.0f} MHz during the run"
         )
     return out

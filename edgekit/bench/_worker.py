@@ -39,9 +39,7 @@ def main(job_path: str) -> int:
     batch = int(job["batch"])
     pipe = Pipeline.from_spec(job["preprocess"])
     t_load = time.monotonic()
-    backend = open_backend(
-        job["model"], threads=int(job["threads"]), **job["backend_options"]
-    )
+    backend = open_backend(job["model"], threads=int(job["threads"]), **job["backend_options"])
     t_loaded = time.monotonic()
     backend.run(pipe(inputs[:batch]))
     t_first = time.monotonic()

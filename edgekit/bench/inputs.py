@@ -18,6 +18,7 @@ from edgekit.signals.preprocess import Pipeline
 
 __all__ = ["BenchInputs", "make_inputs"]
 
+
 @dataclass(frozen=True)
 class BenchInputs:
     """Raw inputs (cycled in batches), the preprocessing to apply to them, and their provenance."""
@@ -56,7 +57,9 @@ def _try(pipe: Pipeline, x: np.ndarray) -> np.ndarray | None:
 def _fits(x: np.ndarray | None, shape: list[Any]) -> bool:
     if x is None or x.ndim != len(shape):
         return False
-    return all(not (isinstance(d, int) and d > 0) or d == s for d, s in zip(shape[1:], x.shape[1:], strict=True))
+    return all(
+        not (isinstance(d, int) and d > 0) or d == s for d, s in zip(shape[1:], x.shape[1:], strict=True)
+    )
 
 
 def make_inputs(manifest: dict[str, Any], *, n: int, seed: int = 0) -> BenchInputs:

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from edgekit.cli import app
+from edgekit.cli._options import parse_classes
 from edgekit.data.dataset import Dataset, load_npz, save_npz
 from edgekit.data.synth import ALL_CLASSES, CLASSES, generate
 from edgekit.errors import UsageError
@@ -35,21 +36,6 @@ def _fmt_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} GiB"
-
-
-def _parse_classes(text: str | None) -> tuple[str, ...] | None:
-    if text is None:
-        return None
-    names = tuple(c.strip() for c in text.split(",") if c.strip())
-    unknown = [c for c in names if c not in ALL_CLASSES]
-    if unknown or not names:
-        raise UsageError(
-            f"--classes: unknown class(es) {', '.join(unknown) or '(none given)'}; "
-            f"accepted: {', '.join(ALL_CLASSES)}"
-        )
-    if len(set(names)) != len(names):
-        raise UsageError(f"--classes: {text!r} repeats a class")
-    return names
 
 
 @data_app.command()
@@ -92,7 +78,7 @@ def synth(
     ] = 0.0,
 ) -> None:
     """Generate N labelled synthetic captures (1024 IQ samples each) and save them as .npz."""
-    chosen = _parse_classes(classes)
+    chosen = None if classes is None else parse_classes(classes)
     lo, hi = snr_range
     if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi):
         raise UsageError(f"--snr-range: need finite A <= B, got {lo:g} {hi:g}")

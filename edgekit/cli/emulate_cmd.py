@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from edgekit.cli import app
+from edgekit.cli._options import parse_classes
 from edgekit.data.synth import ALL_CLASSES, CLASSES
 from edgekit.emulator.faults import FaultConfig
 from edgekit.emulator.pty_device import (
@@ -66,19 +67,6 @@ def _sample_format(text: str) -> int:
     if not 1 <= value <= 255:
         raise UsageError(f"--sample-format: expected {', '.join(names)} or a code 1..255, got {text!r}")
     return value
-
-
-def _classes(text: str | None) -> tuple[str, ...]:
-    if text is None:
-        return CLASSES
-    names = tuple(c.strip() for c in text.split(",") if c.strip())
-    unknown = [c for c in names if c not in ALL_CLASSES]
-    if unknown or not names:
-        raise UsageError(
-            f"--classes: unknown class(es) {', '.join(unknown) or '(none given)'}; "
-            f"accepted: {', '.join(ALL_CLASSES)}"
-        )
-    return names
 
 
 def _out_file(name: str, path: Path | None) -> None:
@@ -286,7 +274,7 @@ def emulate(
     _out_file("--stats", stats)
     try:
         scenario = Scenario(
-            classes=_classes(classes),
+            classes=CLASSES if classes is None else parse_classes(classes),
             snr_range_db=(lo, hi),
             frontend_drift=frontend_drift,
             drift_after_s=drift_after,

@@ -1,0 +1,156 @@
+"""``edgekit bench BUNDLE``: the on-device energy benchmark and its reports."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from edgekit.cli import app
+
+__all__ = ["bench"]
+
+
+def _fmt(v: float | None, spec: str = ".3g") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+@app.command()
+def bench(
+    bundle: Path = typer.Argument(..., help="A bundle folder or .tar.gz archive (verified first)."),
+    meter: str | None = typer.Option(
+        None,
+        "--meter",
+        help="Power meter spec, e.g. ina260:bus=1,addr=0x40, pmic, hwmon, replay:trace.csv, "
+        "model:rpi4b (ESTIMATED). Default: the first meter detected.",
+    ),
+    variants: str | None = typer.Option(
+        None, "--variants", help="Comma-separated variant names (default: every variant in the bundle)."
+    ),
+    duty: float | None = typer.Option(
+        None, "--duty", help="Captures per second for the battery projection (default: the manifest's)."
+    ),
+    out: Path = typer.Option(
+        Path("bench-out"), "--out", "-o", help="Folder for bench.json, bench.md, bench.html."
+    ),
+    threads: int = typer.Option(1, "--threads", help="CPU threads for the inference runtime."),
+    window_s: float | None = typer.Option(
+        None, "--window-s", help="Minimum energy window, seconds (default 10, as MLPerf Tiny)."
+    ),
+    windows: int | None = typer.Option(
+        None, "--windows", help="Energy windows per variant; the median is reported (default 5)."
+    ),
+    idle_s: float | None = typer.Option(
+        None, "--idle-s", help="Idle power measured before and after, seconds (default 5)."
+    ),
+    min_samples: int | None = typer.Option(
+        None, "--min-samples", help="Meter samples a window must hold (default 100)."
+    ),
+    runs: int | None = typer.Option(
+        None, "--runs", help="Timed runs for the latency distribution (default 200)."
+    ),
+    batch: int = typer.Option(1, "--batch", help="Captures per inference (1 = the device's path)."),
+    quick: bool = typer.Option(
+        False,
+        "--quick",
+        help="Smoke test for CI: 3 x 1 s windows, 1 s idle, 50 runs; flagged in every report.",
+    ),
+    sysfs_root: Path = typer.Option(Path("/sys"), "--sysfs-root", help="Where sysfs is (tests, containers)."),
+    proc_root: Path = typer.Option(Path("/proc"), "--proc-root", help="Where procfs is."),
+    devicetree_root: Path | None = typer.Option(
+        None, "--devicetree-root", help="Where the device tree is (default PROC_ROOT/device-tree)."
+    ),
+    vcgencmd: str = typer.Option("vcgencmd", "--vcgencmd", help="The vcgencmd program (throttling, PMIC)."),
+) -> None:
+    """Measure every variant of a bundle on this board: cold start, latency distribution, CPU time,
+    peak memory, energy per inference with spread, and battery life at the duty cycle; probe the
+    board (model, governor, temperature, throttling) before and after.
+
+    Writes bench.json (read by `edgekit build --target-results`), bench.md and bench.html.
+    Exit codes: 0 when every variant was measured, 1 when an energy measurement could not be made
+    (the reports say why), 2 for a usage error (bad bundle, variant name or meter spec).
+    """
+    from dataclasses import replace
+
+    from edgekit.bench.energy_run import EnergyPlan
+    from edgekit.bench.reports import write_reports
+    from edgekit.bench.runner import QUICK_PLAN, BenchOptions, run_bench
+    from edgekit.environment import EnvironmentRoots
+
+    names = None
+    if variants is not None:
+        names = [v.strip() for v in variants.split(",") if v.strip()]
+    plan = QUICK_PLAN if quick else EnergyPlan()
+    overrides: dict[str, Any] = {
+        k: v
+        for k, v in (
+            ("window_s", window_s),
+            ("windows", windows),
+            ("idle_s", idle_s),
+            ("min_samples", min_samples),
+        )
+        if v is not None
+    }
+    _check_plan(overrides)
+    plan = replace(plan, **overrides)
+    width = None if sys.stderr.isatty() else 150
+    err = Console(stderr=True, width=width)
+    opts = BenchOptions(
+        variants=names,
+        meter=meter,
+        duty_hz=duty,
+        threads=threads,
+        runs=runs if runs is not None else (50 if quick else 200),
+        warmup=5 if quick else 10,
+        batch=batch,
+        plan=plan,
+        quick=quick,
+        roots=EnvironmentRoots(sysfs_root, proc_root, devicetree_root, vcgencmd),
+        log=lambda m: err.print(m, highlight=False, markup=False),
+    )
+    result = run_bench(bundle, opts)
+    paths = write_reports(result, out)
+    con = Console(width=width)
+    for v in result.variants:
+        e = v.energy
+        energy = (
+            f"{_fmt(e['energy_per_inference_mj'])} mJ [{_fmt(e['spread_mj'][0])}-{_fmt(e['spread_mj'][1])}] "
+            f"{v.energy_label}"
+            if e
+            else f"energy not measured ({v.energy_error})"
+        )
+        life = (
+            f"; battery {_fmt(v.battery['life_with_model_h'], '.1f')} h, "
+            f"life lost {_fmt(v.battery['life_lost_pct'], '.2f')}%"
+            if v.battery
+            else ""
+        )
+        con.print(
+            f"{v.name}: p50 {_fmt(v.latency.p50_ms)} ms, p99 {_fmt(v.latency.p99_ms)} ms, "
+            f"cold {_fmt(v.cold_start.cold_start_ms, '.0f')} ms, {_fmt(v.peak_memory_mb, '.0f')} MiB; "
+            f"{energy}{life}",
+            highlight=False,
+            markup=False,
+        )
+    for w in result.warnings:
+        err.print(f"warning: {w}", highlight=False, markup=False)
+    con.print(f"Reports: {', '.join(str(p) for p in paths.values())}", highlight=False, markup=False)
+    if any(v.energy is None for v in result.variants):
+        raise typer.Exit(1)
+
+
+def _check_plan(overrides: dict[str, Any]) -> None:
+    import math
+
+    from edgekit.errors import UsageError
+
+    minimum = {"window_s": 0.0, "idle_s": 0.0, "windows": 1, "min_samples": 2}
+    for key, value in overrides.items():
+        low = minimum[key]
+        ok = math.isfinite(value) and (value > low if isinstance(low, float) else value >= low)
+        if not ok:
+            need = "> 0" if isinstance(low, float) else f">= {low}"
+            raise UsageError(f"--{key.replace('_', '-')}: must be {need}, got {value}")

@@ -1,0 +1,193 @@
+"""``edgekit bench`` end to end on tiny bundles: the estimate, a replay trace, and bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from edgekit.bench_result import BENCH_SCHEMA_VERSION, load_bench_json
+from edgekit.energy.simulate import MeterModel, Workload, synthesize_trace
+from edgekit.errors import DataError
+
+from .conftest import QUICK, CliRun, run_cli
+
+
+def test_estimate_run_writes_three_reports_labelled_estimated(estimate_run: CliRun) -> None:
+    assert estimate_run.code == 0, estimate_run.stderr
+    out = estimate_run.out_dir
+    result = load_bench_json(out / "bench.json")
+    assert result.schema_version == BENCH_SCHEMA_VERSION
+    assert [v.name for v in result.variants] == ["onnx-fp32", "onnx-wide"]
+    assert result.meter["kind"] == "estimated" and result.meter["chosen_by"] == "--meter"
+    assert result.quick
+    for v in result.variants:
+        assert v.energy is not None and v.energy["kind"] == "estimated"
+        assert v.energy["meter"] == "model:rpi4b"
+        assert v.energy["n_inferences"] > 0 and len(v.energy["windows"]) == 2
+        lo, hi = v.energy["spread_mj"]
+        assert lo <= v.energy["energy_per_inference_mj"] <= hi
+        assert v.energy_label.startswith("ESTIMATED (model:rpi4b")
+        assert v.battery is not None and v.battery["kind"] == "estimated"
+        assert v.battery["captures_per_s"] == 2.0  # from the manifest
+        assert v.battery["life_with_model_h"] <= v.battery["life_without_model_h"]
+        assert v.latency.runs == 30 and len(v.latency.samples_ms) == 30
+        assert v.latency.p50_ms <= v.latency.p90_ms <= v.latency.p99_ms
+        assert v.cold_start.cold_start_ms >= v.cold_start.load_ms + v.cold_start.first_inference_ms
+        assert v.cpu_ms_per_inference > 0 and v.peak_memory_mb > 10
+        assert "VmHWM" in v.memory_provenance
+        assert v.accuracy_source.startswith("host-validated")
+    md = (out / "bench.md").read_text()
+    assert "Energy figures are ESTIMATED" in md and "QUICK RUN" in md
+    assert md.count("ESTIMATED (model:rpi4b") >= 4  # summary + battery table, per variant
+    assert "N = " in md and "spread" in md
+    html = (out / "bench.html").read_text()
+    assert "ESTIMATED" in html and "QUICK RUN" in html
+    assert "<script" not in html
+    assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing fetched; xmlns is fine
+
+
+def test_estimate_run_reports_the_fake_board_and_throttling(estimate_run: CliRun) -> None:
+    result = load_bench_json(estimate_run.out_dir / "bench.json")
+    assert result.environment_before.board_model == "Raspberry Pi 4 Model B Rev 1.4"
+    assert result.environment_before.cpu_governor == "ondemand"
+    assert result.environment_after.throttled is not None
+    assert result.environment_after.throttled.raw == 0x50005
+    assert result.throttled_during_run
+    assert any("THROTTLED DURING THE RUN" in w for w in result.warnings)
+    assert "THROTTLED DURING THE RUN" in estimate_run.stderr
+    assert "throttled during the run" in (estimate_run.out_dir / "bench.md").read_text()
+    assert "throttled during the run" in (estimate_run.out_dir / "bench.html").read_text()
+
+
+def test_bench_json_round_trips(estimate_run: CliRun) -> None:
+    raw = json.loads((estimate_run.out_dir / "bench.json").read_text())
+    again = load_bench_json(estimate_run.out_dir / "bench.json").to_dict()
+    assert again == raw
+
+
+def test_replay_trace_end_to_end(bundle_dir: Path, trace_csv: Path, tmp_path: Path) -> None:
+    run = run_cli(
+        [str(bundle_dir), "--meter", f"replay:{trace_csv}", "--variants", "onnx-fp32", *QUICK],
+        tmp_path / "out",
+    )
+    assert run.code == 0, run.stderr
+    result = load_bench_json(tmp_path / "out" / "bench.json")
+    assert [v.name for v in result.variants] == ["onnx-fp32"]
+    e = result.variants[0].energy
+    assert e is not None
+    assert e["kind"] == "measured" and e["meter"] == "replay"
+    assert e["sample_rate_hz"] == pytest.approx(200.0, rel=0.1)
+    # the trace holds 2.0 W idle then 3.5 W busy: every window's mean power lies in between
+    for w in e["windows"]:
+        assert 2.0 * 0.97 <= w["mean_power_w"] <= 3.5 * 1.03
+        assert w["energy_per_inference_mj"] == pytest.approx(w["energy_j"] / w["n_inferences"] * 1e3)
+    assert e["idle_power_before_w"] == pytest.approx(2.0, rel=0.05)
+    md = (tmp_path / "out" / "bench.md").read_text()
+    assert re.search(r"measured \(replay, \d+ Hz\)", md)
+    assert "ESTIMATED" not in md
+
+
+def test_duty_option_overrides_the_manifest(bundle_dir: Path, trace_csv: Path, tmp_path: Path) -> None:
+    run = run_cli(
+        [
+            str(bundle_dir),
+            "--meter",
+            f"replay:{trace_csv}",
+            "--variants",
+            "onnx-wide",
+            "--duty",
+            "7.5",
+            *QUICK,
+        ],
+        tmp_path / "out",
+    )
+    assert run.code == 0, run.stderr
+    v = load_bench_json(tmp_path / "out" / "bench.json").variants[0]
+    assert v.battery is not None
+    assert v.battery["captures_per_s"] == 7.5 and v.battery["duty_hz_source"] == "--duty"
+    dyn = max(0.0, v.energy["dynamic_energy_per_inference_mj"])  # type: ignore[index]
+    assert v.battery["model_power_w"] == pytest.approx(7.5 * dyn / 1e3)
+
+
+def test_too_short_replay_trace_is_refused_up_front(bundle_dir: Path, tmp_path: Path) -> None:
+    trace, _ = synthesize_trace(
+        Workload(idle_w=2.0, active_w=3.0, inference_s=0.002),
+        MeterModel(rate_hz=100.0),
+        active_s=1.0,
+        idle_before_s=0.2,
+        idle_after_s=0.2,
+    )
+    path = trace.write_csv(tmp_path / "short.csv")
+    run = run_cli([str(bundle_dir), "--meter", f"replay:{path}"], tmp_path / "out")
+    assert run.code == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "loop=1" in lines[0] and "trace covers" in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_tampered_bundle_is_refused(bundle_dir: Path, tmp_path: Path) -> None:
+    model = bundle_dir / "variants" / "onnx-fp32.onnx"
+    model.write_bytes(model.read_bytes() + b"\x00")
+    run = run_cli([str(bundle_dir), "--meter", "model:rpi4b", "--quick"], tmp_path / "out")
+    assert run.code == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "refusing a bundle that fails verification" in lines[0] and "onnx-fp32.onnx" in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_variant_lists_the_accepted_ones(bundle_dir: Path, tmp_path: Path) -> None:
+    run = run_cli(
+        [str(bundle_dir), "--meter", "model:rpi4b", "--variants", "onnx-fp32,tflite-int8"],
+        tmp_path / "out",
+    )
+    assert run.code == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "tflite-int8" in lines[0] and "onnx-fp32, onnx-wide" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("spec", "expect"),
+    [
+        ("wattmeter:1", "unknown meter 'wattmeter'"),
+        ("ina260:bus=x", "bus='x'"),
+        ("model:rpi9", "unknown board 'rpi9'"),
+    ],
+)
+def test_bad_meter_spec_is_one_line(bundle_dir: Path, tmp_path: Path, spec: str, expect: str) -> None:
+    run = run_cli([str(bundle_dir), "--meter", spec], tmp_path / "out")
+    assert run.code == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and expect in lines[0] and lines[0].startswith("edgekit: error:")
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--window-s", "0"), ("--windows", "0"), ("--min-samples", "1"), ("--duty", "-1")]
+)
+def test_bad_numbers_are_usage_errors(bundle_dir: Path, tmp_path: Path, flag: str, value: str) -> None:
+    run = run_cli([str(bundle_dir), "--meter", "model:rpi4b", flag, value], tmp_path / "out")
+    assert run.code == 2
+    assert flag in run.stderr
+
+
+def test_load_bench_json_refuses_other_schemas(tmp_path: Path) -> None:
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps({"schema_version": 99, "variants": []}))
+    with pytest.raises(DataError, match="bench schema 99"):
+        load_bench_json(path)
+    path.write_text("{not json")
+    with pytest.raises(DataError, match="malformed JSON"):
+        load_bench_json(path)
+
+
+def test_infinite_life_is_written_as_null(estimate_run: CliRun) -> None:
+    # life without any load is infinite; JSON has no infinity
+    result = load_bench_json(estimate_run.out_dir / "bench.json")
+    text = result.to_json()
+    assert "Infinity" not in text and "NaN" not in text
+    assert all(math.isfinite(v.latency.p99_ms) for v in result.variants)
