@@ -13,7 +13,7 @@ import onnx
 from edgekit.config import BuildConfig
 from edgekit.model_info import ModelInfo
 
-__all__ = ["BuildContext", "Built", "CandidateScore", "Skip", "Variant"]
+__all__ = ["BuildContext", "Built", "CandidateScore", "Skip", "Variant", "require_quantisable"]
 
 # Operators onnxruntime's quantiser turns into integer kernels; a model without any has nothing
 # to quantise (tree ensembles, for example).
@@ -65,6 +65,12 @@ class Built:
 
 class Skip(Exception):
     """Raised by a variant that does not apply to this model; the message is the reason."""
+
+
+def require_quantisable(ctx: BuildContext) -> None:
+    """Skip an int8 variant for a model with nothing to quantise (a tree ensemble, say)."""
+    if not ctx.quantisable_nodes:
+        raise Skip("no quantisable operators (Conv, MatMul, Gemm, ...): quantisation changes nothing")
 
 
 class Variant(Protocol):

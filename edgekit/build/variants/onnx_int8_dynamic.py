@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
-from edgekit.build.variants.base import BuildContext, Built, Skip
-from edgekit.build.variants.onnx_int8_static import preprocessed_for_quantisation as _preprocessed
+from edgekit.build.variants.base import BuildContext, Built, require_quantisable
+from edgekit.build.variants.onnx_int8_static import preprocessed_for_quantisation
 from edgekit.errors import ConversionError
 
 __all__ = ["OnnxInt8Dynamic"]
@@ -19,14 +19,11 @@ class OnnxInt8Dynamic:
     precision = "int8"
 
     def build(self, ctx: BuildContext) -> Built:
-        if not ctx.quantisable_nodes:
-            raise Skip(
-                "no quantisable operators (Conv, MatMul, Gemm, ...): quantisation changes nothing"
-            )
+        require_quantisable(ctx)
         out = ctx.work_dir / f"{self.name}.onnx"
         try:
             quantize_dynamic(
-                ctx.model_path,
+                preprocessed_for_quantisation(ctx),
                 out,
                 weight_type=QuantType.QInt8,
                 nodes_to_exclude=list(ctx.config.quant.exclude_nodes),

@@ -17,7 +17,7 @@ from onnxruntime.quantization import (
     quantize_static,
 )
 
-from edgekit.build.variants.base import BuildContext, Built, CandidateScore, Skip
+from edgekit.build.variants.base import BuildContext, Built, CandidateScore, Skip, require_quantisable
 from edgekit.errors import ConversionError
 from edgekit.results import QuantStep
 
@@ -145,10 +145,7 @@ class OnnxInt8Static:
     precision = "int8"
 
     def build(self, ctx: BuildContext) -> Built:
-        if not ctx.quantisable_nodes:
-            raise Skip(
-                "no quantisable operators (Conv, MatMul, Gemm, ...): quantisation changes nothing"
-            )
+        require_quantisable(ctx)
         if ctx.calibration is None:
             raise Skip("static quantisation needs calibration data ([data] calibration)")
         q = ctx.config.quant
