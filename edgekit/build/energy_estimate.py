@@ -62,5 +62,5 @@ def estimate_energy(latency: LatencyResult, board: str, battery: BatteryConfig) 
         n_inferences=latency.runs,
         windows=1,
         provenance=provenance,
-        **battery_fields(battery, dynamic, "estimated"),  # type: ignore[arg-type]
+        **battery_fields(battery, dynamic, "estimated"),
     )

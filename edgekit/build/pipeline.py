@@ -28,6 +28,7 @@ from edgekit.budget import BudgetContext, check_variant, pareto_front, select_va
 from edgekit.build import metrics
 from edgekit.build.energy_estimate import estimate_energy
 from edgekit.build.profile import host_description, profile_variant
+from edgekit.build.target_results import apply_target_results, load_target_results
 from edgekit.build.variants import VARIANTS
 from edgekit.build.variants.base import BuildContext, CandidateScore, Skip
 from edgekit.config import BuildConfig
@@ -48,6 +49,7 @@ class BuildOptions:
 
     out_dir: Path
     variants: list[str] | None = None  # None: the config's list
+    target_results: Path | None = None  # a bench.json from the target; overrides [target] results
     keep_going: bool = False
     log: Log = print
     stage_hook: Callable[[str, float], None] | None = None
@@ -451,6 +453,14 @@ def _run(
 
     # ---- judge
     with stages.stage("judge") as d:
+        target = opts.target_results or (
+            Path(cfg.base_dir) / cfg.target.results if cfg.target.results else None
+        )
+        if target is not None:
+            bench = load_target_results(target)
+            for note in apply_target_results(built_variants, bench, cfg.battery, str(target)):
+                log(f"  {note}")
+                d.append(note)
         bctx = BudgetContext(ref_acc, cfg.slices.min_size, cfg.budgets.require_measured_energy)
         for vr in built_variants:
             vr.checks = check_variant(vr, cfg.budgets, bctx)

@@ -40,6 +40,12 @@ def build(
     keep_going: bool = typer.Option(
         False, "--keep-going", help="Report a variant that fails to build as failed and go on."
     ),
+    target_results: Path | None = typer.Option(
+        None,
+        "--target-results",
+        help="A bench.json from `edgekit bench` on the target: its latency, memory and energy "
+        "(measured when a meter was used) replace the host figures in the verdict.",
+    ),
 ) -> None:
     """Quantise and export a model, validate every variant overall and per slice, profile it,
     judge it against the budgets, and write a bundle and reports.
@@ -72,6 +78,7 @@ def build(
             out_dir=out_dir,
             variants=names,
             keep_going=keep_going,
+            target_results=target_results,
             log=lambda m: con.print(m, highlight=False, markup=False),
         ),
     )
@@ -107,9 +114,7 @@ def _summary(con: Console, result: object, out_dir: Path) -> None:
         fails = [c.budget for c in v.failed_checks]
         ne = [c.budget for c in v.unevaluated_checks]
         verdict = (
-            "pass"
-            if v.passed
-            else ("FAIL " + ",".join(fails) if fails else "not evaluated: " + ",".join(ne))
+            "pass" if v.passed else ("FAIL " + ",".join(fails) if fails else "not evaluated: " + ",".join(ne))
         )
         t.add_row(
             v.name + (" *" if v.name == result.selected else ""),
@@ -140,9 +145,7 @@ def _summary(con: Console, result: object, out_dir: Path) -> None:
                 )
             for c in v.unevaluated_checks:
                 con.print(f"  {v.name}: {c.budget} not evaluated — {c.detail}", highlight=False)
-    con.print(
-        f"Reports: {out_dir}/report.md, report.html, report.json; bundle: {result.bundle_dir}"
-    )
+    con.print(f"Reports: {out_dir}/report.md, report.html, report.json; bundle: {result.bundle_dir}")
 
 
 @app.command()

@@ -1,0 +1,103 @@
+"""Judge a build against figures measured on the target by ``edgekit bench`` (``bench.json``).
+
+For each variant the bench measured (matched by name), its on-target latency, peak memory and
+energy (measured when a real meter was used, otherwise an estimate labelled so) replace the host
+figures in the verdict; the host latency stays in the variant's notes. Variants the bench did not
+measure keep their host figures, and the report says which is which.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Literal
+
+from edgekit.bench_result import BenchResult, VariantBench, load_bench_json
+from edgekit.build.energy_estimate import battery_fields
+from edgekit.config import BatteryConfig
+from edgekit.results import EnergyFigure, LatencyResult, VariantResult
+
+__all__ = ["apply_target_results", "load_target_results"]
+
+
+def load_target_results(path: str | Path) -> BenchResult:
+    """Read a ``bench.json``; a malformed file is one :class:`~edgekit.errors.DataError` line."""
+    return load_bench_json(path)
+
+
+def _board(bench: BenchResult) -> str:
+    env = bench.environment_before
+    return str(getattr(env, "board_model", None) or getattr(env, "machine", None) or "the target")
+
+
+def _latency(vb: VariantBench, board: str, source: str) -> LatencyResult:
+    lat = vb.latency
+    return LatencyResult(
+        cold_ms=vb.cold_start.cold_start_ms,
+        p50_ms=lat.p50_ms,
+        p90_ms=lat.p90_ms,
+        p99_ms=lat.p99_ms,
+        mean_ms=lat.mean_ms,
+        std_ms=lat.std_ms,
+        runs=lat.runs,
+        threads=lat.threads,
+        batch=lat.batch,
+        peak_memory_mb=vb.peak_memory_mb,
+        runtime=vb.runtime,
+        provenance=f"target, measured by edgekit bench on {board} ({source}): {lat.provenance}",
+        cpu_ms_per_inference=vb.cpu_ms_per_inference,
+    )
+
+
+def _energy(vb: VariantBench, battery: BatteryConfig, source: str) -> EnergyFigure | None:
+    e = vb.energy
+    if not e:
+        return None
+    dynamic = max(float(e.get("dynamic_energy_per_inference_mj") or 0.0), 0.0)
+    lo, hi = (e.get("spread_mj") or (math.nan, math.nan))[:2]
+    kind: Literal["measured", "estimated"] = "measured" if e.get("kind") == "measured" else "estimated"
+    raw_windows = e.get("windows")
+    windows = raw_windows if isinstance(raw_windows, int) else len(raw_windows or [])
+    return EnergyFigure(
+        energy_per_inference_mj=float(e["energy_per_inference_mj"]),
+        dynamic_energy_per_inference_mj=dynamic,
+        spread_mj=(float(hi) - float(lo)) / 2,
+        kind=kind,
+        meter=str(e.get("meter_spec") or e.get("meter") or "?"),
+        sample_rate_hz=float(e.get("sample_rate_hz") or 0.0),
+        n_inferences=int(e.get("n_inferences") or 0),
+        windows=windows,
+        provenance=(
+            f"{kind} on the target by edgekit bench ({source}): meter {e.get('meter')}, "
+            f"{e.get('sample_rate_hz')} Hz, {e.get('n_inferences')} inferences, "
+            f"spread {lo:.3g}-{hi:.3g} mJ"
+        ),
+        **battery_fields(battery, dynamic, kind),
+    )
+
+
+def apply_target_results(
+    variants: list[VariantResult], bench: BenchResult, battery: BatteryConfig, source: str
+) -> list[str]:
+    """Swap in the bench's figures for every variant it measured; return one note per variant."""
+    by_name = {vb.name: vb for vb in bench.variants}
+    board = _board(bench)
+    notes = []
+    for vr in variants:
+        vb = by_name.get(vr.name)
+        if vb is None or vr.status != "built":
+            continue
+        if vr.latency is not None:
+            vr.notes.append(
+                f"host latency p50 {vr.latency.p50_ms:.3g} ms, p99 {vr.latency.p99_ms:.3g} ms "
+                "(replaced by the target's in the verdict)"
+            )
+        vr.latency = _latency(vb, board, source)
+        energy = _energy(vb, battery, source)
+        if energy is not None:
+            vr.energy = energy
+        notes.append(f"{vr.name}: latency, memory and energy from {source} ({board})")
+    missing = [v.name for v in variants if v.status == "built" and v.name not in by_name]
+    if missing:
+        notes.append(f"not in {source}, host figures kept: {', '.join(missing)}")
+    return notes

@@ -1,0 +1,87 @@
+"""Energy and battery budgets in the build's verdict: estimates, measured target results."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from edgekit.cli import main
+from edgekit.energy.simulate import MeterModel, Workload, synthesize_trace
+
+ROOT = Path(__file__).resolve().parents[2]
+REF = ROOT / "models" / "rfclass-cnn"
+
+
+def _config(tmp: Path, **replace: str) -> Path:
+    text = (REF / "edgekit.toml").read_text()
+    text = text.replace('path = "model.onnx"', f'path = "{REF / "model.onnx"}"')
+    text = text.replace("n=3000", "n=300").replace("runs = 200", "runs = 30")
+    for old, new in replace.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    p = tmp / "edgekit.toml"
+    p.write_text(text)
+    return p
+
+
+def _report(out: Path) -> dict:
+    return json.loads((out / "report.json").read_text())
+
+
+def test_battery_life_loss_over_budget_rejects_and_says_by_how_much(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 5,000 captures/s on a scanner that draws 0.05 W by itself: the model dominates the drain.
+    cfg = _config(tmp_path, **{"duty_hz = 2.0": "duty_hz = 5000.0",
+                               "scanner_baseline_w = 2.0": "scanner_baseline_w = 0.05"})
+    code = main(["build", str(cfg), "--out", str(tmp_path / "out"), "--variants", "onnx-fp32"])
+    assert code == 1
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if "max_battery_life_loss_pct =" in ln)
+    m = re.search(r"= ([\d.]+) % > limit 15.0 % \(by ([\d.]+)\)", line)
+    assert m is not None, line
+    assert float(m.group(2)) == pytest.approx(float(m.group(1)) - 15.0, abs=0.01)
+    v = _report(tmp_path / "out")["variants"][0]
+    check = next(c for c in v["checks"] if c["budget"] == "max_battery_life_loss_pct")
+    assert check["status"] == "fail" and "estimated" in check["detail"]
+
+
+def test_require_measured_energy_with_only_an_estimate_is_not_a_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = _config(tmp_path, **{"require_measured_energy = false": "require_measured_energy = true"})
+    code = main(["build", str(cfg), "--out", str(tmp_path / "out"), "--variants", "onnx-fp32"])
+    assert code == 1
+    out = capsys.readouterr().out
+    assert "max_battery_life_loss_pct not evaluated" in out and "require_measured_energy" in out
+    v = _report(tmp_path / "out")["variants"][0]
+    assert v["energy"]["kind"] == "estimated"
+    assert {c["status"] for c in v["checks"] if c["budget"] == "max_battery_life_loss_pct"} == {"not_evaluated"}
+
+
+def test_target_results_from_bench_are_judged(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """build -> bench on the bundle with a (replayed) meter -> build --target-results."""
+    cfg = _config(tmp_path, **{"require_measured_energy = false": "require_measured_energy = true"})
+    out1 = tmp_path / "first"
+    assert main(["build", str(cfg), "--out", str(out1), "--variants", "onnx-fp32"]) == 1
+    trace, _ = synthesize_trace(
+        Workload(idle_w=2.0, active_w=3.5, inference_s=0.002, jitter=0.02),
+        MeterModel(rate_hz=200.0, noise_w=0.005), active_s=10.0, idle_before_s=1.0, idle_after_s=1.0,
+    )
+    csv = trace.write_csv(tmp_path / "trace.csv")
+    bench_out = tmp_path / "bench"
+    code = main(["bench", str(out1 / "bundle"), "--meter", f"replay:{csv},loop=1", "--out", str(bench_out),
+                 "--quick", "--windows", "2", "--idle-s", "0.4", "--runs", "30"])
+    assert code == 0, capsys.readouterr().err
+    capsys.readouterr()
+    out2 = tmp_path / "second"
+    code = main(["build", str(cfg), "--out", str(out2), "--variants", "onnx-fp32",
+                 "--target-results", str(bench_out / "bench.json")])
+    assert code == 0, capsys.readouterr().out
+    v = _report(out2)["variants"][0]
+    assert v["energy"]["kind"] == "measured" and "edgekit bench" in v["energy"]["provenance"]
+    assert v["latency"]["provenance"].startswith("target, measured by edgekit bench")
+    assert any("replaced by the target" in n for n in v["notes"])
