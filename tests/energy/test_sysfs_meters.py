@@ -192,3 +192,20 @@ def test_null_meter() -> None:
     meter = open_meter("null")
     assert meter.read().power_w == 0.0
     assert meter.info.measures == "nothing"
+
+
+def test_link_meter_takes_firmware_bridge_power_frames() -> None:
+    """POWER packets decoded from the wire feed the meter, device time mapped to host time."""
+    from firmware_bridge import Connection, Power, PowerSample, encode
+
+    wire = encode(Power(samples=(PowerSample(1_000_000, 5000, 100_000),
+                                 PowerSample(1_010_000, 4990, 150_000))), seq=0, timestamp_us=1_010_000)
+    host = Connection(role="host")
+    host.receive_data(wire)
+    packets = [e for e in host.events() if hasattr(e, "message")]
+    meter = LinkMeter()
+    assert meter.feed_power(packets[0].message, device_to_host_s=100.0) == 2
+    got = meter.read()
+    assert got.timestamp_s == pytest.approx(101.01)
+    assert got.voltage_v == pytest.approx(4.99) and got.current_a == pytest.approx(0.15)
+    assert got.power_w == pytest.approx(4.99 * 0.15)

@@ -20,6 +20,7 @@ from edgekit.energy.meters.base import (
 )
 from edgekit.energy.ring import RingBuffer
 from edgekit.errors import MeterError
+from firmware_bridge import Power
 
 __all__ = ["KEYS", "LinkMeter", "open_spec"]
 
@@ -49,6 +50,14 @@ class LinkMeter:
     @property
     def info(self) -> MeterInfo:
         return self._info
+
+    def feed_power(self, message: Power, *, device_to_host_s: float) -> int:
+        """Feed a firmware_bridge POWER message; ``device_to_host_s`` maps the device clock
+        (microseconds since its boot) onto this host's monotonic seconds."""
+        return self.feed(
+            (s.timestamp_us / 1e6 + device_to_host_s, s.voltage_mv / 1e3, s.current_ua / 1e6)
+            for s in message.samples
+        )
 
     def feed(self, samples: Iterable[tuple[float, float, float]]) -> int:
         """Add (timestamp_s, voltage_v, current_a) samples; returns how many were kept."""
