@@ -98,27 +98,6 @@ def _spectrum(x: np.ndarray, n_fft: int, eps: float) -> np.ndarray:
     return (10.0 * np.log10(power + eps))[:, None, :].astype(np.float32)
 
 
-def _power_spectra(x: np.ndarray, powers: str, eps: float) -> np.ndarray:
-    """Log-power spectra of z, z^2, z^4, ... (one channel per power), each standardised.
-
-    Raising the signal to the k-th power strips k-ary phase modulation and leaves a spectral
-    line at k times the carrier offset (BPSK at k=2, QPSK at 4, 8PSK at 8): the classical
-    cue for the modulation order, which a small CNN cannot compute from raw IQ by itself.
-    """
-    ks = [int(k) for k in powers.split(",")]
-    iq = _batch_iq(x, "power_spectra").astype(np.float64)
-    z = iq[:, 0] + 1j * iq[:, 1]
-    z = z / np.sqrt(np.mean(np.abs(z) ** 2, axis=1, keepdims=True) + eps)
-    chans = []
-    for k in ks:
-        spec = np.fft.fftshift(np.fft.fft(z**k, axis=1), axes=1)
-        db = 10.0 * np.log10(spec.real**2 + spec.imag**2 + eps)
-        db -= db.mean(axis=1, keepdims=True)
-        db /= db.std(axis=1, keepdims=True) + eps
-        chans.append(db)
-    return np.stack(chans, axis=1).astype(np.float32)
-
-
 def _features(x: np.ndarray) -> np.ndarray:
     return extract_features(_batch_iq(x, "features"))
 
@@ -164,18 +143,6 @@ OPS: dict[str, _Op] = {
             "eps": _Param(float, 1e-10, _positive, "a number > 0"),
         },
         "log-power spectrum in dB, (N, 1, n_fft)",
-    ),
-    "power_spectra": _Op(
-        _power_spectra,
-        {
-            "powers": _Param(
-                str, "1,2,4,8",
-                lambda v: all(p.strip().isdigit() and 1 <= int(p) <= 16 for p in v.split(",")),
-                "a comma list of integers 1..16",
-            ),
-            "eps": _Param(float, 1e-10, _positive, "a number > 0"),
-        },
-        "standardised log-power spectra of z**k, one channel per k, (N, K, L)",
     ),
     "features": _Op(_features, {}, "hand-crafted features (N, F), see signals.features"),
     "standardize": _Op(
