@@ -13,11 +13,11 @@ the bundle's build-time validation on the host (``accuracy_source``), never from
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgekit._json import json_safe
 from edgekit.environment import Environment
 from edgekit.errors import DataError
 
@@ -144,7 +144,7 @@ class BenchResult:
         data["environment_after"] = self.environment_after.to_dict()
         data["variants"] = [asdict(v) for v in self.variants]
         data["warnings"] = list(self.warnings)
-        return _clean(data)
+        return json_safe(data)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
@@ -158,17 +158,6 @@ class BenchResult:
         values["warnings"] = tuple(data.get("warnings") or ())
         values["extra"] = dict(data.get("extra") or {})
         return cls(**values)
-
-
-def _clean(o: Any) -> Any:
-    """JSON has no NaN or infinity: write them as null (e.g. life with no load is infinite)."""
-    if isinstance(o, float) and not math.isfinite(o):
-        return None
-    if isinstance(o, dict):
-        return {k: _clean(v) for k, v in o.items()}
-    if isinstance(o, list | tuple):
-        return [_clean(v) for v in o]
-    return o
 
 
 def load_bench_json(path: str | Path) -> BenchResult:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edgekit._json import json_safe
 from edgekit.errors import BundleError
 
 if TYPE_CHECKING:
@@ -40,33 +41,13 @@ MANIFEST = "manifest.json"
 MANIFEST_SCHEMA_VERSION = 1
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks."""
     h = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _json_default(o: Any) -> Any:
-    if dataclasses.is_dataclass(o) and not isinstance(o, type):
-        return dataclasses.asdict(o)
-    if isinstance(o, Path):
-        return str(o)
-    if hasattr(o, "tolist"):
-        return o.tolist()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-def _clean(o: Any) -> Any:
-    """NaN and infinities are not JSON: write them as null."""
-    if isinstance(o, float) and (o != o or o in (float("inf"), float("-inf"))):
-        return None
-    if isinstance(o, dict):
-        return {k: _clean(v) for k, v in o.items()}
-    if isinstance(o, list | tuple):
-        return [_clean(v) for v in o]
-    return o
 
 
 def write_bundle(
@@ -102,12 +83,12 @@ def write_bundle(
             src = build_dir / v.path
             rel = f"variants/{src.name}"
             shutil.copy2(src, tmp / rel)
-            files[rel] = _sha256(tmp / rel)
+            files[rel] = sha256_file(tmp / rel)
             extra = []
             for e in v.meta.get("extra_files", []):
                 erel = f"variants/{e}"
                 shutil.copy2(build_dir / "variants" / e, tmp / erel)
-                files[erel] = _sha256(tmp / erel)
+                files[erel] = sha256_file(tmp / erel)
                 extra.append(erel)
             variants.append(
                 {
@@ -168,7 +149,7 @@ def write_bundle(
             "host": result.host,
             "files": files,
         }
-        (tmp / MANIFEST).write_text(json.dumps(_clean(manifest), indent=2, default=_json_default))
+        (tmp / MANIFEST).write_text(json.dumps(json_safe(manifest), indent=2, allow_nan=False))
         if final.exists():
             shutil.rmtree(final)
         tmp.rename(final)
@@ -255,7 +236,7 @@ def verify_bundle(path: str | Path) -> list[str]:
             problems.append(f"{rel}: path escapes the bundle")
         elif not f.is_file():
             problems.append(f"{rel}: missing")
-        elif _sha256(f) != digest:
+        elif sha256_file(f) != digest:
             problems.append(f"{rel}: SHA-256 does not match the manifest")
     for f in p.rglob("*"):
         rel = f.relative_to(p).as_posix()

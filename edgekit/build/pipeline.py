@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import os
 import platform
 import shutil
@@ -31,6 +30,7 @@ from edgekit.build.profile import host_description, profile_variant
 from edgekit.build.target_results import apply_target_results, load_target_results
 from edgekit.build.variants import VARIANTS
 from edgekit.build.variants.base import BuildContext, CandidateScore, Skip
+from edgekit.bundle import sha256_file
 from edgekit.config import BuildConfig
 from edgekit.data.dataset import Dataset, load_source
 from edgekit.errors import ConversionError, DataError, EdgekitError, UsageError
@@ -66,14 +66,6 @@ class EvalData:
     meta: dict[str, np.ndarray]
     source: str
     slices: list[metrics.SliceMask] = field(default_factory=list)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _versions() -> dict[str, str]:
@@ -369,7 +361,7 @@ def _run(
                 else:
                     vr.path = str(Path("variants") / built.path.name)
                     vr.size_bytes = built.path.stat().st_size
-                    vr.sha256 = _sha256(built.path)
+                    vr.sha256 = sha256_file(built.path)
                     vr.notes, vr.meta, vr.quant_search = built.notes, built.meta, built.quant_search
                     backend_opts[name] = built.backend_options
                     log(f"  {name}: {vr.size_bytes / 1024:.1f} KiB")

@@ -8,41 +8,17 @@ tuples become lists, numpy scalars and paths become plain values.
 from __future__ import annotations
 
 import json
-import math
-import numbers
 import os
-from collections.abc import Mapping
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edgekit._json import json_safe
 from edgekit.report._atomic import atomic_write_text
 
 if TYPE_CHECKING:
     from edgekit.results import BuildResult
 
 __all__ = ["json_safe", "render_json", "report_dict", "write_json"]
-
-
-def json_safe(obj: Any) -> Any:
-    """A copy of ``obj`` that ``json.dumps(allow_nan=False)`` accepts; NaN and inf become None."""
-    if obj is None or isinstance(obj, str | bool):
-        return obj
-    if isinstance(obj, numbers.Integral):
-        return int(obj)
-    if isinstance(obj, numbers.Real):
-        value = float(obj)
-        return value if math.isfinite(value) else None
-    if isinstance(obj, Mapping):
-        return {str(k): json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple | set | frozenset):
-        items = sorted(obj, key=repr) if isinstance(obj, set | frozenset) else obj
-        return [json_safe(v) for v in items]
-    if isinstance(obj, PurePath):
-        return str(obj)
-    tolist = getattr(obj, "tolist", None)  # numpy arrays and scalars, without importing numpy
-    if callable(tolist):
-        return json_safe(tolist())
-    return str(obj)
 
 
 def report_dict(result: BuildResult) -> dict[str, Any]:

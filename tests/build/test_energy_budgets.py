@@ -11,20 +11,11 @@ import pytest
 from edgekit.cli import main
 from edgekit.energy.simulate import MeterModel, Workload, synthesize_trace
 
-ROOT = Path(__file__).resolve().parents[2]
-REF = ROOT / "models" / "rfclass-cnn"
+from .conftest import reference_config
 
 
 def _config(tmp: Path, **replace: str) -> Path:
-    text = (REF / "edgekit.toml").read_text()
-    text = text.replace('path = "model.onnx"', f'path = "{REF / "model.onnx"}"')
-    text = text.replace("n=3000", "n=300").replace("runs = 200", "runs = 30")
-    for old, new in replace.items():
-        assert old in text, old
-        text = text.replace(old, new)
-    p = tmp / "edgekit.toml"
-    p.write_text(text)
-    return p
+    return reference_config(tmp, eval_n=300, runs=30, **replace)
 
 
 def _report(out: Path) -> dict:
@@ -35,8 +26,10 @@ def test_battery_life_loss_over_budget_rejects_and_says_by_how_much(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # 5,000 captures/s on a scanner that draws 0.05 W by itself: the model dominates the drain.
-    cfg = _config(tmp_path, **{"duty_hz = 2.0": "duty_hz = 5000.0",
-                               "scanner_baseline_w = 2.0": "scanner_baseline_w = 0.05"})
+    cfg = _config(
+        tmp_path,
+        **{"duty_hz = 2.0": "duty_hz = 5000.0", "scanner_baseline_w = 2.0": "scanner_baseline_w = 0.05"},
+    )
     code = main(["build", str(cfg), "--out", str(tmp_path / "out"), "--variants", "onnx-fp32"])
     assert code == 1
     out = capsys.readouterr().out
@@ -59,7 +52,9 @@ def test_require_measured_energy_with_only_an_estimate_is_not_a_pass(
     assert "max_battery_life_loss_pct not evaluated" in out and "require_measured_energy" in out
     v = _report(tmp_path / "out")["variants"][0]
     assert v["energy"]["kind"] == "estimated"
-    assert {c["status"] for c in v["checks"] if c["budget"] == "max_battery_life_loss_pct"} == {"not_evaluated"}
+    assert {c["status"] for c in v["checks"] if c["budget"] == "max_battery_life_loss_pct"} == {
+        "not_evaluated"
+    }
 
 
 def test_target_results_from_bench_are_judged(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -69,17 +64,45 @@ def test_target_results_from_bench_are_judged(tmp_path: Path, capsys: pytest.Cap
     assert main(["build", str(cfg), "--out", str(out1), "--variants", "onnx-fp32"]) == 1
     trace, _ = synthesize_trace(
         Workload(idle_w=2.0, active_w=3.5, inference_s=0.002, jitter=0.02),
-        MeterModel(rate_hz=200.0, noise_w=0.005), active_s=10.0, idle_before_s=1.0, idle_after_s=1.0,
+        MeterModel(rate_hz=200.0, noise_w=0.005),
+        active_s=10.0,
+        idle_before_s=1.0,
+        idle_after_s=1.0,
     )
     csv = trace.write_csv(tmp_path / "trace.csv")
     bench_out = tmp_path / "bench"
-    code = main(["bench", str(out1 / "bundle"), "--meter", f"replay:{csv},loop=1", "--out", str(bench_out),
-                 "--quick", "--windows", "2", "--idle-s", "0.4", "--runs", "30"])
+    code = main(
+        [
+            "bench",
+            str(out1 / "bundle"),
+            "--meter",
+            f"replay:{csv},loop=1",
+            "--out",
+            str(bench_out),
+            "--quick",
+            "--windows",
+            "2",
+            "--idle-s",
+            "0.4",
+            "--runs",
+            "30",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     capsys.readouterr()
     out2 = tmp_path / "second"
-    code = main(["build", str(cfg), "--out", str(out2), "--variants", "onnx-fp32",
-                 "--target-results", str(bench_out / "bench.json")])
+    code = main(
+        [
+            "build",
+            str(cfg),
+            "--out",
+            str(out2),
+            "--variants",
+            "onnx-fp32",
+            "--target-results",
+            str(bench_out / "bench.json"),
+        ]
+    )
     assert code == 0, capsys.readouterr().out
     v = _report(out2)["variants"][0]
     assert v["energy"]["kind"] == "measured" and "edgekit bench" in v["energy"]["provenance"]

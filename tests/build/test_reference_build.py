@@ -13,20 +13,11 @@ from edgekit.bundle import load_bundle, verify_bundle
 from edgekit.cli import main
 from edgekit.errors import BundleError
 
-ROOT = Path(__file__).resolve().parents[2]
-REF = ROOT / "models" / "rfclass-cnn"
+from .conftest import reference_config
 
 
 def _config(tmp: Path, **replace: str) -> Path:
-    text = (REF / "edgekit.toml").read_text()
-    text = text.replace('path = "model.onnx"', f'path = "{REF / "model.onnx"}"')
-    text = text.replace("n=3000", "n=1200").replace("runs = 200", "runs = 50")
-    for old, new in replace.items():
-        assert old in text
-        text = text.replace(old, new)
-    p = tmp / "edgekit.toml"
-    p.write_text(text)
-    return p
+    return reference_config(tmp, eval_n=1200, runs=50, **replace)
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +34,18 @@ def test_reference_build_passes_with_every_variant(built: tuple[int, Path, dict]
     code, out, report = built
     assert code == 0 and report["verdict"] == "pass"
     status = {v["name"]: v["status"] for v in report["variants"]}
-    assert status == {n: "built" for n in ("onnx-fp32", "onnx-fp16", "onnx-int8-dynamic", "onnx-int8-static",
-                                           "tflite-fp32", "tflite-fp16", "tflite-int8")}
+    assert status == {
+        n: "built"
+        for n in (
+            "onnx-fp32",
+            "onnx-fp16",
+            "onnx-int8-dynamic",
+            "onnx-int8-static",
+            "tflite-fp32",
+            "tflite-fp16",
+            "tflite-int8",
+        )
+    }
     for name in ("report.json", "report.md", "report.html", "bundle/manifest.json"):
         assert (out / name).is_file()
     assert report["selected"] in status
@@ -76,8 +77,9 @@ def test_every_figure_has_provenance(built: tuple[int, Path, dict]) -> None:
 
 
 @pytest.mark.converter
-def test_bundle_verifies_and_tampering_is_refused(built: tuple[int, Path, dict], tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_bundle_verifies_and_tampering_is_refused(
+    built: tuple[int, Path, dict], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _, out, report = built
     assert verify_bundle(out / "bundle") == []
     assert verify_bundle(out / "rfclass-cnn.bundle.tar.gz") == []
