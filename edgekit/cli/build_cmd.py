@@ -27,7 +27,7 @@ def build(
         None,
         "--out",
         "-o",
-        help="Output folder (default: out/<model name>). Replaced atomically when the build ends.",
+        help="Output folder (default: out/MODEL-NAME). Replaced atomically when the build ends.",
     ),
     variants: str | None = typer.Option(
         None,

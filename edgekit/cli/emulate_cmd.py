@@ -95,7 +95,7 @@ def emulate(
         typer.Option(
             "--symlink",
             help="Stable path (a symlink to the pty) that survives unplug/replug; default "
-            "/tmp/edgekit-scanner-<pid>. Removed on exit. Only with --link pty.",
+            "/tmp/edgekit-scanner-PID. Removed on exit. Only with --link pty.",
         ),
     ] = None,
     seed: Annotated[
