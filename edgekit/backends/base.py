@@ -13,7 +13,7 @@ import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, Self, runtime_checkable
 
 import numpy as np
 
@@ -23,6 +23,7 @@ __all__ = [
     "BACKENDS",
     "SUFFIXES",
     "InferenceBackend",
+    "LoadedModel",
     "TensorSpec",
     "check_model_file",
     "open_backend",
@@ -91,6 +92,33 @@ class InferenceBackend(Protocol):
         ...
 
     def __exit__(self, *exc: object) -> None: ...
+
+
+class LoadedModel:
+    """What every backend does the same way with its runtime handle (session, interpreter):
+    close it, refuse use after close, and work as a context manager."""
+
+    path: Path
+    threads: int | None
+    _handle: Any = None
+
+    def close(self) -> None:
+        """Drop the runtime's handle; the backend is unusable afterwards."""
+        self._handle = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.path)!r}, threads={self.threads})"
+
+    def _require_open(self) -> Any:
+        if self._handle is None:
+            raise ModelError(f"{self.path}: backend is closed")
+        return self._handle
 
 
 SUFFIXES: dict[str, str] = {".onnx": "onnxruntime", ".tflite": "tflite"}

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from edgekit.backends.base import TensorSpec, as_float_batch, check_model_file
+from edgekit.backends.base import LoadedModel, TensorSpec, as_float_batch, check_model_file
 from edgekit.errors import ModelError
 
 __all__ = ["GraphOptimization", "OnnxRuntimeBackend", "open_model"]
@@ -35,7 +35,7 @@ _ORT_DTYPES: dict[str, str] = {
 }
 
 
-class OnnxRuntimeBackend:
+class OnnxRuntimeBackend(LoadedModel):
     """An onnxruntime CPU session over one ``.onnx`` file.
 
     ``threads`` sets intra-op parallelism (None: onnxruntime's default, one per core); inter-op
@@ -76,15 +76,15 @@ class OnnxRuntimeBackend:
         self.threads = threads
         self.optimization: GraphOptimization = optimization
         try:
-            self._session: Any = ort.InferenceSession(
+            self._handle = ort.InferenceSession(
                 str(self.path), sess_options=opts, providers=["CPUExecutionProvider"]
             )
         except Exception as e:  # onnxruntime raises its own hierarchy plus RuntimeError
             raise ModelError(
                 f"{self.path}: onnxruntime cannot load the model: {_one_line(e)}"
             ) from e
-        self.input_spec = [_spec(a) for a in self._session.get_inputs()]
-        self.output_spec = [_spec(a) for a in self._session.get_outputs()]
+        self.input_spec = [_spec(a) for a in self._handle.get_inputs()]
+        self.output_spec = [_spec(a) for a in self._handle.get_outputs()]
         self._output_names = [s.name for s in self.output_spec]
 
     def run(self, x: np.ndarray) -> np.ndarray:
@@ -127,25 +127,6 @@ class OnnxRuntimeBackend:
             _to_float32(np.concatenate([np.asarray(p[k]) for p in parts], axis=0))
             for k in range(len(self._output_names))
         ]
-
-    def close(self) -> None:
-        """Drop the session (onnxruntime frees its arena when the session is collected)."""
-        self._session = None
-
-    def __enter__(self) -> OnnxRuntimeBackend:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"OnnxRuntimeBackend({str(self.path)!r}, threads={self.threads})"
-
-    def _require_open(self) -> Any:
-        if self._session is None:
-            raise ModelError(f"{self.path}: backend is closed")
-        return self._session
-
 
 def open_model(
     path: Path, *, threads: int | None = None, optimization: GraphOptimization = "all"

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from edgekit._optional import require
-from edgekit.backends.base import Dim, TensorSpec, as_float_batch, check_model_file
+from edgekit.backends.base import Dim, LoadedModel, TensorSpec, as_float_batch, check_model_file
 from edgekit.errors import ModelError
 
 __all__ = [
@@ -147,7 +147,7 @@ def load_interpreter_class() -> Any:
     return require("ai_edge_litert.interpreter", "tflite", "TFLite inference").Interpreter
 
 
-class TFLiteBackend:
+class TFLiteBackend(LoadedModel):
     """A TFLite interpreter over one ``.tflite`` file; see the module docstring for what it adapts.
 
     ``threads`` is the interpreter's CPU thread count (None: the runtime's default).
@@ -175,12 +175,12 @@ class TFLiteBackend:
         interpreter_cls = load_interpreter_class()
         self.threads = threads
         try:
-            self._interp: Any = interpreter_cls(model_path=str(self.path), num_threads=threads)
-            self._interp.allocate_tensors()
+            self._handle = interpreter_cls(model_path=str(self.path), num_threads=threads)
+            self._handle.allocate_tensors()
         except (ValueError, RuntimeError) as e:
             raise ModelError(f"{self.path}: TFLite cannot load the model: {_one_line(e)}") from e
-        self._in_details: list[dict[str, Any]] = list(self._interp.get_input_details())
-        self._out_details: list[dict[str, Any]] = list(self._interp.get_output_details())
+        self._in_details: list[dict[str, Any]] = list(self._handle.get_input_details())
+        self._out_details: list[dict[str, Any]] = list(self._handle.get_output_details())
         self._current_shapes: dict[int, tuple[int, ...]] = {
             int(d["index"]): tuple(int(s) for s in d["shape"]) for d in self._in_details
         }
@@ -240,25 +240,7 @@ class TFLiteBackend:
             results.append(np.ascontiguousarray(out.transpose(perm)) if perm is not None else out)
         return results
 
-    def close(self) -> None:
-        """Drop the interpreter."""
-        self._interp = None
-
-    def __enter__(self) -> TFLiteBackend:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"TFLiteBackend({str(self.path)!r}, threads={self.threads})"
-
     # -- internals ----------------------------------------------------------------------------
-
-    def _require_open(self) -> Any:
-        if self._interp is None:
-            raise ModelError(f"{self.path}: backend is closed")
-        return self._interp
 
     def _resolve_layout(
         self,
@@ -298,7 +280,7 @@ class TFLiteBackend:
         ins = [_clean_name(d["name"]) for d in self._in_details]
         outs = [_clean_name(d["name"]) for d in self._out_details]
         try:
-            sigs = self._interp._get_full_signature_list()
+            sigs = self._handle._get_full_signature_list()
         except (AttributeError, RuntimeError, ValueError):
             return ins, outs
         if not sigs:
