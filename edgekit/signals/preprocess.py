@@ -98,6 +98,25 @@ def _spectrum(x: np.ndarray, n_fft: int, eps: float) -> np.ndarray:
     return (10.0 * np.log10(power + eps))[:, None, :].astype(np.float32)
 
 
+def _powers_iq(x: np.ndarray, powers: str) -> np.ndarray:
+    """I and Q of z**k / |z|**(k-1) for each k: the phase multiplied by k, the magnitude kept.
+
+    Raising to the k-th power folds k-ary phase modulation onto one point (QPSK at k=4, 8PSK
+    at k=8), the classical cue for the modulation order that a small CNN cannot compute from raw
+    IQ by itself. Output (N, 2K, L): I_1, Q_1, I_2, Q_2, ...
+    """
+    ks = [int(k) for k in powers.split(",")]
+    iq = _batch_iq(x, "powers_iq").astype(np.float64)
+    z = iq[:, 0] + 1j * iq[:, 1]
+    mag = np.abs(z)
+    unit = np.divide(z, mag, out=np.zeros_like(z), where=mag > 0)
+    chans = []
+    for k in ks:
+        w = mag * unit**k
+        chans += [w.real, w.imag]
+    return np.stack(chans, axis=1).astype(np.float32)
+
+
 def _features(x: np.ndarray) -> np.ndarray:
     return extract_features(_batch_iq(x, "features"))
 
@@ -143,6 +162,17 @@ OPS: dict[str, _Op] = {
             "eps": _Param(float, 1e-10, _positive, "a number > 0"),
         },
         "log-power spectrum in dB, (N, 1, n_fft)",
+    ),
+    "powers_iq": _Op(
+        _powers_iq,
+        {
+            "powers": _Param(
+                str, "1,2,4",
+                lambda v: all(p.strip().isdigit() and 1 <= int(p) <= 16 for p in v.split(",")),
+                "a comma list of integers 1..16",
+            ),
+        },
+        "I and Q of z**k with the magnitude kept, one pair per k, (N, 2K, L)",
     ),
     "features": _Op(_features, {}, "hand-crafted features (N, F), see signals.features"),
     "standardize": _Op(

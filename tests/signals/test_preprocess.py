@@ -137,3 +137,30 @@ def test_wrong_input_shape_is_data_error():
 
 def test_registry_has_the_contract_ops():
     assert {"rms_normalize", "mag_phase", "spectrum", "features", "identity", "scale"} <= set(OPS)
+
+
+def test_powers_iq_multiplies_the_phase_and_keeps_the_magnitude() -> None:
+    from edgekit.signals.preprocess import Pipeline
+
+    n = np.arange(256)
+    phase = 2 * np.pi * 0.01 * n + 0.3
+    amp = 1.0 + 0.5 * np.cos(2 * np.pi * 0.002 * n)
+    x = np.stack([amp * np.cos(phase), amp * np.sin(phase)])[None].astype(np.float32)
+    out = Pipeline.from_spec([{"op": "powers_iq", "powers": "1,4"}])(x)
+    assert out.shape == (1, 4, 256)
+    np.testing.assert_allclose(out[0, :2], x[0], atol=1e-5)  # k=1: unchanged
+    np.testing.assert_allclose(np.hypot(out[0, 2], out[0, 3]), amp, atol=1e-5)  # magnitude kept
+    np.testing.assert_allclose(np.arctan2(out[0, 3], out[0, 2]), np.angle(np.exp(4j * phase)), atol=1e-4)
+
+
+def test_powers_iq_folds_qpsk_onto_one_point() -> None:
+    """Clean QPSK symbols to the 4th power all land on the same phase; 8PSK's do not."""
+    from edgekit.signals.preprocess import Pipeline
+
+    rng = np.random.default_rng(0)
+    for order, expect_folded in ((4, True), (8, False)):
+        sym = np.exp(1j * (np.pi / 4 + 2 * np.pi * rng.integers(0, order, 512) / order))
+        x = np.stack([sym.real, sym.imag])[None].astype(np.float32)
+        out = Pipeline.from_spec([{"op": "powers_iq", "powers": "4"}])(x)[0]
+        spread = np.std(np.angle(out[0] + 1j * out[1]))
+        assert (spread < 1e-3) == expect_folded
