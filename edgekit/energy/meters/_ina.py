@@ -6,6 +6,7 @@ Each chip module supplies its register arithmetic; this base does the I/O, error
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 from edgekit.energy.meters._smbus import open_bus, read_register, write_register
@@ -40,7 +41,7 @@ def conversion_bits(args: SpecArgs) -> tuple[int, float]:
     return _CONVERSION_US.index(conv_us), conv_us * 1e-6
 
 
-class InaMeter:
+class InaMeter(ABC):
     """Base of the I2C INA meters; subclasses implement ``_configure`` and ``_read_vi``."""
 
     chip = "ina"
@@ -78,17 +79,21 @@ class InaMeter:
     def _write(self, reg: int, value: int) -> None:
         write_register(self._bus, self.addr, reg, value)
 
+    @abstractmethod
     def _parse_args(self) -> None:
-        raise NotImplementedError
+        """Read this chip's spec keys (shunt, averaging, ...)."""
 
+    @abstractmethod
     def _configure(self) -> MeterInfo:
-        raise NotImplementedError
+        """Write the configuration and calibration registers; describe the meter."""
 
+    @abstractmethod
     def _conversion_ready(self) -> bool:
-        raise NotImplementedError
+        """Whether the chip has finished a conversion since configuration."""
 
+    @abstractmethod
     def _read_vi(self) -> tuple[float, float]:
-        raise NotImplementedError
+        """One reading: (bus voltage in V, current in A)."""
 
     def _wait_ready(self) -> None:
         """Poll the conversion-ready flag so the first sample is a real conversion."""
