@@ -219,3 +219,45 @@ def test_e2e_reset_mid_packet_is_seen_as_a_device_reset(tmp_path):
     assert host.link.stats.lost_packets == 0  # the cut capture is not counted as a loss
     assert before == 9  # the 10th capture was cut in half
     assert rc == 0 and not os.path.lexists(path)
+
+
+def test_e2e_faults_through_the_pty_are_accounted_for(tmp_path):
+    """Dropped, corrupted and garbage-wrapped packets on a real pty: every packet the emulator
+    spoiled is counted by the host once, and every intact capture arrives."""
+    stats, truth = tmp_path / "stats.json", tmp_path / "truth.jsonl"
+    proc, path = _start(
+        tmp_path, "--rate", "50", "--count", "40", "--seed", "5", "--linger", "1.5",
+        "--drop-rate", "0.1", "--corrupt-rate", "0.1", "--garbage-rate", "0.1",
+        "--stats", str(stats), "--truth", str(truth),
+    )  # fmt: skip
+    host = Host(path)
+    try:
+        # The replies to PING can themselves be dropped or corrupted: ask again until both come.
+        for _ in range(40):
+            host.link.send(Ping(2))
+            try:
+                host.pump(lambda: host.count(Pong) >= 1 and host.count(Hello) >= 1, limit_s=0.5)
+                break
+            except AssertionError:
+                continue
+        host.link.send(Start())
+        host.pump(lambda: proc.poll() is not None, limit_s=30)
+        for _ in range(20):
+            event = host.link.next_event(0.02)
+            if event is not None:
+                host.events.append(event)
+    finally:
+        host.link.close()
+        _stop(proc)
+    report = json.loads(stats.read_text())
+    faults = report["faults"]
+    s = host.link.stats
+    assert faults["dropped"] > 0 and faults["corrupted"] > 0 and faults["garbage_bursts"] > 0
+    spoiled = faults["dropped"] + faults["corrupted"]
+    # Each spoiled packet is one sequence gap, unless it was among the very last ones sent.
+    assert spoiled - 2 <= s.lost_packets <= spoiled
+    assert s.crc_failures + s.framing_errors >= faults["corrupted"]
+    sent = [json.loads(line) for line in truth.read_text().splitlines()]
+    intact = {r["capture_id"] for r in sent if r["fault"] in (None, "garbage")}
+    received = {c.capture_id for c in host.captures}
+    assert intact and received == intact  # every intact capture, and nothing spoiled, arrived
