@@ -348,20 +348,48 @@ def _skipped_section(r: BuildResult) -> Section | None:
 
 
 def _budgets_section(r: BuildResult) -> Section:
-    rows = [
+    """A variants x budgets matrix (value, coloured by status), then every check that did not
+    pass, with its limit, margin and detail."""
+    keys: list[str] = []
+    limits: dict[str, BudgetCheck] = {}
+    for v in r.variants:
+        for c in v.checks:
+            if c.budget not in limits:
+                keys.append(c.budget)
+                limits[c.budget] = c
+    blocks: list[Block] = []
+    if not keys:
+        blocks.append(Para(rich("No budget was applied.")))
+        return Section("budgets", "Budget checks", blocks)
+    kinds: dict[str, CellKind] = {"pass": "pass", "fail": "fail", "not_evaluated": "ne"}
+    matrix = []
+    for v in r.variants:
+        if not v.checks:
+            continue
+        by_key = {c.budget: c for c in v.checks}
+        row = [Cell(rich(v.name))]
+        for k in keys:
+            c = by_key.get(k)
+            if c is None:
+                row.append(Cell(rich(_NA), "muted"))
+            else:
+                text = _value_text(c) if c.status != "not_evaluated" else "not evaluated"
+                row.append(Cell(rich(b(text) if c.status == "fail" else text), kinds[c.status]))
+        matrix.append(row)
+    headers = ["Variant"] + [f"{k} ({_limit_text(limits[k])})" for k in keys]
+    blocks.append(Table(headers, matrix, [False] + [True] * len(keys)))
+    problems = [
         [Cell(rich(v.name)), Cell(rich(code(c.budget))), Cell(rich(_limit_text(c))),
          Cell(rich(_value_text(c))), Cell(rich(_margin_text(c))), _status_cell(c),
          Cell(rich(c.detail))]
-        for v in r.variants for c in v.checks
+        for v in r.variants for c in v.checks if c.status != "pass"
     ]
-    blocks: list[Block] = []
-    if rows:
+    if problems:
         blocks.append(Table(["Variant", "Budget", "Limit", "Value", "Margin", "Status", "Detail"],
-                            rows, [False, False, True, True, True, False, False]))
-        blocks.append(Para(rich("A budget that could not be evaluated is not a pass: the variant "
-                                "cannot ship until it is."), note=True))
-    else:
-        blocks.append(Para(rich("No budget was applied.")))
+                            problems, [False, False, True, True, True, False, False]))
+    blocks.append(Para(rich("A budget that could not be evaluated is not a pass: the variant "
+                            "cannot ship until it is. Where each value comes from: the variant's "
+                            "latency, energy and accuracy provenance below."), note=True))
     return Section("budgets", "Budget checks", blocks)
 
 
