@@ -184,10 +184,9 @@ def select_variant(variants: Sequence[VariantResult]) -> tuple[VariantResult | N
     passing = [v for v in variants if v.passed]
     if not passing:
         return None, "no variant meets every budget"
-    if all(v.energy is not None for v in passing):
-        best = min(passing, key=lambda v: (_cost(v), v.size_bytes or 0))
-        e = best.energy
-        assert e is not None  # narrowed by the all() above
+    with_energy = [(v, v.energy) for v in passing if v.energy is not None]
+    if len(with_energy) == len(passing):
+        best, e = min(with_energy, key=lambda ve: (_cost(ve[0]), ve[0].size_bytes or 0))
         return best, (
             f"meets every budget at the lowest energy per inference "
             f"({e.energy_per_inference_mj:.3g} mJ, {e.kind})"

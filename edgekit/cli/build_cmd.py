@@ -12,6 +12,7 @@ from rich.table import Table
 
 from edgekit.cli import app
 from edgekit.config import VARIANT_NAMES
+from edgekit.results import BuildResult
 
 __all__ = ["build", "verify"]
 
@@ -89,10 +90,7 @@ def build(
         raise typer.Exit(1)
 
 
-def _summary(con: Console, result: object, out_dir: Path) -> None:
-    from edgekit.results import BuildResult
-
-    assert isinstance(result, BuildResult)
+def _summary(con: Console, result: BuildResult, out_dir: Path) -> None:
     t = Table(title=f"{result.model_name}: variants (host figures)")
     for col in (
         "variant",

@@ -369,12 +369,12 @@ def _budgets_section(r: BuildResult) -> Section:
         by_key = {c.budget: c for c in v.checks}
         row = [Cell(rich(v.name))]
         for k in keys:
-            c = by_key.get(k)
-            if c is None:
+            check = by_key.get(k)
+            if check is None:
                 row.append(Cell(rich(_NA), "muted"))
             else:
-                text = _value_text(c) if c.status != "not_evaluated" else "not evaluated"
-                row.append(Cell(rich(b(text) if c.status == "fail" else text), kinds[c.status]))
+                text = _value_text(check) if check.status != "not_evaluated" else "not evaluated"
+                row.append(Cell(rich(b(text) if check.status == "fail" else text), kinds[check.status]))
         matrix.append(row)
     headers = ["Variant"] + [f"{k} ({_limit_text(limits[k])})" for k in keys]
     blocks.append(Table(headers, matrix, [False] + [True] * len(keys)))
