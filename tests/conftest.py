@@ -41,3 +41,34 @@ def make_cnn1d(path: Path, *, classes: int = 4, length: int = 64, seed: int = 0)
 @pytest.fixture
 def cnn1d_path(tmp_path: Path) -> Path:
     return make_cnn1d(tmp_path / "cnn1d.onnx")
+
+
+# --- every test file is collected -------------------------------------------------------------
+# A test that never runs protects nothing: pytest's default ``norecursedirs`` once skipped a whole
+# test folder named ``build``. When the whole suite is run (no file, -k or -m selection), the
+# session fails if any ``tests/**/test_*.py`` produced no collected item.
+
+_TESTS = Path(__file__).resolve().parent
+
+
+def _whole_suite(config: pytest.Config) -> bool:
+    if config.getoption("keyword") or config.getoption("markexpr"):
+        return False
+    args = [Path(a.split("::")[0]).resolve() for a in config.args] or [Path.cwd()]
+    return any(a in (_TESTS, _TESTS.parent) for a in args)
+
+
+def uncollected_test_files(collected: set[Path]) -> list[Path]:
+    """Test files under ``tests/`` that contributed no item to the session."""
+    files = sorted(p.resolve() for p in _TESTS.rglob("test_*.py") if "__pycache__" not in p.parts)
+    return [f for f in files if f not in collected]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if not _whole_suite(session.config):
+        return
+    collected = {Path(str(item.path)).resolve() for item in session.items}
+    missing = uncollected_test_files(collected)
+    if missing:
+        names = ", ".join(str(m.relative_to(_TESTS.parent)) for m in missing)
+        raise pytest.UsageError(f"test files not collected (check norecursedirs and names): {names}")

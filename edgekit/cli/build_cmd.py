@@ -55,7 +55,7 @@ def build(
     (the report says which budget, by how much, for which variant and slice), 2 for a usage or
     input error.
     """
-    from edgekit.build.pipeline import BuildOptions, run_build
+    from edgekit.builder.pipeline import BuildOptions, run_build
     from edgekit.config import load_config
     from edgekit.errors import UsageError
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgekit.build import metrics
+from edgekit.builder import metrics
 
 
 def test_macro_f1_and_recall_by_hand() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
-from edgekit.build.variants.base import BuildContext, Built, require_quantisable
-from edgekit.build.variants.onnx_int8_static import preprocessed_for_quantisation
+from edgekit.builder.variants.base import BuildContext, Built, require_quantisable
+from edgekit.builder.variants.onnx_int8_static import preprocessed_for_quantisation
 from edgekit.errors import ConversionError
 
 __all__ = ["OnnxInt8Dynamic"]

@@ -1,4 +1,4 @@
-"""Run in a fresh process by ``edgekit.build.profile``: time one variant, print JSON on stdout."""
+"""Run in a fresh process by ``edgekit.builder.profile``: time one variant, print JSON on stdout."""
 
 from __future__ import annotations
 

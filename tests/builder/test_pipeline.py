@@ -11,7 +11,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from edgekit.build.pipeline import BuildOptions, run_build
+from edgekit.builder.pipeline import BuildOptions, run_build
 from edgekit.bundle import load_bundle
 from edgekit.cli import main
 from edgekit.config import load_config

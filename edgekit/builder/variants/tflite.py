@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Literal
 
-from edgekit.build.variants.base import BuildContext, Built, Skip
+from edgekit.builder.variants.base import BuildContext, Built, Skip
 from edgekit.errors import ConversionError
 
 __all__ = ["TFLITE_NAMES", "TfliteFp16", "TfliteFp32", "TfliteInt8"]
@@ -22,7 +22,7 @@ _WANTED_KEY = "tflite_wanted"
 
 
 def _convert_all(ctx: BuildContext) -> dict[str, Any]:
-    from edgekit.build.converter import ConverterDisabledError, convert_to_tflite_variants
+    from edgekit.builder.converter import ConverterDisabledError, convert_to_tflite_variants
 
     cached: dict[str, Any] | None = ctx.extra.get(_CACHE_KEY)
     if cached is not None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from edgekit.build.variants.base import BuildContext, Built, Skip, Variant
-from edgekit.build.variants.onnx_fp16 import OnnxFp16
-from edgekit.build.variants.onnx_fp32 import OnnxFp32
-from edgekit.build.variants.onnx_int8_dynamic import OnnxInt8Dynamic
-from edgekit.build.variants.onnx_int8_static import OnnxInt8Static
-from edgekit.build.variants.tflite import TfliteFp16, TfliteFp32, TfliteInt8
+from edgekit.builder.variants.base import BuildContext, Built, Skip, Variant
+from edgekit.builder.variants.onnx_fp16 import OnnxFp16
+from edgekit.builder.variants.onnx_fp32 import OnnxFp32
+from edgekit.builder.variants.onnx_int8_dynamic import OnnxInt8Dynamic
+from edgekit.builder.variants.onnx_int8_static import OnnxInt8Static
+from edgekit.builder.variants.tflite import TfliteFp16, TfliteFp32, TfliteInt8
 
 __all__ = ["VARIANTS", "BuildContext", "Built", "Skip", "Variant"]
 

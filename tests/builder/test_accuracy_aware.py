@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from edgekit.build.pipeline import BuildOptions, run_build
+from edgekit.builder.pipeline import BuildOptions, run_build
 from edgekit.config import load_config
 from edgekit.data.dataset import Dataset, save_npz
 

@@ -1,7 +1,7 @@
 """``edgekit build``: load -> optimise -> quantise -> export -> validate -> profile -> judge ->
 bundle -> report.
 
-The pipeline only orchestrates: variants are modules in ``edgekit/build/variants/``, budgets are
+The pipeline only orchestrates: variants are modules in ``edgekit/builder/variants/``, budgets are
 kinds in ``edgekit/budget.py``, metrics in ``metrics.py``, and the renderers in ``edgekit/report/``
 read the :class:`BuildResult` it returns.
 """
@@ -24,12 +24,12 @@ import numpy as np
 
 from edgekit import __version__
 from edgekit.budget import BudgetContext, check_variant, pareto_front, select_variant
-from edgekit.build import metrics
-from edgekit.build.energy_estimate import estimate_energy
-from edgekit.build.profile import host_description, profile_variant
-from edgekit.build.target_results import apply_target_results, load_target_results
-from edgekit.build.variants import VARIANTS
-from edgekit.build.variants.base import BuildContext, CandidateScore, Skip
+from edgekit.builder import metrics
+from edgekit.builder.energy_estimate import estimate_energy
+from edgekit.builder.profile import host_description, profile_variant
+from edgekit.builder.target_results import apply_target_results, load_target_results
+from edgekit.builder.variants import VARIANTS
+from edgekit.builder.variants.base import BuildContext, CandidateScore, Skip
 from edgekit.bundle import sha256_file
 from edgekit.config import BuildConfig
 from edgekit.data.dataset import Dataset, load_source

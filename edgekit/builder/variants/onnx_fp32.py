@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import onnxruntime as ort
 
-from edgekit.build.variants.base import BuildContext, Built
+from edgekit.builder.variants.base import BuildContext, Built
 from edgekit.errors import ConversionError
 
 __all__ = ["OnnxFp32"]

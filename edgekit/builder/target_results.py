@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from edgekit.bench_result import BenchResult, VariantBench, load_bench_json
-from edgekit.build.energy_estimate import battery_fields
+from edgekit.builder.energy_estimate import battery_fields
 from edgekit.config import BatteryConfig
 from edgekit.results import EnergyFigure, LatencyResult, VariantResult
 

@@ -1,6 +1,6 @@
 """Host profiling of a variant: cold start, latency distribution and peak memory.
 
-Each variant runs in a fresh Python process (``python -m edgekit.build._profile_worker``) so that
+Each variant runs in a fresh Python process (``python -m edgekit.builder._profile_worker``) so that
 its peak resident memory is its own and its cold start is real: import, load, first inference.
 Latency is preprocessing plus inference of one batch, the device's capture-to-result path.
 These are host figures; on-target figures come from ``edgekit bench``.
@@ -64,7 +64,7 @@ def profile_variant(
             "warmup": warmup,
             "backend_options": backend_options or {},
         }
-        cmd = [sys.executable, "-m", "edgekit.build._profile_worker", json.dumps(job)]
+        cmd = [sys.executable, "-m", "edgekit.builder._profile_worker", json.dumps(job)]
         try:
             proc = subprocess.run(
                 cmd, capture_output=True, text=True, timeout=timeout_s, check=False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import onnx
 
-from edgekit.build.variants.base import BuildContext, Built, Skip
+from edgekit.builder.variants.base import BuildContext, Built, Skip
 from edgekit.errors import ConversionError
 
 __all__ = ["OnnxFp16"]

@@ -26,7 +26,7 @@ from edgekit.backends.testing import (
     realistic_iq,
 )
 from edgekit.backends.tflite import TFLiteBackend, layout_sidecar_path
-from edgekit.build.converter import (
+from edgekit.builder.converter import (
     ConvertedModel,
     ConverterDisabledError,
     ConverterEnv,

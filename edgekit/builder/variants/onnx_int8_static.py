@@ -17,7 +17,7 @@ from onnxruntime.quantization import (
     quantize_static,
 )
 
-from edgekit.build.variants.base import BuildContext, Built, CandidateScore, Skip, require_quantisable
+from edgekit.builder.variants.base import BuildContext, Built, CandidateScore, Skip, require_quantisable
 from edgekit.errors import ConversionError
 from edgekit.results import QuantStep
 
@@ -111,7 +111,7 @@ def _breaks(score: CandidateScore, ctx: BuildContext) -> list[str]:
 def _quantisable(path: Path) -> list[str]:
     """Quantisable node names of the model the quantiser actually sees (after pre-processing,
     which may fuse or rename nodes)."""
-    from edgekit.build.variants.base import QUANTISABLE_OPS
+    from edgekit.builder.variants.base import QUANTISABLE_OPS
 
     return [n.name for n in onnx.load(str(path)).graph.node if n.op_type in QUANTISABLE_OPS and n.name]
 
