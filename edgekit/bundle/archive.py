@@ -218,10 +218,15 @@ def _extract_filter(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo:
 
 
 def unpack_archive(path: Path, dest: Path, limits: ArchiveLimits | None = None) -> Path:
-    """Check then unpack ``path`` into the empty folder ``dest``; return the bundle folder in it."""
+    """Check then unpack ``path`` into ``dest`` (new or empty); return the bundle folder in it."""
     limits = limits or ArchiveLimits()
+    if not os.path.lexists(dest):
+        try:
+            dest.mkdir(parents=True)
+        except OSError as e:
+            raise BundleError(f"{dest}: cannot create the folder to unpack into ({e.strerror or e})") from e
     if not dest.is_dir() or any(dest.iterdir()):
-        raise BundleError(f"{dest}: an archive is unpacked into an empty folder")
+        raise BundleError(f"{dest}: an archive is unpacked into a new or empty folder")
     try:
         with (
             path.open("rb") as raw,

@@ -100,13 +100,14 @@ def _text(
     *,
     null: bool = False,
     most: int = 1000,
+    least: int = 1,
     pattern: re.Pattern[str] | None = None,
     accepted: str = "",
 ) -> str | None:
     if v is None and null:
         return None
-    expect = accepted or f"a string of 1 to {most} characters" + (" or null" if null else "")
-    if not isinstance(v, str) or not 1 <= len(v) <= most:
+    expect = accepted or f"a string of {least} to {most} characters" + (" or null" if null else "")
+    if not isinstance(v, str) or not least <= len(v) <= most:
         raise _bad(key, expect, v)
     if pattern is not None and not pattern.fullmatch(v):
         raise _bad(key, expect, v)
@@ -133,6 +134,11 @@ def _int(v: Any, key: str, *, lo: int, hi: int, null: bool = False) -> int | Non
 def _choice(v: Any, key: str, accepted: tuple[Any, ...]) -> None:
     if v not in accepted or isinstance(v, bool):
         raise _bad(key, "one of " + ", ".join("null" if a is None else a for a in accepted), v)
+
+
+def _free_text(v: Any, key: str, most: int = 10_000) -> None:
+    """Descriptive text: any string (empty too) up to ``most`` characters, or null."""
+    _text(v, key, null=True, most=most, least=0)
 
 
 def _optional(m: dict[str, Any], key: str, check: Callable[[Any, str], Any], where: str = "") -> None:
@@ -259,7 +265,7 @@ def _variant(v: Any, key: str, files: dict[str, Any]) -> dict[str, Any]:
                 f"accepted: {', '.join(allowed)}"
             )
         allowed[name](value, f"{key}.backend_options.{name}")
-    _optional(var, "precision", lambda x, k: _text(x, k, null=True, most=32), f"{key}.")
+    _optional(var, "precision", lambda x, k: _free_text(x, k, 32), f"{key}.")
     _optional(var, "passed", _bool_or_null, f"{key}.")
     _optional(var, "size_bytes", lambda x, k: _int(x, k, lo=0, hi=2**53 - 1, null=True), f"{key}.")
     _optional(var, "accuracy", lambda x, k: _num(x, k, lo=0.0, hi=1.0), f"{key}.")
@@ -287,14 +293,14 @@ def _tensor(v: Any, key: str, *, output: bool) -> None:
     _shape(t["shape"], f"{key}.shape")
     if output:
         _int(t["index"], f"{key}.index", lo=0, hi=1023)
-        _optional(t, "kind", lambda x, k: _text(x, k, null=True, most=64), f"{key}.")
+        _optional(t, "kind", lambda x, k: _free_text(x, k, 64), f"{key}.")
     else:
         _text(t["dtype"], f"{key}.dtype", pattern=_DTYPE, accepted="a dtype name such as 'float32'")
 
 
 def _labels(v: Any, key: str) -> None:
     for i, label in enumerate(_list(v, key, most=MAX_LABELS)):
-        _text(label, f"{key}[{i}]", most=256)
+        _text(label, f"{key}[{i}]", most=256, least=0)
 
 
 def _preprocess(v: Any, key: str) -> None:
@@ -317,21 +323,21 @@ def _scalars(v: Any, key: str, *, numbers_only: bool) -> None:
 
 def _ood(v: Any, key: str) -> None:
     ood = _table_or_null(v, key)
-    _optional(ood, "score", lambda x, k: _text(x, k, null=True, most=64), f"{key}.")
+    _optional(ood, "score", lambda x, k: _free_text(x, k, 64), f"{key}.")
     _optional(ood, "threshold", lambda x, k: _num(x, k), f"{key}.")
     _optional(ood, "target_in_distribution_accept", lambda x, k: _num(x, k, lo=0.0, hi=1.0), f"{key}.")
 
 
 def _strings(v: Any, key: str) -> None:
     for name, value in _table_or_null(v, key).items():
-        _text(value, f"{key}.{name}", null=True, most=10_000)
+        _free_text(value, f"{key}.{name}")
 
 
 _TOP_LEVEL: dict[str, Callable[[Any, str], Any]] = {
-    "description": lambda x, k: _text(x, k, null=True, most=10_000),
-    "created_by": lambda x, k: _text(x, k, null=True),
-    "created_at": lambda x, k: _text(x, k, null=True),
-    "selection_reason": lambda x, k: _text(x, k, null=True, most=10_000),
+    "description": _free_text,
+    "created_by": _free_text,
+    "created_at": _free_text,
+    "selection_reason": _free_text,
     "verdict": lambda x, k: _choice(x, k, ("pass", "rejected", None)),
     "preprocess": _preprocess,
     "ood": _ood,

@@ -132,6 +132,9 @@ def check_files(root: Path, source: Path | None = None) -> tuple[dict[str, Any],
     files: dict[str, str] = manifest["files"]
     problems = [p for rel, digest in files.items() if (p := _check_file(root, rel, digest))]
     problems += _unlisted(root, files)
+    if not problems:  # only then are the model files worth parsing
+        for var in manifest["variants"]:
+            problems += _undeclared_reads(root, var)
     return manifest, bundle_id(manifest), problems
 
 
@@ -173,7 +176,7 @@ def _onnx_external_files(model_path: Path) -> set[str]:
     try:
         model = onnx.load(str(model_path), load_external_data=False)
     except Exception as e:  # protobuf's DecodeError and friends: the runtime would refuse it too
-        raise BundleError(f"{model_path}: not a readable ONNX model: {e}") from e
+        raise BundleError(f"{model_path.name}: not a readable ONNX model: {str(e)[:200]}") from e
     found: set[str] = set()
 
     def tensor(t: TensorProto) -> None:
@@ -204,6 +207,31 @@ def _onnx_external_files(model_path: Path) -> set[str]:
     return found
 
 
+def _undeclared_reads(root: Path, var: dict[str, Any]) -> list[str]:
+    """Files loading ``var`` would read beyond its ``file`` and ``extra_files``: the TFLite layout
+    sidecar beside the model, an ONNX model's external tensor data."""
+    rel: str = var["file"]
+    extras = set(var.get("extra_files") or [])
+    where = f"variant {var['name']!r}"
+    if var["runtime"] == "tflite":
+        sidecar = tflite_sidecar(rel)
+        if sidecar not in extras and os.path.lexists(root / sidecar):
+            return [f"{where}: the TFLite backend would read {sidecar}, which is not in its extra_files"]
+        return []
+    try:
+        locations = _onnx_external_files(root / rel)
+    except BundleError as e:
+        return [f"{where}: {e}"]
+    problems = []
+    for loc in sorted(locations):
+        target = posixpath.normpath(posixpath.join(posixpath.dirname(rel), loc))
+        if loc.startswith("/") or target not in extras:
+            problems.append(
+                f"{where}: the model reads external data {loc!r}, which is not in its extra_files"
+            )
+    return problems
+
+
 @dataclass(frozen=True)
 class Bundle:
     """A verified bundle: its folder, parsed manifest, bundle ID and signature status."""
@@ -230,26 +258,14 @@ class Bundle:
         """
         var = self.variant(name)
         rel: str = var["file"]
-        extras: list[str] = list(var.get("extra_files") or [])
         files: dict[str, str] = self.manifest["files"]
-        refuse = f"{self.root}: refusing to load variant {name!r}"
-        for r in (rel, *extras):
+        for r in (rel, *(var.get("extra_files") or [])):
             problem = _check_file(self.root, r, files[r])
             if problem:
-                raise BundleError(f"{refuse}: {problem}")
-        if var["runtime"] == "tflite":
-            sidecar = tflite_sidecar(rel)
-            if sidecar not in extras and os.path.lexists(self.root / sidecar):
-                raise BundleError(
-                    f"{refuse}: the TFLite backend would read {sidecar}, not in its extra_files"
-                )
-        else:
-            for loc in sorted(_onnx_external_files(self.root / rel)):
-                target = posixpath.normpath(posixpath.join(posixpath.dirname(rel), loc))
-                if loc.startswith("/") or target not in extras:
-                    raise BundleError(
-                        f"{refuse}: the model reads external data {loc!r}, not in its extra_files"
-                    )
+                raise BundleError(f"{self.root}: refusing to load variant {name!r}: {problem}")
+        undeclared = _undeclared_reads(self.root, var)
+        if undeclared:
+            raise BundleError(f"{self.root}: refusing to load {undeclared[0]}")
         return self.root / rel
 
 
