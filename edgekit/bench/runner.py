@@ -243,12 +243,12 @@ def _run(bundle_path: str | Path, bundle: Bundle, opts: BenchOptions) -> BenchRe
     started = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.monotonic()
     variants = _resolve_variants(bundle, opts.variants)
-    sig = bundle.signature
+    meter_spec, meter_info = _choose_meter(opts)
+    sig = bundle.signature  # logged once the options are known good: a refusal stays one line
     opts.log(
         f"bundle {bundle.bundle_id} verified; "
         + (f"signed by trusted key {sig.key_id}" if sig.status == "trusted" else f"signature: {sig.status}")
     )
-    meter_spec, meter_info = _choose_meter(opts)
     battery, battery_why = battery_from_manifest(bundle.manifest, opts.duty_hz)
     warnings: list[str] = []
     if opts.quick:
