@@ -124,6 +124,7 @@ class BenchResult:
     variants: tuple[VariantBench, ...]
     warnings: tuple[str, ...] = ()
     throttled_during_run: bool = False
+    bundle_id: str = ""  # SHA-256 of the bundle's canonical manifest: which bundle was measured
     schema_version: int = BENCH_SCHEMA_VERSION
     tool: str = ""
     extra: dict[str, Any] = field(default_factory=dict)

@@ -210,6 +210,7 @@ class BuildResult:
     budgets: dict[str, Any]
     bundle_dir: str = ""
     bundle_archive: str = ""
+    bundle_id: str = ""  # SHA-256 of the bundle's canonical manifest (edgekit.bundle.manifest)
     schema_version: int = REPORT_SCHEMA_VERSION
     warnings: list[str] = field(default_factory=list)
     reference_accuracy: float | None = None  # accuracy of the reference on in-distribution rows

@@ -28,7 +28,7 @@ from edgekit.bench.energy_run import (
 from edgekit.bench.inputs import BenchInputs, make_inputs
 from edgekit.bench.latency import profile_in_fresh_process
 from edgekit.bench_result import BenchResult, VariantBench
-from edgekit.bundle import MANIFEST, Bundle, load_bundle
+from edgekit.bundle import MANIFEST, ArchiveLimits, Bundle, TrustedKey, load_bundle
 from edgekit.energy import Clock, EnergyResult, detect_meter, open_meter
 from edgekit.energy.meters import DETECTION_ORDER
 from edgekit.environment import (
@@ -66,6 +66,8 @@ class BenchOptions:
     roots: EnvironmentRoots = field(default_factory=EnvironmentRoots)
     clock: Clock | None = None
     log: Callable[[str], None] = lambda _m: None
+    trusted_keys: tuple[TrustedKey, ...] = ()  # when given, the bundle must be signed by one
+    archive_limits: ArchiveLimits = field(default_factory=ArchiveLimits)
 
 
 def _resolve_variants(bundle: Bundle, wanted: list[str] | None) -> list[dict[str, Any]]:
@@ -103,8 +105,11 @@ def _runner(bundle: Bundle, variant: dict[str, Any], inputs: BenchInputs, opts: 
     from edgekit.backends import open_backend
     from edgekit.signals.preprocess import Pipeline
 
+    # checked again right before loading: the hash of every file this variant reads
     backend = open_backend(
-        bundle.path(variant["file"]), threads=opts.threads, **(variant.get("backend_options") or {})
+        bundle.model_path(variant["name"]),
+        threads=opts.threads,
+        **(variant.get("backend_options") or {}),
     )
     pipe = Pipeline.from_spec(inputs.preprocess)
     n = inputs.x.shape[0] // opts.batch
@@ -133,7 +138,7 @@ def _bench_variant(
     name = variant["name"]
     opts.log(f"{name}: cold start, latency ({opts.runs} runs), CPU time, peak memory ...")
     figures = profile_in_fresh_process(
-        bundle.path(variant["file"]),
+        bundle.model_path(name),  # checked now, right before the worker loads it
         inputs=inputs.x,
         preprocess=inputs.preprocess,
         backend_options=variant.get("backend_options") or {},
@@ -213,7 +218,7 @@ def _energy_warnings(name: str, energy: EnergyResult) -> list[str]:
 
 
 def _manifest_sha256(bundle: Bundle) -> str:
-    return hashlib.sha256(bundle.path(MANIFEST).read_bytes()).hexdigest()
+    return hashlib.sha256((bundle.root / MANIFEST).read_bytes()).hexdigest()
 
 
 def run_bench(bundle_path: str | Path, opts: BenchOptions) -> BenchResult:
@@ -225,7 +230,13 @@ def run_bench(bundle_path: str | Path, opts: BenchOptions) -> BenchResult:
         raise UsageError(f"--duty: must be a finite number of captures per second >= 0, got {opts.duty_hz}")
     with tempfile.TemporaryDirectory(prefix="edgekit-bench-bundle-") as tmp:
         # an archive is unpacked here and removed afterwards; a folder is read in place
-        return _run(bundle_path, load_bundle(bundle_path, extract_to=Path(tmp)), opts)
+        bundle = load_bundle(
+            bundle_path,
+            extract_to=Path(tmp),
+            trusted_keys=opts.trusted_keys,
+            limits=opts.archive_limits,
+        )
+        return _run(bundle_path, bundle, opts)
 
 
 def _run(bundle_path: str | Path, bundle: Bundle, opts: BenchOptions) -> BenchResult:
@@ -233,6 +244,11 @@ def _run(bundle_path: str | Path, bundle: Bundle, opts: BenchOptions) -> BenchRe
     t0 = time.monotonic()
     variants = _resolve_variants(bundle, opts.variants)
     meter_spec, meter_info = _choose_meter(opts)
+    sig = bundle.signature  # logged once the options are known good: a refusal stays one line
+    opts.log(
+        f"bundle {bundle.bundle_id} verified; "
+        + (f"signed by trusted key {sig.key_id}" if sig.status == "trusted" else f"signature: {sig.status}")
+    )
     battery, battery_why = battery_from_manifest(bundle.manifest, opts.duty_hz)
     warnings: list[str] = []
     if opts.quick:
@@ -265,8 +281,11 @@ def _run(bundle_path: str | Path, bundle: Bundle, opts: BenchOptions) -> BenchRe
             "created_by": bundle.manifest.get("created_by"),
             "created_at": bundle.manifest.get("created_at"),
             "manifest_sha256": _manifest_sha256(bundle),
+            "bundle_id": bundle.bundle_id,
+            "signed_by": bundle.signature.key_id if bundle.signature.status == "trusted" else None,
             "budgets": bundle.manifest.get("budgets"),
         },
+        bundle_id=bundle.bundle_id,
         started_at=started,
         duration_s=time.monotonic() - t0,
         quick=opts.quick,

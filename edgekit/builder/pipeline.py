@@ -484,7 +484,7 @@ def _run(
 
     # ---- bundle
     with stages.stage("bundle") as d:
-        from edgekit.bundle import write_bundle
+        from edgekit.bundle import read_bundle_id, write_bundle
 
         ref_stats = _reference_statistics(eval_ds or cal_ds, ev, ref_scores, cfg)
         bdir, archive = write_bundle(
@@ -501,6 +501,7 @@ def _run(
         # Paths as they will be once the staging folder is renamed into place.
         result.bundle_dir = str(opts.out_dir / bdir.relative_to(staging))
         result.bundle_archive = str(opts.out_dir / archive.relative_to(staging))
+        result.bundle_id = read_bundle_id(bdir)
         d.append(f"{bdir.name}/ and {archive.name}")
 
     # ---- report

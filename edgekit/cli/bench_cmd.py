@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from edgekit.cli import app
+from edgekit.cli.bundle_cmd import MAX_SIZE_HELP, TRUSTED_KEY_HELP
 
 __all__ = ["bench"]
 
@@ -64,6 +65,10 @@ def bench(
         None, "--devicetree-root", help="Where the device tree is (default PROC_ROOT/device-tree)."
     ),
     vcgencmd: str = typer.Option("vcgencmd", "--vcgencmd", help="The vcgencmd program (throttling, PMIC)."),
+    trusted_key: list[Path] | None = typer.Option(
+        None, "--trusted-key", metavar="PUB", help=TRUSTED_KEY_HELP
+    ),
+    max_size: str | None = typer.Option(None, "--max-size", metavar="SIZE", help=MAX_SIZE_HELP),
 ) -> None:
     """Measure every variant of a bundle on this board: cold start, latency distribution, CPU time,
     peak memory, energy per inference with spread, and battery life at the duty cycle; probe the
@@ -71,13 +76,15 @@ def bench(
 
     Writes bench.json (read by `edgekit build --target-results`), bench.md and bench.html.
     Exit codes: 0 when every variant was measured, 1 when an energy measurement could not be made
-    (the reports say why), 2 for a usage error (bad bundle, variant name or meter spec).
+    (the reports say why), 2 for a usage error (bad bundle, variant name or meter spec) or a bundle
+    that fails verification (hashes, files outside the bundle, or a signature by no trusted key).
     """
     from dataclasses import replace
 
     from edgekit.bench.energy_run import EnergyPlan
     from edgekit.bench.reports import write_reports
     from edgekit.bench.runner import QUICK_PLAN, BenchOptions, run_bench
+    from edgekit.bundle import ArchiveLimits, resolve_trusted_keys
     from edgekit.environment import EnvironmentRoots
 
     names = None
@@ -110,6 +117,8 @@ def bench(
         quick=quick,
         roots=EnvironmentRoots(sysfs_root, proc_root, devicetree_root, vcgencmd),
         log=lambda m: err.print(m, highlight=False, markup=False),
+        trusted_keys=resolve_trusted_keys(trusted_key or []),
+        archive_limits=ArchiveLimits.resolve(max_size),
     )
     result = run_bench(bundle, opts)
     paths = write_reports(result, out)

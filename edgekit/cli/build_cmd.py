@@ -1,8 +1,7 @@
-"""``edgekit build CONFIG`` and ``edgekit verify BUNDLE``."""
+"""``edgekit build CONFIG``."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from edgekit.cli import app
 from edgekit.config import VARIANT_NAMES
 from edgekit.results import BuildResult
 
-__all__ = ["build", "verify"]
+__all__ = ["build"]
 
 
 def _fmt(v: float | None, spec: str = ".3g") -> str:
@@ -144,16 +143,3 @@ def _summary(con: Console, result: BuildResult, out_dir: Path) -> None:
             for c in v.unevaluated_checks:
                 con.print(f"  {v.name}: {c.budget} not evaluated — {c.detail}", highlight=False)
     con.print(f"Reports: {out_dir}/report.md, report.html, report.json; bundle: {result.bundle_dir}")
-
-
-@app.command()
-def verify(bundle: Path = typer.Argument(..., help="A bundle folder or .tar.gz archive.")) -> None:
-    """Re-check the SHA-256 of every file in a bundle against its manifest (exit 1 on mismatch)."""
-    from edgekit.bundle import verify_bundle
-
-    problems = verify_bundle(bundle)
-    if problems:
-        for p in problems:
-            typer.echo(f"{bundle}: {p}", err=True)
-        raise typer.Exit(1)
-    typer.echo(json.dumps({"bundle": str(bundle), "verified": True}))

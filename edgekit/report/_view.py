@@ -562,6 +562,8 @@ def _provenance_section(r: BuildResult) -> Section:
         files.append(rich("bundle ", code(r.bundle_dir)))
     if r.bundle_archive:
         files.append(rich("archive ", code(r.bundle_archive)))
+    if r.bundle_id:
+        files.append(rich("bundle ID ", code(r.bundle_id), " (SHA-256 of the canonical manifest)"))
     blocks.append(Bullets(files))
     return Section("provenance", "Host and provenance", blocks)
 
