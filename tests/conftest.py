@@ -52,7 +52,8 @@ _TESTS = Path(__file__).resolve().parent
 
 
 def _whole_suite(config: pytest.Config) -> bool:
-    if config.getoption("keyword") or config.getoption("markexpr"):
+    selecting = ("keyword", "markexpr", "ignore", "ignore_glob", "deselect")
+    if any(config.getoption(opt, None) for opt in selecting):
         return False
     args = [Path(a.split("::")[0]).resolve() for a in config.args] or [Path.cwd()]
     return any(a in (_TESTS, _TESTS.parent) for a in args)
