@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from edgekit import outdir
+from edgekit.outdir import publish
 from edgekit.errors import UsageError
 from edgekit.outdir import MARKER, check_name, check_output, open_output, store_path
 from tests.outdir_snapshot import snapshot
@@ -162,11 +163,20 @@ def test_a_failed_run_leaves_the_previous_output_byte_identical(tmp_path: Path) 
     assert os.listdir(store_path(out)) == [outdir.STORE_MARKER]
 
 
+def test_a_first_run_that_fails_leaves_no_trace(tmp_path: Path) -> None:
+    (tmp_path / "keep.txt").write_text("x")
+    before = snapshot(tmp_path)
+    with pytest.raises(RuntimeError), open_output(tmp_path / "o", kind="build") as o:
+        (o.staging / "report.md").write_text("half")
+        raise RuntimeError("stage failed")
+    assert snapshot(tmp_path) == before  # neither the output nor its store
+
+
 def test_fallback_swap_without_rename_exchange(tmp_path: Path, monkeypatch) -> None:
     def no_exchange(a: Path, b: Path) -> None:
-        raise outdir._NoExchange
+        raise publish._NoExchange
 
-    monkeypatch.setattr(outdir, "_exchange", no_exchange)
+    monkeypatch.setattr(publish, "_exchange", no_exchange)
     out = tmp_path / "o"
     _publish(out, {"report.md": "one"})
     _publish(out, {"report.md": "two"})
@@ -178,9 +188,10 @@ _KILL_BETWEEN_RENAMES = """
 import os, sys
 from pathlib import Path
 from edgekit import outdir
+from edgekit.outdir import publish
 
 def no_exchange(a, b):
-    raise outdir._NoExchange
+    raise publish._NoExchange
 
 real_rename = os.rename
 def rename(src, dst):
@@ -188,8 +199,8 @@ def rename(src, dst):
         os._exit(9)
     real_rename(src, dst)
 
-outdir._exchange = no_exchange
-outdir.os.rename = rename
+publish._exchange = no_exchange
+publish.os.rename = rename
 with outdir.open_output(sys.argv[1], kind="build") as out:
     (out.staging / "report.md").write_text("two")
     out.publish()
@@ -255,13 +266,13 @@ def test_leftovers_of_the_old_scheme_are_reported_not_deleted(tmp_path: Path) ->
 def test_a_retired_output_that_gained_a_file_during_the_swap_is_kept(tmp_path: Path, monkeypatch) -> None:
     out = tmp_path / "o"
     _publish(out, {"report.md": "one"})
-    real = outdir._exchange
+    real = publish._exchange
 
     def exchange_then_user_writes(a: Path, b: Path) -> None:
         real(a, b)
         (a / "late.txt").write_text("written by someone during the swap")  # a now holds the old one
 
-    monkeypatch.setattr(outdir, "_exchange", exchange_then_user_writes)
+    monkeypatch.setattr(publish, "_exchange", exchange_then_user_writes)
     notes: list[str] = []
     with open_output(out, kind="build", log=notes.append) as o:
         (o.staging / "report.md").write_text("two")

@@ -319,5 +319,4 @@ def test_sigterm_during_export_stops_the_converter(tmp_path: Path) -> None:
     lines = err.strip().splitlines()
     assert lines[-1] == "edgekit: terminated" and "Traceback" not in err, err
     assert all(_gone(p) for p in pids)
-    assert not out.exists()
-    assert os.listdir(tmp_path / "out" / ".tiny.edgekit") == [".edgekit-store"]
+    assert os.listdir(tmp_path / "out") == []  # a first build that ended leaves no store behind
