@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 from edgekit import outdir
-from edgekit.outdir import publish
 from edgekit.errors import UsageError
-from edgekit.outdir import MARKER, check_name, check_output, open_output, store_path
+from edgekit.outdir import MARKER, check_name, check_output, open_output, publish, store_path
 from tests.outdir_snapshot import snapshot
 
 REPO = Path(__file__).resolve().parents[1]
