@@ -19,7 +19,8 @@ run replaces. The rules:
 - **Leftovers.** A run killed at any moment leaves at most its ``run-ID`` folder; the next run,
   under the lock, removes those that carry the run marker. Where ``RENAME_EXCHANGE`` is missing
   (not Linux, or a file system without it) the swap is two renames through ``run-ID/old``, and
-  the next run restores ``old`` when a kill fell between them.
+  the next run restores ``old`` when a kill fell between them. A first run that ends without
+  publishing removes the store it made, so a failed first build leaves nothing behind.
 
 Why a real folder swapped by ``RENAME_EXCHANGE`` rather than ``out/NAME`` as a symlink to a
 build kept elsewhere: users and tools copy, tar, rsync and upload ``out/NAME``; a symlink there
@@ -27,6 +28,8 @@ is copied as a link (``cp -r``, ``tar``, artifact uploaders that skip hidden fol
 dangling on the Pi. A real folder keeps every path (``out/NAME/report.md``, ``bundle/``,
 ``NAME.bundle.tar.gz``) a plain file, and the exchange is still a single atomic step. The cost,
 one persistent hidden sibling per output holding the lock, is stated in the README.
+
+``ownership`` holds the rule (read-only checks); ``publish`` the store, lock, swap and cleanup.
 """
 
 from __future__ import annotations

@@ -158,6 +158,7 @@ def _check_protected(target: Path, shown: str, protect: Protected) -> None:
 
 
 def check_store(store: Path, shown: str) -> None:
+    """Refuse a store path that exists and is not edgekit's (its marker, or an empty folder)."""
     try:
         st = os.lstat(store)
     except FileNotFoundError:

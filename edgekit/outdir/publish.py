@@ -110,7 +110,7 @@ class OutputFolder:
     def publish(self) -> None:
         """Replace the output with ``staging`` in one atomic step (once per run)."""
         if self.published:
-            raise UsageError(f"output folder {self.shown}: already published by this run")
+            raise RuntimeError(f"output folder {self.shown}: already published by this run")
         _write_new(
             self.staging / MARKER,
             {
@@ -151,7 +151,7 @@ def _holder(store: Path) -> str:
     """`` (pid N)`` for the run that holds the lock, when its run marker says so."""
     with contextlib.suppress(OSError):
         for run in sorted(store.glob("run-*"), reverse=True):
-            with contextlib.suppress(OSError, ValueError):
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
                 pid = json.loads((run / _RUN_MARKER).read_text())["pid"]
                 return f" (pid {int(pid)})"
     return ""
