@@ -32,6 +32,9 @@ def main(job_path: str) -> int:
         job = json.load(f)
     import numpy as np
 
+    from edgekit._deathsig import die_with_parent
+
+    die_with_parent()  # after numpy, which has loaded ctypes: no import lands in the cold start
     from edgekit.backends import open_backend
     from edgekit.signals.preprocess import Pipeline
 

@@ -3,6 +3,8 @@
 The worker (``edgekit.bench._worker``) is spawned with ``python -m``; the cold start is measured
 from just before the spawn to the worker's first result on ``CLOCK_MONOTONIC``, which is shared
 by every process on Linux, so interpreter start and imports count as they do on the device.
+The worker runs in its own process group and dies with the bench (``edgekit.children``); its
+input files live in the run's scratch folder when the bench gives one.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.bench_result import ColdStart, LatencyStats
+from edgekit.children import run_child
 from edgekit.errors import ModelError
 
 __all__ = ["ProcessFigures", "profile_in_fresh_process"]
@@ -47,9 +50,13 @@ def profile_in_fresh_process(
     warmup: int,
     batch: int,
     timeout_s: float = 900.0,
+    scratch_dir: Path | None = None,
 ) -> ProcessFigures:
-    """Spawn the worker on ``inputs`` (raw captures, cycled in batches of ``batch``)."""
-    with tempfile.TemporaryDirectory(prefix="edgekit-bench-") as tmp:
+    """Spawn the worker on ``inputs`` (raw captures, cycled in batches of ``batch``).
+
+    ``scratch_dir``: where the worker's input files go (default: the system's temporary folder).
+    """
+    with tempfile.TemporaryDirectory(prefix="edgekit-bench-", dir=scratch_dir) as tmp:
         inp = Path(tmp) / "inputs.npy"
         np.save(inp, np.ascontiguousarray(inputs), allow_pickle=False)
         job = Path(tmp) / "job.json"
@@ -70,7 +77,7 @@ def profile_in_fresh_process(
         cmd = [sys.executable, "-m", "edgekit.bench._worker", str(job)]
         spawn_s = time.monotonic()
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)
+            proc = run_child(cmd, timeout_s=timeout_s)
         except subprocess.TimeoutExpired as e:
             raise ModelError(f"{model_path}: latency run did not finish in {timeout_s:.0f} s") from e
     if proc.returncode != 0:

@@ -68,6 +68,7 @@ class BenchOptions:
     log: Callable[[str], None] = lambda _m: None
     trusted_keys: tuple[TrustedKey, ...] = ()  # when given, the bundle must be signed by one
     archive_limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+    scratch_dir: Path | None = None  # temporary files (the run's own scratch folder when given)
 
 
 def _resolve_variants(bundle: Bundle, wanted: list[str] | None) -> list[dict[str, Any]]:
@@ -146,6 +147,7 @@ def _bench_variant(
         runs=opts.runs,
         warmup=opts.warmup,
         batch=opts.batch,
+        scratch_dir=opts.scratch_dir,
     )
     opts.log(
         f"{name}: energy on {meter_spec} ({opts.plan.windows} x >= {opts.plan.window_s:g} s windows, "
@@ -228,7 +230,7 @@ def run_bench(bundle_path: str | Path, opts: BenchOptions) -> BenchResult:
             raise UsageError(f"--{key}: must be >= 1, got {value}")
     if opts.duty_hz is not None and not (math.isfinite(opts.duty_hz) and opts.duty_hz >= 0):
         raise UsageError(f"--duty: must be a finite number of captures per second >= 0, got {opts.duty_hz}")
-    with tempfile.TemporaryDirectory(prefix="edgekit-bench-bundle-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="edgekit-bench-bundle-", dir=opts.scratch_dir) as tmp:
         # an archive is unpacked here and removed afterwards; a folder is read in place
         bundle = load_bundle(
             bundle_path,

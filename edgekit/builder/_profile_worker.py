@@ -42,6 +42,10 @@ def main(job_json: str) -> int:
     job = json.loads(job_json)
     import numpy as np
 
+    from edgekit._deathsig import die_with_parent
+
+    die_with_parent()  # after numpy, which has loaded ctypes: costs no import
+
     from edgekit.backends import open_backend
     from edgekit.signals.preprocess import Pipeline
 
@@ -69,7 +73,7 @@ def main(job_json: str) -> int:
             {
                 "cold_ms": cold_ms,
                 "times_ms": times,
-        "cpu_ms": cpu,
+                "cpu_ms": cpu,
                 "peak_rss_kb": peak_kb,
                 "runtime": backend.name,
                 "runtime_version": info,

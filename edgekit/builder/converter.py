@@ -41,6 +41,7 @@ from edgekit.backends.tflite import (
     invert_perm,
     layout_sidecar_path,
 )
+from edgekit.children import child, run_child
 from edgekit.errors import ConversionError, ModelError
 
 __all__ = [
@@ -223,13 +224,7 @@ class ConverterEnv:
             "    except m.PackageNotFoundError: pass\n"
             "print(json.dumps(out))\n"
         )
-        proc = subprocess.run(
-            [str(self.python), "-c", code],
-            capture_output=True,
-            text=True,
-            env=self.subprocess_env(),
-            check=False,
-        )
+        proc = run_child([str(self.python), "-c", code], foreign=True, env=self.subprocess_env())
         if proc.returncode != 0:
             raise ConversionError(
                 f"{self.root}: reading converter versions failed: {_tail(proc.stderr)}"
@@ -662,33 +657,37 @@ def _run_logged(
     with log.open("a" if append else "w", encoding="utf-8") as f:
         f.write(f"$ {' '.join(cmd)}\n")
         f.flush()
-        try:
-            proc = subprocess.Popen(
-                list(cmd),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                text=True,
-                errors="replace",
-                env=dict(env) if env is not None else None,
-                cwd=cwd,
-            )
-        except OSError as e:
-            raise ConversionError(f"{step} could not start ({cmd[0]}): {e}") from e
-        if proc.stdout is None:  # pragma: no cover - PIPE always gives a stream
-            raise ConversionError(f"{step}: no output stream")
-        for raw in proc.stdout:
-            line = _ANSI.sub("", raw.rstrip("\n"))
-            f.write(line + "\n")
-            if line.strip():
-                tail.append(line)
-                if say is not None:
-                    say(line)
-            if deadline is not None and time.monotonic() > deadline:
-                proc.kill()
-                proc.wait()
-                raise ConversionError(f"{step} timed out after {timeout_s:.0f} s; log: {log}")
-        rc = proc.wait()
+        with contextlib.ExitStack() as stack:
+            try:
+                # Its own process group, stopped with the build on an error, SIGINT or SIGTERM,
+                # and killed by the kernel if edgekit itself is killed (edgekit.children).
+                proc = stack.enter_context(
+                    child(
+                        list(cmd),
+                        foreign=True,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT,
+                        stdin=subprocess.DEVNULL,
+                        text=True,
+                        errors="replace",
+                        env=dict(env) if env is not None else None,
+                        cwd=cwd,
+                    )
+                )
+            except OSError as e:
+                raise ConversionError(f"{step} could not start ({cmd[0]}): {e}") from e
+            if proc.stdout is None:  # pragma: no cover - PIPE always gives a stream
+                raise ConversionError(f"{step}: no output stream")
+            for raw in proc.stdout:
+                line = _ANSI.sub("", raw.rstrip("\n"))
+                f.write(line + "\n")
+                if line.strip():
+                    tail.append(line)
+                    if say is not None:
+                        say(line)
+                if deadline is not None and time.monotonic() > deadline:
+                    raise ConversionError(f"{step} timed out after {timeout_s:.0f} s; log: {log}")
+            rc = proc.wait()
     if rc != 0:
         raise ConversionError(
             f"{step} failed (exit {rc}); log: {log}\n" + "\n".join(f"  | {t}" for t in tail)

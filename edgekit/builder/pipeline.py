@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -35,10 +36,11 @@ from edgekit.config import BuildConfig
 from edgekit.data.dataset import Dataset, load_source
 from edgekit.errors import ConversionError, DataError, EdgekitError, UsageError
 from edgekit.model_info import inspect_model, load_onnx
+from edgekit.outdir import check_name, open_output
 from edgekit.results import BuildResult, StageTiming, VariantResult
 from edgekit.signals.preprocess import Pipeline
 
-__all__ = ["BuildOptions", "EvalData", "run_build"]
+__all__ = ["BuildOptions", "EvalData", "default_out_dir", "run_build"]
 
 Log = Callable[[str], None]
 
@@ -205,9 +207,41 @@ def score_file(
         backend.close()
 
 
+def default_out_dir(cfg: BuildConfig) -> Path:
+    """``out/NAME``, NAME being ``model.name`` or the model file's stem, checked as a folder name."""
+    return Path("out") / _model_name(cfg)
+
+
+def _model_name(cfg: BuildConfig) -> str:
+    # The name becomes out/NAME and NAME.bundle.tar.gz: "..", "/" or NUL would escape the output.
+    if cfg.model.name:
+        return check_name(cfg.model.name, f"{cfg.source}: model.name")
+    return check_name(cfg.model_path.stem, f"{cfg.model_path}: model file name (model.name unset)")
+
+
+def _inputs(cfg: BuildConfig, opts: BuildOptions) -> list[tuple[str, str | os.PathLike[str]]]:
+    """Every file the build reads, which no output folder may hold."""
+    base = Path(cfg.base_dir)
+    found: list[tuple[str, str | os.PathLike[str]]] = [("model", cfg.model_path)]
+    if cfg.source and Path(cfg.source).exists():
+        found.append(("config", cfg.source))
+    for key, spec in (("calibration", cfg.data.calibration), ("evaluation", cfg.data.evaluation)):
+        # A recipe ("synthetic:...") has a scheme of more than one letter (one is a drive letter).
+        if spec and len(urlsplit(spec).scheme) <= 1:
+            path = Path(spec).expanduser()
+            found.append((f"{key} data", path if path.is_absolute() else base / path))
+    target = opts.target_results or (base / cfg.target.results if cfg.target.results else None)
+    if target is not None:
+        found.append(("target results", target))
+    return found
+
+
 def run_build(cfg: BuildConfig, opts: BuildOptions) -> BuildResult:
-    """Run every stage and return the result; the caller decides the exit code from ``verdict``."""
-    opts = dataclasses.replace(opts, out_dir=opts.out_dir.resolve())
+    """Run every stage and return the result; the caller decides the exit code from ``verdict``.
+
+    The output folder is checked and locked before any work (``edgekit.outdir``): the build is
+    written into a staging folder beside it and swapped in atomically only when complete.
+    """
     started = datetime.now(UTC).isoformat(timespec="seconds")
     t_start = time.perf_counter()
     log = opts.log
@@ -216,26 +250,18 @@ def run_build(cfg: BuildConfig, opts: BuildOptions) -> BuildResult:
     for n in names:
         if n not in VARIANTS:
             raise UsageError(f"unknown variant {n!r}; accepted: {', '.join(VARIANTS)}")
+    _model_name(cfg)
     warnings: list[str] = []
 
-    staging = opts.out_dir.parent / f".{opts.out_dir.name}.partial-{os.getpid()}"
-    if staging.exists():
-        shutil.rmtree(staging)
-    work = staging / "variants"
-    work.mkdir(parents=True)
-    try:
-        result = _run(cfg, opts, names, stages, staging, work, warnings, log, started, t_start)
-        if opts.out_dir.exists():
-            old = opts.out_dir.parent / f".{opts.out_dir.name}.old-{os.getpid()}"
-            opts.out_dir.rename(old)
-            staging.rename(opts.out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            staging.rename(opts.out_dir)
+    with open_output(opts.out_dir, kind="build", protect=_inputs(cfg, opts), log=log) as out:
+        opts = dataclasses.replace(opts, out_dir=out.path)
+        work = out.staging / "variants"
+        work.mkdir()
+        result = _run(
+            cfg, opts, names, stages, out.staging, work, out.scratch, warnings, log, started, t_start
+        )
+        out.publish()
         return result
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
 
 
 def _run(
@@ -245,6 +271,7 @@ def _run(
     stages: _Stages,
     staging: Path,
     work: Path,
+    scratch: Path,
     warnings: list[str],
     log: Log,
     started: str,
@@ -432,6 +459,7 @@ def _run(
                 runs=cfg.profile.runs,
                 warmup=cfg.profile.warmup,
                 backend_options=backend_opts[vr.name],
+                scratch_dir=scratch,
             )
             log(
                 f"  {vr.name}: p50 {vr.latency.p50_ms:.3f} ms, p99 {vr.latency.p99_ms:.3f} ms, "

@@ -4,6 +4,9 @@ Each variant runs in a fresh Python process (``python -m edgekit.builder._profil
 its peak resident memory is its own and its cold start is real: import, load, first inference.
 Latency is preprocessing plus inference of one batch, the device's capture-to-result path.
 These are host figures; on-target figures come from ``edgekit bench``.
+
+The worker runs in its own process group and dies with the build (``edgekit.children``); its
+input file lives in the run's scratch folder when the build gives one, so no exit leaks it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from edgekit.children import run_child
 from edgekit.errors import ConversionError
 from edgekit.results import LatencyResult
 
@@ -50,9 +54,13 @@ def profile_variant(
     warmup: int,
     timeout_s: float = 600.0,
     backend_options: dict[str, Any] | None = None,
+    scratch_dir: Path | None = None,
 ) -> LatencyResult:
-    """Measure one variant in a fresh process; ``sample`` is one raw input batch."""
-    with tempfile.TemporaryDirectory(prefix="edgekit-profile-") as tmp:
+    """Measure one variant in a fresh process; ``sample`` is one raw input batch.
+
+    ``scratch_dir``: where the worker's input file goes (default: the system's temporary folder).
+    """
+    with tempfile.TemporaryDirectory(prefix="edgekit-profile-", dir=scratch_dir) as tmp:
         inp = Path(tmp) / "input.npy"
         np.save(inp, np.ascontiguousarray(sample), allow_pickle=False)
         job = {
@@ -66,9 +74,7 @@ def profile_variant(
         }
         cmd = [sys.executable, "-m", "edgekit.builder._profile_worker", json.dumps(job)]
         try:
-            proc = subprocess.run(
-                cmd, capture_output=True, text=True, timeout=timeout_s, check=False
-            )
+            proc = run_child(cmd, timeout_s=timeout_s)
         except subprocess.TimeoutExpired as e:
             raise ConversionError(
                 f"{model_path}: profiling did not finish in {timeout_s:.0f} s"

@@ -5,14 +5,18 @@ Each sub-command lives in its own module in this package and registers itself on
 
 from __future__ import annotations
 
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 
 import typer
 
 from edgekit import __version__
 from edgekit.errors import EdgekitError
 
-__all__ = ["app", "main"]
+__all__ = ["Interrupted", "app", "main"]
 
 app = typer.Typer(
     name="edgekit",
@@ -52,14 +56,63 @@ def _register() -> None:
     )
 
 
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM, raised where the program is so ``finally`` blocks clean up.
+
+    A ``BaseException`` that is not a ``KeyboardInterrupt``: typer turns the latter into a
+    silent exit 130, and no ``except Exception`` may swallow a stop request.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _on_signal(signum: int, _frame: FrameType | None) -> None:
+    # Later signals are ignored, so the cleanup this one starts is not cut short.
+    for s in _SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
+    raise Interrupted(signum)
+
+
+@contextmanager
+def _stop_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM raise ``Interrupted`` while the command runs (main thread only)."""
+    try:
+        # A signal the parent set to be ignored (nohup, a background job) stays ignored.
+        saved = {
+            s: signal.signal(s, _on_signal)
+            for s in _SIGNALS
+            if signal.getsignal(s) is not signal.SIG_IGN
+        }
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; an ``EdgekitError`` becomes one line on stderr and its exit code.
 
     Usage errors found by the argument parser exit with 2 and a short message of its own.
+    SIGINT and SIGTERM unwind the command (its cleanup runs), print one line and exit with
+    128 + the signal number: 130 and 143.
     """
     _register()
     try:
-        app(args=argv, prog_name="edgekit")
+        with _stop_signals():
+            app(args=argv, prog_name="edgekit")
+    except Interrupted as e:
+        word = "interrupted" if e.signum == signal.SIGINT else "terminated"
+        typer.echo(f"edgekit: {word}", err=True)
+        return 128 + e.signum
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except EdgekitError as e:

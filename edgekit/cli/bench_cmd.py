@@ -35,7 +35,12 @@ def bench(
         None, "--duty", help="Captures per second for the battery projection (default: the manifest's)."
     ),
     out: Path = typer.Option(
-        Path("bench-out"), "--out", "-o", help="Folder for bench.json, bench.md, bench.html."
+        Path("bench-out"),
+        "--out",
+        "-o",
+        help="Folder for bench.json, bench.md, bench.html: a new path, an empty folder, or one an "
+        "earlier `edgekit bench` wrote (it holds .edgekit-output); anything else is refused before "
+        "the bench starts. Replaced in one atomic step at the end.",
     ),
     threads: int = typer.Option(1, "--threads", help="CPU threads for the inference runtime."),
     window_s: float | None = typer.Option(
@@ -86,6 +91,7 @@ def bench(
     from edgekit.bench.runner import QUICK_PLAN, BenchOptions, run_bench
     from edgekit.bundle import ArchiveLimits, resolve_trusted_keys
     from edgekit.environment import EnvironmentRoots
+    from edgekit.outdir import open_output
 
     names = None
     if variants is not None:
@@ -105,23 +111,35 @@ def bench(
     plan = replace(plan, **overrides)
     width = None if sys.stderr.isatty() else 150
     err = Console(stderr=True, width=width)
-    opts = BenchOptions(
-        variants=names,
-        meter=meter,
-        duty_hz=duty,
-        threads=threads,
-        runs=runs if runs is not None else (50 if quick else 200),
-        warmup=5 if quick else 10,
-        batch=batch,
-        plan=plan,
-        quick=quick,
-        roots=EnvironmentRoots(sysfs_root, proc_root, devicetree_root, vcgencmd),
-        log=lambda m: err.print(m, highlight=False, markup=False),
-        trusted_keys=resolve_trusted_keys(trusted_key or []),
-        archive_limits=ArchiveLimits.resolve(max_size),
-    )
-    result = run_bench(bundle, opts)
-    paths = write_reports(result, out)
+    # Keys and limits are read before the output folder is locked or anything is measured.
+    keys = resolve_trusted_keys(trusted_key or [])
+    limits = ArchiveLimits.resolve(max_size)
+
+    def say(m: str) -> None:
+        err.print(m, highlight=False, markup=False)
+
+    # The output folder is checked and locked before minutes of measuring, not after.
+    with open_output(out, kind="bench", protect=[("bundle", bundle)], log=say) as folder:
+        opts = BenchOptions(
+            variants=names,
+            meter=meter,
+            duty_hz=duty,
+            threads=threads,
+            runs=runs if runs is not None else (50 if quick else 200),
+            warmup=5 if quick else 10,
+            batch=batch,
+            plan=plan,
+            quick=quick,
+            roots=EnvironmentRoots(sysfs_root, proc_root, devicetree_root, vcgencmd),
+            log=say,
+            scratch_dir=folder.scratch,
+            trusted_keys=keys,
+            archive_limits=limits,
+        )
+        result = run_bench(bundle, opts)
+        written = write_reports(result, folder.staging)
+        folder.publish()
+    paths = {kind: out / p.name for kind, p in written.items()}
     con = Console(width=width)
     for v in result.variants:
         e = v.energy

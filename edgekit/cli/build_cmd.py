@@ -27,7 +27,11 @@ def build(
         None,
         "--out",
         "-o",
-        help="Output folder (default: out/MODEL-NAME). Replaced atomically when the build ends.",
+        help="Output folder (default: out/MODEL-NAME): a new path, an empty folder, or one an "
+        "earlier `edgekit build` wrote (it holds .edgekit-output and nothing else). A folder with "
+        "other files, a file, or a folder holding the config, model or data is refused before "
+        "the build starts. Replaced in one atomic step when the build ends; a second build into "
+        "the same folder is refused while one runs.",
     ),
     variants: str | None = typer.Option(
         None,
@@ -54,7 +58,7 @@ def build(
     (the report says which budget, by how much, for which variant and slice), 2 for a usage or
     input error.
     """
-    from edgekit.builder.pipeline import BuildOptions, run_build
+    from edgekit.builder.pipeline import BuildOptions, default_out_dir, run_build
     from edgekit.config import load_config
     from edgekit.errors import UsageError
 
@@ -67,7 +71,7 @@ def build(
             raise UsageError(
                 f"--variants: unknown {bad or 'empty list'}; accepted: {', '.join(VARIANT_NAMES)}"
             )
-    out_dir = out or Path("out") / (cfg.model.name or cfg.model_path.stem)
+    out_dir = out if out is not None else default_out_dir(cfg)
     # Wide enough for the summary table in CI logs, where there is no terminal to size it.
     width = None if sys.stdout.isatty() else 150
     err = Console(stderr=True, width=width)

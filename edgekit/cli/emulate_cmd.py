@@ -72,6 +72,8 @@ def _sample_format(text: str) -> int:
 def _out_file(name: str, path: Path | None) -> None:
     if path is not None and not path.parent.is_dir():
         raise UsageError(f"{name}: folder {path.parent} does not exist")
+    if path is not None and path.is_dir():
+        raise UsageError(f"{name}: {path} is a folder; give the path of a file to write")
 
 
 @app.command()
@@ -95,7 +97,8 @@ def emulate(
         typer.Option(
             "--symlink",
             help="Stable path (a symlink to the pty) that survives unplug/replug; default "
-            "/tmp/edgekit-scanner-PID. Removed on exit. Only with --link pty.",
+            "/tmp/edgekit-scanner-PID. Removed on exit. A path holding anything but a dangling "
+            "symlink or this emulator's own link is refused. Only with --link pty.",
         ),
     ] = None,
     seed: Annotated[
@@ -301,25 +304,28 @@ def emulate(
         path = symlink if symlink is not None else default_symlink()
         if not path.parent.is_dir():
             raise UsageError(f"--symlink: folder {path.parent} does not exist")
-        pty = PtyPort(path)
-        slave = pty.plug()
-        typer.echo(f"virtual scanner on {slave} (symlink {path})")
-        port = pty
+        port = PtyPort(path)  # plugged below, inside the block that always unplugs it
     else:
         try:
             port = SerialPort(link)
         except OSError as e:
             raise UsageError(f"--link: {e}") from e
         typer.echo(f"virtual scanner on {link}")
-    options = RunOptions(
-        duration_s=duration,
-        unplug_every_s=unplug_every,
-        unplug_for_s=unplug_for,
-        linger_s=linger,
-        truth_path=truth,
-        stats_path=stats,
-    )
-    summary = run(VirtualScanner(config), port, options)
+    try:
+        if isinstance(port, PtyPort):
+            slave = port.plug()
+            typer.echo(f"virtual scanner on {slave} (symlink {port.symlink})")
+        options = RunOptions(
+            duration_s=duration,
+            unplug_every_s=unplug_every,
+            unplug_for_s=unplug_for,
+            linger_s=linger,
+            truth_path=truth,
+            stats_path=stats,
+        )
+        summary = run(VirtualScanner(config), port, options)
+    finally:
+        port.close()  # removes our symlink on every way out, errors and signals included
     s = summary.stats["scanner"]
     typer.echo(
         f"emulator stopped ({summary.reason}) after {summary.duration_s:.1f} s: "

@@ -23,6 +23,7 @@ from types import FrameType
 from typing import IO, Any, Protocol
 
 from edgekit.emulator.scanner import Frame, VirtualScanner
+from edgekit.emulator.symlink import check_link_path, place_link, remove_link
 
 __all__ = ["PtyPort", "RunOptions", "RunSummary", "SerialPort", "default_symlink", "run"]
 
@@ -73,16 +74,24 @@ class PtyPort:
         return self._master is not None
 
     def plug(self) -> str:
-        """Create a fresh pty and point the symlink at it; returns the slave's path."""
+        """Create a fresh pty and point the symlink at it; returns the slave's path.
+
+        Refuses (``UsageError``) a symlink path that holds anything but a dangling link or our
+        own (``edgekit.emulator.symlink``).
+        """
+        check_link_path(self.symlink, {self.slave_path} - {""})
         master, slave = os.openpty()
-        tty.setraw(slave)
-        os.set_blocking(master, False)
+        try:
+            tty.setraw(slave)
+            os.set_blocking(master, False)
+            slave_path = os.ttyname(slave)
+            place_link(self.symlink, slave_path, {self.slave_path} - {""})
+        except BaseException:
+            os.close(master)
+            os.close(slave)
+            raise
         self._master, self._slave = master, slave
-        self.slave_path = os.ttyname(slave)
-        tmp = self.symlink.with_name(self.symlink.name + ".new")
-        tmp.unlink(missing_ok=True)
-        tmp.symlink_to(self.slave_path)
-        os.replace(tmp, self.symlink)
+        self.slave_path = slave_path
         return self.slave_path
 
     def unplug(self) -> None:
@@ -116,9 +125,7 @@ class PtyPort:
 
     def _remove_symlink(self) -> None:
         # only our own link: another emulator may have taken the path since
-        with contextlib.suppress(OSError):
-            if self.slave_path and os.readlink(self.symlink) == self.slave_path:
-                self.symlink.unlink()
+        remove_link(self.symlink, self.slave_path)
 
 
 class SerialPort:
