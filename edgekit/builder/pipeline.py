@@ -181,7 +181,8 @@ def _finite_only(cfg: BuildConfig, ds: Dataset, key: str, warnings: list[str]) -
 
 def _preprocess(pipe: Pipeline, x: np.ndarray, what: str) -> np.ndarray:
     """Run the preprocessing; captures it turns into NaN or inf are refused, naming the first."""
-    out = pipe(x).astype(np.float32, copy=False)
+    with np.errstate(all="ignore"):  # overflow is reported below, per capture, not as a warning
+        out = pipe(x).astype(np.float32, copy=False)
     bad = nonfinite_rows(out)
     if bad.any():
         raise DataError(
@@ -338,12 +339,12 @@ def _run(
     bench = None
     if target is not None:
         bench = load_target_results(target, model_name=cfg.model.name or cfg.model_path.stem)
+    try:
+        pipe = Pipeline.from_spec(cfg.preprocess)
+    except ConfigError as e:
+        raise ConfigError(f"{cfg.source}: {e}") from e
     # ---- load
     with stages.stage("load") as d:
-        try:
-            pipe = Pipeline.from_spec(cfg.preprocess)
-        except ConfigError as e:
-            raise ConfigError(f"{cfg.source}: {e}") from e
         model = load_onnx(cfg.model_path)
         info = inspect_model(cfg.model_path)
         input_name, out_index, n_out = _select_io(cfg, info)

@@ -85,13 +85,21 @@ def save_npz(ds: Dataset, path: str | os.PathLike[str]) -> None:
         if col.dtype == object:
             raise DataError(f"{target}: meta column {name!r} is an object array; cannot save")
         arrays[f"meta_{name}"] = col
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+    try:
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or "."
+        )
+    except OSError as e:
+        raise DataError(f"{target}: cannot write the dataset ({e.strerror or e})") from e
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, allow_pickle=False, **arrays)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
+    except OSError as e:  # disk full, quota, file-size limit: nothing half-written is left
+        Path(tmp).unlink(missing_ok=True)
+        raise DataError(f"{target}: cannot write the dataset ({e.strerror or e})") from e
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
