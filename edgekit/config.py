@@ -180,10 +180,11 @@ def _type_name(tp: Any) -> str:
         return " or ".join(repr(a) for a in get_args(tp))
     if origin in (Union, types.UnionType):
         return " or ".join(_type_name(a) for a in get_args(tp) if a is not type(None))
-    if origin is list:
-        return f"a list of {_type_name(get_args(tp)[0])}"
-    if origin is dict:
-        return f"a table of {_type_name(get_args(tp)[1])}"
+    if origin in (list, dict):
+        item = get_args(tp)[-1]
+        plural = {str: "strings", float: "numbers", int: "integers", Any: "values"}.get(item)
+        of = plural or _type_name(item)
+        return f"a list of {of}" if origin is list else f"a table of {of}"
     if dataclasses.is_dataclass(tp):
         return "a table"
     return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(
@@ -415,6 +416,8 @@ def parse_config(
 def load_config(path: str | Path) -> BuildConfig:
     """Read and validate ``edgekit.toml`` at ``path``."""
     p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"{p}: is a folder, expected a config file (edgekit.toml)")
     if not p.is_file():
         raise ConfigError(f"{p}: no such config file (expected an edgekit.toml)")
     try:

@@ -75,6 +75,8 @@ class ModelInfo:
 def load_onnx(path: str | Path) -> onnx.ModelProto:
     """Load and check an ONNX file; any problem is one :class:`ModelError` line."""
     p = Path(path)
+    if p.is_dir():
+        raise ModelError(f"{p}: is a folder, expected an ONNX model file")
     if not p.is_file():
         raise ModelError(f"{p}: no such model file")
     if p.stat().st_size == 0:

@@ -251,6 +251,12 @@ def _check_input_shape(
         )
 
 
+def spec_shape(info: Any, input_name: str) -> str:
+    """The declared shape of ``input_name``, for messages."""
+    spec = next(i for i in info.inputs if i.name == input_name)
+    return "[" + ", ".join(map(str, spec.shape)) + "]"
+
+
 def _run_scores(
     backend: Any, x: np.ndarray, input_name: str, out_index: int, batch: int = 256
 ) -> np.ndarray:
@@ -353,7 +359,12 @@ def _run(
         if need is None:
             raise ModelError(f"{cfg.model_path}: input {input_name!r} declares a negative dimension")
         try:
-            check_allocation(need, f"{cfg.model_path}: input {input_name!r} (profile.batch rows)")
+            check_allocation(
+                need,
+                f"{cfg.model_path}: one batch of input {input_name!r} as declared "
+                f"({spec_shape(info, input_name)}, profile.batch = {cfg.profile.batch})",
+                hint="check the model's declared input shape",
+            )
         except DataError as e:
             raise ModelError(str(e)) from e
         base = Path(cfg.base_dir)

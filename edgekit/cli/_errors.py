@@ -8,6 +8,8 @@ is invoked directly and each failure becomes ``edgekit: error: <one line>`` with
 * ``OSError`` at the top (disk full, permission denied, read-only file system) -> 2 with the path:
   the build could not run, which must not read as 1, "rejected by a budget";
 * ``MemoryError`` -> 2: the input is too big for this machine;
+* ``EOFError`` -> 2: a file ended early (a truncated archive), shown with its message, never as
+  typer's bare ``Aborted!``;
 * anything else is a bug in edgekit: its traceback is kept and the last line says so (exit 70,
   ``EX_SOFTWARE``).
 """
@@ -77,6 +79,8 @@ def describe(exc: BaseException) -> tuple[str, int] | None:
     """The one line and exit code for an environment failure, or None for a bug."""
     if isinstance(exc, MemoryError):
         return "out of memory: the input is too big for this machine; use a smaller one", 2
+    if isinstance(exc, EOFError):  # a library reading a truncated file (gzip, tar, pickle-free npy)
+        return one_line(f"unexpected end of a file (truncated?): {exc}"), 2
     if isinstance(exc, OSError):
         what = _OS_WHAT.get(exc.errno or -1) or exc.strerror or type(exc).__name__
         where = " -> ".join(

@@ -114,6 +114,8 @@ def load_npz(path: str | os.PathLike[str], *, allow_nonfinite: bool = False) -> 
     range, and (unless ``allow_nonfinite``) captures holding NaN or inf.
     """
     p = Path(path)
+    if p.is_dir():
+        raise DataError(f"{p}: is a folder, expected a dataset file (.npz)")
     if not p.is_file():
         raise DataError(f"{p}: no such dataset file")
     if not zipfile.is_zipfile(p):
@@ -187,7 +189,8 @@ def _from_arrays(p: Path, arrays: dict[str, np.ndarray]) -> Dataset:
                 "float or string"
             )
         meta[name] = col
-    x32 = x.astype(np.float32, copy=False)
+    with np.errstate(over="ignore"):  # values beyond float32 become inf, refused as non-finite
+        x32 = x.astype(np.float32, copy=False)
     return Dataset(x=x32, y=y.astype(np.int64, copy=False), labels=tuple(names), meta=meta)
 
 

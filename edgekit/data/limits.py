@@ -33,7 +33,9 @@ def available_memory_bytes() -> int:
     return int(psutil.virtual_memory().available)
 
 
-def check_allocation(nbytes: int, what: str, *, available: int | None = None) -> None:
+def check_allocation(
+    nbytes: int, what: str, *, available: int | None = None, hint: str = "use fewer captures"
+) -> None:
     """Refuse, with one :class:`DataError` line, an allocation of ``nbytes`` for ``what`` that
     exceeds ``MEMORY_FRACTION`` of the available memory (``available`` overrides the probe)."""
     avail = available_memory_bytes() if available is None else available
@@ -41,5 +43,5 @@ def check_allocation(nbytes: int, what: str, *, available: int | None = None) ->
     if nbytes > limit:
         raise DataError(
             f"{what} needs about {fmt_bytes(nbytes)} in memory, more than "
-            f"{MEMORY_FRACTION:.0%} of the {fmt_bytes(avail)} available; use fewer captures"
+            f"{MEMORY_FRACTION:.0%} of the {fmt_bytes(avail)} available; {hint}"
         )

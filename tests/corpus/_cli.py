@@ -10,6 +10,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,12 +29,26 @@ class Outcome:
     err: str
 
 
+# Python hides these by default outside __main__; any other warning reaches a user's stderr.
+_HIDDEN = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)
+
+
 def run_in_process(argv: Sequence[str], capsys: pytest.CaptureFixture[str]) -> Outcome:
-    """``edgekit.cli.main(argv)`` in this process, with stdout and stderr captured."""
+    """``edgekit.cli.main(argv)`` in this process, with stdout and stderr captured.
+
+    pytest swallows warnings that a user would see on stderr, so they are recorded here and
+    added to stderr as Python would print them."""
     capsys.readouterr()
-    code = main(list(argv))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code = main(list(argv))
     got = capsys.readouterr()
-    return Outcome(code, got.out, got.err)
+    shown = "".join(
+        warnings.formatwarning(w.message, w.category, w.filename, w.lineno)
+        for w in caught
+        if not issubclass(w.category, _HIDDEN)
+    )
+    return Outcome(code, got.out, got.err + shown)
 
 
 def run_subprocess(
