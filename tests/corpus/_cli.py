@@ -51,9 +51,7 @@ def run_in_process(argv: Sequence[str], capsys: pytest.CaptureFixture[str]) -> O
     return Outcome(code, got.out, got.err + shown)
 
 
-def run_subprocess(
-    argv: Sequence[str], cwd: Path, *, preexec: Callable[[], None] | None = None
-) -> Outcome:
+def run_subprocess(argv: Sequence[str], cwd: Path, *, preexec: Callable[[], None] | None = None) -> Outcome:
     """``python -m edgekit argv`` in a fresh interpreter (as a user runs it)."""
     env = {**os.environ, "COLUMNS": "120", "PYTHONIOENCODING": "utf-8"}
     proc = subprocess.run(
@@ -64,7 +62,7 @@ def run_subprocess(
         text=True,
         errors="backslashreplace",
         timeout=300,
-        preexec_fn=preexec,  # noqa: PLW1509 - only resource limits for the disk-full case
+        preexec_fn=preexec,  # only resource limits, for the disk-full case
         check=False,
     )
     return Outcome(proc.returncode, proc.stdout, proc.stderr)

@@ -28,9 +28,7 @@ def _npy(arr: np.ndarray, *, allow_pickle: bool = False) -> bytes:
 def _forged_header(shape: tuple[int, ...], descr: str = "<f4", payload: int = 2000) -> bytes:
     """A .npy header declaring ``shape`` followed by a few bytes: a 2.5 KB "petabyte" array."""
     buf = io.BytesIO()
-    np.lib.format.write_array_header_1_0(
-        buf, {"descr": descr, "fortran_order": False, "shape": shape}
-    )
+    np.lib.format.write_array_header_1_0(buf, {"descr": descr, "fortran_order": False, "shape": shape})
     return buf.getvalue() + b"\0" * payload
 
 
@@ -102,7 +100,11 @@ NPZ_CASES: list[tuple[str, Writer, tuple[str, ...]]] = [
     ("not-npy-member", _members(**{"readme.txt": b"hello"}), ("readme.txt",)),
     ("folder-member", _members(**{"sub/": b""}), ("sub/",)),
     ("bad-npy-magic", _members(**{"x.npy": b"\x93NUMPY garbage"}), ("x.npy",)),
-    ("pickled-object", _members(**{"meta_o.npy": _npy(np.array([{}] * n, dtype=object), allow_pickle=True)}), ("pickled",)),
+    (
+        "pickled-object",
+        _members(**{"meta_o.npy": _npy(np.array([{}] * n, dtype=object), allow_pickle=True)}),
+        ("pickled",),
+    ),
     ("missing-x", _with(x=None), ("missing",)),
     ("missing-labels", _with(labels=None), ("missing",)),
     ("x-integers", _with(x=np.zeros((n, 2, 64), np.int16)), ("x must be floating",)),

@@ -16,7 +16,9 @@ from tests.corpus._inputs import build_argv, render_config, tiny_model, valid_ar
 MARKUP = "[/x]"  # closing a tag never opened: rich raises MarkupError on it
 
 
-def test_markup_in_input_name_labels_path_and_out_builds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_markup_in_input_name_labels_path_and_out_builds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     d = tmp_path / "[bold]" / "x]"  # the folder path reads "[bold]/x]"
     write_project(d)
     tiny_model(d / "model.onnx", input_name=MARKUP)
@@ -33,7 +35,9 @@ def test_markup_in_input_name_labels_path_and_out_builds(tmp_path: Path, capsys:
     assert manifest["labels"] == ["[/x]", "[bold]", "c", "[red]d"]
 
 
-def test_inspect_shows_symbolic_shapes_and_names_literally(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_inspect_shows_symbolic_shapes_and_names_literally(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "m[").mkdir()
     model = tiny_model(tmp_path / "m[" / "x].onnx", input_name="[red]in", input_dims=["batch", 2, 64])
     got = run_in_process(["inspect", str(model)], capsys)
@@ -43,7 +47,9 @@ def test_inspect_shows_symbolic_shapes_and_names_literally(tmp_path: Path, capsy
     assert "m[/x].onnx" in got.out
 
 
-def test_data_info_shows_markup_labels_and_counts_nan_rows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_data_info_shows_markup_labels_and_counts_nan_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     a = valid_arrays()
     a["labels"] = np.array(["[/x]", "b", "c", "d", "z"])
     a["x"][::7] = np.nan  # rows 0, 7, ..., 77 of 80: 12 rows
@@ -69,7 +75,9 @@ def test_drop_nonfinite_drops_counts_and_reports(tmp_path: Path, capsys: pytest.
     assert manifest["variants"][0]["ood_threshold"] is not None  # "unknown" stays on
 
 
-def test_real_bench_json_is_accepted(good_bench: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_real_bench_json_is_accepted(
+    good_bench: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The positive control of the bench.json cases: the untouched file is judged."""
     d = tmp_path / "p"
     write_project(d)

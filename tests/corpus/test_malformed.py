@@ -38,7 +38,9 @@ class Case:
 CASES: list[Case] = []
 
 
-def case(id: str, *mentions: str, early: bool = False, needs: str = "", xfail: str = "") -> Callable[[Make], Make]:
+def case(
+    id: str, *mentions: str, early: bool = False, needs: str = "", xfail: str = ""
+) -> Callable[[Make], Make]:
     def register(fn: Make) -> Make:
         CASES.append(Case(id, fn, mentions, early, needs, xfail))
         return fn
@@ -72,11 +74,23 @@ for _id, _sets, _key in [
     ("bins-decreasing", {"slices.bins": "{ snr_db = [5.0, 1.0] }"}, "slices.bins.snr_db"),
     ("bins-single-edge", {"slices.bins": "{ snr_db = [5.0] }"}, "slices.bins.snr_db"),
     ("bins-not-a-column", {"slices.bins": "{ other = [0.0, 1.0] }"}, "slices.bins.other"),
-    ("battery-capacity-zero", {"battery.capacity_mah": "0.0", "battery.nominal_v": "3.7"}, "battery.capacity_mah"),
+    (
+        "battery-capacity-zero",
+        {"battery.capacity_mah": "0.0", "battery.nominal_v": "3.7"},
+        "battery.capacity_mah",
+    ),
     ("battery-wh-negative", {"battery.capacity_wh": "-5.0"}, "battery.capacity_wh"),
-    ("battery-volts-negative", {"battery.capacity_mah": "10.0", "battery.nominal_v": "-3.7"}, "battery.nominal_v"),
+    (
+        "battery-volts-negative",
+        {"battery.capacity_mah": "10.0", "battery.nominal_v": "-3.7"},
+        "battery.nominal_v",
+    ),
     ("battery-mah-alone", {"battery.capacity_mah": "5000.0"}, "battery.nominal_v"),
-    ("battery-both-capacities", {"battery.capacity_wh": "5.0", "battery.capacity_mah": "10.0", "battery.nominal_v": "3.7"}, "battery.capacity_wh"),
+    (
+        "battery-both-capacities",
+        {"battery.capacity_wh": "5.0", "battery.capacity_mah": "10.0", "battery.nominal_v": "3.7"},
+        "battery.capacity_wh",
+    ),
     ("baseline-negative", {"battery.scanner_baseline_w": "-1.0"}, "battery.scanner_baseline_w"),
     ("duty-zero", {"battery.duty_hz": "0.0"}, "battery.duty_hz"),
     ("usable-fraction-nan", {"battery.usable_fraction": "nan"}, "battery.usable_fraction"),
@@ -183,7 +197,9 @@ def _(d: Path, _: dict[str, Any]) -> list[str]:
 
 @case("model-labels-count", "model.labels")
 def _(d: Path, _: dict[str, Any]) -> list[str]:
-    (d / "edgekit.toml").write_text(render_config({"model.labels": '["a", "b", "c"]', "data.ood_classes": '["d", "z"]'}))
+    (d / "edgekit.toml").write_text(
+        render_config({"model.labels": '["a", "b", "c"]', "data.ood_classes": '["d", "z"]'})
+    )
     return build_argv(d)
 
 
@@ -234,7 +250,11 @@ def _(d: Path, _: dict[str, Any]) -> list[str]:
 
 
 for _id, _sets, _mentions in [
-    ("slice-column-unknown", {"slices.columns": '["snr"]', "slices.bins": None}, ("slices.columns", "'snr'", "snr_db")),
+    (
+        "slice-column-unknown",
+        {"slices.columns": '["snr"]', "slices.bins": None},
+        ("slices.columns", "'snr'", "snr_db"),
+    ),
     ("bins-on-text-column", {"slices.bins": "{ kind = [0.0, 1.0] }"}, ("slices.bins.kind",)),
     ("class-not-in-labels", {"data.ood_classes": "[]"}, ("'z'",)),
     ("eval-missing", {"data.evaluation": '"nope.npz"'}, ("nope.npz",)),
@@ -293,15 +313,27 @@ bench_case("empty-file", lambda d: "", "malformed JSON")
 bench_case("schema-2", lambda d: d.update(schema_version=2), "schema_version")
 bench_case("no-variants", lambda d: d.pop("variants"), "variants")
 bench_case("variants-empty", lambda d: d.update(variants=[]), "variants")
-bench_case("negative-energy", lambda d: _energy(d).update(energy_per_inference_mj=-1.0), "energy_per_inference_mj")
+bench_case(
+    "negative-energy", lambda d: _energy(d).update(energy_per_inference_mj=-1.0), "energy_per_inference_mj"
+)
 bench_case("negative-latency", lambda d: d["variants"][0]["latency"].update(p99_ms=-5.0), "p99_ms")
 bench_case("nan-latency", lambda d: json.dumps(d).replace('"p50_ms": ', '"p50_ms": NaN, "x": '), "p50_ms")
-bench_case("inf-energy", lambda d: json.dumps(d).replace('"energy_per_inference_mj": ', '"energy_per_inference_mj": 1e999, "x": ', 1), "energy_per_inference_mj")
+bench_case(
+    "inf-energy",
+    lambda d: json.dumps(d).replace(
+        '"energy_per_inference_mj": ', '"energy_per_inference_mj": 1e999, "x": ', 1
+    ),
+    "energy_per_inference_mj",
+)
 bench_case("latency-as-text", lambda d: d["variants"][0]["latency"].update(p99_ms="fast"), "p99_ms")
 bench_case("percentiles-out-of-order", lambda d: d["variants"][0]["latency"].update(p50_ms=1e6), "latency")
 bench_case("memory-zero", lambda d: d["variants"][0].update(peak_memory_mb=0), "peak_memory_mb")
 bench_case("estimate-relabelled-measured", _relabel, "measured", "physical meter")
-bench_case("energy-not-median", lambda d: _energy(d).update(energy_per_inference_mj=_energy(d)["energy_per_inference_mj"] / 10), "median")
+bench_case(
+    "energy-not-median",
+    lambda d: _energy(d).update(energy_per_inference_mj=_energy(d)["energy_per_inference_mj"] / 10),
+    "median",
+)
 bench_case("other-model", lambda d: d["bundle"].update(name="another"), "bundle.name")
 bench_case("duplicate-variant", lambda d: d["variants"].append(d["variants"][0]), "twice")
 
