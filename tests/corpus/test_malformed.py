@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -372,7 +373,15 @@ synth_case("n-negative", ["--n", "-5"], "--n")
 synth_case("out-is-a-folder", [], "folder", out="{d}")
 synth_case("out-in-missing-folder", [], "does not exist", out="nope/x.npz")
 synth_case("out-overwrites-text-file", [], "not an .npz", out="notes.txt")
-synth_case("out-is-dev-full", [], "not a regular file", out="/dev/full")
+
+
+@case("synth-out-is-a-fifo", "not a regular file")
+def _(d: Path, _: dict[str, Any]) -> list[str]:
+    # A special file of the test's own: a system one (/dev/full) could be replaced by a broken
+    # implementation, as happened once when this corpus ran against an older edgekit.
+    os.mkfifo(d / "pipe")
+    return ["data", "synth", "--out", str(d / "pipe"), "--n", "10", "--seed", "1"]
+
 synth_case("snr-nan", ["--snr-range", "nan", "5"], "--snr-range")
 synth_case("snr-reversed", ["--snr-range", "10", "0"], "--snr-range")
 synth_case("cfo-nan", ["--cfo-max-hz", "nan"], "cfo")
