@@ -9,6 +9,7 @@ hints rather than a schema library, which keeps the on-device install light.
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 import types
 import typing
@@ -66,6 +67,7 @@ class DataConfig:
     evaluation: str = ""
     calibration_size: int = 256
     ood_classes: list[str] = field(default_factory=list)
+    drop_nonfinite: bool = False  # drop NaN/inf captures (counted in the warnings) instead of refusing
 
 
 @dataclass(frozen=True)
@@ -178,10 +180,11 @@ def _type_name(tp: Any) -> str:
         return " or ".join(repr(a) for a in get_args(tp))
     if origin in (Union, types.UnionType):
         return " or ".join(_type_name(a) for a in get_args(tp) if a is not type(None))
-    if origin is list:
-        return f"a list of {_type_name(get_args(tp)[0])}"
-    if origin is dict:
-        return f"a table of {_type_name(get_args(tp)[1])}"
+    if origin in (list, dict):
+        item = get_args(tp)[-1]
+        plural = {str: "strings", float: "numbers", int: "integers", Any: "values"}.get(item)
+        of = plural or _type_name(item)
+        return f"a list of {of}" if origin is list else f"a table of {of}"
     if dataclasses.is_dataclass(tp):
         return "a table"
     return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(
@@ -248,44 +251,147 @@ def _build(cls: Any, table: dict[str, Any], where: str, fail: Any) -> Any:
     return cls(**kwargs)
 
 
-def _check_values(cfg: BuildConfig, fail: Any) -> None:
-    """Range checks that types alone cannot express."""
+# Upper bounds that keep a typo from turning into an endless or memory-exhausting build.
+_MAX_RUNS = 1_000_000
+_MAX_THREADS = 256
+_MAX_BATCH = 4096
+_MAX_NAME = 128
+
+
+def _check_text(value: Any, where: str, fail: Any) -> None:
+    """Every string in the file: no control characters (they break one-line messages and paths),
+    every number finite. Recurses into the free-form ``preprocess`` tables."""
+    if isinstance(value, str):
+        bad = next((c for c in value if ord(c) < 0x20 or ord(c) == 0x7F), None)
+        if bad is not None:
+            raise fail(where, f"control character {bad!r} in {value!r}; use printable text")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise fail(where, f"must be a finite number, got {value}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_text(v, f"{where}[{i}]", fail)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _check_text(k, f"{where} (key)", fail)
+            _check_text(v, f"{where}.{k}", fail)
+
+
+def _check_names(cfg: BuildConfig, fail: Any) -> None:
+    """Names that must be distinct, non-empty, or safe to use as a path component."""
+    name = cfg.model.name
+    if name in (".", "..") or "/" in name or "\\" in name or len(name) > _MAX_NAME:
+        raise fail(
+            "model.name",
+            f"{name!r} cannot name an output folder; use a short name without '/', '\\', "
+            f"'.' or '..' (at most {_MAX_NAME} characters)",
+        )
+    if not cfg.model.path.strip():
+        raise fail("model.path", "must name the fp32 ONNX model file, got an empty string")
+    lists = {
+        "model.labels": cfg.model.labels,
+        "data.ood_classes": cfg.data.ood_classes,
+        "slices.columns": cfg.slices.columns,
+        "variants": cfg.variants,
+    }
+    for key, items in lists.items():
+        for i, item in enumerate(items):
+            if not item.strip():
+                raise fail(f"{key}[{i}]", "must be a non-empty name")
+        seen: set[str] = set()
+        for item in items:
+            if item in seen:
+                raise fail(key, f"{item!r} appears more than once; each name once")
+            seen.add(item)
+    if not cfg.variants:
+        raise fail("variants", f"must name at least one variant; accepted: {', '.join(VARIANT_NAMES)}")
     for name in cfg.variants:
         if name not in VARIANT_NAMES:
             raise fail(
                 "variants", f"unknown variant {name!r}; accepted: {', '.join(VARIANT_NAMES)}"
             )
-    positives = {
-        "data.calibration_size": cfg.data.calibration_size,
-        "profile.runs": cfg.profile.runs,
-        "profile.threads": cfg.profile.threads,
-        "profile.batch": cfg.profile.batch,
-        "slices.min_size": cfg.slices.min_size,
-        "battery.duty_hz": cfg.battery.duty_hz,
+    both = sorted(set(cfg.data.ood_classes) & set(cfg.model.labels))
+    if both:
+        raise fail(
+            "data.ood_classes",
+            f"{', '.join(map(repr, both))} also in model.labels; an out-of-distribution class is "
+            "one the model was not trained on",
+        )
+
+
+def _check_ranges(cfg: BuildConfig, fail: Any) -> None:
+    """Numeric ranges that types alone cannot express."""
+    ranges: dict[str, tuple[float | None, float, float]] = {
+        # key: (value, lowest, highest), both inclusive
+        "data.calibration_size": (cfg.data.calibration_size, 1, math.inf),
+        "profile.runs": (cfg.profile.runs, 1, _MAX_RUNS),
+        "profile.warmup": (cfg.profile.warmup, 0, _MAX_RUNS),
+        "profile.threads": (cfg.profile.threads, 1, _MAX_THREADS),
+        "profile.batch": (cfg.profile.batch, 1, _MAX_BATCH),
+        "slices.min_size": (cfg.slices.min_size, 1, math.inf),
+        "slices.worst": (cfg.slices.worst, 0, math.inf),
+        "quant.max_float_nodes": (cfg.quant.max_float_nodes, 0, math.inf),
+        "battery.scanner_baseline_w": (cfg.battery.scanner_baseline_w, 0.0, math.inf),
     }
-    for key, v in positives.items():
-        if v <= 0:
-            raise fail(key, f"must be > 0, got {v}")
-    if cfg.profile.warmup < 0:
-        raise fail("profile.warmup", f"must be >= 0, got {cfg.profile.warmup}")
-    for key in ("usable_fraction",):
-        v = getattr(cfg.battery, key)
-        if not 0 < v <= 1:
-            raise fail(f"battery.{key}", f"must be in (0, 1], got {v}")
-    if not 0 < cfg.ood.target_in_distribution_accept < 1:
-        raise fail("ood.target_in_distribution_accept", "must be in (0, 1)")
+    # Budgets: fractions of accuracy in [0, 1], a percentage in [0, 100], the rest >= 0.
+    budget_highs = {
+        "max_accuracy_drop": 1.0,
+        "max_slice_accuracy_drop": 1.0,
+        "min_accuracy": 1.0,
+        "max_battery_life_loss_pct": 100.0,
+    }
     for f in dataclasses.fields(BudgetsConfig):
         v = getattr(cfg.budgets, f.name)
-        if isinstance(v, float) and v < 0:
-            raise fail(f"budgets.{f.name}", f"must be >= 0, got {v}")
+        if isinstance(v, float):
+            ranges[f"budgets.{f.name}"] = (v, 0.0, budget_highs.get(f.name, math.inf))
+    for key, (v, lo, hi) in ranges.items():
+        if v is None:
+            continue
+        if not lo <= v <= hi:
+            span = f">= {lo:g}" if hi == math.inf else f"in [{lo:g}, {hi:g}]"
+            unit = " (a fraction: 0.02 is 2 points)" if "accuracy" in key and v > 1 else ""
+            raise fail(key, f"must be {span}, got {v:g}{unit}")
+    positives = {
+        "battery.duty_hz": cfg.battery.duty_hz,
+        "battery.capacity_mah": cfg.battery.capacity_mah,
+        "battery.nominal_v": cfg.battery.nominal_v,
+        "battery.capacity_wh": cfg.battery.capacity_wh,
+    }
+    for key, pv in positives.items():
+        if pv is not None and pv <= 0:
+            raise fail(key, f"must be > 0, got {pv:g}")
+    b = cfg.battery
+    if b.capacity_wh is not None and (b.capacity_mah is not None or b.nominal_v is not None):
+        raise fail("battery.capacity_wh", "give capacity_wh, or capacity_mah and nominal_v, not both")
+    if (b.capacity_mah is None) != (b.nominal_v is None):
+        missing = "battery.nominal_v" if b.nominal_v is None else "battery.capacity_mah"
+        raise fail(missing, "missing: capacity_mah and nominal_v go together")
+    if not 0 < b.usable_fraction <= 1:
+        raise fail("battery.usable_fraction", f"must be in (0, 1], got {b.usable_fraction:g}")
+    if not 0 < cfg.ood.target_in_distribution_accept < 1:
+        raise fail(
+            "ood.target_in_distribution_accept",
+            f"must be in (0, 1), got {cfg.ood.target_in_distribution_accept:g}",
+        )
     for col, edges in cfg.slices.bins.items():
-        if len(edges) < 2 or any(b <= a for a, b in pairwise(edges)):
+        if len(edges) < 2 or any(b2 <= a for a, b2 in pairwise(edges)):
             raise fail(f"slices.bins.{col}", "must be at least two strictly increasing edges")
+        if col not in cfg.slices.columns:
+            raise fail(
+                f"slices.bins.{col}",
+                f"{col!r} is not in slices.columns {cfg.slices.columns}; bins apply to those",
+            )
+
+
+def _check_values(cfg: BuildConfig, fail: Any) -> None:
+    """Everything types alone cannot express, so a bad file stops before any work starts."""
+    if cfg.schema != 1:
+        raise fail("schema", f"unsupported schema {cfg.schema}; this edgekit reads schema 1")
+    _check_names(cfg, fail)
+    _check_ranges(cfg, fail)
     for i, step in enumerate(cfg.preprocess):
         if "op" not in step or not isinstance(step["op"], str):
             raise fail(f"preprocess[{i}]", 'each step needs op = "<name>"')
-    if cfg.schema != 1:
-        raise fail("schema", f"unsupported schema {cfg.schema}; this edgekit reads schema 1")
 
 
 def parse_config(
@@ -296,7 +402,12 @@ def parse_config(
     def fail(key: str, what: str) -> ConfigError:
         return ConfigError(f"{source}: {key}: {what}")
 
+    if not isinstance(table, dict):
+        raise fail("(top level)", f"expected a table, got {type(table).__name__}")
     cfg: BuildConfig = _build(BuildConfig, table, "", fail)
+    for key, value in table.items():
+        if key not in _INTERNAL:
+            _check_text(value, key, fail)
     cfg = dataclasses.replace(cfg, source=source, base_dir=str(base_dir or Path(".")))
     _check_values(cfg, fail)
     return cfg
@@ -305,6 +416,8 @@ def parse_config(
 def load_config(path: str | Path) -> BuildConfig:
     """Read and validate ``edgekit.toml`` at ``path``."""
     p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"{p}: is a folder, expected a config file (edgekit.toml)")
     if not p.is_file():
         raise ConfigError(f"{p}: no such config file (expected an edgekit.toml)")
     try:

@@ -6,6 +6,7 @@ executes it.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -13,11 +14,10 @@ from typing import Any
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
 
 from edgekit.errors import ModelError
 
-__all__ = ["ModelInfo", "TensorInfo", "inspect_model", "load_onnx"]
+__all__ = ["ModelInfo", "TensorInfo", "declared_input_bytes", "inspect_model", "load_onnx"]
 
 # Operator domains TFLite cannot hold: classical-ML ops (tree ensembles, etc.) and training ops.
 _NON_TFLITE_DOMAINS = {"ai.onnx.ml", "ai.onnx.training", "ai.onnx.preview.training"}
@@ -75,6 +75,8 @@ class ModelInfo:
 def load_onnx(path: str | Path) -> onnx.ModelProto:
     """Load and check an ONNX file; any problem is one :class:`ModelError` line."""
     p = Path(path)
+    if p.is_dir():
+        raise ModelError(f"{p}: is a folder, expected an ONNX model file")
     if not p.is_file():
         raise ModelError(f"{p}: no such model file")
     if p.stat().st_size == 0:
@@ -108,13 +110,24 @@ def _tensor_info(vi: onnx.ValueInfoProto) -> TensorInfo:
     return TensorInfo(vi.name, dims, dtype)
 
 
+def _tensor_size(t: onnx.TensorProto) -> tuple[int, int]:
+    """Elements and bytes a tensor declares, from its dims: nothing is materialised, so a
+    declared size the file does not hold cannot exhaust memory."""
+    count = math.prod(int(d) for d in t.dims) if t.dims else 1
+    try:
+        itemsize = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(t.data_type)).itemsize
+    except (KeyError, TypeError, ValueError):
+        itemsize = 0
+    return max(count, 0), max(count, 0) * itemsize
+
+
 def _count_params(graph: onnx.GraphProto) -> tuple[int, int]:
     count = 0
     nbytes = 0
     for init in graph.initializer:
-        arr = numpy_helper.to_array(init)
-        count += int(arr.size)
-        nbytes += int(arr.nbytes)
+        c, b = _tensor_size(init)
+        count += c
+        nbytes += b
     for node in graph.node:
         if node.op_type.startswith("TreeEnsemble"):
             # A tree's learned numbers are its split thresholds and leaf weights.
@@ -125,10 +138,20 @@ def _count_params(graph: onnx.GraphProto) -> tuple[int, int]:
         if node.op_type == "Constant":
             for attr in node.attribute:
                 if attr.type == onnx.AttributeProto.TENSOR:
-                    arr = numpy_helper.to_array(attr.t)
-                    count += int(arr.size)
-                    nbytes += int(arr.nbytes)
+                    c, b = _tensor_size(attr.t)
+                    count += c
+                    nbytes += b
     return count, nbytes
+
+
+def declared_input_bytes(info: ModelInfo, input_name: str, *, batch: int) -> int | None:
+    """Bytes of one float32 batch of ``batch`` rows shaped as ``input_name`` declares
+    (symbolic dimensions count as 1); None when a dimension is negative."""
+    spec = next(i for i in info.inputs if i.name == input_name)
+    dims = [d if isinstance(d, int) else 1 for d in spec.shape[1:]]
+    if any(d < 0 for d in dims):
+        return None
+    return batch * math.prod(dims) * 4
 
 
 def inspect_model(path: str | Path) -> ModelInfo:

@@ -33,9 +33,10 @@ from edgekit.builder.variants import VARIANTS
 from edgekit.builder.variants.base import BuildContext, CandidateScore, Skip
 from edgekit.bundle import sha256_file
 from edgekit.config import BuildConfig
-from edgekit.data.dataset import Dataset, load_source
-from edgekit.errors import ConversionError, DataError, EdgekitError, UsageError
-from edgekit.model_info import inspect_model, load_onnx
+from edgekit.data.dataset import Dataset, load_source, nonfinite_rows
+from edgekit.data.limits import check_allocation
+from edgekit.errors import ConfigError, ConversionError, DataError, EdgekitError, ModelError, UsageError
+from edgekit.model_info import declared_input_bytes, inspect_model, load_onnx
 from edgekit.outdir import check_name, open_output
 from edgekit.results import BuildResult, StageTiming, VariantResult
 from edgekit.signals.preprocess import Pipeline
@@ -120,6 +121,8 @@ def _labels(cfg: BuildConfig, n_out: int | None, data: Dataset | None) -> list[s
 def _select_io(cfg: BuildConfig, info: Any) -> tuple[str, int, int | None]:
     """The input to feed, the index of the score output and its class count."""
     inputs = [i.name for i in info.inputs]
+    if not inputs:
+        raise ModelError(f"{cfg.model_path}: the model has no input to feed")
     input_name = cfg.model.input_name or inputs[0]
     if input_name not in inputs:
         raise UsageError(
@@ -136,12 +139,82 @@ def _select_io(cfg: BuildConfig, info: Any) -> tuple[str, int, int | None]:
         idx = names.index(cfg.model.output_name)
     else:
         floats = [i for i, o in enumerate(outs) if o.dtype.startswith("float")]
-        idx = floats[0] if floats else 0
-    last = outs[idx].shape[-1] if outs[idx].shape else None
+        if not floats:
+            listed = ", ".join(f"{o.name!r} ({o.dtype})" for o in outs) or "none"
+            raise ModelError(
+                f"{cfg.model_path}: no floating-point output to read class scores from "
+                f"(outputs: {listed}); edgekit needs logits or probabilities, shape (N, classes)"
+            )
+        idx = floats[0]
+    out = outs[idx]
+    if not out.dtype.startswith("float"):
+        raise ModelError(
+            f"{cfg.model_path}: output {out.name!r} is {out.dtype}; class scores must be "
+            "floating point (logits or probabilities), shape (N, classes)"
+        )
+    if out.shape and len(out.shape) != 2:
+        raise ModelError(
+            f"{cfg.model_path}: output {out.name!r} has shape {out.shape}; class scores must "
+            "have shape (N, classes)"
+        )
+    spec = next(i for i in info.inputs if i.name == input_name)
+    if not spec.dtype.startswith("float"):
+        raise ModelError(
+            f"{cfg.model_path}: input {input_name!r} is {spec.dtype}; edgekit feeds floating-point "
+            "captures"
+        )
+    last = out.shape[-1] if out.shape else None
     return input_name, idx, last if isinstance(last, int) else None
 
 
+def _finite_only(cfg: BuildConfig, ds: Dataset, key: str, warnings: list[str]) -> Dataset:
+    """Drop captures holding NaN or inf (only loaded when ``data.drop_nonfinite`` is true)."""
+    bad = nonfinite_rows(ds.x)
+    if bad.any():
+        warnings.append(
+            f"data.{key} ({getattr(cfg.data, key)}): dropped {int(bad.sum())} of {len(ds)} "
+            "captures holding NaN or inf (data.drop_nonfinite = true)"
+        )
+        ds = ds.subset(~bad)
+    if len(ds) == 0:
+        raise DataError(f"{getattr(cfg.data, key)} (data.{key}): no captures left to use")
+    return ds
+
+
+def _preprocess(pipe: Pipeline, x: np.ndarray, what: str) -> np.ndarray:
+    """Run the preprocessing; captures it turns into NaN or inf are refused, naming the first."""
+    with np.errstate(all="ignore"):  # overflow is reported below, per capture, not as a warning
+        out = pipe(x).astype(np.float32, copy=False)
+    bad = nonfinite_rows(out)
+    if bad.any():
+        raise DataError(
+            f"{what}: preprocessing turns {int(bad.sum())} captures into NaN or inf (first at row "
+            f"{int(np.argmax(bad))}); check the [[preprocess]] steps against this data"
+        )
+    return out
+
+
+def _check_slice_columns(cfg: BuildConfig, ds: Dataset) -> None:
+    """Every slice column must exist in the evaluation data; binned ones must be numeric."""
+    for col in cfg.slices.columns:
+        if col not in ds.meta:
+            have = ", ".join(sorted(ds.meta)) or "none"
+            raise ConfigError(
+                f"{cfg.source}: slices.columns: {col!r} is not a metadata column of "
+                f"{cfg.data.evaluation} (its columns: {have})"
+            )
+        kind = ds.meta[col].dtype.kind
+        if col in cfg.slices.bins and kind not in "iuf":
+            raise ConfigError(
+                f"{cfg.source}: slices.bins.{col}: column {col!r} of {cfg.data.evaluation} is "
+                f"{ds.meta[col].dtype}, not numeric; bins apply to numeric columns"
+            )
+
+
 def _prepare_eval(cfg: BuildConfig, ds: Dataset, labels: Sequence[str], pipe: Pipeline) -> EvalData:
+    where = f"{cfg.data.evaluation} (data.evaluation)"
+    if len(ds) == 0:
+        raise DataError(f"{where}: no captures; accuracy needs an evaluation set")
     lookup = {name: i for i, name in enumerate(labels)}
     names = np.asarray(ds.labels)[ds.y]
     y = np.array([lookup.get(str(n), -1) for n in names], dtype=np.int64)
@@ -153,7 +226,13 @@ def _prepare_eval(cfg: BuildConfig, ds: Dataset, labels: Sequence[str], pipe: Pi
         raise DataError(
             f"{cfg.data.evaluation}: classes {extra} are neither model.labels nor data.ood_classes"
         )
-    x = pipe(ds.x).astype(np.float32)
+    if not in_dist.any():
+        raise DataError(
+            f"{where}: all {len(ds)} captures are out-of-distribution ({sorted(set(names.tolist()))}"
+            f"); accuracy and the 'unknown' threshold need captures of model.labels"
+        )
+    _check_slice_columns(cfg, ds)
+    x = _preprocess(pipe, ds.x, where)
     meta = dict(ds.meta)
     slices = metrics.make_slices(meta, cfg.slices.columns, cfg.slices.bins, in_dist)
     return EvalData(x, y, in_dist, ood, meta, cfg.data.evaluation, slices)
@@ -172,6 +251,12 @@ def _check_input_shape(
             f"{what}: after preprocessing the data has shape (N, {', '.join(map(str, x.shape[1:]))}) "
             f"but the model input {input_name!r} expects {dims}"
         )
+
+
+def spec_shape(info: Any, input_name: str) -> str:
+    """The declared shape of ``input_name``, for messages."""
+    spec = next(i for i in info.inputs if i.name == input_name)
+    return "[" + ", ".join(map(str, spec.shape)) + "]"
 
 
 def _run_scores(
@@ -280,15 +365,50 @@ def _run(
     from edgekit.backends import open_backend
 
     threads = cfg.profile.threads
+    # bench.json is checked before any work, so a bad file costs nothing
+    target = opts.target_results or (
+        Path(cfg.base_dir) / cfg.target.results if cfg.target.results else None
+    )
+    bench = None
+    if target is not None:
+        bench = load_target_results(target, model_name=cfg.model.name or cfg.model_path.stem)
+    try:
+        pipe = Pipeline.from_spec(cfg.preprocess)
+    except ConfigError as e:
+        raise ConfigError(f"{cfg.source}: {e}") from e
     # ---- load
     with stages.stage("load") as d:
         model = load_onnx(cfg.model_path)
         info = inspect_model(cfg.model_path)
         input_name, out_index, n_out = _select_io(cfg, info)
-        pipe = Pipeline.from_spec(cfg.preprocess)
+        # the profile stage feeds a batch of this shape when there is no data
+        need = declared_input_bytes(info, input_name, batch=cfg.profile.batch)
+        if need is None:
+            raise ModelError(f"{cfg.model_path}: input {input_name!r} declares a negative dimension")
+        try:
+            check_allocation(
+                need,
+                f"{cfg.model_path}: one batch of input {input_name!r} as declared "
+                f"({spec_shape(info, input_name)}, profile.batch = {cfg.profile.batch})",
+                hint="check the model's declared input shape",
+            )
+        except DataError as e:
+            raise ModelError(str(e)) from e
         base = Path(cfg.base_dir)
-        eval_ds = load_source(cfg.data.evaluation, base_dir=base) if cfg.data.evaluation else None
-        cal_ds = load_source(cfg.data.calibration, base_dir=base) if cfg.data.calibration else None
+        keep_nan = cfg.data.drop_nonfinite
+        eval_ds = (
+            load_source(cfg.data.evaluation, base_dir=base, allow_nonfinite=keep_nan)
+            if cfg.data.evaluation
+            else None
+        )
+        cal_ds = (
+            load_source(cfg.data.calibration, base_dir=base, allow_nonfinite=keep_nan)
+            if cfg.data.calibration
+            else None
+        )
+        if keep_nan:
+            eval_ds = _finite_only(cfg, eval_ds, "evaluation", warnings) if eval_ds else None
+            cal_ds = _finite_only(cfg, cal_ds, "calibration", warnings) if cal_ds else None
         labels = _labels(cfg, n_out, eval_ds)
         ev: EvalData | None = None
         if eval_ds is not None:
@@ -304,7 +424,11 @@ def _run(
             )
         calibration = None
         if cal_ds is not None:
-            calibration = pipe(cal_ds.x[: cfg.data.calibration_size]).astype(np.float32)
+            if len(cal_ds) == 0:
+                raise DataError(f"{cfg.data.calibration} (data.calibration): no captures")
+            calibration = _preprocess(
+                pipe, cal_ds.x[: cfg.data.calibration_size], f"{cfg.data.calibration} (data.calibration)"
+            )
             _check_input_shape(cfg, info, input_name, calibration, cfg.data.calibration)
             d.append(f"calibration: {len(calibration)} rows")
         else:
@@ -473,11 +597,7 @@ def _run(
 
     # ---- judge
     with stages.stage("judge") as d:
-        target = opts.target_results or (
-            Path(cfg.base_dir) / cfg.target.results if cfg.target.results else None
-        )
-        if target is not None:
-            bench = load_target_results(target)
+        if target is not None and bench is not None:
             for note in apply_target_results(built_variants, bench, cfg.battery, str(target)):
                 log(f"  {note}")
                 d.append(note)

@@ -8,21 +8,45 @@ measure keep their host figures, and the report says which is which.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Literal
 
-from edgekit.bench_result import BenchResult, VariantBench, load_bench_json
+from edgekit.bench_result import BenchResult, VariantBench
+from edgekit.builder.bench_check import check_bench
 from edgekit.builder.energy_estimate import battery_fields
 from edgekit.config import BatteryConfig
+from edgekit.errors import DataError
 from edgekit.results import EnergyFigure, LatencyResult, VariantResult
 
 __all__ = ["apply_target_results", "load_target_results"]
 
 
-def load_target_results(path: str | Path) -> BenchResult:
-    """Read a ``bench.json``; a malformed file is one :class:`~edgekit.errors.DataError` line."""
-    return load_bench_json(path)
+_MAX_BYTES = 64 << 20  # a bench.json is kilobytes; anything this big is not one
+
+
+def load_target_results(path: str | Path, *, model_name: str | None = None) -> BenchResult:
+    """Read and check a ``bench.json`` (:func:`~edgekit.builder.bench_check.check_bench`);
+    a malformed, implausible or inconsistent file is one :class:`DataError` line.
+
+    Called before the build's first stage, so a bad file costs nothing."""
+    p = Path(path)
+    try:
+        if not p.is_file():
+            raise DataError(f"{p}: no such bench results file (expected a bench.json)")
+        if p.stat().st_size > _MAX_BYTES:
+            raise DataError(f"{p}: {p.stat().st_size} bytes is too big for a bench.json")
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise DataError(f"{p}: cannot read bench results ({e.strerror or e})") from e
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise DataError(f"{p}: malformed JSON: {e}") from e
+    check_bench(data, str(p), model_name=model_name)
+    try:
+        return BenchResult.from_dict(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise DataError(f"{p}: bench.json does not match schema: {e!r}") from e
 
 
 def _board(bench: BenchResult) -> str:

@@ -99,16 +99,18 @@ def _stop_signals() -> Iterator[None]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; an ``EdgekitError`` becomes one line on stderr and its exit code.
+    """Run the CLI; every error a user can cause is one line on stderr and an exit code.
 
-    Usage errors found by the argument parser exit with 2 and a short message of its own.
-    SIGINT and SIGTERM unwind the command (its cleanup runs), print one line and exit with
-    128 + the signal number: 130 and 143.
+    2: a usage, input or environment error (bad argument, malformed file, disk full); 70: a bug
+    (with its traceback), see ``edgekit.cli._errors``. SIGINT and SIGTERM unwind the command (its
+    cleanup runs), print one line and exit with 128 + the signal number: 130 and 143.
     """
+    from edgekit.cli._errors import describe, invoke, one_line, report_bug
+
     _register()
     try:
         with _stop_signals():
-            app(args=argv, prog_name="edgekit")
+            return invoke(app, argv)
     except Interrupted as e:
         word = "interrupted" if e.signum == signal.SIGINT else "terminated"
         typer.echo(f"edgekit: {word}", err=True)
@@ -116,12 +118,17 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except EdgekitError as e:
-        typer.echo(f"edgekit: error: {e}", err=True)
+        typer.echo(f"edgekit: error: {one_line(str(e))}", err=True)
         return e.exit_code
     except KeyboardInterrupt:
         typer.echo("edgekit: interrupted", err=True)
         return 130
-    return 0
+    except Exception as e:  # the last boundary: environment failures are one line, bugs say so
+        known = describe(e)
+        if known is None:
+            return report_bug(e)
+        typer.echo(f"edgekit: error: {known[0]}", err=True)
+        return known[1]
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from edgekit.cli import app
+from edgekit.cli._text import esc
 from edgekit.config import VARIANT_NAMES
 from edgekit.results import BuildResult
 
@@ -94,7 +95,7 @@ def build(
 
 
 def _summary(con: Console, result: BuildResult, out_dir: Path) -> None:
-    t = Table(title=f"{result.model_name}: variants (host figures)")
+    t = Table(title=f"{esc(result.model_name)}: variants (host figures)")
     for col in (
         "variant",
         "status",
@@ -109,7 +110,7 @@ def _summary(con: Console, result: BuildResult, out_dir: Path) -> None:
         t.add_column(col, justify="left" if col in ("variant", "status", "budgets") else "right")
     for v in result.variants:
         if v.status != "built":
-            t.add_row(v.name, v.status, "", "", "", "", "", "", v.reason[:60])
+            t.add_row(v.name, v.status, "", "", "", "", "", "", esc(v.reason[:60]))
             continue
         acc, lat = v.accuracy, v.latency
         fails = [c.budget for c in v.failed_checks]
@@ -126,15 +127,15 @@ def _summary(con: Console, result: BuildResult, out_dir: Path) -> None:
             _fmt(lat.p50_ms if lat else None),
             _fmt(lat.p99_ms if lat else None),
             _fmt(lat.peak_memory_mb if lat else None, ".0f"),
-            verdict,
+            esc(verdict),
         )
     con.print(t)
     for s in result.stages:
         con.print(f"  {s.name:<9} {s.duration_s:6.1f} s", highlight=False)
     if result.verdict == "pass":
-        con.print(f"[bold green]PASS[/]: ships {result.selected} — {result.selection_reason}")
+        con.print(f"[bold green]PASS[/]: ships {result.selected} — {esc(result.selection_reason)}")
     else:
-        con.print(f"[bold red]REJECTED[/]: {result.selection_reason}")
+        con.print(f"[bold red]REJECTED[/]: {esc(result.selection_reason)}")
         for v in result.variants:
             for c in v.failed_checks:
                 op = "<" if c.budget.startswith("min_") else ">"
@@ -143,7 +144,14 @@ def _summary(con: Console, result: BuildResult, out_dir: Path) -> None:
                     f"  {v.name}: {c.budget} = {_fmt(c.value, '.4g')}{unit} {op} limit {c.limit}{unit} "
                     f"(by {_fmt(c.excess, '.4g')}){' — ' + c.detail if c.detail else ''}",
                     highlight=False,
+                    markup=False,
                 )
             for c in v.unevaluated_checks:
-                con.print(f"  {v.name}: {c.budget} not evaluated — {c.detail}", highlight=False)
-    con.print(f"Reports: {out_dir}/report.md, report.html, report.json; bundle: {result.bundle_dir}")
+                con.print(
+                    f"  {v.name}: {c.budget} not evaluated — {c.detail}", highlight=False, markup=False
+                )
+    con.print(
+        f"Reports: {out_dir}/report.md, report.html, report.json; bundle: {result.bundle_dir}",
+        highlight=False,
+        markup=False,
+    )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -15,8 +17,10 @@ from rich.table import Table
 
 from edgekit.cli import app
 from edgekit.cli._options import parse_classes
-from edgekit.data.dataset import Dataset, load_npz, save_npz
-from edgekit.data.synth import ALL_CLASSES, CLASSES, generate
+from edgekit.cli._text import esc, printable
+from edgekit.data.dataset import Dataset, load_npz, nonfinite_rows, save_npz
+from edgekit.data.limits import check_allocation
+from edgekit.data.synth import ALL_CLASSES, BYTES_PER_CAPTURE, CLASSES, generate
 from edgekit.errors import UsageError
 
 __all__ = ["data_app", "info", "synth"]
@@ -82,8 +86,7 @@ def synth(
     lo, hi = snr_range
     if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi):
         raise UsageError(f"--snr-range: need finite A <= B, got {lo:g} {hi:g}")
-    if not out.parent.is_dir():
-        raise UsageError(f"--out: folder {out.parent} does not exist")
+    _check_out(out, n)
     con = Console(stderr=True)
     t0 = time.perf_counter()
 
@@ -116,27 +119,57 @@ def synth(
     per_label = np.bincount(ds.y, minlength=len(ds.labels))
     counts = {name: int(c) for name, c in zip(ds.labels, per_label, strict=True) if c}
     summary = ", ".join(f"{k} {v}" for k, v in counts.items())
-    typer.echo(f"wrote {out} ({_fmt_bytes(out.stat().st_size)}) in {elapsed_s:.1f} s")
+    typer.echo(f"wrote {printable(out)} ({_fmt_bytes(out.stat().st_size)}) in {elapsed_s:.1f} s")
     typer.echo(f"{len(ds)} captures x {ds.x.shape[2]} samples; SNR {lo:g}..{hi:g} dB")
     typer.echo(f"per class: {summary}")
+
+
+def _check_out(out: Path, n: int) -> None:
+    """Refuse an output path that is a folder, in a missing folder, or another kind of file, and
+    a dataset too big for memory or the disk, before generating anything."""
+    if out.is_dir():
+        raise UsageError(f"--out: {out} is a folder; give a file path such as {out / 'data.npz'}")
+    if not out.parent.is_dir():
+        raise UsageError(f"--out: folder {out.parent} does not exist")
+    if out.exists() or out.is_symlink():
+        if not out.is_file() or out.is_symlink():
+            raise UsageError(f"--out: {out} exists and is not a regular file; not replacing it")
+        if not zipfile.is_zipfile(out):
+            raise UsageError(f"--out: {out} exists and is not an .npz dataset; not overwriting it")
+    need = n * BYTES_PER_CAPTURE
+    check_allocation(need, f"--n {n}: {n} captures")
+    free = shutil.disk_usage(out.parent).free
+    if need > free:
+        raise UsageError(
+            f"--out: {n} captures need about {_fmt_bytes(need)} on disk but {out.parent} has "
+            f"{_fmt_bytes(free)} free"
+        )
 
 
 @data_app.command()
 def info(path: Annotated[Path, typer.Argument(help="A dataset file (.npz).")]) -> None:
     """Show a dataset's shape, labels, count per class and metadata columns with ranges."""
-    ds = load_npz(path)
+    ds = load_npz(path, allow_nonfinite=True)
     con = Console()
     con.print(
-        f"[bold]{path}[/bold]  {_fmt_bytes(path.stat().st_size)}  "
-        f"x {tuple(ds.x.shape)} {ds.x.dtype}  y {tuple(ds.y.shape)} {ds.y.dtype}"
+        f"[bold]{esc(path)}[/bold]  {_fmt_bytes(path.stat().st_size)}  "
+        f"x {tuple(ds.x.shape)} {ds.x.dtype}  y {tuple(ds.y.shape)} {ds.y.dtype}",
+        highlight=False,
     )
+    bad = int(nonfinite_rows(ds.x).sum())
+    if bad:
+        con.print(
+            f"[yellow]{bad} of {len(ds)} captures hold NaN or inf[/yellow]: a build refuses "
+            "them unless data.drop_nonfinite = true",
+            highlight=False,
+        )
     classes = Table(title="captures per label")
     classes.add_column("index", justify="right")
     classes.add_column("label")
     classes.add_column("count", justify="right")
     per_label = np.bincount(ds.y, minlength=len(ds.labels))
     for i, (name, c) in enumerate(zip(ds.labels, per_label, strict=True)):
-        classes.add_row(str(i), name, str(int(c)))
+        classes.add_row(str(i), esc(name), str(int(c)))
     con.print(classes)
     if ds.meta:
         con.print(_meta_table(ds))
@@ -156,5 +189,5 @@ def _meta_table(ds: Dataset) -> Table:
             lo, hi = str(distinct[0]), str(distinct[-1])
         else:
             lo = hi = "-"
-        table.add_row(name, str(col.dtype), lo, hi, str(len(np.unique(col))))
+        table.add_row(esc(name), str(col.dtype), esc(lo), esc(hi), str(len(np.unique(col))))
     return table

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from edgekit.cli import app
+from edgekit.cli._text import esc
 from edgekit.model_info import inspect_model
 
 __all__ = ["inspect"]
@@ -36,22 +37,27 @@ def inspect(
     if as_json:
         typer.echo(json.dumps(info.to_dict(), indent=2))
         return
-    con = Console()
-    con.print(f"[bold]{info.path}[/bold]  {_fmt_bytes(info.file_size_bytes)}")
+    # Everything read from the file (names, shapes, producer, operators) is escaped: rich would
+    # read "[batch, 6, 1024]" as a markup tag and drop it.
+    con = Console(highlight=False)
+    con.print(f"[bold]{esc(info.path)}[/bold]  {_fmt_bytes(info.file_size_bytes)}")
     opsets = ", ".join(f"{d} {v}" for d, v in info.opsets.items())
-    con.print(f"IR version {info.ir_version}; opsets: {opsets}; producer: {info.producer or '-'}")
+    con.print(
+        f"IR version {info.ir_version}; opsets: {esc(opsets)}; producer: {esc(info.producer or '-')}"
+    )
     io = Table(title="Inputs and outputs")
     for col in ("kind", "name", "shape", "dtype"):
         io.add_column(col)
     for kind, tensors in (("input", info.inputs), ("output", info.outputs)):
         for t in tensors:
-            io.add_row(kind, t.name, "[" + ", ".join(str(d) for d in t.shape) + "]", t.dtype)
+            shape = "[" + ", ".join(str(d) for d in t.shape) + "]"
+            io.add_row(kind, esc(t.name), esc(shape), esc(t.dtype))
     con.print(io)
     ops = Table(title=f"Operators ({info.node_count} nodes)")
     ops.add_column("op")
     ops.add_column("count", justify="right")
     for op, n in info.op_counts.items():
-        ops.add_row(op, str(n))
+        ops.add_row(esc(op), str(n))
     con.print(ops)
     con.print(
         f"Parameters: {info.parameter_count:,} ({_fmt_bytes(info.parameter_bytes)} of weights)"
@@ -61,4 +67,4 @@ def inspect(
         if info.tflite_convertible
         else "[yellow]not possible[/yellow]"
     )
-    con.print(f"TFLite conversion: {verdict} — {info.tflite_reason}")
+    con.print(f"TFLite conversion: {verdict} — {esc(info.tflite_reason)}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import tempfile
 import zipfile
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,11 @@ from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 
+from edgekit.data.limits import check_allocation
+from edgekit.data.npz import read_npz
 from edgekit.errors import DataError
 
-__all__ = ["SYNTHETIC_PARAMS", "Dataset", "load_npz", "load_source", "save_npz"]
+__all__ = ["SYNTHETIC_PARAMS", "Dataset", "load_npz", "load_source", "nonfinite_rows", "save_npz"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,51 +85,65 @@ def save_npz(ds: Dataset, path: str | os.PathLike[str]) -> None:
         if col.dtype == object:
             raise DataError(f"{target}: meta column {name!r} is an object array; cannot save")
         arrays[f"meta_{name}"] = col
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+    try:
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or "."
+        )
+    except OSError as e:
+        raise DataError(f"{target}: cannot write the dataset ({e.strerror or e})") from e
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, allow_pickle=False, **arrays)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
+    except OSError as e:  # disk full, quota, file-size limit: nothing half-written is left
+        Path(tmp).unlink(missing_ok=True)
+        raise DataError(f"{target}: cannot write the dataset ({e.strerror or e})") from e
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def load_npz(path: str | os.PathLike[str]) -> Dataset:
+def load_npz(path: str | os.PathLike[str], *, allow_nonfinite: bool = False) -> Dataset:
     """Read and validate a dataset written by ``save_npz`` (or a compatible third party).
 
     Refuses, with one ``DataError`` line naming the file, anything malformed: missing file,
-    not an npz, missing keys, pickled objects, wrong shape or dtype, labels out of range.
+    not an npz, a member that is not ``.npy``, a header declaring more than fits in memory or
+    more than the file holds, missing keys, pickled objects, wrong shape or dtype, labels out of
+    range, and (unless ``allow_nonfinite``) captures holding NaN or inf.
     """
     p = Path(path)
+    if p.is_dir():
+        raise DataError(f"{p}: is a folder, expected a dataset file (.npz)")
     if not p.is_file():
         raise DataError(f"{p}: no such dataset file")
     if not zipfile.is_zipfile(p):
         raise DataError(f"{p}: not an .npz archive (truncated or wrong format)")
-    try:
-        with np.load(p, allow_pickle=False) as npz:
-            arrays = {key: _read_member(p, npz, key) for key in npz.files}
-    except DataError:
-        raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise DataError(f"{p}: unreadable .npz archive ({e})") from e
-    return _from_arrays(p, arrays)
+    arrays = read_npz(p, lambda key: key in ("x", "y", "labels") or key.startswith("meta_"))
+    ds = _from_arrays(p, arrays)
+    if not allow_nonfinite:
+        bad = nonfinite_rows(ds.x)
+        if bad.any():
+            raise DataError(
+                f"{p}: {int(bad.sum())} of {len(ds)} captures hold NaN or inf (first at row "
+                f"{int(np.argmax(bad))}); fix the data, or set data.drop_nonfinite = true in the "
+                "build config to drop them"
+            )
+    return ds
 
 
-def _read_member(p: Path, npz: Mapping[str, np.ndarray], key: str) -> np.ndarray:
-    try:
-        arr = npz[key]
-    except ValueError as e:
-        if "pickle" in str(e).lower() or "object" in str(e).lower():
-            raise DataError(f"{p}: array {key!r} contains pickled objects; refusing") from e
-        raise DataError(f"{p}: array {key!r} is unreadable ({e})") from e
-    except (OSError, EOFError, zipfile.BadZipFile) as e:
-        raise DataError(f"{p}: array {key!r} is unreadable ({e})") from e
-    if arr.dtype.hasobject:
-        raise DataError(f"{p}: array {key!r} contains pickled objects; refusing")
-    return arr
+def nonfinite_rows(x: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """Boolean ``(N,)``: which captures hold any NaN or inf (checked in chunks: bounded memory)."""
+    n = len(x)
+    bad = np.zeros(n, dtype=bool)
+    flat = x.reshape(n, -1) if n else x.reshape(0, 0)
+    for i in range(0, n, chunk):
+        bad[i : i + chunk] = ~np.isfinite(flat[i : i + chunk]).all(axis=1)
+    return bad
+
+
+_META_KINDS = "biufUS"  # bool, integers, floats, strings: what a slice can be made of
 
 
 def _from_arrays(p: Path, arrays: dict[str, np.ndarray]) -> Dataset:
@@ -148,6 +163,10 @@ def _from_arrays(p: Path, arrays: dict[str, np.ndarray]) -> Dataset:
         raise DataError(
             f"{p}: labels must be a non-empty 1-D unicode array, got {labels.dtype} {labels.shape}"
         )
+    names = [str(s) for s in labels]
+    dup = sorted({s for s in names if names.count(s) > 1})
+    if dup:
+        raise DataError(f"{p}: labels repeat {dup}; each label once")
     if y.shape != (n,) or not np.issubdtype(y.dtype, np.integer):
         raise DataError(f"{p}: y must be ({n},) integers to match x, got {y.dtype} {y.shape}")
     if n and (y.min() < 0 or y.max() >= labels.size):
@@ -160,15 +179,19 @@ def _from_arrays(p: Path, arrays: dict[str, np.ndarray]) -> Dataset:
         if not key.startswith("meta_"):
             continue
         name = key[len("meta_") :]
+        if not name:
+            raise DataError(f"{p}: array 'meta_' has no column name (meta_<column>)")
         if col.shape != (n,):
             raise DataError(f"{p}: meta column {name!r} must have shape ({n},), got {col.shape}")
+        if col.dtype.kind not in _META_KINDS:
+            raise DataError(
+                f"{p}: meta column {name!r} has dtype {col.dtype}; accepted: bool, integer, "
+                "float or string"
+            )
         meta[name] = col
-    return Dataset(
-        x=x.astype(np.float32, copy=False),
-        y=y.astype(np.int64, copy=False),
-        labels=tuple(str(s) for s in labels),
-        meta=meta,
-    )
+    with np.errstate(over="ignore"):  # values beyond float32 become inf, refused as non-finite
+        x32 = x.astype(np.float32, copy=False)
+    return Dataset(x=x32, y=y.astype(np.int64, copy=False), labels=tuple(names), meta=meta)
 
 
 SYNTHETIC_PARAMS: dict[str, str] = {
@@ -183,11 +206,15 @@ SYNTHETIC_PARAMS: dict[str, str] = {
 """Query parameters accepted by ``synthetic:rf?...`` recipes, with what each means."""
 
 
-def load_source(spec: str, *, base_dir: Path | None = None) -> Dataset:
+def load_source(
+    spec: str, *, base_dir: Path | None = None, allow_nonfinite: bool = False
+) -> Dataset:
     """Load a dataset from an ``.npz`` path or a ``synthetic:rf?n=..&seed=..`` recipe.
 
     Relative paths resolve against ``base_dir`` (the config file's folder) when given. Recipe
     parameters are listed in ``SYNTHETIC_PARAMS``; anything else is a one-line ``DataError``.
+    A recipe whose ``n`` would not fit in memory is refused before generating. ``allow_nonfinite``
+    is passed to :func:`load_npz` (synthetic captures are always finite).
     """
     parts = urlsplit(spec)
     # one-letter "schemes" are Windows drive letters: treat them as paths
@@ -201,7 +228,7 @@ def load_source(spec: str, *, base_dir: Path | None = None) -> Dataset:
     path = Path(spec).expanduser()
     if base_dir is not None and not path.is_absolute():
         path = Path(base_dir) / path
-    return load_npz(path)
+    return load_npz(path, allow_nonfinite=allow_nonfinite)
 
 
 def _optional_params() -> list[str]:
@@ -270,4 +297,5 @@ def _synthetic(spec: str, kind: str, query: str) -> Dataset:
     if "drift" in params:
         kwargs["drift"] = number("drift", float, 0.0, 1.0)
     n = kwargs.pop("n")
+    check_allocation(n * synth.BYTES_PER_CAPTURE, f"data source {spec!r} (n={n})")
     return synth.generate(n, **kwargs)

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgekit.data.dataset import Dataset
+from edgekit.data.limits import check_allocation
 
 __all__ = [
     "ALL_CLASSES",
+    "BYTES_PER_CAPTURE",
     "CLASSES",
     "IQ_FULL_SCALE",
     "N_SAMPLES",
@@ -49,6 +51,11 @@ IQ_FULL_SCALE = 16.0
 Signals have unit power before noise; at -10 dB SNR each of I and Q has an RMS of about 2.3,
 so 16.0 leaves ~7 sigma of headroom while the quantisation step (~5e-4) stays ~66 dB below the
 signal."""
+
+BYTES_PER_CAPTURE = 2 * N_SAMPLES * 4 + 128
+"""Memory one generated capture holds: float32 I and Q, plus label, metadata and per-capture
+draws (a generous 128 bytes). Chunk temporaries are bounded by ``_CHUNK`` and not counted."""
+_PARTS_BYTES_PER_CAPTURE = 2 * N_SAMPLES * 16  # complex128 signal and noise kept apart
 
 _CHUNK = 4096  # captures per generation chunk: bounds memory (complex128 temporaries)
 _PAD = 8  # extra leading samples generated so the multipath FIR has history
@@ -221,6 +228,8 @@ def _generate(
 ) -> SynthParts:
     chosen = _validate(n, classes, snr_range_db, cfo_max_hz, multipath_prob, drift)
     n = int(n)
+    per_capture = BYTES_PER_CAPTURE + (_PARTS_BYTES_PER_CAPTURE if keep_parts else 0)
+    check_allocation(n * per_capture, f"{n} synthetic captures")
     seq = np.random.SeedSequence(seed)
     rng = np.random.default_rng(seq)
 
