@@ -1,7 +1,6 @@
 """Malformed bundles and manifests through ``edgekit verify`` and ``edgekit bench``.
 
-Manifest validation lands with the bundle branch (``edgekit/bundle.py``), so these cases are
-expected to fail here (``xfail``, not strict); the lead removes the marks after the merge.
+Each case must be refused by ``edgekit/bundle/`` with one line and exit 2, before any work.
 """
 
 from __future__ import annotations
@@ -17,8 +16,6 @@ from typing import Any
 import pytest
 
 from tests.corpus._cli import assert_refused, run_in_process, snapshot
-
-BUNDLE_XFAIL = pytest.mark.xfail(strict=False, reason="bundle validation lands with the bundle branch")
 
 Edit = Callable[[dict[str, Any]], None]
 
@@ -77,7 +74,6 @@ def _check(argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert snapshot(tmp_path, tmp_path / "p" / "out") == before
 
 
-@BUNDLE_XFAIL
 @pytest.mark.parametrize("command", ["verify", "bench"])
 @pytest.mark.parametrize("edit", sorted(MANIFEST_EDITS))
 def test_malformed_manifest(edit: str, command: str, good_build: Path, tmp_path: Path,
@@ -90,7 +86,6 @@ def test_malformed_manifest(edit: str, command: str, good_build: Path, tmp_path:
     _check(argv, tmp_path, capsys)
 
 
-@BUNDLE_XFAIL
 @pytest.mark.parametrize("command", ["verify", "bench"])
 @pytest.mark.parametrize("kind", ["not-json", "empty", "a-list", "not-utf8", "missing"])
 def test_unreadable_manifest(kind: str, command: str, good_build: Path, tmp_path: Path,
@@ -106,7 +101,6 @@ def test_unreadable_manifest(kind: str, command: str, good_build: Path, tmp_path
     _check(argv, tmp_path, capsys)
 
 
-@BUNDLE_XFAIL
 @pytest.mark.parametrize("command", ["verify", "bench"])
 @pytest.mark.parametrize("kind", ["truncated", "empty", "not-gzip", "garbage-gzip"])
 def test_malformed_archive(kind: str, command: str, good_build: Path, tmp_path: Path,

@@ -443,10 +443,7 @@ bench_cmd_case("batch-zero", ["--batch", "0"], "--batch")
 bench_cmd_case("window-nan", ["--window-s", "nan"], "--window-s")
 bench_cmd_case("variant-unknown", ["--variants", "nope"], "nope")
 bench_cmd_case("meter-unknown", ["--meter", "nope:x"], "nope")
-bench_cmd_case(
-    "out-in-proc", ["--out", "/proc/nope"], "/proc/nope",
-    xfail="bench --out is checked before work on the outdir branch",
-)  # fmt: skip
+bench_cmd_case("out-in-proc", ["--out", "/proc/nope"], "/proc/nope")
 
 
 @case("bench-bundle-missing")
