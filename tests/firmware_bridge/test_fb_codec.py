@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from firmware_bridge import (
     MAX_ENCODED_SIZE,
     MAX_PACKET_SIZE,
+    PROTOCOL_MINOR,
     Capture,
     Decoder,
     Hello,
@@ -45,7 +46,7 @@ def test_every_message_round_trips(message, seq, timestamp_us, flags):
     assert len(data) - 1 <= MAX_ENCODED_SIZE
     role = "device" if message.TYPE in HOST_TO_DEVICE else "host"
     events, decoder = _decode_one(data, role)
-    assert events == [Packet(message, seq, timestamp_us, flags, 0)]
+    assert events == [Packet(message, seq, timestamp_us, flags, PROTOCOL_MINOR)]
     assert decoder.stats.packets == 1 and decoder.stats.bytes == len(data)
 
 
@@ -53,8 +54,8 @@ def test_header_layout_is_little_endian_and_versioned():
     data = encode(Ping(0x01020304), seq=0x0A0B, timestamp_us=0x1122334455667788, flags=1)
     raw = cobs.decode(data[:-1])
     header = unpack_header(raw)
-    assert raw[:HEADER_SIZE] == bytes.fromhex("01 00 85 01 0b0a 0400 8877665544332211")
-    assert (header.version_major, header.version_minor, header.msg_type) == (1, 0, 0x85)
+    assert raw[:HEADER_SIZE] == bytes.fromhex("01 01 85 01 0b0a 0400 8877665544332211")
+    assert (header.version_major, header.version_minor, header.msg_type) == (1, 1, 0x85)
     assert raw[HEADER_SIZE:-4] == bytes([4, 3, 2, 1])
 
 
