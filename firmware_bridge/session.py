@@ -246,6 +246,8 @@ class HostSession:
             self._hello(message, event, now_us)
         elif isinstance(message, Capture):
             self._set_state(DeviceState.STREAMING, now_us)
+            if self._pending is not None and self._pending.kind is Start:
+                self._answered()  # it streams: START arrived, even if its HELLO did not
             self._arrivals.append(now_us)
             self._arm_watchdog(now_us)
         elif isinstance(message, Heartbeat):
@@ -287,7 +289,8 @@ class HostSession:
         self._attempt = 0
 
     def _device_rebooted(self, now_us: int) -> None:
-        self._known = False
+        # still the device we know (its HELLO will follow, or answer our START): a rebooted
+        # device waits idle, so the next command is CONFIG / START, not a probing PING
         self.device_state = DeviceState.IDLE
         self._config_applied = False
         self._boot_unacked = True

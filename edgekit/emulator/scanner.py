@@ -1,8 +1,10 @@
 """The virtual scanner's core, sans-IO: a clock reading in, bytes to write out.
 
 ``VirtualScanner`` behaves like the scanner's firmware (PROTOCOL.md §6): a BOOT HELLO at
-power-on, PONG + HELLO on PING, HELLO on START and CONFIG, CAPTURE packets at the capture rate
-while streaming, POWER batches from a simulated monitor and a HEARTBEAT every second. It never
+power-on, repeated every 250 ms until a host command arrives, PONG + HELLO on PING, HELLO on
+START, STOP and CONFIG, TIME_REPLY on TIME_REQUEST, CAPTURE packets at the capture rate and
+POWER batches from a simulated monitor while streaming, and a HEARTBEAT every second in every
+state. Its clock (µs since boot) may run ``clock_ppm`` fast or slow against the host's. It never
 touches a file descriptor: the caller passes the time (``now_us``, any monotonic microsecond
 clock), writes the returned frames and feeds back what the host sent, so tests drive it with a
 fake clock and a ``Connection(role="host")``, and the pty runner drives it for real.
@@ -35,6 +37,7 @@ from firmware_bridge import (
     Capture,
     Config,
     Connection,
+    DeviceState,
     Heartbeat,
     Hello,
     Log,
@@ -51,8 +54,11 @@ from firmware_bridge import (
     SampleFormat,
     Start,
     Stop,
+    TimeReply,
+    TimeRequest,
 )
-from firmware_bridge.codec import build_header, encode_payload, encode_raw
+from firmware_bridge.codec import build_header, encode_payload, encode_raw, forge_payload
+from firmware_bridge.layouts import hello_incompatibilities
 
 __all__ = [
     "MAX_CAPTURE_RATE_HZ",
@@ -69,7 +75,6 @@ MAX_CAPTURE_RATE_HZ = 200.0
 GAIN_RANGE_DB = (0.0, 50.0)
 """Gains a CONFIG may set; others are clamped."""
 _MAX_BACKLOG_US = 1_000_000  # a poll this late skips older captures (acquisition overflow)
-_FORMAT_BYTE = 20  # offset of sample_format in a CAPTURE payload
 _CAPABILITIES = (
     Capability.POWER_MONITOR
     | Capability.HEARTBEAT
@@ -87,7 +92,10 @@ class ScannerConfig:
     gain G scales them by 10 ** ((G - gain_db) / 20) (clipping at full scale, like a real ADC).
     ``reset_every`` N: the N-th capture after each boot is cut in half and the scanner reboots.
     ``max_captures``: stop streaming after that many captures (``--count``).
-    ``protocol_version`` / ``sample_format``: what the scanner announces (to test mismatches).
+    ``protocol_version`` / ``sample_format``: what the scanner announces (to test mismatches);
+    a minor of 0 plays a 1.0 device (no boot ID, no TIME, no BOOT HELLO repeats, STOP
+    unanswered). ``clock_ppm``: how much faster (+) or slower the device crystal runs than the
+    host's. ``boot_hello_repeat_ms``: a BOOT HELLO is repeated this often until a host command.
     """
 
     seed: int = 0
@@ -110,6 +118,8 @@ class ScannerConfig:
     scenario: Scenario = field(default_factory=Scenario)
     faults: FaultConfig = field(default_factory=FaultConfig)
     power: PowerModel = field(default_factory=PowerModel)
+    clock_ppm: float = 0.0
+    boot_hello_repeat_ms: int = 250
 
     def __post_init__(self) -> None:
         rate = self.capture_rate_hz
@@ -139,14 +149,19 @@ class ScannerConfig:
             raise ValueError("chunk size must be >= 1")
         if not math.isfinite(self.gain_db):
             raise ValueError("gain must be finite")
+        if not (math.isfinite(self.clock_ppm) and abs(self.clock_ppm) <= 10_000):
+            raise ValueError(f"clock drift: need |PPM| <= 10000, got {self.clock_ppm:g}")
+        if self.boot_hello_repeat_ms < 1:
+            raise ValueError("BOOT HELLO repeat period must be >= 1 ms")
 
 
 @dataclass(frozen=True)
 class TruthRecord:
     """What a capture really contains, and what happened to its packet.
 
-    ``fault``: None (written intact), ``drop``, ``corrupt``, ``reset`` (cut by a reboot), or a
-    transport loss reported by the runner (``tx_overflow``, ``unplugged``).
+    ``fault``: None (written intact), ``drop``, ``corrupt``, ``duplicate`` (written twice),
+    ``reset`` (cut by a reboot), ``merged`` (written intact but swallowed by damage before it),
+    ``tx_overflow`` (no room in the TX buffer) or ``not_open`` (no host had the port open).
     """
 
     capture_id: int
@@ -174,12 +189,22 @@ class TruthRecord:
 
 @dataclass(frozen=True)
 class Frame:
-    """Bytes to write for one packet (possibly damaged or empty), with what it carried."""
+    """Bytes to write for one packet (possibly damaged or empty), with what it carried.
+
+    ``seq`` is None for bytes that carry no packet (a lone 0x00). ``prefix_len`` bytes of
+    garbage come first; ``intact``: the packet's own bytes are as encoded; ``copies``: 2 when
+    it is written twice. ``boot`` numbers the scanner's boots from 1.
+    """
 
     data: bytes
     msg_type: MessageType | None = None
     truth: TruthRecord | None = None
     fault: str | None = None
+    seq: int | None = None
+    boot: int = 0
+    prefix_len: int = 0
+    intact: bool = False
+    copies: int = 1
 
 
 @dataclass(slots=True)
@@ -200,6 +225,8 @@ class ScannerStats:
     pings: int = 0
     configs: int = 0
     rx_errors: int = 0
+    time_requests: int = 0
+    boot_hellos: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (``--stats`` file)."""
@@ -234,7 +261,12 @@ class VirtualScanner:
         self._answered: set[int] = set()
         self._injector = FaultInjector(cfg.faults, seed=cfg.seed)
         self._monitor = PowerMonitor(cfg.power, seed=cfg.seed)
+        self._boot_rng = np.random.default_rng(np.random.SeedSequence((cfg.seed, 0xB007)))
+        self._minor = min(cfg.protocol_version[1], PROTOCOL_MINOR)  # the layouts it speaks
         self._conn = Connection(role="device")
+        self.boot_id = 0
+        self._boot_acked = False
+        self._next_boot_hello_us: int | None = None
         self._rx_errors_before_boot = 0
         self._chunk: _Chunk | None = None
         self._chunk_index = 0
@@ -246,6 +278,7 @@ class VirtualScanner:
         self._seq = 0
         self._overflow = False
         self._streaming = False
+        self._stopped = False
         self._finished = False
         self._next_capture_us: int | None = None
         self._next_heartbeat_us = 0
@@ -296,8 +329,20 @@ class VirtualScanner:
         return [t.capture_id for t in self.truth if t.fault is None and t.capture_id not in self._answered]
 
     def device_time_us(self, now_us: int) -> int:
-        """The device clock (µs since the last boot) at ``now_us``."""
-        return max(0, now_us - self._boot_us)
+        """The device clock (µs since the last boot, running ``clock_ppm`` off) at ``now_us``."""
+        return max(0, int((now_us - self._boot_us) * (1.0 + self.config.clock_ppm * 1e-6)))
+
+    @property
+    def boot_us(self) -> int:
+        """Host time of the last boot (where the device clock read 0)."""
+        return self._boot_us
+
+    @property
+    def state(self) -> DeviceState:
+        """What the device would announce: idle (after boot), streaming or stopped."""
+        if self._streaming:
+            return DeviceState.STREAMING
+        return DeviceState.STOPPED if self._stopped else DeviceState.IDLE
 
     # -- driving ------------------------------------------------------------------------------
     def boot(self, now_us: int) -> list[Frame]:
@@ -309,7 +354,13 @@ class VirtualScanner:
         self._seq = 0
         self._overflow = False
         self._streaming = False
+        self._stopped = False
         self._next_capture_us = None
+        self._next_power_us = None
+        self.boot_id = int(self._boot_rng.integers(1, 1 << 32))
+        self._boot_acked = False
+        repeat = self._minor >= 1
+        self._next_boot_hello_us = now_us + self.config.boot_hello_repeat_ms * 1000 if repeat else None
         self._captures_since_boot = 0
         self._dropped_since_boot = 0
         self._rx_errors_before_boot = self.stats.rx_errors
@@ -317,8 +368,8 @@ class VirtualScanner:
         self._monitor.restart(0)
         self._schedule_housekeeping(now_us)
         self.stats.boots += 1
-        frames = [Frame(b"\x00")]
-        frames += self._send(self._hello(), now_us, PacketFlag.BOOT)
+        frames = [Frame(b"\x00", boot=self.stats.boots)]
+        frames += self._boot_hello(now_us)
         text = f"edgekit virtual scanner booted (boot {self.stats.boots}, seed {self.config.seed})"
         frames += self._send(Log(LogLevel.INFO, text), now_us)
         return frames
@@ -338,7 +389,7 @@ class VirtualScanner:
         self._monitor.restart(self.device_time_us(now_us))
         if self._streaming:
             self._next_capture_us = now_us
-        return [Frame(b"\x00"), *self._send(self._hello(), now_us)]
+        return [Frame(b"\x00", boot=self.stats.boots), *self._send(self._hello(), now_us)]
 
     def next_due_us(self) -> int | None:
         """When ``poll`` will next have a packet to send (None: nothing scheduled)."""
@@ -347,6 +398,8 @@ class VirtualScanner:
         due = [self._next_heartbeat_us]
         if self._next_power_us is not None:
             due.append(self._next_power_us)
+        if self._next_boot_hello_us is not None:
+            due.append(self._next_boot_hello_us)
         if self._next_capture_us is not None and self._streaming:
             due.append(self._next_capture_us)
         return min(due)
@@ -360,6 +413,8 @@ class VirtualScanner:
         while (due := self.next_due_us()) is not None and due <= now_us:
             if self._streaming and self._next_capture_us == due:
                 frames += self._capture(due)
+            elif self._next_boot_hello_us == due:
+                frames += self._boot_hello(due)
             elif self._next_power_us == due:
                 frames += self._power(due)
             else:
@@ -381,9 +436,17 @@ class VirtualScanner:
             if event is None:
                 break
             if isinstance(event, Packet):
+                if not isinstance(event.message, Result):
+                    self._boot_acked = True  # any command acknowledges the BOOT HELLO
+                    self._next_boot_hello_us = None
                 frames += self._command(event.message, now_us)
         self.stats.rx_errors = self._rx_errors_before_boot + self._rx_errors_since_boot()
         return frames
+
+    def set_fault(self, frame: Frame, fault: str) -> None:
+        """Record what became of ``frame`` on the way (``merged``, ``not_open``) in the truth."""
+        if frame.truth is not None:
+            self._set_fault(frame.truth.capture_id, fault)
 
     def tx_dropped(self, frame: Frame, reason: str) -> None:
         """The transport could not write ``frame`` (``reason``: tx_overflow, unplugged)."""
@@ -399,13 +462,24 @@ class VirtualScanner:
             self.stats.starts += 1
             if not self._streaming and not self._finished:
                 self._streaming = True
+                self._stopped = False
                 self._next_capture_us = now_us
                 self._monitor.set_streaming(True, self.device_time_us(now_us))
+                self._monitor.restart(self.device_time_us(now_us))
+                period = self._power_period_ms
+                self._next_power_us = now_us + period * 1000 if period else None
             return self._send(self._hello(), now_us)
         if isinstance(message, Stop):
             self.stats.stops += 1
             self._stop(now_us)
-            return []
+            self._stopped = True
+            return self._send(self._hello(), now_us) if self._minor >= 1 else []
+        if isinstance(message, TimeRequest):
+            if self._minor < 1:
+                return []  # a 1.0 device does not know TIME (its decoder counts it unknown)
+            self.stats.time_requests += 1
+            t2 = self.device_time_us(now_us)
+            return self._send(TimeReply(message.t1_us, t2, self.device_time_us(now_us)), now_us)
         if isinstance(message, Ping):
             self.stats.pings += 1
             return self._send(Pong(message.token), now_us) + self._send(self._hello(), now_us)
@@ -421,6 +495,7 @@ class VirtualScanner:
         if self._streaming:
             self._streaming = False
             self._next_capture_us = None
+            self._next_power_us = None  # POWER only while streaming (PROTOCOL.md §5.3)
             self._monitor.set_streaming(False, self.device_time_us(now_us))
 
     def _configure(self, c: Config, now_us: int) -> None:
@@ -436,7 +511,7 @@ class VirtualScanner:
         model = self.config.power
         old_power = self._power_period_ms
         self._power_period_ms = min(c.power_period_ms, model.max_batch_period_ms)
-        if self._power_period_ms and not old_power:
+        if self._power_period_ms and not old_power and self._streaming:
             self._monitor.restart(self.device_time_us(now_us))
             self._next_power_us = now_us + self._power_period_ms * 1000
         elif not self._power_period_ms:
@@ -460,7 +535,15 @@ class VirtualScanner:
     def _schedule_housekeeping(self, now_us: int) -> None:
         self._next_heartbeat_us = now_us + self.config.heartbeat_period_ms * 1000
         period = self._power_period_ms
-        self._next_power_us = now_us + period * 1000 if period else None
+        streaming = self._streaming
+        self._next_power_us = now_us + period * 1000 if period and streaming else None
+
+    def _boot_hello(self, due_us: int) -> list[Frame]:
+        """The BOOT HELLO, and the next repeat if the host has not answered yet (§6.2)."""
+        self.stats.boot_hellos += 1
+        if self._next_boot_hello_us is not None and not self._boot_acked:
+            self._next_boot_hello_us = due_us + self.config.boot_hello_repeat_ms * 1000
+        return self._send(self._hello(), due_us, PacketFlag.BOOT)
 
     def _skip_backlog(self, now_us: int) -> None:
         """A caller that fell far behind loses captures, as a real ADC FIFO would."""
@@ -475,11 +558,15 @@ class VirtualScanner:
 
     def _heartbeat(self, due_us: int) -> list[Frame]:
         self._next_heartbeat_us = due_us + self.config.heartbeat_period_ms * 1000
+        v11 = self._minor >= 1
         beat = Heartbeat(
             uptime_s=self.device_time_us(due_us) // 1_000_000,
             captures_sent=self._captures_since_boot,
             captures_dropped=self._dropped_since_boot,
             rx_errors=self._rx_errors_since_boot(),
+            boot_id=self.boot_id if v11 else None,
+            host_packets_lost=self._conn.stats.lost_packets if v11 else None,
+            state=int(self.state) if v11 else None,
         )
         return self._send(beat, due_us)
 
@@ -519,11 +606,13 @@ class VirtualScanner:
         return self._send(message, due_us, truth=truth)
 
     def _reset_mid_packet(self, message: Capture, due_us: int, truth: TruthRecord) -> list[Frame]:
+        seq = self._seq
         data = self._encode(message, due_us, self._take_overflow())
         truth = replace(truth, fault="reset")
         self._record(truth)
         self.stats.packets_sent += 1
-        half = Frame(data[: len(data) // 2], MessageType.CAPTURE, truth, "reset")
+        boot = self.stats.boots
+        half = Frame(data[: len(data) // 2], MessageType.CAPTURE, truth, "reset", seq, boot)
         return [half, *self.boot(due_us)]
 
     def _next_signal(self, point: ScenarioPoint) -> tuple[np.ndarray, str, float, float]:
@@ -560,6 +649,8 @@ class VirtualScanner:
         cfg = self.config
         major, minor = cfg.protocol_version
         fw_major, fw_minor, fw_patch = cfg.firmware_version
+        v11 = self._minor >= 1
+        caps = _CAPABILITIES | (Capability.TIME_SYNC if v11 else Capability.NONE)
         return Hello(
             protocol_major=major,
             protocol_minor=minor,
@@ -571,7 +662,11 @@ class VirtualScanner:
             sample_format=cfg.sample_format,
             samples_per_capture=self._samples,
             centre_freq_hz=self._centre_freq_hz,
-            capabilities=int(_CAPABILITIES),
+            capabilities=int(caps),
+            boot_id=self.boot_id if v11 else None,
+            state=int(self.state) if v11 else None,
+            capture_period_ms=self._period_us // 1000 if v11 else None,
+            power_period_ms=self._power_period_ms if v11 else None,
         )
 
     def _take_overflow(self) -> int:
@@ -582,20 +677,30 @@ class VirtualScanner:
     def _send(
         self, message: Message, t_us: int, flags: int = 0, *, truth: TruthRecord | None = None
     ) -> list[Frame]:
+        seq = self._seq
         data = self._encode(message, t_us, flags | self._take_overflow())
         self.stats.packets_sent += 1
-        damaged, fault = self._injector.apply(data)
+        boot_hello = isinstance(message, Hello) and bool(flags & PacketFlag.BOOT)
+        damage = self._injector.apply(data, boot_hello=boot_hello)
+        fault = damage.fault if damage.fault != "duplicate" else None
         if truth is not None:
             truth = replace(truth, fault=fault)
             self._record(truth)
-        return [Frame(damaged, message.TYPE, truth, fault)]
+        frame = Frame(
+            damage.data, message.TYPE, truth, damage.fault, seq, self.stats.boots,
+            len(damage.prefix), damage.intact, damage.copies,
+        )  # fmt: skip
+        return [frame]
 
     def _encode(self, message: Message, t_us: int, flags: int) -> bytes:
-        payload = encode_payload(message)
         fmt = self.config.sample_format
         if isinstance(message, Capture) and fmt != SampleFormat.CI16:
             # announce another sample format (the codec refuses to build one on purpose)
-            payload = payload[:_FORMAT_BYTE] + bytes([fmt]) + payload[_FORMAT_BYTE + 1 :]
+            payload = forge_payload(replace(message, sample_format=fmt))
+        elif isinstance(message, Hello) and hello_incompatibilities(message):
+            payload = forge_payload(message)
+        else:
+            payload = encode_payload(message, self._minor)
         major, minor = self.config.protocol_version
         header = build_header(
             message.TYPE,
