@@ -202,7 +202,10 @@ class Decoder:
             self.stats.version_mismatches += 1
             events.append(VersionMismatch(major, minor, msg_type))
             return
-        if seq in self._recent and self._recent[seq] == crc:
+        # a 1.0 BOOT HELLO soon after the last one may be byte-identical (same seq 0, same
+        # boot-relative time): without a boot ID, the BOOT flag wins over duplicate detection
+        boot_10 = minor == 0 and flags & PacketFlag.BOOT and msg_type == MessageType.HELLO
+        if not boot_10 and seq in self._recent and self._recent[seq] == crc:
             self.stats.duplicates += 1
             events.append(Duplicate(seq))
             return

@@ -26,6 +26,7 @@ from firmware_bridge import (
     ConnectionState,
     Event,
     HostSession,
+    Message,
     Packet,
 )
 
@@ -180,7 +181,7 @@ class SimulatedLink:
             if fate == "lost" and frame.fault is None and fits:
                 self.scanner.set_fault(frame, "merged")
 
-    def _to_device_send(self, messages: list) -> None:  # type: ignore[type-arg]
+    def _to_device_send(self, messages: list[Message]) -> None:
         for message in messages:
             data = self.host.send(message)
             self._to_device.put(self.now_us + self._delay_us(), data)
