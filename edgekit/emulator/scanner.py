@@ -227,6 +227,8 @@ class ScannerStats:
     rx_errors: int = 0
     time_requests: int = 0
     boot_hellos: int = 0
+    restarts: int = 0  # streams a reboot interrupted and a START resumed
+    longest_restart_us: int = 0  # the longest such interruption (reboot -> START)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (``--stats`` file)."""
@@ -280,6 +282,8 @@ class VirtualScanner:
         self._streaming = False
         self._stopped = False
         self._finished = False
+        self.state_since_us = 0
+        self._interrupted_at_us: int | None = None
         self._next_capture_us: int | None = None
         self._next_heartbeat_us = 0
         self._next_power_us: int | None = None
@@ -351,6 +355,9 @@ class VirtualScanner:
             self._origin_us = now_us
         self._booted = True
         self._boot_us = now_us
+        if self._streaming:
+            self._interrupted_at_us = now_us
+        self.state_since_us = now_us
         self._seq = 0
         self._overflow = False
         self._streaming = False
@@ -463,6 +470,12 @@ class VirtualScanner:
             if not self._streaming and not self._finished:
                 self._streaming = True
                 self._stopped = False
+                self.state_since_us = now_us
+                if self._interrupted_at_us is not None:
+                    self.stats.restarts += 1
+                    gap = now_us - self._interrupted_at_us
+                    self.stats.longest_restart_us = max(self.stats.longest_restart_us, gap)
+                    self._interrupted_at_us = None
                 self._next_capture_us = now_us
                 self._monitor.set_streaming(True, self.device_time_us(now_us))
                 self._monitor.restart(self.device_time_us(now_us))
@@ -473,6 +486,8 @@ class VirtualScanner:
             self.stats.stops += 1
             self._stop(now_us)
             self._stopped = True
+            self.state_since_us = now_us
+            self._interrupted_at_us = None
             return self._send(self._hello(), now_us) if self._minor >= 1 else []
         if isinstance(message, TimeRequest):
             if self._minor < 1:
