@@ -8,11 +8,13 @@ clock when the reply arrived (t4). Then
     delay  = (t4 - t1) - (t3 - t2)          round trip spent on the link
 
 The offset is exact when both directions take equally long; its error is at most delay / 2, so
-only the exchanges with the lowest delays are used (the lower ``keep_fraction`` of the window).
-A least-squares line through their offsets against host time gives the offset and the drift;
-the drift is fitted only once the kept exchanges span ``min_drift_span_us`` (before that the
-mapping is offset-only, from the best recent exchange). A device reboot restarts its clock:
-``reset()`` then.
+low-delay exchanges are preferred: exchanges less than ``round_gap_us`` apart form a round (the
+host sends a short burst), and only the lowest-delay exchange of each round is used (NTP's
+clock filter). A least-squares line through those offsets against host time gives the offset
+and the drift; the drift is fitted once the rounds span ``min_drift_span_us`` (before that the
+mapping is offset-only, from the best recent round). The window holds the exchanges of the last
+``window_us`` (a crystal's drift wanders with temperature over tens of minutes), at most
+``max_samples``. A device reboot restarts its clock: ``reset()`` then.
 """
 
 from __future__ import annotations
@@ -42,17 +44,17 @@ class ClockMapping:
     def __init__(
         self,
         *,
-        window: int = 64,
-        keep_fraction: float = 0.5,
+        window_us: int = 900_000_000,
+        max_samples: int = 4096,
+        round_gap_us: int = 1_000_000,
         min_drift_span_us: int = 20_000_000,
-        recent: int = 4,
     ) -> None:
-        if window < 2 or not 0.0 < keep_fraction <= 1.0 or recent < 1:
-            raise ValueError("window >= 2, 0 < keep_fraction <= 1 and recent >= 1 are needed")
-        self._samples: deque[ClockSample] = deque(maxlen=window)
-        self._keep_fraction = keep_fraction
+        if max_samples < 2 or window_us <= 0 or round_gap_us < 0 or min_drift_span_us < 0:
+            raise ValueError("max_samples >= 2, window_us > 0 and non-negative times are needed")
+        self._samples: deque[ClockSample] = deque(maxlen=max_samples)
+        self._window_us = window_us
+        self._round_gap_us = round_gap_us
         self._min_span_us = min_drift_span_us
-        self._recent = recent
         self._h0 = 0.0  # the fit: offset(h) = o0 + slope * (h - h0)
         self._o0 = 0.0
         self._slope = 0.0
@@ -69,6 +71,8 @@ class ClockMapping:
             return None
         sample = ClockSample((t1_us + t4_us) / 2, ((t2_us - t1_us) + (t3_us - t4_us)) / 2, delay)
         self._samples.append(sample)
+        while self._samples[0].host_us < sample.host_us - self._window_us:
+            self._samples.popleft()
         self._fit()
         return sample
 
@@ -119,15 +123,25 @@ class ClockMapping:
         return None if host is None else (host - device_us) / 1e6
 
     # -- fitting --------------------------------------------------------------------------------
+    def _rounds(self) -> list[ClockSample]:
+        """The lowest-delay exchange of each round, oldest first."""
+        best: list[ClockSample] = []
+        last_host: float | None = None
+        for sample in self._samples:
+            if last_host is not None and sample.host_us - last_host < self._round_gap_us:
+                if sample.delay_us < best[-1].delay_us:
+                    best[-1] = sample
+            else:
+                best.append(sample)
+            last_host = sample.host_us
+        return best
+
     def _fit(self) -> None:
-        samples = list(self._samples)
-        delays = sorted(s.delay_us for s in samples)
-        limit = delays[max(0, int(len(delays) * self._keep_fraction) - 1)]
-        kept = [s for s in samples if s.delay_us <= limit]
+        kept = self._rounds()
         span = kept[-1].host_us - kept[0].host_us
         self._synced = True
         if len(kept) < 3 or span < self._min_span_us:
-            best = min(samples[-self._recent :], key=lambda s: s.delay_us)
+            best = kept[-1]
             self._h0, self._o0, self._slope = best.host_us, best.offset_us, 0.0
             return
         n = len(kept)

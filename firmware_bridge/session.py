@@ -45,10 +45,11 @@ class SessionRules:
     watchdog_periods: int = 8  # no CAPTURE for this many capture periods ...
     watchdog_min_s: float = 1.0  # ... and at least this long: the stream stalled
     silence_s: float = 3.0  # nothing at all received this long: probe with PING
-    time_burst: int = 4  # exchanges right after the device is known, 50 ms apart
-    time_fast_s: float = 2.0  # then one every 2 s ...
+    time_burst: int = 16  # exchanges per round, 25 ms apart (the lowest delay one counts)
+    time_burst_step_s: float = 0.025
+    time_fast_s: float = 2.0  # a round every 2 s ...
     time_fast_for_s: float = 30.0  # ... for the first 30 s of a boot
-    time_period_s: float = 10.0  # then one every 10 s
+    time_period_s: float = 5.0  # then a round every 5 s
     time_reply_timeout_s: float = 1.0  # a reply later than this is ignored
 
 
@@ -374,8 +375,8 @@ class HostSession:
         sync.sent += 1
         self.stats.time_requests += 1
         sync.waiting[now_us] = now_us + _us(rules.time_reply_timeout_s)
-        if sync.sent < rules.time_burst:
-            step_s = 0.05
+        if sync.sent % rules.time_burst:
+            step_s = rules.time_burst_step_s
         elif now_us - sync.started_us < _us(rules.time_fast_for_s):
             step_s = rules.time_fast_s
         else:

@@ -261,7 +261,7 @@ def emulate(
             help="Write the ground truth as JSON lines (capture_id, class, snr_db, cfo_hz, "
             "drift, timestamp_us, boot, fault) as captures are sent; fault is null (delivered), "
             "drop, corrupt, merged, reset, tx_overflow or not_open (no host had the port "
-            "open). The last line, {\"line\": {...}}, holds the packet counts the host must "
+            'open). The last line, {"line": {...}}, holds the packet counts the host must '
             "see (lost_observable, bad_segments, duplicates, resets_observable) and "
             "sent_before_open.",
         ),

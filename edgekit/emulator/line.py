@@ -88,11 +88,12 @@ class LineModel:
         return bytes(out)
 
     def next_due_us(self) -> int | None:
-        """When the next byte completes (None: nothing queued)."""
+        """When the frame now on the wire is complete (None: nothing queued). ``take`` before
+        then returns the bytes sent so far; a caller that only needs whole frames waits."""
         if not self._queue:
             return None
         chunk = self._queue[0]
-        return chunk.start_us + math.ceil((chunk.sent + 1) * self._byte_us)
+        return chunk.start_us + math.ceil(len(chunk.data) * self._byte_us)
 
     def clear(self) -> None:
         """Drop everything queued (the port vanished)."""

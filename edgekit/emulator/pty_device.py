@@ -360,9 +360,7 @@ def run(
             finished_at_us: int | None = None
             while True:
                 now = clock_us()
-                reason_now = _stop_reason(
-                    flag, should_stop, scanner, opts, start_us, now, finished_at_us
-                )
+                reason_now = _stop_reason(flag, should_stop, scanner, opts, start_us, now, finished_at_us)
                 if reason_now is not None:
                     reason = reason_now
                     break
