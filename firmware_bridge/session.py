@@ -79,6 +79,7 @@ class _TimeSync:
     next_us: int | None = None
     started_us: int = 0
     sent: int = 0
+    round_start_us: int = 0
     waiting: dict[int, int] = field(default_factory=dict)  # t1 -> give-up time
 
 
@@ -372,16 +373,17 @@ class HostSession:
                 del sync.waiting[t1]
         if sync.next_us is None or now_us < sync.next_us or not self._known:
             return []
+        if sync.sent % rules.time_burst == 0:
+            sync.round_start_us = now_us
         sync.sent += 1
         self.stats.time_requests += 1
         sync.waiting[now_us] = now_us + _us(rules.time_reply_timeout_s)
         if sync.sent % rules.time_burst:
-            step_s = rules.time_burst_step_s
-        elif now_us - sync.started_us < _us(rules.time_fast_for_s):
-            step_s = rules.time_fast_s
-        else:
-            step_s = rules.time_period_s
-        sync.next_us = now_us + _us(step_s)
+            sync.next_us = now_us + _us(rules.time_burst_step_s)
+        else:  # rounds start every time_fast_s, then every time_period_s
+            fast = now_us - sync.started_us < _us(rules.time_fast_for_s)
+            period = rules.time_fast_s if fast else rules.time_period_s
+            sync.next_us = max(now_us + 1, sync.round_start_us + _us(period))
         return [TimeRequest(now_us)]
 
 
