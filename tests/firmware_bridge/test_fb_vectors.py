@@ -275,3 +275,14 @@ def test_c_header_constants_match_python():
     assert int(plain["FB_MAX_POWER_SAMPLES"]) == codec.MAX_POWER_SAMPLES
     assert int(plain["FB_PROTOCOL_MAJOR"]) == codec.PROTOCOL_MAJOR
     assert f"/* {codec.MAX_ENCODED_SIZE} */" in text  # FB_MAX_ENCODED_SIZE's stated value
+
+
+@pytest.mark.parametrize("name", ["ping", "hello_boot", "heartbeat", "time_request", "time_reply"])
+def test_the_specs_worked_examples_are_the_vectors(name):
+    """PROTOCOL.md's worked examples (wire bytes) are exactly what both codecs produce."""
+    from pathlib import Path
+
+    spec = (Path(VECTORS_PATH).parents[1] / "PROTOCOL.md").read_text(encoding="utf-8")
+    hex_only = re.sub(r"[^0-9a-f]", "", re.sub(r"(?m)^\s*(packet|wire|request|reply)\s", " ", spec))
+    (vector,) = [v for v in DOC["vectors"] if v["name"] == name]
+    assert vector["hex"] in hex_only
