@@ -56,7 +56,7 @@ def build_stream(n_captures: int, seed: int = 0) -> tuple[bytes, int]:
         parts.append(encode(power, seq & 0xFFFF, t_us))
         seq += 1
         if i % 50 == 0:
-            parts.append(encode(Heartbeat(i, i, 0, 0), seq & 0xFFFF, t_us))
+            parts.append(encode(Heartbeat(i, i, 0, 0, 0x5EED, 0, 1), seq & 0xFFFF, t_us))
             seq += 1
         t_us += 100_000
     return b"".join(parts), seq

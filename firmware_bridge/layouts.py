@@ -140,6 +140,10 @@ def _pack_hello(m: Hello, minor: int) -> bytes:
 
 
 def _pack_capture(m: Capture, minor: int) -> bytes:
+    if not isinstance(m.iq_bytes, bytes | bytearray | memoryview):
+        raise LocalProtocolError(
+            f"CAPTURE iq_bytes: field of the wrong type ({type(m.iq_bytes).__name__}, expected bytes)"
+        )
     if len(m.iq_bytes) % 4:
         raise LocalProtocolError(
             f"CAPTURE iq_bytes must hold whole (I, Q) int16 pairs, got {len(m.iq_bytes)} bytes"

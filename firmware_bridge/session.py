@@ -261,7 +261,6 @@ class HostSession:
             self.clock.add(message.t1_us, message.t2_us, message.t3_us, now_us)
 
     def _hello(self, hello: Hello, event: Packet, now_us: int) -> None:
-        first_known = not self._known
         self.hello = hello
         self.incompatible = None
         self._known = True
@@ -278,7 +277,7 @@ class HostSession:
             self._config_applied = True
         if pending in (Ping, Start, Stop, Config):
             self._answered()
-        if first_known and self._time.next_us is None and self._can_sync(hello):
+        if self._time.next_us is None and self._can_sync(hello):  # also after each reboot
             self._time = _TimeSync(next_us=now_us, started_us=now_us)
 
     def _set_state(self, state: DeviceState, now_us: int) -> None:

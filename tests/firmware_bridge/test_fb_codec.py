@@ -14,7 +14,9 @@ from firmware_bridge import (
     MAX_PACKET_SIZE,
     PROTOCOL_MINOR,
     Capture,
+    Config,
     Decoder,
+    Heartbeat,
     Hello,
     LocalProtocolError,
     Log,
@@ -23,6 +25,7 @@ from firmware_bridge import (
     Power,
     PowerSample,
     Result,
+    TimeRequest,
     encode,
 )
 from firmware_bridge.codec import HEADER_SIZE, unpack_header
@@ -81,6 +84,22 @@ def test_largest_capture_fits_the_maximum_packet():
         (Log(1, "é" * 200), "255"),
         (Result(1, 2, 1.5, 3), "[0, 1]"),
         (Ping(-1), "out of range"),
+        (Hello(1, 1, 0, 0, 0, 1, 1, 9, 5000, 1, 0, 1, 0, 0, 0), "sample_format 9"),
+        (Hello(1, 1, 0, 0, 0, 1, 1, 1, 5000, 1, 0, 1, 0, 0, 0), "samples_per_capture 5000"),
+        (Hello(1, 1, 0, 0, 0, 1, 1, 1, 0, 1, 0, 1, 0, 0, 0), "samples_per_capture 0"),
+        (Hello(1, 1, 0, 0, 0, 1, 1, 1, 64, 1, 0, 0, 0, 0, 0), "boot_id"),
+        (Hello(1, 1, 0, 0, 0, 1, 1, 1, 64, 1, 0, 1, 7, 0, 0), "state 7"),
+        (Hello(1, 1, 0, 0, 0, 1, 1, 1, 64, 1, 0, 1, 0, None, 0), "capture_period_ms missing"),
+        (Hello(1, 0, 0, 0, 0, 1, 1, 1, 64, 1, 0), "needs boot_id"),  # a 1.0 HELLO at 1.1
+        (Heartbeat(1, 2, 3, 4), "needs boot_id"),
+        (Config(0, 0, 0.0, 0, 1025, 0), "0..1024"),
+        (Config(0, 0, float("inf"), 0, 0, 0), "finite"),
+        (Ping("x"), "out of range"),  # wrong types are the protocol's error, not TypeError
+        (Log("1", "text"), "out of range"),
+        (Log(1, 5), "wrong type"),
+        (Capture(1, 1, 1, "loud", b""), "wrong type"),
+        (Capture(1, 1, 1, 0.0, [1, 2, 3, 4]), "wrong type"),
+        (Power(((0, 3_700, "a"),)), "wrong type"),
     ],
 )
 def test_invalid_fields_are_local_protocol_errors(message, fragment):
@@ -93,6 +112,15 @@ def test_invalid_fields_are_local_protocol_errors(message, fragment):
 def test_header_fields_out_of_range_are_refused(seq, timestamp_us, flags):
     with pytest.raises(LocalProtocolError, match="header out of range"):
         encode(Ping(1), seq, timestamp_us, flags)
+
+
+def test_a_10_layout_is_sent_with_minor_0_only():
+    hello = Hello(1, 0, 0, 0, 0, 1, 1, 1, 64, 1, 0)
+    assert unpack_header(cobs.decode(encode(hello, 0, 0, minor=0)[:-1])).version_minor == 0
+    with pytest.raises(LocalProtocolError, match=r"does not exist in protocol 1\.0"):
+        encode(TimeRequest(5), 0, 0, minor=0)
+    with pytest.raises(LocalProtocolError, match=r"1\.0\.\.1\.1"):
+        encode(Ping(1), 0, 0, minor=2)
 
 
 def test_non_message_is_refused():

@@ -175,3 +175,14 @@ def test_result_latency_uses_the_clock_map_or_says_it_could_not():
     mapped = session.result_for(packet, 50_000, 2_000_000, label_index=2, confidence=0.5)
     # capture end on the device = 1_000_000 + 1024 / 2 MHz = 1_000_512 µs = host 1_000_512
     assert mapped.latency_us == 2_000_000 - 1_000_512 and mapped.flags == 0
+
+
+def test_clock_sync_starts_again_after_a_reboot():
+    session = HostSession()
+    session.opened(0)
+    hello = _hello(capabilities=int(Capability.TIME_SYNC))
+    session.handle(_packet(hello), 0)
+    assert any(isinstance(m, TimeRequest) for m in session.poll(0))
+    session.handle(DeviceReset(0, "boot_hello", 0xB1, 0), 10 * S)
+    session.handle(_packet(hello, flags=PacketFlag.BOOT), 10 * S)
+    assert any(isinstance(m, TimeRequest) for m in session.poll(10 * S))
