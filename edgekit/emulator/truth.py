@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from edgekit.emulator.scanner import Frame
+    from edgekit.emulator.records import Frame
 
 __all__ = ["LineAccount", "LineTotals", "PacketFate", "account_frame"]
 
