@@ -84,6 +84,12 @@ def test_unplug_replug_reconnects_and_resumes_the_stream(pty_device):
         events = _collect(link, lambda ev: any(isinstance(e, Reconnected) for e in ev))
         (reconnected,) = [e for e in events if isinstance(e, Reconnected)]
         assert reconnected.attempts >= 3
+        # every open starts with a 0x00 and a PING (PROTOCOL.md 6.1), the reopen too
+        device_side = Decoder("device")
+        written = pty_device.read(2.0)
+        device_side.receive_data(written)
+        assert written.startswith(b"\x00")
+        assert [type(e.message) for e in device_side.events()] == [Ping]
 
         pty_device.write(encode(HELLO, 0, 0, PacketFlag.BOOT) + encode(_capture(2), 1, 1))
         events = _collect(link, lambda ev: _capture(2) in _packets(ev))
