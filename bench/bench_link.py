@@ -50,13 +50,11 @@ def build_stream(n_captures: int, seed: int = 0) -> tuple[bytes, int]:
         )
         parts.append(encode(capture, seq & 0xFFFF, t_us))
         seq += 1
-        power = Power(
-            tuple(PowerSample(t_us + 1000 * k, 3700 - k, 85_000 + 7 * k) for k in range(32))
-        )
+        power = Power(tuple(PowerSample(t_us + 1000 * k, 3700 - k, 85_000 + 7 * k) for k in range(32)))
         parts.append(encode(power, seq & 0xFFFF, t_us))
         seq += 1
         if i % 50 == 0:
-            parts.append(encode(Heartbeat(i, i, 0, 0), seq & 0xFFFF, t_us))
+            parts.append(encode(Heartbeat(i, i, 0, 0, 0x5EED, 0, 1), seq & 0xFFFF, t_us))
             seq += 1
         t_us += 100_000
     return b"".join(parts), seq
@@ -93,10 +91,7 @@ def main() -> int:
             raise RuntimeError(f"decoded {seen} packets, expected {n_packets}")
     median_s = statistics.median(times_s)
     bps = len(stream) / median_s
-    print(
-        f"machine: {platform.machine()} {platform.processor() or ''} "
-        f"python {platform.python_version()}"
-    )
+    print(f"machine: {platform.machine()} {platform.processor() or ''} python {platform.python_version()}")
     print(
         f"stream: {len(stream):,} bytes, {n_packets:,} packets "
         f"({args.captures} CAPTURE x 1024 IQ + POWER x 32 + HEARTBEAT), {CHUNK_BYTES} B chunks"

@@ -10,11 +10,15 @@ Host side::
 
 Sans-IO: ``Connection(role)`` / ``Decoder(role)`` take bytes and hand out events; ``encode``
 makes wire bytes. The same code serves a device-side emulator with ``role="device"``.
+``HostSession`` is the host's handshake / retry / watchdog / clock-sync policy, driven by events
+and a ``now_us`` argument; ``ClockMapping`` maps device time to host time (PROTOCOL.md §6-§7).
+Pass ``session=HostSession(...)`` to ``open_link`` and the link drives it.
 """
 
 from __future__ import annotations
 
 from firmware_bridge._state import ConnectionState
+from firmware_bridge.clock import ClockMapping, ClockSample
 from firmware_bridge.codec import (
     MAX_CAPTURE_SAMPLES,
     MAX_ENCODED_SIZE,
@@ -30,11 +34,15 @@ from firmware_bridge.errors import BridgeError, LinkError, LocalProtocolError, R
 from firmware_bridge.events import (
     DeviceReset,
     Disconnected,
+    Duplicate,
     Event,
     FrameError,
+    Incompatible,
     LinkEvent,
     Packet,
+    PeerRestart,
     Reconnected,
+    ResetCause,
     SequenceGap,
     UnknownMessage,
     VersionMismatch,
@@ -44,6 +52,7 @@ from firmware_bridge.messages import (
     Capability,
     Capture,
     Config,
+    DeviceState,
     Heartbeat,
     Hello,
     Log,
@@ -60,8 +69,11 @@ from firmware_bridge.messages import (
     SampleFormat,
     Start,
     Stop,
+    TimeReply,
+    TimeRequest,
 )
 from firmware_bridge.protocol import Decoder, Role, StreamStats
+from firmware_bridge.session import HostSession, SessionRules, SessionStats
 
 __all__ = [
     "MAX_CAPTURE_SAMPLES",
@@ -74,16 +86,22 @@ __all__ = [
     "BridgeError",
     "Capability",
     "Capture",
+    "ClockMapping",
+    "ClockSample",
     "Config",
     "Connection",
     "ConnectionState",
     "Decoder",
     "DeviceReset",
+    "DeviceState",
     "Disconnected",
+    "Duplicate",
     "Event",
     "FrameError",
     "Heartbeat",
     "Hello",
+    "HostSession",
+    "Incompatible",
     "Link",
     "LinkError",
     "LinkEvent",
@@ -94,20 +112,26 @@ __all__ = [
     "MessageType",
     "Packet",
     "PacketFlag",
+    "PeerRestart",
     "Ping",
     "Pong",
     "Power",
     "PowerSample",
     "Reconnected",
     "RemoteProtocolError",
+    "ResetCause",
     "Result",
     "ResultFlag",
     "Role",
     "SampleFormat",
     "SequenceGap",
+    "SessionRules",
+    "SessionStats",
     "Start",
     "Stop",
     "StreamStats",
+    "TimeReply",
+    "TimeRequest",
     "UnknownMessage",
     "VersionMismatch",
     "encode",

@@ -15,11 +15,13 @@ from firmware_bridge._state import (
 )
 from firmware_bridge.codec import PROTOCOL_MAJOR, PROTOCOL_MINOR, encode
 from firmware_bridge.errors import LocalProtocolError, RemoteProtocolError
-from firmware_bridge.events import DeviceReset, Event, Packet, VersionMismatch
+from firmware_bridge.events import DeviceReset, Event, Incompatible, Packet, VersionMismatch
 from firmware_bridge.messages import (
     DEVICE_TO_HOST,
     HOST_TO_DEVICE,
     Capture,
+    DeviceState,
+    Heartbeat,
     Hello,
     Message,
     Start,
@@ -28,6 +30,12 @@ from firmware_bridge.messages import (
 from firmware_bridge.protocol import Decoder, Role, StreamStats
 
 __all__ = ["Connection", "monotonic_us"]
+
+_STATE_TRIGGERS = {
+    DeviceState.IDLE: Trigger.RECV_STATE_IDLE,
+    DeviceState.STREAMING: Trigger.RECV_STATE_STREAMING,
+    DeviceState.STOPPED: Trigger.RECV_STATE_STOPPED,
+}
 
 
 def monotonic_us() -> int:
@@ -38,15 +46,27 @@ def monotonic_us() -> int:
 class Connection:
     """A protocol endpoint: ``receive_data`` / ``next_event`` in, ``send`` -> bytes out.
 
-    ``next_event`` raises RemoteProtocolError when the peer speaks another major version (the
-    packet is consumed, so a caller that wants to keep listening may catch it and go on).
+    ``minor`` is the protocol minor version this endpoint speaks (1 by default; 0 plays a 1.0
+    endpoint). ``next_event`` raises RemoteProtocolError when the peer speaks another major
+    version (the packet is consumed, so a caller may catch it and go on).
     """
 
-    def __init__(self, role: Role = "host", *, clock_us: Callable[[], int] = monotonic_us) -> None:
+    def __init__(
+        self,
+        role: Role = "host",
+        *,
+        clock_us: Callable[[], int] = monotonic_us,
+        minor: int = PROTOCOL_MINOR,
+    ) -> None:
+        if not 0 <= minor <= PROTOCOL_MINOR:
+            raise ValueError(f"minor must be 0..{PROTOCOL_MINOR}, got {minor}")
         self.role: Role = role
+        self.minor = minor
         self.decoder = Decoder(role)
         self.state = ConnectionState.IDLE
         self.peer_hello: Hello | None = None
+        self.peer_minor: int | None = None
+        self.incompatible: Incompatible | None = None
         self._clock_us = clock_us
         self._tx_seq = 0
         self._sendable = HOST_TO_DEVICE if role == "host" else DEVICE_TO_HOST
@@ -62,6 +82,11 @@ class Connection:
         """The sequence number the next sent packet will carry."""
         return self._tx_seq
 
+    @property
+    def peer_boot_id(self) -> int | None:
+        """The device's boot ID (1.1 devices, once announced)."""
+        return self.decoder.boot_id
+
     def receive_data(self, data: bytes) -> None:
         """Feed bytes read from the port."""
         self.decoder.receive_data(data)
@@ -70,22 +95,16 @@ class Connection:
         """The next event (None when more bytes are needed); updates the handshake state."""
         event = self.decoder.next_event()
         if isinstance(event, Packet):
-            message = event.message
-            if isinstance(message, Capture):
-                self._received(Trigger.RECV_CAPTURE)
-            elif isinstance(message, Hello):
-                self.peer_hello = message
-                self._received(Trigger.RECV_HELLO)
-            elif isinstance(message, Start):
-                self._received(Trigger.RECV_START)
-            elif isinstance(message, Stop):
-                self._received(Trigger.RECV_STOP)
+            self._packet(event)
         elif isinstance(event, DeviceReset):
             self._received(Trigger.RECV_RESET)
+        elif isinstance(event, Incompatible):
+            self.incompatible = event
+            self._received(Trigger.RECV_INCOMPATIBLE)
         elif isinstance(event, VersionMismatch):
             raise RemoteProtocolError(
                 f"peer speaks protocol {event.version_major}.{event.version_minor}, we speak "
-                f"{PROTOCOL_MAJOR}.{PROTOCOL_MINOR}: major versions differ, packet refused "
+                f"{PROTOCOL_MAJOR}.{self.minor}: major versions differ, packet refused "
                 f"(update the firmware or the host so that both use {PROTOCOL_MAJOR}.x)"
             )
         return event
@@ -111,7 +130,7 @@ class Connection:
                 raise LocalProtocolError(f"cannot send {message.TYPE.name} in state {self.state}")
             new_state = found
         ts = self._clock_us() if timestamp_us is None else timestamp_us
-        data = encode(message, self._tx_seq, ts, flags)
+        data = encode(message, self._tx_seq, ts, flags, minor=self.minor)
         self._tx_seq = (self._tx_seq + 1) & 0xFFFF
         self.state = new_state
         return data
@@ -121,8 +140,27 @@ class Connection:
         self._tx_seq = 0
 
     def link_lost(self) -> None:
-        """The transport dropped: forget partial frames and the expected sequence number."""
+        """The transport dropped: forget partial frames and the expected sequence number (the
+        device's boot identity is kept, so a reboot meanwhile is still seen as a reset)."""
         self.decoder.forget_sequence()
+
+    def _packet(self, event: Packet) -> None:
+        message = event.message
+        self.peer_minor = event.version_minor
+        if isinstance(message, Capture):
+            self._received(Trigger.RECV_CAPTURE)
+        elif isinstance(message, Hello):
+            self.peer_hello = message
+            self.incompatible = None
+            self._received(Trigger.RECV_HELLO)
+            if message.state is not None:
+                self._received(_STATE_TRIGGERS[DeviceState(message.state)])
+        elif isinstance(message, Heartbeat) and message.state is not None:
+            self._received(_STATE_TRIGGERS[DeviceState(message.state)])
+        elif isinstance(message, Start):
+            self._received(Trigger.RECV_START)
+        elif isinstance(message, Stop):
+            self._received(Trigger.RECV_STOP)
 
     def _received(self, trigger: Trigger) -> None:
         self.state = self._table.get((self.state, trigger), self.state)

@@ -9,23 +9,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from firmware_bridge.messages import Message
+from firmware_bridge.messages import Hello, Message
 
 __all__ = [
     "DeviceReset",
     "Disconnected",
+    "Duplicate",
     "Event",
     "FrameError",
     "FrameErrorKind",
+    "Incompatible",
     "LinkEvent",
     "Packet",
+    "PeerRestart",
     "Reconnected",
+    "ResetCause",
     "SequenceGap",
     "UnknownMessage",
     "VersionMismatch",
 ]
 
 FrameErrorKind = Literal["cobs", "short", "length", "crc", "payload", "overflow"]
+ResetCause = Literal["boot_hello", "boot_id", "sequence", "uptime"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +88,42 @@ class VersionMismatch:
 
 @dataclass(frozen=True, slots=True)
 class DeviceReset:
-    """The peer rebooted (HELLO with the BOOT flag mid-stream): sequence tracking restarted."""
+    """The device rebooted: sequence tracking restarted at ``seq`` (PROTOCOL.md §4.1).
 
+    ``cause``: ``boot_hello`` (a HELLO with the BOOT flag from a new boot), ``boot_id`` (a new
+    boot ID in HELLO or HEARTBEAT), ``sequence`` (a backward jump of more than half the
+    sequence space) or ``uptime`` (the device clock went back). ``lost`` packets of the new boot
+    (numbers 0..seq-1) were missed; it is 0 when the link had just been (re)opened.
+    """
+
+    seq: int
+    cause: ResetCause = "boot_hello"
+    boot_id: int | None = None
+    lost: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """A packet identical to one received recently (same sequence number and CRC); dropped."""
+
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class PeerRestart:
+    """Device side: the host's sequence numbers jumped back (a new host session); no loss."""
+
+    expected: int
+    received: int
+
+
+@dataclass(frozen=True, slots=True)
+class Incompatible:
+    """A HELLO announcing captures this host cannot take (sample format, capture length);
+    refused, carrying what the device announced and why."""
+
+    hello: Hello
+    reasons: tuple[str, ...]
     seq: int
 
 
@@ -102,5 +141,15 @@ class Reconnected:
     attempts: int
 
 
-Event = Packet | FrameError | SequenceGap | UnknownMessage | VersionMismatch | DeviceReset
+Event = (
+    Packet
+    | FrameError
+    | SequenceGap
+    | UnknownMessage
+    | VersionMismatch
+    | DeviceReset
+    | Duplicate
+    | PeerRestart
+    | Incompatible
+)
 LinkEvent = Event | Disconnected | Reconnected

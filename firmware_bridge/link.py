@@ -3,7 +3,10 @@
 ``open_link("/dev/ttyACM0?baud=921600")``, ``open_link("loop://")``, ``open_link("socket://h:p")``
 or a pseudo-terminal path. A read or write error closes the port and yields ``Disconnected``;
 later calls reopen the same URL with capped exponential backoff and yield ``Reconnected``.
-No call blocks longer than its timeout (plus one open attempt).
+After every open the link writes a 0x00 and a PING (PROTOCOL.md §6.1: bytes the device wrote
+before the port was open are gone, so the host asks). With a ``HostSession`` the link also
+feeds it every event and sends what it asks for, at the times it asks (handshake, retries,
+watchdog, clock sync). No call blocks longer than its timeout (plus one open attempt).
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ from urllib.parse import parse_qsl
 
 import serial
 
-from firmware_bridge.connection import Connection
-from firmware_bridge.errors import LinkError
-from firmware_bridge.events import Disconnected, LinkEvent, Reconnected
-from firmware_bridge.messages import Message
+from firmware_bridge.connection import Connection, monotonic_us
+from firmware_bridge.errors import LinkError, LocalProtocolError
+from firmware_bridge.events import Disconnected, Event, LinkEvent, Reconnected
+from firmware_bridge.messages import Message, Ping
 from firmware_bridge.protocol import Role, StreamStats
+from firmware_bridge.session import HostSession
 
 __all__ = ["DEFAULT_BAUDRATE", "Link", "open_link"]
 
@@ -72,6 +76,8 @@ class Link:
         backoff_max_s: float = 2.0,
         max_reconnect_attempts: int | None = None,
         connection: Connection | None = None,
+        session: HostSession | None = None,
+        ping_on_open: bool = True,
     ) -> None:
         path, options = _split_url(url)
         self.url = url
@@ -93,7 +99,11 @@ class Link:
         self._closed = False
         self._attempts = 0
         self._next_attempt_at = 0.0
+        self.session = session
+        self._ping_on_open = ping_on_open and self.connection.role == "host"
+        self._ping_token = 0
         self._port = self._open()
+        self._after_open()
 
     # -- public --------------------------------------------------------------------------------
     @property
@@ -120,15 +130,19 @@ class Link:
                 return self._pending.popleft()
             event = self.connection.next_event()
             if event is not None:
+                self._drive(event)
                 return event
             if self._closed:
                 return None
+            self._drive(None)
             if self._port is None:
                 self._try_reconnect(deadline)
             else:
                 self._read_once(deadline)
             if time.monotonic() >= deadline and not self._pending:
                 event = self.connection.next_event()
+                if event is not None:
+                    self._drive(event)
                 return event
 
     def events(self, timeout_s: float | None = None) -> Iterator[LinkEvent]:
@@ -141,9 +155,14 @@ class Link:
         (a failed write also queues ``Disconnected``)."""
         if self._port is None:
             raise LinkError(f"{self.url}: link is down, cannot send {message.TYPE.name}")
-        data = self.connection.send(message, timestamp_us=timestamp_us, flags=flags)
+        self._write(self.connection.send(message, timestamp_us=timestamp_us, flags=flags))
+
+    def _write(self, data: bytes) -> None:
+        port = self._port
+        if port is None:
+            raise LinkError(f"{self.url}: link is down")
         try:
-            self._port.write(data)
+            port.write(data)
         except serial.SerialTimeoutException as e:
             raise LinkError(f"{self.url}: write timed out (device not reading?)") from e
         except (serial.SerialException, OSError) as e:
@@ -165,6 +184,38 @@ class Link:
         self.close()
 
     # -- internals -----------------------------------------------------------------------------
+    def _after_open(self) -> None:
+        """A 0x00 ends whatever partial frame the device holds, then PING (§6.1)."""
+        try:
+            self._write(b"\x00")
+            if self.session is not None:
+                self._send_quietly(self.session.opened(monotonic_us()))
+            elif self._ping_on_open:
+                self._ping_token = (self._ping_token + 1) & 0xFFFF_FFFF
+                self.send(Ping(self._ping_token))
+        except LinkError:
+            pass  # the port failed at once: _lost queued Disconnected (or the write timed out)
+
+    def _drive(self, event: Event | None) -> None:
+        """Feed the session one event (or just the time) and send what it asks for."""
+        session = self.session
+        if session is None:
+            return
+        now = monotonic_us()
+        if event is not None:
+            session.handle(event, now)
+        if self._port is not None:
+            self._send_quietly(session.poll(now))
+
+    def _send_quietly(self, messages: list[Message]) -> None:
+        for message in messages:
+            if self._port is None:
+                return
+            try:
+                self.send(message)
+            except (LinkError, LocalProtocolError):
+                return  # a lost port is already queued as Disconnected; the session retries
+
     def _open(self) -> serial.SerialBase:
         try:
             return serial.serial_for_url(self._path, **self._port_kwargs)
@@ -177,8 +228,12 @@ class Link:
         port = self._port
         if port is None:
             return
+        wait_s = min(self._timeout_s, deadline - time.monotonic())
+        due_us = self.session.next_deadline_us() if self.session is not None else None
+        if due_us is not None:
+            wait_s = min(wait_s, (due_us - monotonic_us()) / 1e6)
         try:
-            port.timeout = max(0.0, min(self._timeout_s, deadline - time.monotonic()))
+            port.timeout = max(0.0, wait_s)
             waiting = port.in_waiting
             data = port.read(min(max(waiting, 1), _READ_CHUNK))
         except (serial.SerialException, OSError) as e:
@@ -193,6 +248,8 @@ class Link:
             with contextlib.suppress(Exception):  # the port is already gone
                 port.close()
         self.connection.link_lost()
+        if self.session is not None:
+            self.session.closed(monotonic_us())
         self._attempts = 0
         self._next_attempt_at = time.monotonic()
         self._pending.append(Disconnected(reason))
@@ -216,6 +273,7 @@ class Link:
             self._next_attempt_at = time.monotonic() + delay
             return
         self._pending.append(Reconnected(self._attempts))
+        self._after_open()
 
 
 def open_link(
@@ -231,11 +289,15 @@ def open_link(
     backoff_max_s: float = 2.0,
     max_reconnect_attempts: int | None = None,
     connection: Connection | None = None,
+    session: HostSession | None = None,
+    ping_on_open: bool = True,
 ) -> Link:
     """Open ``url`` (device path with ``?baud=``, pyserial URL or pty path) as a Link.
 
     Raises LinkError if the port cannot be opened now (missing, busy, no permission); once
     open, a lost port is reopened with backoff (``reconnect=False`` ends the link instead).
+    Every open sends a 0x00 and a PING (``ping_on_open=False`` does not); a ``session`` is
+    driven by the link (see the module docstring).
     """
     return Link(
         url,
@@ -249,4 +311,6 @@ def open_link(
         backoff_max_s=backoff_max_s,
         max_reconnect_attempts=max_reconnect_attempts,
         connection=connection,
+        session=session,
+        ping_on_open=ping_on_open,
     )

@@ -20,6 +20,7 @@ __all__ = [
     "Capability",
     "Capture",
     "Config",
+    "DeviceState",
     "Heartbeat",
     "Hello",
     "Log",
@@ -36,6 +37,8 @@ __all__ = [
     "SampleFormat",
     "Start",
     "Stop",
+    "TimeReply",
+    "TimeRequest",
 ]
 
 
@@ -48,11 +51,13 @@ class MessageType(IntEnum):
     HEARTBEAT = 0x04
     LOG = 0x05
     PONG = 0x06
+    TIME_REPLY = 0x07  # 1.1
     START = 0x81
     STOP = 0x82
     CONFIG = 0x83
     RESULT = 0x84
     PING = 0x85
+    TIME_REQUEST = 0x86  # 1.1
 
 
 class PacketFlag(IntFlag):
@@ -78,6 +83,15 @@ class Capability(IntFlag):
     RESULT_DISPLAY = 0x04  # shows / beeps RESULT
     CONFIG_GAIN = 0x08  # honours CONFIG.gain_db
     CONFIG_FREQUENCY = 0x10  # honours CONFIG.centre_freq_hz
+    TIME_SYNC = 0x20  # 1.1: answers TIME_REQUEST with TIME_REPLY
+
+
+class DeviceState(IntEnum):
+    """The device's streaming state, announced in 1.1 HELLO and HEARTBEAT."""
+
+    IDLE = 0  # booted (or reconnected) and waiting for START
+    STREAMING = 1
+    STOPPED = 2  # stopped by STOP (or by its capture count)
 
 
 class ResultFlag(IntFlag):
@@ -87,6 +101,7 @@ class ResultFlag(IntFlag):
     UNKNOWN = 0x01  # the model said "I don't know" (out of distribution)
     FALLBACK = 0x02  # produced by the baseline, not the model
     OVERRUN = 0x04  # the latency budget was exceeded
+    LATENCY_FROM_RECEIPT = 0x08  # 1.1: latency_us counts from the CAPTURE's arrival (no clock map)
 
 
 class LogLevel(IntEnum):
@@ -100,7 +115,10 @@ class LogLevel(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class Hello:
-    """Device identity and current acquisition settings; sent at boot, on START and on PING."""
+    """Device identity and current acquisition settings; sent at boot, on START and on PING.
+
+    The last four fields are protocol 1.1: all None for a 1.0 HELLO, all set for 1.1.
+    """
 
     TYPE: ClassVar[MessageType] = MessageType.HELLO
     protocol_major: int
@@ -114,6 +132,10 @@ class Hello:
     samples_per_capture: int
     centre_freq_hz: int
     capabilities: int
+    boot_id: int | None = None  # 1.1: random, non-zero, new at every boot
+    state: int | None = None  # 1.1: DeviceState
+    capture_period_ms: int | None = None  # 1.1: in force (0 = as fast as possible)
+    power_period_ms: int | None = None  # 1.1: in force (0 = no POWER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,13 +221,17 @@ class Power:
 
 @dataclass(frozen=True, slots=True)
 class Heartbeat:
-    """Periodic liveness and device-side counters."""
+    """Periodic liveness and device-side counters (the last three fields are 1.1: all None
+    for a 1.0 HEARTBEAT, all set for 1.1)."""
 
     TYPE: ClassVar[MessageType] = MessageType.HEARTBEAT
     uptime_s: int
     captures_sent: int
     captures_dropped: int
     rx_errors: int
+    boot_id: int | None = None  # 1.1
+    host_packets_lost: int | None = None  # 1.1: gaps in the host's sequence numbers since boot
+    state: int | None = None  # 1.1: DeviceState
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,7 +298,40 @@ class Ping:
     token: int
 
 
-Message = Hello | Capture | Power | Heartbeat | Log | Pong | Start | Stop | Config | Result | Ping
+@dataclass(frozen=True, slots=True)
+class TimeRequest:
+    """1.1: first half of a clock exchange; ``t1_us`` is the host's clock when it is sent."""
+
+    TYPE: ClassVar[MessageType] = MessageType.TIME_REQUEST
+    t1_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class TimeReply:
+    """1.1: the device's answer: ``t1_us`` echoed, ``t2_us`` its clock when the request
+    arrived, ``t3_us`` its clock when this reply was sent (device clock = µs since boot)."""
+
+    TYPE: ClassVar[MessageType] = MessageType.TIME_REPLY
+    t1_us: int
+    t2_us: int
+    t3_us: int
+
+
+Message = (
+    Hello
+    | Capture
+    | Power
+    | Heartbeat
+    | Log
+    | Pong
+    | TimeReply
+    | Start
+    | Stop
+    | Config
+    | Result
+    | Ping
+    | TimeRequest
+)
 
 DEVICE_TO_HOST: frozenset[MessageType] = frozenset(t for t in MessageType if t < 0x80)
 HOST_TO_DEVICE: frozenset[MessageType] = frozenset(t for t in MessageType if t >= 0x80)

@@ -138,7 +138,11 @@ def emulate(
     ] = 100,
     corrupt_rate: Annotated[
         float,
-        typer.Option("--corrupt-rate", help="Fraction P of packets with 1-3 random bytes flipped."),
+        typer.Option(
+            "--corrupt-rate",
+            help="Fraction P of packets with 1-3 bytes changed anywhere, the 0x00 delimiter "
+            "included (frames merge) and to 0x00 (frames split).",
+        ),
     ] = 0.0,
     drop_rate: Annotated[
         float,
@@ -152,7 +156,37 @@ def emulate(
         float,
         typer.Option(
             "--garbage-rate",
-            help="Fraction P of packets preceded by a burst of random bytes (line noise).",
+            help="Fraction P of packets preceded by a burst of random bytes (line noise), "
+            "half of them not ended by a 0x00, so they swallow the packet that follows.",
+        ),
+    ] = 0.0,
+    duplicate_rate: Annotated[
+        float,
+        typer.Option("--duplicate-rate", help="Fraction P of packets written twice."),
+    ] = 0.0,
+    boot_hello_loss: Annotated[
+        float,
+        typer.Option(
+            "--boot-hello-loss",
+            help="Probability P that each BOOT HELLO (first and repeats) is lost, so the host "
+            "must see the reboot from the sequence numbers, the clock or the boot ID.",
+        ),
+    ] = 0.0,
+    baud: Annotated[
+        int | None,
+        typer.Option(
+            "--baud",
+            help="Model a UART at this baud rate (8N1: baud/10 bytes/s) with a 16 KiB TX "
+            "buffer: packets that do not fit are dropped at the source (OVERFLOW flag). "
+            "Default: USB CDC, no rate limit.",
+        ),
+    ] = None,
+    clock_ppm: Annotated[
+        float,
+        typer.Option(
+            "--clock-ppm",
+            help="The scanner's clock runs this many parts per million fast (negative: slow) "
+            "against the host's, as a crystal does; TIME exchanges measure it.",
         ),
     ] = 0.0,
     reset_every: Annotated[
@@ -228,7 +262,11 @@ def emulate(
         typer.Option(
             "--truth",
             help="Write the ground truth as JSON lines (capture_id, class, snr_db, cfo_hz, "
-            "drift, timestamp_us, boot, fault) as captures are sent.",
+            "drift, timestamp_us, boot, fault) as captures are sent; fault is null (delivered), "
+            "drop, corrupt, merged, reset, tx_overflow or not_open (no host had the port "
+            'open). The last line, {"line": {...}}, holds the packet counts the host must '
+            "see (lost_observable, bad_segments, duplicates, resets_observable) and "
+            "sent_before_open.",
         ),
     ] = None,
     stats: Annotated[
@@ -239,9 +277,10 @@ def emulate(
         ),
     ] = None,
 ) -> None:
-    """Run a virtual scanner: answer the handshake (HELLO, PING/PONG, START, STOP, CONFIG),
-    stream synthetic CAPTUREs with POWER and HEARTBEAT packets, count the host's RESULTs, and
-    inject faults on request. Ctrl-C (or SIGTERM) ends it and removes the symlink."""
+    """Run a virtual scanner speaking protocol 1.1: answer the handshake (HELLO, PING/PONG,
+    START, STOP, CONFIG, TIME), stream synthetic CAPTUREs with POWER packets, send HEARTBEATs,
+    count the host's RESULTs, and inject faults on request. It writes only while a host has
+    the port open. Ctrl-C (or SIGTERM) ends it and removes the symlink."""
     if not (math.isfinite(rate) and 0 < rate <= MAX_CAPTURE_RATE_HZ):
         raise UsageError(f"--rate: need 0 < HZ <= {MAX_CAPTURE_RATE_HZ:g}, got {rate:g}")
     if seed < 0:
@@ -266,7 +305,13 @@ def emulate(
         drop_rate=_probability("--drop-rate", drop_rate),
         corrupt_rate=_probability("--corrupt-rate", corrupt_rate),
         garbage_rate=_probability("--garbage-rate", garbage_rate),
+        duplicate_rate=_probability("--duplicate-rate", duplicate_rate),
+        boot_hello_loss=_probability("--boot-hello-loss", boot_hello_loss),
     )
+    if baud is not None and not 300 <= baud <= 100_000_000:
+        raise UsageError(f"--baud: need 300..100000000, got {baud}")
+    if not (math.isfinite(clock_ppm) and abs(clock_ppm) <= 10_000):
+        raise UsageError(f"--clock-ppm: need a value in -10000..10000, got {clock_ppm:g}")
     try:
         mix = tuple(parse_class_mix(text) for text in class_mix_after or ())
     except ValueError as e:
@@ -295,6 +340,7 @@ def emulate(
             reset_every=reset_every,
             scenario=scenario,
             faults=faults,
+            clock_ppm=clock_ppm,
         )
     except ValueError as e:
         raise UsageError(str(e)) from e
@@ -322,6 +368,7 @@ def emulate(
             linger_s=linger,
             truth_path=truth,
             stats_path=stats,
+            baud=baud,
         )
         summary = run(VirtualScanner(config), port, options)
     finally:

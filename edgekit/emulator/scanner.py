@@ -1,8 +1,10 @@
 """The virtual scanner's core, sans-IO: a clock reading in, bytes to write out.
 
 ``VirtualScanner`` behaves like the scanner's firmware (PROTOCOL.md §6): a BOOT HELLO at
-power-on, PONG + HELLO on PING, HELLO on START and CONFIG, CAPTURE packets at the capture rate
-while streaming, POWER batches from a simulated monitor and a HEARTBEAT every second. It never
+power-on, repeated every 250 ms until a host command arrives, PONG + HELLO on PING, HELLO on
+START, STOP and CONFIG, TIME_REPLY on TIME_REQUEST, CAPTURE packets at the capture rate and
+POWER batches from a simulated monitor while streaming, and a HEARTBEAT every second in every
+state. Its clock (µs since boot) may run ``clock_ppm`` fast or slow against the host's. It never
 touches a file descriptor: the caller passes the time (``now_us``, any monotonic microsecond
 clock), writes the returned frames and feeds back what the host sent, so tests drive it with a
 fake clock and a ``Connection(role="host")``, and the pty runner drives it for real.
@@ -16,25 +18,30 @@ at a reset) so that truth can be joined on them.
 
 from __future__ import annotations
 
-import math
-from collections import Counter
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from edgekit.data.synth import N_SAMPLES, SAMPLE_RATE_HZ, generate, to_int16_iq
-from edgekit.emulator.faults import FaultConfig, FaultInjector, FaultStats
-from edgekit.emulator.power import PowerModel, PowerMonitor
-from edgekit.emulator.scenario import Scenario, ScenarioPoint
+from edgekit.data.synth import generate, to_int16_iq
+from edgekit.emulator.faults import FaultInjector, FaultStats
+from edgekit.emulator.power import PowerMonitor
+from edgekit.emulator.records import (
+    GAIN_RANGE_DB,
+    MAX_CAPTURE_RATE_HZ,
+    Frame,
+    ScannerConfig,
+    ScannerStats,
+    TruthRecord,
+)
+from edgekit.emulator.scenario import ScenarioPoint
 from firmware_bridge import (
     MAX_CAPTURE_SAMPLES,
-    PROTOCOL_MAJOR,
     PROTOCOL_MINOR,
     Capability,
     Capture,
     Config,
     Connection,
+    DeviceState,
     Heartbeat,
     Hello,
     Log,
@@ -51,8 +58,11 @@ from firmware_bridge import (
     SampleFormat,
     Start,
     Stop,
+    TimeReply,
+    TimeRequest,
 )
-from firmware_bridge.codec import build_header, encode_payload, encode_raw
+from firmware_bridge.codec import build_header, encode_payload, encode_raw, forge_payload
+from firmware_bridge.layouts import hello_incompatibilities
 
 __all__ = [
     "MAX_CAPTURE_RATE_HZ",
@@ -63,13 +73,7 @@ __all__ = [
     "VirtualScanner",
 ]
 
-MAX_CAPTURE_RATE_HZ = 200.0
-"""Fastest capture rate (also what CONFIG's "as fast as possible" means): 200 x 4.1 KB/s is
-~0.8 MB/s, close to what a full-speed USB CDC link carries."""
-GAIN_RANGE_DB = (0.0, 50.0)
-"""Gains a CONFIG may set; others are clamped."""
 _MAX_BACKLOG_US = 1_000_000  # a poll this late skips older captures (acquisition overflow)
-_FORMAT_BYTE = 20  # offset of sample_format in a CAPTURE payload
 _CAPABILITIES = (
     Capability.POWER_MONITOR
     | Capability.HEARTBEAT
@@ -77,135 +81,6 @@ _CAPABILITIES = (
     | Capability.CONFIG_GAIN
     | Capability.CONFIG_FREQUENCY
 )
-
-
-@dataclass(frozen=True)
-class ScannerConfig:
-    """Everything that makes one virtual scanner (settings at boot, faults, scenario).
-
-    ``gain_db`` is the reference gain: captures are sent as generated at this gain, and a CONFIG
-    gain G scales them by 10 ** ((G - gain_db) / 20) (clipping at full scale, like a real ADC).
-    ``reset_every`` N: the N-th capture after each boot is cut in half and the scanner reboots.
-    ``max_captures``: stop streaming after that many captures (``--count``).
-    ``protocol_version`` / ``sample_format``: what the scanner announces (to test mismatches).
-    """
-
-    seed: int = 0
-    capture_rate_hz: float = 10.0
-    sample_rate_hz: int = int(SAMPLE_RATE_HZ)
-    centre_freq_hz: int = 433_920_000
-    gain_db: float = 20.0
-    samples_per_capture: int = N_SAMPLES
-    power_period_ms: int = 100
-    heartbeat_period_ms: int = 1000
-    protocol_version: tuple[int, int] = (PROTOCOL_MAJOR, PROTOCOL_MINOR)
-    sample_format: int = SampleFormat.CI16
-    device_id: int = 0xED6E_5CA9_0000_0001
-    firmware_version: tuple[int, int, int] = (1, 0, 0)
-    max_captures: int | None = None
-    reset_every: int | None = None
-    chunk_size: int = 64
-    cfo_max_hz: float = 10_000.0
-    multipath_prob: float = 0.3
-    scenario: Scenario = field(default_factory=Scenario)
-    faults: FaultConfig = field(default_factory=FaultConfig)
-    power: PowerModel = field(default_factory=PowerModel)
-
-    def __post_init__(self) -> None:
-        rate = self.capture_rate_hz
-        if not (math.isfinite(rate) and 0 < rate <= MAX_CAPTURE_RATE_HZ):
-            raise ValueError(f"rate: need 0 < HZ <= {MAX_CAPTURE_RATE_HZ:g}, got {rate:g}")
-        if self.seed < 0:
-            raise ValueError(f"seed: need an integer >= 0, got {self.seed}")
-        if not 1 <= self.samples_per_capture <= MAX_CAPTURE_SAMPLES:
-            raise ValueError(f"samples per capture must be in 1..{MAX_CAPTURE_SAMPLES}")
-        if self.power_period_ms < 0 or self.power_period_ms > self.power.max_batch_period_ms:
-            raise ValueError(
-                f"power period: need 0..{self.power.max_batch_period_ms} ms (0 = no POWER), "
-                f"got {self.power_period_ms}"
-            )
-        if self.heartbeat_period_ms <= 0:
-            raise ValueError("heartbeat period must be > 0 ms")
-        major, minor = self.protocol_version
-        if not (0 <= major <= 255 and 0 <= minor <= 255):
-            raise ValueError(f"protocol version: need MAJOR.MINOR in 0..255, got {major}.{minor}")
-        if not 1 <= self.sample_format <= 255:
-            raise ValueError(f"sample format: need 1..255, got {self.sample_format}")
-        for name in ("max_captures", "reset_every"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ValueError(f"{name.replace('_', ' ')}: need an integer >= 1, got {value}")
-        if self.chunk_size < 1:
-            raise ValueError("chunk size must be >= 1")
-        if not math.isfinite(self.gain_db):
-            raise ValueError("gain must be finite")
-
-
-@dataclass(frozen=True)
-class TruthRecord:
-    """What a capture really contains, and what happened to its packet.
-
-    ``fault``: None (written intact), ``drop``, ``corrupt``, ``reset`` (cut by a reboot), or a
-    transport loss reported by the runner (``tx_overflow``, ``unplugged``).
-    """
-
-    capture_id: int
-    class_name: str
-    snr_db: float
-    cfo_hz: float
-    drift: float
-    timestamp_us: int
-    boot: int
-    fault: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (one line of the ``--truth`` file)."""
-        return {
-            "capture_id": self.capture_id,
-            "class": self.class_name,
-            "snr_db": round(self.snr_db, 3),
-            "cfo_hz": round(self.cfo_hz, 1),
-            "drift": self.drift,
-            "timestamp_us": self.timestamp_us,
-            "boot": self.boot,
-            "fault": self.fault,
-        }
-
-
-@dataclass(frozen=True)
-class Frame:
-    """Bytes to write for one packet (possibly damaged or empty), with what it carried."""
-
-    data: bytes
-    msg_type: MessageType | None = None
-    truth: TruthRecord | None = None
-    fault: str | None = None
-
-
-@dataclass(slots=True)
-class ScannerStats:
-    """Counters over the emulator's whole run (mutable; read them)."""
-
-    boots: int = 0
-    packets_sent: int = 0
-    captures_sent: int = 0
-    captures_dropped: int = 0
-    results_received: int = 0
-    results_duplicate: int = 0
-    results_unknown_id: int = 0
-    results_by_label: Counter[int] = field(default_factory=Counter)
-    result_latency_us_total: int = 0
-    starts: int = 0
-    stops: int = 0
-    pings: int = 0
-    configs: int = 0
-    rx_errors: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (``--stats`` file)."""
-        out: dict[str, Any] = {k: getattr(self, k) for k in self.__slots__}
-        out["results_by_label"] = {str(k): v for k, v in sorted(self.results_by_label.items())}
-        return out
 
 
 @dataclass
@@ -234,7 +109,12 @@ class VirtualScanner:
         self._answered: set[int] = set()
         self._injector = FaultInjector(cfg.faults, seed=cfg.seed)
         self._monitor = PowerMonitor(cfg.power, seed=cfg.seed)
+        self._boot_rng = np.random.default_rng(np.random.SeedSequence((cfg.seed, 0xB007)))
+        self._minor = min(cfg.protocol_version[1], PROTOCOL_MINOR)  # the layouts it speaks
         self._conn = Connection(role="device")
+        self.boot_id = 0
+        self._boot_acked = False
+        self._next_boot_hello_us: int | None = None
         self._rx_errors_before_boot = 0
         self._chunk: _Chunk | None = None
         self._chunk_index = 0
@@ -246,7 +126,10 @@ class VirtualScanner:
         self._seq = 0
         self._overflow = False
         self._streaming = False
+        self._stopped = False
         self._finished = False
+        self.state_since_us = 0
+        self._interrupted_at_us: int | None = None
         self._next_capture_us: int | None = None
         self._next_heartbeat_us = 0
         self._next_power_us: int | None = None
@@ -296,8 +179,20 @@ class VirtualScanner:
         return [t.capture_id for t in self.truth if t.fault is None and t.capture_id not in self._answered]
 
     def device_time_us(self, now_us: int) -> int:
-        """The device clock (µs since the last boot) at ``now_us``."""
-        return max(0, now_us - self._boot_us)
+        """The device clock (µs since the last boot, running ``clock_ppm`` off) at ``now_us``."""
+        return max(0, int((now_us - self._boot_us) * (1.0 + self.config.clock_ppm * 1e-6)))
+
+    @property
+    def boot_us(self) -> int:
+        """Host time of the last boot (where the device clock read 0)."""
+        return self._boot_us
+
+    @property
+    def state(self) -> DeviceState:
+        """What the device would announce: idle (after boot), streaming or stopped."""
+        if self._streaming:
+            return DeviceState.STREAMING
+        return DeviceState.STOPPED if self._stopped else DeviceState.IDLE
 
     # -- driving ------------------------------------------------------------------------------
     def boot(self, now_us: int) -> list[Frame]:
@@ -306,10 +201,19 @@ class VirtualScanner:
             self._origin_us = now_us
         self._booted = True
         self._boot_us = now_us
+        if self._streaming:
+            self._interrupted_at_us = now_us
+        self.state_since_us = now_us
         self._seq = 0
         self._overflow = False
         self._streaming = False
+        self._stopped = False
         self._next_capture_us = None
+        self._next_power_us = None
+        self.boot_id = int(self._boot_rng.integers(1, 1 << 32))
+        self._boot_acked = False
+        repeat = self._minor >= 1
+        self._next_boot_hello_us = now_us + self.config.boot_hello_repeat_ms * 1000 if repeat else None
         self._captures_since_boot = 0
         self._dropped_since_boot = 0
         self._rx_errors_before_boot = self.stats.rx_errors
@@ -317,8 +221,8 @@ class VirtualScanner:
         self._monitor.restart(0)
         self._schedule_housekeeping(now_us)
         self.stats.boots += 1
-        frames = [Frame(b"\x00")]
-        frames += self._send(self._hello(), now_us, PacketFlag.BOOT)
+        frames = [Frame(b"\x00", boot=self.stats.boots)]
+        frames += self._boot_hello(now_us)
         text = f"edgekit virtual scanner booted (boot {self.stats.boots}, seed {self.config.seed})"
         frames += self._send(Log(LogLevel.INFO, text), now_us)
         return frames
@@ -338,7 +242,7 @@ class VirtualScanner:
         self._monitor.restart(self.device_time_us(now_us))
         if self._streaming:
             self._next_capture_us = now_us
-        return [Frame(b"\x00"), *self._send(self._hello(), now_us)]
+        return [Frame(b"\x00", boot=self.stats.boots), *self._send(self._hello(), now_us)]
 
     def next_due_us(self) -> int | None:
         """When ``poll`` will next have a packet to send (None: nothing scheduled)."""
@@ -347,6 +251,8 @@ class VirtualScanner:
         due = [self._next_heartbeat_us]
         if self._next_power_us is not None:
             due.append(self._next_power_us)
+        if self._next_boot_hello_us is not None:
+            due.append(self._next_boot_hello_us)
         if self._next_capture_us is not None and self._streaming:
             due.append(self._next_capture_us)
         return min(due)
@@ -360,6 +266,8 @@ class VirtualScanner:
         while (due := self.next_due_us()) is not None and due <= now_us:
             if self._streaming and self._next_capture_us == due:
                 frames += self._capture(due)
+            elif self._next_boot_hello_us == due:
+                frames += self._boot_hello(due)
             elif self._next_power_us == due:
                 frames += self._power(due)
             else:
@@ -381,9 +289,17 @@ class VirtualScanner:
             if event is None:
                 break
             if isinstance(event, Packet):
+                if not isinstance(event.message, Result):
+                    self._boot_acked = True  # any command acknowledges the BOOT HELLO
+                    self._next_boot_hello_us = None
                 frames += self._command(event.message, now_us)
         self.stats.rx_errors = self._rx_errors_before_boot + self._rx_errors_since_boot()
         return frames
+
+    def set_fault(self, frame: Frame, fault: str) -> None:
+        """Record what became of ``frame`` on the way (``merged``, ``not_open``) in the truth."""
+        if frame.truth is not None:
+            self._set_fault(frame.truth.capture_id, fault)
 
     def tx_dropped(self, frame: Frame, reason: str) -> None:
         """The transport could not write ``frame`` (``reason``: tx_overflow, unplugged)."""
@@ -399,13 +315,32 @@ class VirtualScanner:
             self.stats.starts += 1
             if not self._streaming and not self._finished:
                 self._streaming = True
+                self._stopped = False
+                self.state_since_us = now_us
+                if self._interrupted_at_us is not None:
+                    self.stats.restarts += 1
+                    gap = now_us - self._interrupted_at_us
+                    self.stats.longest_restart_us = max(self.stats.longest_restart_us, gap)
+                    self._interrupted_at_us = None
                 self._next_capture_us = now_us
                 self._monitor.set_streaming(True, self.device_time_us(now_us))
+                self._monitor.restart(self.device_time_us(now_us))
+                period = self._power_period_ms
+                self._next_power_us = now_us + period * 1000 if period else None
             return self._send(self._hello(), now_us)
         if isinstance(message, Stop):
             self.stats.stops += 1
             self._stop(now_us)
-            return []
+            self._stopped = True
+            self.state_since_us = now_us
+            self._interrupted_at_us = None
+            return self._send(self._hello(), now_us) if self._minor >= 1 else []
+        if isinstance(message, TimeRequest):
+            if self._minor < 1:
+                return []  # a 1.0 device does not know TIME (its decoder counts it unknown)
+            self.stats.time_requests += 1
+            t2 = self.device_time_us(now_us)
+            return self._send(TimeReply(message.t1_us, t2, self.device_time_us(now_us)), now_us)
         if isinstance(message, Ping):
             self.stats.pings += 1
             return self._send(Pong(message.token), now_us) + self._send(self._hello(), now_us)
@@ -421,6 +356,7 @@ class VirtualScanner:
         if self._streaming:
             self._streaming = False
             self._next_capture_us = None
+            self._next_power_us = None  # POWER only while streaming (PROTOCOL.md §5.3)
             self._monitor.set_streaming(False, self.device_time_us(now_us))
 
     def _configure(self, c: Config, now_us: int) -> None:
@@ -436,7 +372,7 @@ class VirtualScanner:
         model = self.config.power
         old_power = self._power_period_ms
         self._power_period_ms = min(c.power_period_ms, model.max_batch_period_ms)
-        if self._power_period_ms and not old_power:
+        if self._power_period_ms and not old_power and self._streaming:
             self._monitor.restart(self.device_time_us(now_us))
             self._next_power_us = now_us + self._power_period_ms * 1000
         elif not self._power_period_ms:
@@ -460,7 +396,15 @@ class VirtualScanner:
     def _schedule_housekeeping(self, now_us: int) -> None:
         self._next_heartbeat_us = now_us + self.config.heartbeat_period_ms * 1000
         period = self._power_period_ms
-        self._next_power_us = now_us + period * 1000 if period else None
+        streaming = self._streaming
+        self._next_power_us = now_us + period * 1000 if period and streaming else None
+
+    def _boot_hello(self, due_us: int) -> list[Frame]:
+        """The BOOT HELLO, and the next repeat if the host has not answered yet (§6.2)."""
+        self.stats.boot_hellos += 1
+        if self._next_boot_hello_us is not None and not self._boot_acked:
+            self._next_boot_hello_us = due_us + self.config.boot_hello_repeat_ms * 1000
+        return self._send(self._hello(), due_us, PacketFlag.BOOT)
 
     def _skip_backlog(self, now_us: int) -> None:
         """A caller that fell far behind loses captures, as a real ADC FIFO would."""
@@ -475,11 +419,15 @@ class VirtualScanner:
 
     def _heartbeat(self, due_us: int) -> list[Frame]:
         self._next_heartbeat_us = due_us + self.config.heartbeat_period_ms * 1000
+        v11 = self._minor >= 1
         beat = Heartbeat(
             uptime_s=self.device_time_us(due_us) // 1_000_000,
             captures_sent=self._captures_since_boot,
             captures_dropped=self._dropped_since_boot,
             rx_errors=self._rx_errors_since_boot(),
+            boot_id=self.boot_id if v11 else None,
+            host_packets_lost=self._conn.stats.lost_packets if v11 else None,
+            state=int(self.state) if v11 else None,
         )
         return self._send(beat, due_us)
 
@@ -519,11 +467,13 @@ class VirtualScanner:
         return self._send(message, due_us, truth=truth)
 
     def _reset_mid_packet(self, message: Capture, due_us: int, truth: TruthRecord) -> list[Frame]:
+        seq = self._seq
         data = self._encode(message, due_us, self._take_overflow())
         truth = replace(truth, fault="reset")
         self._record(truth)
         self.stats.packets_sent += 1
-        half = Frame(data[: len(data) // 2], MessageType.CAPTURE, truth, "reset")
+        boot = self.stats.boots
+        half = Frame(data[: len(data) // 2], MessageType.CAPTURE, truth, "reset", seq, boot)
         return [half, *self.boot(due_us)]
 
     def _next_signal(self, point: ScenarioPoint) -> tuple[np.ndarray, str, float, float]:
@@ -560,6 +510,8 @@ class VirtualScanner:
         cfg = self.config
         major, minor = cfg.protocol_version
         fw_major, fw_minor, fw_patch = cfg.firmware_version
+        v11 = self._minor >= 1
+        caps = _CAPABILITIES | (Capability.TIME_SYNC if v11 else Capability.NONE)
         return Hello(
             protocol_major=major,
             protocol_minor=minor,
@@ -571,7 +523,11 @@ class VirtualScanner:
             sample_format=cfg.sample_format,
             samples_per_capture=self._samples,
             centre_freq_hz=self._centre_freq_hz,
-            capabilities=int(_CAPABILITIES),
+            capabilities=int(caps),
+            boot_id=self.boot_id if v11 else None,
+            state=int(self.state) if v11 else None,
+            capture_period_ms=self._period_us // 1000 if v11 else None,
+            power_period_ms=self._power_period_ms if v11 else None,
         )
 
     def _take_overflow(self) -> int:
@@ -582,20 +538,30 @@ class VirtualScanner:
     def _send(
         self, message: Message, t_us: int, flags: int = 0, *, truth: TruthRecord | None = None
     ) -> list[Frame]:
+        seq = self._seq
         data = self._encode(message, t_us, flags | self._take_overflow())
         self.stats.packets_sent += 1
-        damaged, fault = self._injector.apply(data)
+        boot_hello = isinstance(message, Hello) and bool(flags & PacketFlag.BOOT)
+        damage = self._injector.apply(data, boot_hello=boot_hello)
+        fault = damage.fault if damage.fault != "duplicate" else None
         if truth is not None:
             truth = replace(truth, fault=fault)
             self._record(truth)
-        return [Frame(damaged, message.TYPE, truth, fault)]
+        frame = Frame(
+            damage.data, message.TYPE, truth, damage.fault, seq, self.stats.boots,
+            len(damage.prefix), damage.intact, damage.copies,
+        )  # fmt: skip
+        return [frame]
 
     def _encode(self, message: Message, t_us: int, flags: int) -> bytes:
-        payload = encode_payload(message)
         fmt = self.config.sample_format
         if isinstance(message, Capture) and fmt != SampleFormat.CI16:
             # announce another sample format (the codec refuses to build one on purpose)
-            payload = payload[:_FORMAT_BYTE] + bytes([fmt]) + payload[_FORMAT_BYTE + 1 :]
+            payload = forge_payload(replace(message, sample_format=fmt))
+        elif isinstance(message, Hello) and hello_incompatibilities(message):
+            payload = forge_payload(message)
+        else:
+            payload = encode_payload(message, self._minor)
         major, minor = self.config.protocol_version
         header = build_header(
             message.TYPE,

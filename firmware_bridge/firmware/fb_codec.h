@@ -1,10 +1,12 @@
 /*
- * fb_codec.h - reference C99 codec of the edgekit scanner wire protocol 1.0 (PROTOCOL.md).
+ * fb_codec.h - reference C99 codec of the edgekit scanner wire protocol 1.1 (PROTOCOL.md).
  *
- * Device side: encode HELLO/CAPTURE/POWER/HEARTBEAT/LOG/PONG packets into a caller's buffer
- * (header + payload + CRC-32, COBS-encoded, 0x00 delimiter), and decode host commands
- * (START/STOP/CONFIG/RESULT/PING) one received byte at a time. No allocation, no globals
- * other than the constant CRC table, no dependency beyond <stdint.h>/<stddef.h>/<string.h>.
+ * Device side: encode HELLO/CAPTURE/POWER/HEARTBEAT/LOG/PONG/TIME_REPLY packets into a caller's
+ * buffer (header + payload + CRC-32, COBS-encoded, 0x00 delimiter), and decode host commands
+ * (START/STOP/CONFIG/RESULT/PING/TIME_REQUEST) one received byte at a time. No allocation, no
+ * globals other than the constant CRC table (generated at build time into fb_crc_table.h), no
+ * dependency beyond <stdint.h>/<stddef.h>/<string.h>. Floating-point checks work on the bit
+ * patterns, so they hold under -ffast-math / -Ofast as well.
  */
 #ifndef FB_CODEC_H
 #define FB_CODEC_H
@@ -13,7 +15,7 @@
 #include <stdint.h>
 
 #define FB_PROTOCOL_MAJOR 1u
-#define FB_PROTOCOL_MINOR 0u
+#define FB_PROTOCOL_MINOR 1u
 
 #define FB_HEADER_SIZE 16u
 #define FB_CRC_SIZE 4u
@@ -36,15 +38,28 @@ enum fb_msg_type {
     FB_MSG_HEARTBEAT = 0x04,
     FB_MSG_LOG = 0x05,
     FB_MSG_PONG = 0x06,
+    FB_MSG_TIME_REPLY = 0x07,
     FB_MSG_START = 0x81,
     FB_MSG_STOP = 0x82,
     FB_MSG_CONFIG = 0x83,
     FB_MSG_RESULT = 0x84,
-    FB_MSG_PING = 0x85
+    FB_MSG_PING = 0x85,
+    FB_MSG_TIME_REQUEST = 0x86
 };
 
 enum fb_flag { FB_FLAG_OVERFLOW = 0x01, FB_FLAG_BOOT = 0x02 };
 enum fb_sample_format { FB_SAMPLE_CI16 = 1 };
+enum fb_device_state { FB_STATE_IDLE = 0, FB_STATE_STREAMING = 1, FB_STATE_STOPPED = 2 };
+enum fb_capability {
+    FB_CAP_POWER_MONITOR = 0x01,
+    FB_CAP_HEARTBEAT = 0x02,
+    FB_CAP_RESULT_DISPLAY = 0x04,
+    FB_CAP_CONFIG_GAIN = 0x08,
+    FB_CAP_CONFIG_FREQUENCY = 0x10,
+    FB_CAP_TIME_SYNC = 0x20
+};
+/* A device repeats its BOOT HELLO this often until a host command arrives (PROTOCOL.md 6.2). */
+#define FB_BOOT_HELLO_REPEAT_MS 250u
 
 typedef struct {
     uint16_t seq;          /* u16, wraps */
@@ -62,6 +77,10 @@ typedef struct {
     uint16_t samples_per_capture;
     uint64_t centre_freq_hz;
     uint32_t capabilities;
+    uint32_t boot_id;           /* 1.1: random, non-zero, drawn at every boot */
+    uint8_t state;              /* 1.1: enum fb_device_state */
+    uint32_t capture_period_ms; /* 1.1: in force */
+    uint16_t power_period_ms;   /* 1.1: in force (0 = no POWER) */
 } fb_hello_t;
 
 typedef struct {
@@ -87,6 +106,9 @@ typedef struct {
 
 typedef struct {
     uint32_t uptime_s, captures_sent, captures_dropped, rx_errors;
+    uint32_t boot_id;           /* 1.1 */
+    uint32_t host_packets_lost; /* 1.1: fb_rx_stats_t.lost_packets */
+    uint8_t state;              /* 1.1: enum fb_device_state */
 } fb_heartbeat_t;
 
 typedef struct {
@@ -106,6 +128,10 @@ size_t fb_encode_heartbeat(uint8_t *out, size_t out_size, const fb_tx_header_t *
                            const fb_heartbeat_t *m);
 size_t fb_encode_log(uint8_t *out, size_t out_size, const fb_tx_header_t *h, const fb_log_t *m);
 size_t fb_encode_pong(uint8_t *out, size_t out_size, const fb_tx_header_t *h, uint32_t token);
+/* TIME_REPLY: t1 echoed from the request, t2 = device clock when the request's delimiter
+ * arrived (fb_command_t.received_us is for the caller to fill), t3 = device clock now. */
+size_t fb_encode_time_reply(uint8_t *out, size_t out_size, const fb_tx_header_t *h, uint64_t t1_us,
+                            uint64_t t2_us, uint64_t t3_us);
 
 /* ---- host commands ---- */
 typedef struct {
@@ -135,6 +161,7 @@ typedef struct {
         fb_config_t config;
         fb_result_t result;
         uint32_t ping_token;
+        uint64_t time_t1_us; /* TIME_REQUEST */
     } u;
 } fb_command_t;
 
@@ -148,12 +175,15 @@ typedef enum {
     FB_RX_ERR_PAYLOAD = -5,  /* known type, malformed payload */
     FB_RX_ERR_OVERFLOW = -6, /* frame longer than FB_RX_BUFFER_SIZE, dropped */
     FB_RX_ERR_VERSION = -7,  /* another protocol major version: refused */
-    FB_RX_UNKNOWN_TYPE = -8  /* valid packet of an unknown (or device-to-host) type: skipped */
+    FB_RX_UNKNOWN_TYPE = -8, /* valid packet of an unknown (or device-to-host) type: skipped */
+    FB_RX_DUPLICATE = -9     /* the packet just received, again: skipped */
 } fb_rx_status_t;
 
+/* lost_packets: gaps in the host's sequence numbers (a backward jump is a new host session,
+ * counted in host_restarts, never as loss). Report lost_packets in HEARTBEAT. */
 typedef struct {
     uint32_t packets, crc_failures, framing_errors, overflows, lost_packets, unknown_types,
-        version_mismatches;
+        version_mismatches, duplicates, host_restarts;
 } fb_rx_stats_t;
 
 typedef struct {
@@ -162,6 +192,7 @@ typedef struct {
     uint8_t discarding;
     uint8_t seq_valid;
     uint16_t expected_seq;
+    uint32_t last_crc;
     fb_rx_stats_t stats;
 } fb_decoder_t;
 
@@ -172,6 +203,9 @@ void fb_decoder_init(fb_decoder_t *d);
 fb_rx_status_t fb_decoder_push(fb_decoder_t *d, uint8_t byte, fb_command_t *out);
 
 /* ---- building blocks ---- */
+/* Nonzero when the float's bit pattern is NaN or an infinity (works under -ffast-math, where
+ * x != x and isfinite() may be compiled away). */
+int fb_f32_is_nonfinite(float f);
 uint32_t fb_crc32(uint32_t crc, const uint8_t *data, size_t len); /* zlib: start with 0 */
 /* In-place COBS decode of an undelimited frame; returns the decoded length or -1 if malformed. */
 long fb_cobs_decode_inplace(uint8_t *buf, size_t len);

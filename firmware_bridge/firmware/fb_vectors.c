@@ -1,14 +1,17 @@
 /* fb_vectors - test driver for fb_codec: one command per stdin line, one answer per line.
  *
  *   HELLO seq ts flags pmaj pmin fmaj fmin fpatch device_id rate fmt spc freq caps
+ *         boot_id state capture_period_ms power_period_ms
  *   CAPTURE seq ts flags capture_id rate freq gain_db fmt n iq_hex(little-endian int16, or -)
  *   POWER seq ts flags n [timestamp_us voltage_mv current_ua]...
- *   HEARTBEAT seq ts flags uptime_s sent dropped rx_errors
+ *   HEARTBEAT seq ts flags uptime_s sent dropped rx_errors boot_id host_packets_lost state
  *   LOG seq ts flags level text_hex(or -)
  *   PONG seq ts flags token
+ *   TIME_REPLY seq ts flags t1_us t2_us t3_us
  *      -> the encoded frame as lowercase hex, or "ERR encode"
  *   DECODE hex   -> one line per non-NONE decoder result ("OK key=value ..." or "ERR status"),
  *                   then "END"; the decoder state persists across DECODE lines
+ *   STATS        -> the decoder's counters as "key=value ...", then "END"
  *   RESET        -> re-initialise the decoder, prints "END"
  */
 #include "fb_codec.h"
@@ -66,6 +69,7 @@ static void print_command(const fb_command_t *c) {
            (unsigned long long)c->timestamp_us, c->flags);
     switch (c->type) {
     case FB_MSG_PING: printf(" token=%lu", (unsigned long)c->u.ping_token); break;
+    case FB_MSG_TIME_REQUEST: printf(" t1_us=%llu", (unsigned long long)c->u.time_t1_us); break;
     case FB_MSG_CONFIG:
         printf(" sample_rate_hz=%lu centre_freq_hz=%llu gain_db=%.17g capture_period_ms=%lu"
                " samples_per_capture=%u power_period_ms=%u",
@@ -94,6 +98,7 @@ static const char *status_name(fb_rx_status_t s) {
     case FB_RX_ERR_OVERFLOW: return "overflow";
     case FB_RX_ERR_VERSION: return "version";
     case FB_RX_UNKNOWN_TYPE: return "unknown";
+    case FB_RX_DUPLICATE: return "duplicate";
     default: return "?";
     }
 }
@@ -107,6 +112,20 @@ int main(void) {
         if (cmd == NULL) continue;
         if (strcmp(cmd, "RESET") == 0) {
             fb_decoder_init(&decoder);
+            puts("END");
+            fflush(stdout);
+            continue;
+        }
+        if (strcmp(cmd, "STATS") == 0) {
+            const fb_rx_stats_t *st = &decoder.stats;
+            printf("packets=%lu crc_failures=%lu framing_errors=%lu overflows=%lu "
+                   "lost_packets=%lu unknown_types=%lu version_mismatches=%lu duplicates=%lu "
+                   "host_restarts=%lu\n",
+                   (unsigned long)st->packets, (unsigned long)st->crc_failures,
+                   (unsigned long)st->framing_errors, (unsigned long)st->overflows,
+                   (unsigned long)st->lost_packets, (unsigned long)st->unknown_types,
+                   (unsigned long)st->version_mismatches, (unsigned long)st->duplicates,
+                   (unsigned long)st->host_restarts);
             puts("END");
             fflush(stdout);
             continue;
@@ -143,6 +162,10 @@ int main(void) {
             m.samples_per_capture = (uint16_t)next_u(&save);
             m.centre_freq_hz = (uint64_t)next_u(&save);
             m.capabilities = (uint32_t)next_u(&save);
+            m.boot_id = (uint32_t)next_u(&save);
+            m.state = (uint8_t)next_u(&save);
+            m.capture_period_ms = (uint32_t)next_u(&save);
+            m.power_period_ms = (uint16_t)next_u(&save);
             print_frame(fb_encode_hello(frame, sizeof frame, &h, &m));
         } else if (strcmp(cmd, "CAPTURE") == 0) {
             fb_capture_t m;
@@ -185,6 +208,9 @@ int main(void) {
             m.captures_sent = (uint32_t)next_u(&save);
             m.captures_dropped = (uint32_t)next_u(&save);
             m.rx_errors = (uint32_t)next_u(&save);
+            m.boot_id = (uint32_t)next_u(&save);
+            m.host_packets_lost = (uint32_t)next_u(&save);
+            m.state = (uint8_t)next_u(&save);
             print_frame(fb_encode_heartbeat(frame, sizeof frame, &h, &m));
         } else if (strcmp(cmd, "LOG") == 0) {
             fb_log_t m;
@@ -200,6 +226,10 @@ int main(void) {
             print_frame(fb_encode_log(frame, sizeof frame, &h, &m));
         } else if (strcmp(cmd, "PONG") == 0) {
             print_frame(fb_encode_pong(frame, sizeof frame, &h, (uint32_t)next_u(&save)));
+        } else if (strcmp(cmd, "TIME_REPLY") == 0) {
+            uint64_t t1 = (uint64_t)next_u(&save), t2 = (uint64_t)next_u(&save);
+            uint64_t t3 = (uint64_t)next_u(&save);
+            print_frame(fb_encode_time_reply(frame, sizeof frame, &h, t1, t2, t3));
         } else {
             puts("ERR command");
         }

@@ -15,10 +15,11 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
-from firmware_bridge.codec import build_header, encode, encode_raw
+from firmware_bridge.codec import PROTOCOL_MAJOR, PROTOCOL_MINOR, build_header, encode, encode_raw
 from firmware_bridge.messages import (
     Capture,
     Config,
+    DeviceState,
     Heartbeat,
     Hello,
     Log,
@@ -33,6 +34,8 @@ from firmware_bridge.messages import (
     ResultFlag,
     Start,
     Stop,
+    TimeReply,
+    TimeRequest,
 )
 from firmware_bridge.vectors import VECTORS_PATH
 
@@ -40,7 +43,21 @@ __all__ = ["build_vectors", "main", "message_from_fields", "message_to_fields"]
 
 _CLASSES: dict[str, type] = {
     cls.TYPE.name: cls
-    for cls in (Hello, Capture, Power, Heartbeat, Log, Pong, Start, Stop, Config, Result, Ping)
+    for cls in (
+        Hello,
+        Capture,
+        Power,
+        Heartbeat,
+        Log,
+        Pong,
+        TimeReply,
+        Start,
+        Stop,
+        Config,
+        Result,
+        Ping,
+        TimeRequest,
+    )
 }
 
 
@@ -74,12 +91,20 @@ def _iq(n: int, rng: random.Random, value: int | None = None) -> bytes:
 
 
 def _messages() -> list[tuple[str, Message, int, int, int]]:
-    """(name, message, seq, timestamp_us, flags)."""
+    """(name, message, seq, timestamp_us, flags), all at protocol 1.1."""
     rng = random.Random(20240501)
-    hello = Hello(1, 0, 2, 3, 17, 0x1122334455667788, 2_000_000, 1, 1024, 433_920_000, 0x0F)
+    hello = Hello(
+        1, 1, 2, 3, 17, 0x1122334455667788, 2_000_000, 1, 1024, 433_920_000, 0x2F,
+        0x9E3779B9, DeviceState.IDLE, 100, 100,
+    )  # fmt: skip
+    streaming = Hello(
+        1, 1, 2, 3, 17, 0x1122334455667788, 2_000_000, 1, 256, 868_000_000, 0x2F,
+        0x0000_0001, DeviceState.STREAMING, 0, 0,
+    )  # fmt: skip
     return [
         ("hello_boot", hello, 0, 1_000, PacketFlag.BOOT),
         ("hello_solicited", hello, 65535, 2**64 - 1, 0),
+        ("hello_streaming", streaming, 12, 2_000, 0),
         ("capture_small", Capture(7, 2_000_000, 433_920_000, 12.5, _iq(4, rng)), 1, 5_000, 0),
         ("capture_empty", Capture(8, 1_000_000, 868_000_000, -3.25, b""), 2, 6_000, 0),
         # the packet ends in two full 254-byte COBS blocks (no trailing code byte)
@@ -99,11 +124,7 @@ def _messages() -> list[tuple[str, Message, int, int, int]]:
         ),
         (
             "power_batch",
-            Power(
-                tuple(
-                    PowerSample(10_000 + 100 * i, 3_700 - i, -5_000 + 1_234 * i) for i in range(8)
-                )
-            ),
+            Power(tuple(PowerSample(10_000 + 100 * i, 3_700 - i, -5_000 + 1_234 * i) for i in range(8))),
             4,
             8_000,
             0,
@@ -116,7 +137,8 @@ def _messages() -> list[tuple[str, Message, int, int, int]]:
             8_200,
             0,
         ),
-        ("heartbeat", Heartbeat(3_600, 12_345, 6, 2), 7, 9_000, 0),
+        ("heartbeat", Heartbeat(3_600, 12_345, 6, 2, 0x9E3779B9, 3, DeviceState.STREAMING), 7, 9_000, 0),
+        ("time_reply", TimeReply(123_456_789, 1_000_250, 1_000_300), 13, 1_000_300, 0),
         ("log_ascii", Log(1, "capture loop started"), 8, 9_100, 0),
         ("log_utf8", Log(3, "température élevée: 71 °C"), 9, 9_200, 0),
         ("log_empty", Log(0, ""), 10, 9_300, 0),
@@ -134,6 +156,18 @@ def _messages() -> list[tuple[str, Message, int, int, int]]:
         ),
         ("ping", Ping(0x01020304), 5, 600, 0),
         ("ping_wrapped_seq", Ping(0), 65535, 700, 0),
+        ("time_request", TimeRequest(123_456_789), 6, 123_456_789, 0),
+        ("config_unchanged", Config(0, 0, 0.0, 0, 0, 0), 7, 800, 0),
+    ]
+
+
+def _messages_v10() -> list[tuple[str, Message, int, int, int]]:
+    """Protocol 1.0 packets (what a 1.0 device sends) that a 1.1 host must still decode."""
+    hello = Hello(1, 0, 2, 3, 17, 0x1122334455667788, 2_000_000, 1, 1024, 433_920_000, 0x0F)
+    return [
+        ("v10_hello_boot", hello, 0, 1_000, PacketFlag.BOOT),
+        ("v10_heartbeat", Heartbeat(3_600, 12_345, 6, 2), 7, 9_000, 0),
+        ("v10_pong", Pong(0xDEADBEEF), 11, 9_400, 0),
     ]
 
 
@@ -146,7 +180,26 @@ def _invalid() -> list[dict[str, Any]]:
     raw_unknown = build_header(0x8F, 11, 0, 3) + b"abc"
     raw_short_cfg = build_header(MessageType.CONFIG, 12, 0, 4) + b"\x01\x02\x03\x04"
     raw_len = build_header(MessageType.PING, 13, 0, 5) + (7).to_bytes(4, "little")
+
+    def config(gain_bits: int, spc: int = 0) -> str:
+        payload = bytearray(24)
+        payload[12:16] = gain_bits.to_bytes(4, "little")
+        payload[20:22] = spc.to_bytes(2, "little")
+        return encode_raw(build_header(MessageType.CONFIG, 20, 0, 24) + bytes(payload)).hex()
+
+    def result(confidence_bits: int) -> str:
+        payload = bytearray(16)
+        payload[8:12] = confidence_bits.to_bytes(4, "little")
+        return encode_raw(build_header(MessageType.RESULT, 21, 0, 16) + bytes(payload)).hex()
+
     return [
+        {"name": "config_nan_gain", "hex": config(0x7FC00000), "error": "payload"},
+        {"name": "config_negative_nan_gain", "hex": config(0xFFC00001), "error": "payload"},
+        {"name": "config_inf_gain", "hex": config(0x7F800000), "error": "payload"},
+        {"name": "config_1025_samples", "hex": config(0, 1025), "error": "payload"},
+        {"name": "result_nan_confidence", "hex": result(0x7FC00000), "error": "payload"},
+        {"name": "result_confidence_above_1", "hex": result(0x3F800001), "error": "payload"},
+        {"name": "result_negative_confidence", "hex": result(0xBF800000), "error": "payload"},
         {"name": "bad_crc", "hex": bytes(bad_crc).hex() + "00", "error": "crc"},
         {"name": "major_version_2", "hex": encode_raw(raw_v2).hex(), "error": "version"},
         {"name": "unknown_type", "hex": encode_raw(raw_unknown).hex(), "error": "unknown"},
@@ -160,22 +213,24 @@ def _invalid() -> list[dict[str, Any]]:
 def build_vectors() -> dict[str, Any]:
     """The whole vectors document."""
     vectors = []
-    for name, message, seq, timestamp_us, flags in _messages():
+    cases = [(m, PROTOCOL_MINOR) for m in _messages()] + [(m, 0) for m in _messages_v10()]
+    for (name, message, seq, timestamp_us, flags), minor in cases:
         direction = "host_to_device" if message.TYPE & 0x80 else "device_to_host"
         vectors.append(
             {
                 "name": name,
                 "type": message.TYPE.name,
                 "direction": direction,
+                "minor": minor,
                 "seq": seq,
                 "timestamp_us": timestamp_us,
                 "flags": int(flags),
                 "fields": message_to_fields(message),
-                "hex": encode(message, seq, timestamp_us, flags).hex(),
+                "hex": encode(message, seq, timestamp_us, flags, minor=minor).hex(),
             }
         )
     return {
-        "protocol": "1.0",
+        "protocol": f"{PROTOCOL_MAJOR}.{PROTOCOL_MINOR}",
         "generator": "python -m firmware_bridge.vectors.make_vectors",
         "vectors": vectors,
         "invalid": _invalid(),

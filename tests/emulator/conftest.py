@@ -5,25 +5,44 @@ from __future__ import annotations
 import pytest
 
 from edgekit.emulator import Frame, ScannerConfig, VirtualScanner
-from firmware_bridge import Connection, Packet
+from edgekit.emulator.truth import LineAccount, LineTotals, account_frame
+from firmware_bridge import Connection, Packet, StreamStats
 
 ORIGIN_US = 5_000_000  # an arbitrary monotonic origin: device time must not depend on it
 
 
+def assert_host_counts_match(stats: StreamStats, truth: LineTotals) -> None:
+    """The host decoder's counters equal what the emulator's line account says it must see."""
+    assert stats.lost_packets == truth.lost_observable
+    assert stats.crc_failures + stats.framing_errors + stats.resyncs == truth.bad_segments
+    assert stats.device_resets == truth.resets_observable
+    assert stats.duplicates == truth.duplicates
+    assert stats.packets + stats.incompatible == truth.received
+
+
 class Pair:
-    """The scanner and a host endpoint; every byte the scanner writes is fed to the host."""
+    """The scanner and a host endpoint; every byte the scanner writes is fed to the host, and
+    booked in a ``LineAccount`` (the port is open from the start)."""
 
     def __init__(self, config: ScannerConfig | None = None) -> None:
         self.scanner = VirtualScanner(config)
         self.host = Connection(role="host")
+        self.account = LineAccount()
+        self.account.opened()
         self.now_us = ORIGIN_US
         self.frames: list[Frame] = []
         self.events: list = []
         self.wire = b""
         self.feed(self.scanner.boot(self.now_us))
 
+    def truth(self) -> LineTotals:
+        return self.account.finish()
+
     def feed(self, frames: list[Frame]) -> None:
         self.frames += frames
+        for frame in frames:
+            if account_frame(self.account, frame, written=True) == "lost" and frame.fault is None:
+                self.scanner.set_fault(frame, "merged")
         data = b"".join(f.data for f in frames)
         self.wire += data
         self.host.receive_data(data)

@@ -152,25 +152,26 @@ def test_gain_above_reference_scales_the_samples():
     assert 1.9 < ratio < 2.1
 
 
-def test_power_batches_are_plausible_and_show_the_capture_bump():
+def test_power_batches_only_while_streaming_and_show_the_capture_bump():
     p = Pair(ScannerConfig(capture_rate_hz=10.0))
-    p.advance(0.5)  # idle
+    p.advance(0.5)  # idle: HEARTBEAT only, no POWER (PROTOCOL.md 5.3)
+    assert p.messages(Power) == []
     p.send(Start())
     p.advance(1.0)
     batches = p.messages(Power)
     samples = [s for b in batches for s in b.samples]
-    assert len(batches) == 15 and all(len(b.samples) == 10 for b in batches)
+    assert len(batches) == 10 and all(len(b.samples) == 10 for b in batches)
     stamps = [s.timestamp_us for s in samples]
-    assert stamps == list(range(0, 10_000 * len(samples), 10_000))  # 100 Hz, no gaps
+    assert stamps == list(range(500_000, 500_000 + 10_000 * len(samples), 10_000))  # 100 Hz
     assert all(4_950 <= s.voltage_mv <= 5_000 for s in samples)
-    idle = [s.current_ua for s in samples if s.timestamp_us < 500_000]
-    assert 43_000 < np.mean(idle) < 47_000
     # captures start every 100 ms from t = 500 ms; each draws +60 mA for 20 ms
-    bump = [s.current_ua for s in samples if s.timestamp_us >= 500_000 and s.timestamp_us % 100_000 < 20_000]
-    quiet = [
-        s.current_ua for s in samples if s.timestamp_us >= 500_000 and s.timestamp_us % 100_000 >= 20_000
-    ]
+    bump = [s.current_ua for s in samples if s.timestamp_us % 100_000 < 20_000]
+    quiet = [s.current_ua for s in samples if s.timestamp_us % 100_000 >= 20_000]
     assert 135_000 < np.mean(bump) < 145_000 and 75_000 < np.mean(quiet) < 85_000
+    p.send(Stop())
+    p.advance(2.0)
+    assert len(p.messages(Power)) == 10  # none after STOP ...
+    assert len(p.messages(Heartbeat)) == 3  # ... while HEARTBEAT goes on
 
 
 def test_heartbeat_every_second_with_device_counters():

@@ -12,23 +12,35 @@ from pathlib import Path
 import pytest
 
 FIRMWARE_DIR = Path(__file__).resolve().parents[2] / "firmware_bridge" / "firmware"
-C_FLAGS = "-std=c99 -Wall -Wextra -Werror -pedantic -O2"
+C_FLAGS = "-std=c99 -Wall -Wextra -Werror -pedantic"
+# Every C test runs against both builds: -ffast-math lets the compiler assume no NaN or
+# infinity exists, which silently removed the codec's old `x != x` checks.
+C_OPTIMISATIONS = {"O2": "-O2", "O2-fast-math": "-O2 -ffast-math"}
 
 
-@pytest.fixture(scope="session")
-def fb_vectors_exe(tmp_path_factory) -> Path:
-    """Path of the compiled fb_vectors driver (skips if no C compiler exists)."""
+def build_c(out: Path, optimisation: str) -> Path:
+    """Build the codec and its test driver into ``out`` with ``optimisation``; returns out."""
     cc = shutil.which("gcc") or shutil.which("cc")
     if cc is None or shutil.which("make") is None:
         pytest.skip("no C compiler (gcc/cc) or make on PATH: C codec cross-check not run")
-    out = tmp_path_factory.mktemp("fb_c")
     subprocess.run(
-        ["make", "-s", "-C", str(FIRMWARE_DIR), f"OUT={out}", f"CC={cc}", f"CFLAGS={C_FLAGS}"],
+        [
+            "make", "-s", "-C", str(FIRMWARE_DIR), f"OUT={out}", f"CC={cc}",
+            f"CFLAGS={C_FLAGS} {optimisation}",
+        ],
         check=True,
         capture_output=True,
         text=True,
-    )
-    return out / "fb_vectors"
+    )  # fmt: skip
+    return out
+
+
+@pytest.fixture(scope="session", params=sorted(C_OPTIMISATIONS))
+def fb_vectors_exe(request, tmp_path_factory) -> Path:
+    """Path of the compiled fb_vectors driver, once per optimisation (skips without a C
+    compiler)."""
+    out = tmp_path_factory.mktemp(f"fb_c_{request.param}")
+    return build_c(out, C_OPTIMISATIONS[request.param]) / "fb_vectors"
 
 
 class PtyDevice:

@@ -18,6 +18,8 @@ from firmware_bridge import (
     Result,
     Start,
     Stop,
+    TimeReply,
+    TimeRequest,
 )
 
 u8 = st.integers(0, 0xFF)
@@ -25,19 +27,38 @@ u16 = st.integers(0, 0xFFFF)
 u32 = st.integers(0, 0xFFFF_FFFF)
 u64 = st.integers(0, 0xFFFF_FFFF_FFFF_FFFF)
 i32 = st.integers(-(2**31), 2**31 - 1)
-f32 = st.floats(width=32, allow_nan=False, allow_infinity=False)
-unit_f32 = st.floats(0.0, 1.0, width=32)
+# No subnormals: the codecs copy float bits unchanged, but the C test harness converts floats to
+# and from decimal text, and a -ffast-math build (FTZ/DAZ) flushes subnormals to zero there.
+f32 = st.floats(width=32, allow_nan=False, allow_infinity=False, allow_subnormal=False)
+unit_f32 = st.floats(0.0, 1.0, width=32, allow_subnormal=False)
 
-hellos = st.builds(Hello, u8, u8, u8, u8, u16, u64, u32, u8, u16, u64, u32)
+boot_ids = st.integers(1, 0xFFFF_FFFF)
+states = st.integers(0, 2)
+hellos = st.builds(
+    Hello,
+    u8,
+    u8,
+    u8,
+    u8,
+    u16,
+    u64,
+    u32,
+    st.just(1),  # the only sample format a host accepts (others: Incompatible)
+    st.integers(1, MAX_CAPTURE_SAMPLES),
+    u64,
+    u32,
+    boot_ids,
+    states,
+    u32,
+    u16,
+)
 captures = st.builds(
     Capture,
     capture_id=u32,
     sample_rate_hz=u32,
     centre_freq_hz=u64,
     gain_db=f32,
-    iq_bytes=st.integers(0, MAX_CAPTURE_SAMPLES).flatmap(
-        lambda n: st.binary(min_size=4 * n, max_size=4 * n)
-    ),
+    iq_bytes=st.integers(0, MAX_CAPTURE_SAMPLES).flatmap(lambda n: st.binary(min_size=4 * n, max_size=4 * n)),
 )
 small_captures = st.builds(
     Capture,
@@ -49,17 +70,18 @@ small_captures = st.builds(
 )
 power_samples = st.builds(PowerSample, u64, u16, i32)
 powers = st.builds(Power, st.lists(power_samples, max_size=256).map(tuple))
-heartbeats = st.builds(Heartbeat, u32, u32, u32, u32)
-logs = st.builds(
-    Log, st.integers(0, 3), st.text(max_size=60).filter(lambda t: len(t.encode()) <= 255)
-)
+heartbeats = st.builds(Heartbeat, u32, u32, u32, u32, boot_ids, u32, states)
+time_replies = st.builds(TimeReply, u64, u64, u64)
+time_requests = st.builds(TimeRequest, u64)
+logs = st.builds(Log, st.integers(0, 3), st.text(max_size=60).filter(lambda t: len(t.encode()) <= 255))
 pongs = st.builds(Pong, u32)
 starts = st.just(Start())
 stops = st.just(Stop())
-configs = st.builds(Config, u32, u64, f32, u32, u16, u16)
+configs = st.builds(Config, u32, u64, f32, u32, st.integers(0, MAX_CAPTURE_SAMPLES), u16)
 results = st.builds(Result, u32, u16, unit_f32, u32, u8)
 pings = st.builds(Ping, u32)
 
-device_messages = st.one_of(hellos, small_captures, powers, heartbeats, logs, pongs)
-host_messages = st.one_of(starts, stops, configs, results, pings)
+device_messages = st.one_of(hellos, small_captures, powers, heartbeats, logs, pongs, time_replies)
+stream_messages = st.one_of(small_captures, powers, logs, pongs, time_replies)  # no boot IDs
+host_messages = st.one_of(starts, stops, configs, results, pings, time_requests)
 all_messages = st.one_of(device_messages, host_messages, captures)

@@ -12,8 +12,11 @@ from hypothesis import strategies as st
 from firmware_bridge import (
     MAX_ENCODED_SIZE,
     MAX_PACKET_SIZE,
+    PROTOCOL_MINOR,
     Capture,
+    Config,
     Decoder,
+    Heartbeat,
     Hello,
     LocalProtocolError,
     Log,
@@ -22,6 +25,7 @@ from firmware_bridge import (
     Power,
     PowerSample,
     Result,
+    TimeRequest,
     encode,
 )
 from firmware_bridge.codec import HEADER_SIZE, unpack_header
@@ -45,7 +49,7 @@ def test_every_message_round_trips(message, seq, timestamp_us, flags):
     assert len(data) - 1 <= MAX_ENCODED_SIZE
     role = "device" if message.TYPE in HOST_TO_DEVICE else "host"
     events, decoder = _decode_one(data, role)
-    assert events == [Packet(message, seq, timestamp_us, flags, 0)]
+    assert events == [Packet(message, seq, timestamp_us, flags, PROTOCOL_MINOR)]
     assert decoder.stats.packets == 1 and decoder.stats.bytes == len(data)
 
 
@@ -53,8 +57,8 @@ def test_header_layout_is_little_endian_and_versioned():
     data = encode(Ping(0x01020304), seq=0x0A0B, timestamp_us=0x1122334455667788, flags=1)
     raw = cobs.decode(data[:-1])
     header = unpack_header(raw)
-    assert raw[:HEADER_SIZE] == bytes.fromhex("01 00 85 01 0b0a 0400 8877665544332211")
-    assert (header.version_major, header.version_minor, header.msg_type) == (1, 0, 0x85)
+    assert raw[:HEADER_SIZE] == bytes.fromhex("01 01 85 01 0b0a 0400 8877665544332211")
+    assert (header.version_major, header.version_minor, header.msg_type) == (1, 1, 0x85)
     assert raw[HEADER_SIZE:-4] == bytes([4, 3, 2, 1])
 
 
@@ -80,6 +84,22 @@ def test_largest_capture_fits_the_maximum_packet():
         (Log(1, "é" * 200), "255"),
         (Result(1, 2, 1.5, 3), "[0, 1]"),
         (Ping(-1), "out of range"),
+        (Hello(1, 1, 0, 0, 0, 1, 1, 9, 5000, 1, 0, 1, 0, 0, 0), "sample_format 9"),
+        (Hello(1, 1, 0, 0, 0, 1, 1, 1, 5000, 1, 0, 1, 0, 0, 0), "samples_per_capture 5000"),
+        (Hello(1, 1, 0, 0, 0, 1, 1, 1, 0, 1, 0, 1, 0, 0, 0), "samples_per_capture 0"),
+        (Hello(1, 1, 0, 0, 0, 1, 1, 1, 64, 1, 0, 0, 0, 0, 0), "boot_id"),
+        (Hello(1, 1, 0, 0, 0, 1, 1, 1, 64, 1, 0, 1, 7, 0, 0), "state 7"),
+        (Hello(1, 1, 0, 0, 0, 1, 1, 1, 64, 1, 0, 1, 0, None, 0), "capture_period_ms missing"),
+        (Hello(1, 0, 0, 0, 0, 1, 1, 1, 64, 1, 0), "needs boot_id"),  # a 1.0 HELLO at 1.1
+        (Heartbeat(1, 2, 3, 4), "needs boot_id"),
+        (Config(0, 0, 0.0, 0, 1025, 0), "0..1024"),
+        (Config(0, 0, float("inf"), 0, 0, 0), "finite"),
+        (Ping("x"), "out of range"),  # wrong types are the protocol's error, not TypeError
+        (Log("1", "text"), "out of range"),
+        (Log(1, 5), "wrong type"),
+        (Capture(1, 1, 1, "loud", b""), "wrong type"),
+        (Capture(1, 1, 1, 0.0, [1, 2, 3, 4]), "wrong type"),
+        (Power(((0, 3_700, "a"),)), "wrong type"),
     ],
 )
 def test_invalid_fields_are_local_protocol_errors(message, fragment):
@@ -92,6 +112,15 @@ def test_invalid_fields_are_local_protocol_errors(message, fragment):
 def test_header_fields_out_of_range_are_refused(seq, timestamp_us, flags):
     with pytest.raises(LocalProtocolError, match="header out of range"):
         encode(Ping(1), seq, timestamp_us, flags)
+
+
+def test_a_10_layout_is_sent_with_minor_0_only():
+    hello = Hello(1, 0, 0, 0, 0, 1, 1, 1, 64, 1, 0)
+    assert unpack_header(cobs.decode(encode(hello, 0, 0, minor=0)[:-1])).version_minor == 0
+    with pytest.raises(LocalProtocolError, match=r"does not exist in protocol 1\.0"):
+        encode(TimeRequest(5), 0, 0, minor=0)
+    with pytest.raises(LocalProtocolError, match=r"1\.0\.\.1\.1"):
+        encode(Ping(1), 0, 0, minor=2)
 
 
 def test_non_message_is_refused():

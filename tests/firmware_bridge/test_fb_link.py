@@ -24,7 +24,7 @@ from firmware_bridge import (
     open_link,
 )
 
-HELLO = Hello(1, 0, 1, 0, 0, 7, 2_000_000, 1, 16, 433_920_000, 0x03)
+HELLO = Hello(1, 1, 1, 0, 0, 7, 2_000_000, 1, 16, 433_920_000, 0x03, 0x77, 0, 100, 0)
 
 
 def _capture(i: int) -> Capture:
@@ -60,10 +60,11 @@ def test_link_reads_what_a_pty_device_writes_and_sends_back(pty_device):
         device_side = Decoder("device")
         received: list = []
         deadline = time.monotonic() + 10
-        while not received and time.monotonic() < deadline:
+        while len(received) < 2 and time.monotonic() < deadline:
             device_side.receive_data(pty_device.read(0.1))
-            received = list(device_side.events())
-        assert [e.message for e in received] == [Result(3, 2, 0.75, 12_000)]
+            received += list(device_side.events())
+        # the PING every open starts with (PROTOCOL.md 6.1), then what we sent
+        assert [e.message for e in received] == [Ping(1), Result(3, 2, 0.75, 12_000)]
 
 
 def test_unplug_replug_reconnects_and_resumes_the_stream(pty_device):
@@ -83,6 +84,18 @@ def test_unplug_replug_reconnects_and_resumes_the_stream(pty_device):
         events = _collect(link, lambda ev: any(isinstance(e, Reconnected) for e in ev))
         (reconnected,) = [e for e in events if isinstance(e, Reconnected)]
         assert reconnected.attempts >= 3
+        # every open starts with a 0x00 and a PING (PROTOCOL.md 6.1), the reopen too
+        # the 0x00 and the PING may arrive in separate reads: read until a packet is decoded
+        device_side = Decoder("device")
+        written, got = b"", []
+        deadline = time.monotonic() + 2.0
+        while not got and time.monotonic() < deadline:
+            chunk = pty_device.read(0.2)
+            written += chunk
+            device_side.receive_data(chunk)
+            got = list(device_side.events())
+        assert written.startswith(b"\x00")
+        assert [type(e.message) for e in got] == [Ping]
 
         pty_device.write(encode(HELLO, 0, 0, PacketFlag.BOOT) + encode(_capture(2), 1, 1))
         events = _collect(link, lambda ev: _capture(2) in _packets(ev))
@@ -100,7 +113,7 @@ def test_device_reset_mid_stream_is_an_event_not_a_loss(pty_device):
         after = encode(HELLO, 0, 0, PacketFlag.BOOT) + encode(_capture(9), 1, 5)
         pty_device.write(before + after)
         events = _collect(link, lambda ev: _capture(9) in _packets(ev))
-        assert [e for e in events if isinstance(e, DeviceReset)] == [DeviceReset(0)]
+        assert [e for e in events if isinstance(e, DeviceReset)] == [DeviceReset(0, "boot_hello", 0x77)]
         assert link.stats.lost_packets == 0 and link.stats.device_resets == 1
 
 
@@ -146,5 +159,8 @@ def test_path_options_and_bad_paths(pty_device, tmp_path):
 def test_pyserial_loop_url_round_trips_bytes():
     with open_link("loop://", timeout_s=0.01) as link:
         link.send(Ping(9))  # looped back to ourselves: a host does not accept PING
-        events = _collect(link, lambda ev: bool(ev))
-        assert events == [UnknownMessage(0x85, 0, (9).to_bytes(4, "little"))]
+        events = _collect(link, lambda ev: len(ev) >= 2)
+        assert events == [  # the PING sent on open, then ours
+            UnknownMessage(0x85, 0, (1).to_bytes(4, "little")),
+            UnknownMessage(0x85, 1, (9).to_bytes(4, "little")),
+        ]

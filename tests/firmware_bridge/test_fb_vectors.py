@@ -4,6 +4,7 @@ produces (device messages) and accepts (host commands) the very same bytes."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 import pytest
@@ -11,12 +12,25 @@ from fb_strategies import device_messages, host_messages
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware_bridge import Capture, Decoder, Heartbeat, Hello, Log, Packet, Pong, Power, encode
+from firmware_bridge import (
+    Capture,
+    Decoder,
+    Heartbeat,
+    Hello,
+    Log,
+    Packet,
+    Ping,
+    Pong,
+    Power,
+    TimeReply,
+    encode,
+)
 from firmware_bridge.vectors import VECTORS_PATH
 from firmware_bridge.vectors.make_vectors import message_from_fields, render
 
 DOC = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))
-DEVICE = [v for v in DOC["vectors"] if v["direction"] == "device_to_host"]
+# the C codec is a 1.1 device: it encodes the 1.1 layouts only (the 1.0 ones are for hosts)
+DEVICE = [v for v in DOC["vectors"] if v["direction"] == "device_to_host" and v["minor"] == 1]
 HOST = [v for v in DOC["vectors"] if v["direction"] == "host_to_device"]
 PY_ERROR_KIND = {
     "crc": "crc",
@@ -37,11 +51,12 @@ def test_checked_in_vectors_are_up_to_date():
 def test_python_encodes_and_decodes_every_vector(vector):
     message = message_from_fields(vector["type"], vector["fields"])
     data = bytes.fromhex(vector["hex"])
-    assert encode(message, vector["seq"], vector["timestamp_us"], vector["flags"]) == data
+    minor = vector["minor"]
+    assert encode(message, vector["seq"], vector["timestamp_us"], vector["flags"], minor=minor) == (data)
     decoder = Decoder("host" if vector["direction"] == "device_to_host" else "device")
     decoder.receive_data(data)
     assert list(decoder.events()) == [
-        Packet(message, vector["seq"], vector["timestamp_us"], vector["flags"], 0)
+        Packet(message, vector["seq"], vector["timestamp_us"], vector["flags"], minor)
     ]
 
 
@@ -53,7 +68,8 @@ def _c_line(message, seq: int, timestamp_us: int, flags: int) -> str:
         return (
             f"{head} {m.protocol_major} {m.protocol_minor} {m.firmware_major} "
             f"{m.firmware_minor} {m.firmware_patch} {m.device_id} {m.sample_rate_hz} "
-            f"{m.sample_format} {m.samples_per_capture} {m.centre_freq_hz} {m.capabilities}"
+            f"{m.sample_format} {m.samples_per_capture} {m.centre_freq_hz} {m.capabilities} "
+            f"{m.boot_id} {m.state} {m.capture_period_ms} {m.power_period_ms}"
         )
     if isinstance(message, Capture):
         m = message
@@ -66,7 +82,12 @@ def _c_line(message, seq: int, timestamp_us: int, flags: int) -> str:
         return f"{head} {len(message.samples)} {flat}"
     if isinstance(message, Heartbeat):
         m = message
-        return f"{head} {m.uptime_s} {m.captures_sent} {m.captures_dropped} {m.rx_errors}"
+        return (
+            f"{head} {m.uptime_s} {m.captures_sent} {m.captures_dropped} {m.rx_errors} "
+            f"{m.boot_id} {m.host_packets_lost} {m.state}"
+        )
+    if isinstance(message, TimeReply):
+        return f"{head} {message.t1_us} {message.t2_us} {message.t3_us}"
     if isinstance(message, Log):
         return f"{head} {message.level} {message.text.encode().hex() or '-'}"
     if isinstance(message, Pong):
@@ -84,6 +105,8 @@ def _expected_c_decode(message, seq: int, timestamp_us: int, flags: int) -> dict
     name = message.TYPE.name
     if name == "PING":
         fields["token"] = str(message.token)
+    elif name == "TIME_REQUEST":
+        fields["t1_us"] = str(message.t1_us)
     elif name == "CONFIG":
         for key in (
             "sample_rate_hz",
@@ -135,9 +158,7 @@ def _decode_blocks(output: list[str]) -> list[list[str]]:
 
 def test_c_encodes_device_vectors_byte_for_byte(fb_vectors_exe):
     lines = [
-        _c_line(
-            message_from_fields(v["type"], v["fields"]), v["seq"], v["timestamp_us"], v["flags"]
-        )
+        _c_line(message_from_fields(v["type"], v["fields"]), v["seq"], v["timestamp_us"], v["flags"])
         for v in DEVICE
     ]
     assert _run_c(fb_vectors_exe, lines) == [v["hex"] for v in DEVICE]
@@ -192,11 +213,52 @@ def test_c_and_python_agree_on_random_messages(fb_vectors_exe, messages, command
 
 def test_c_decoder_drops_overlong_frames_and_recovers(fb_vectors_exe):
     good = encode(Pong(1), 0, 0)  # wrong direction for the device: reported as unknown
-    ping = bytes.fromhex(HOST[-2]["hex"])
+    ping = bytes.fromhex(next(v["hex"] for v in HOST if v["name"] == "ping"))
     stream = b"\x55" * 500 + b"\x00" + good + ping
     (block,) = _decode_blocks(_run_c(fb_vectors_exe, [f"DECODE {stream.hex()}"]))
     assert block[:2] == ["ERR overflow", "ERR unknown"]
     assert block[2].startswith("OK type=133")
+
+
+def test_c_codec_rejects_nan_and_infinity_under_fast_math(tmp_path):
+    """The acceptance check, spelled out: built with -O2 -ffast-math, the C decoder still
+    refuses a CONFIG whose gain is NaN (or infinite) and a RESULT whose confidence is NaN."""
+    from conftest import C_OPTIMISATIONS, build_c
+
+    exe = build_c(tmp_path, C_OPTIMISATIONS["O2-fast-math"]) / "fb_vectors"
+    names = ["config_nan_gain", "config_inf_gain", "result_nan_confidence"]
+    vectors = [v for v in DOC["invalid"] if v["name"] in names]
+    assert len(vectors) == 3
+    output = _run_c(exe, [f"RESET\nDECODE {v['hex']}" for v in vectors])
+    assert _decode_blocks(output)[1::2] == [["ERR payload"]] * 3
+
+
+def test_c_counts_duplicates_and_host_restarts_not_losses(fb_vectors_exe):
+    ping = encode(Ping(1), 40, 0)
+    restart = encode(Ping(2), 0, 0)  # a new host session starts again at 0
+    stream = ping + ping + encode(Ping(3), 43, 0) + restart
+    output = _run_c(fb_vectors_exe, [f"DECODE {stream.hex()}", "STATS"])
+    decoded, stats = _decode_blocks(output)
+    assert [line.split()[0] for line in decoded] == ["OK", "ERR", "OK", "OK"]
+    assert decoded[1] == "ERR duplicate"
+    counters = dict(item.split("=") for item in stats[0].split())
+    assert counters["duplicates"] == "1" and counters["host_restarts"] == "1"
+    assert counters["lost_packets"] == "2"  # 41 and 42
+
+
+def test_crc_table_is_generated_as_a_constant(tmp_path):
+    from conftest import C_OPTIMISATIONS, FIRMWARE_DIR, build_c
+
+    header = (build_c(tmp_path, C_OPTIMISATIONS["O2"]) / "fb_crc_table.h").read_text()
+    assert "static const uint32_t fb_crc_table[256]" in header
+    values = [int(v, 16) for v in re.findall(r"0x([0-9A-F]{8})u", header)]
+    # published values of the IEEE 802.3 reflected table: entries 0, 1, 128 and 255
+    assert len(values) == 256
+    assert (values[0], values[1], values[128], values[255]) == (
+        0x00000000, 0x77073096, 0xEDB88320, 0x2D02EF8D,
+    )  # fmt: skip
+    source = (FIRMWARE_DIR / "fb_codec.c").read_text()
+    assert "crc_table_ready" not in source and not (FIRMWARE_DIR / "fb_crc_table.h").exists()
 
 
 def test_c_header_constants_match_python():
@@ -213,3 +275,14 @@ def test_c_header_constants_match_python():
     assert int(plain["FB_MAX_POWER_SAMPLES"]) == codec.MAX_POWER_SAMPLES
     assert int(plain["FB_PROTOCOL_MAJOR"]) == codec.PROTOCOL_MAJOR
     assert f"/* {codec.MAX_ENCODED_SIZE} */" in text  # FB_MAX_ENCODED_SIZE's stated value
+
+
+@pytest.mark.parametrize("name", ["ping", "hello_boot", "heartbeat", "time_request", "time_reply"])
+def test_the_specs_worked_examples_are_the_vectors(name):
+    """PROTOCOL.md's worked examples (wire bytes) are exactly what both codecs produce."""
+    from pathlib import Path
+
+    spec = (Path(VECTORS_PATH).parents[1] / "PROTOCOL.md").read_text(encoding="utf-8")
+    hex_only = re.sub(r"[^0-9a-f]", "", re.sub(r"(?m)^\s*(packet|wire|request|reply)\s", " ", spec))
+    (vector,) = [v for v in DOC["vectors"] if v["name"] == name]
+    assert vector["hex"] in hex_only
