@@ -27,6 +27,13 @@ from edgekit import __version__
 from edgekit.budget import BudgetContext, check_variant, pareto_front, select_variant
 from edgekit.builder import metrics
 from edgekit.builder.energy_estimate import estimate_energy
+from edgekit.builder.prepare import (
+    check_other_inputs,
+    check_score_shape,
+    prepare_model,
+    run_batched,
+    squeeze_scores,
+)
 from edgekit.builder.profile import host_description, profile_variant
 from edgekit.builder.target_results import apply_target_results, load_target_results
 from edgekit.builder.variants import VARIANTS
@@ -152,19 +159,14 @@ def _select_io(cfg: BuildConfig, info: Any) -> tuple[str, int, int | None]:
             f"{cfg.model_path}: output {out.name!r} is {out.dtype}; class scores must be "
             "floating point (logits or probabilities), shape (N, classes)"
         )
-    if out.shape and len(out.shape) != 2:
-        raise ModelError(
-            f"{cfg.model_path}: output {out.name!r} has shape {out.shape}; class scores must "
-            "have shape (N, classes)"
-        )
+    n_classes = check_score_shape(out.shape, out.name, str(cfg.model_path))
     spec = next(i for i in info.inputs if i.name == input_name)
     if not spec.dtype.startswith("float"):
         raise ModelError(
             f"{cfg.model_path}: input {input_name!r} is {spec.dtype}; edgekit feeds floating-point "
             "captures"
         )
-    last = out.shape[-1] if out.shape else None
-    return input_name, idx, last if isinstance(last, int) else None
+    return input_name, idx, n_classes
 
 
 def _finite_only(cfg: BuildConfig, ds: Dataset, key: str, warnings: list[str]) -> Dataset:
@@ -262,16 +264,16 @@ def spec_shape(info: Any, input_name: str) -> str:
 def _run_scores(
     backend: Any, x: np.ndarray, input_name: str, out_index: int, batch: int = 256
 ) -> np.ndarray:
-    outs = []
-    for i in range(0, len(x), batch):
-        chunk = np.ascontiguousarray(x[i : i + batch])
+    """Scores as (N, classes), fed in batches the model accepts (its fixed batch, if any)."""
+    dim0 = backend.input_spec[0].shape[0] if backend.input_spec[0].shape else None
+    fixed = dim0 if isinstance(dim0, int) and dim0 > 0 else None
+
+    def run(chunk: np.ndarray) -> np.ndarray:
         if out_index == 0:
-            outs.append(np.asarray(backend.run(chunk), dtype=np.float32))
-        else:
-            outs.append(
-                np.asarray(backend.run_all({input_name: chunk})[out_index], dtype=np.float32)
-            )
-    return np.concatenate(outs)
+            return np.asarray(backend.run(chunk), dtype=np.float32)
+        return np.asarray(backend.run_all({input_name: chunk})[out_index], dtype=np.float32)
+
+    return squeeze_scores(run_batched(run, x, batch, fixed), str(getattr(backend, "path", "")))
 
 
 def score_file(
@@ -336,6 +338,11 @@ def run_build(cfg: BuildConfig, opts: BuildOptions) -> BuildResult:
         if n not in VARIANTS:
             raise UsageError(f"unknown variant {n!r}; accepted: {', '.join(VARIANTS)}")
     _model_name(cfg)
+    # What is judged is known before anything is written: a model whose score output is not
+    # (N, classes), or with inputs edgekit cannot feed, is refused here, and no folder is made.
+    info = inspect_model(cfg.model_path)
+    input_name, _idx, _n = _select_io(cfg, info)
+    check_other_inputs(cfg, [i.name for i in info.inputs], input_name)
     warnings: list[str] = []
 
     with open_output(opts.out_dir, kind="build", protect=_inputs(cfg, opts), log=log) as out:
@@ -413,7 +420,6 @@ def _run(
         ev: EvalData | None = None
         if eval_ds is not None:
             ev = _prepare_eval(cfg, eval_ds, labels, pipe)
-            _check_input_shape(cfg, info, input_name, ev.x, cfg.data.evaluation)
             d.append(
                 f"evaluation: {len(ev.y)} rows ({int(ev.in_dist.sum())} in-distribution, "
                 f"{int(ev.ood.sum())} OOD)"
@@ -429,16 +435,35 @@ def _run(
             calibration = _preprocess(
                 pipe, cal_ds.x[: cfg.data.calibration_size], f"{cfg.data.calibration} (data.calibration)"
             )
-            _check_input_shape(cfg, info, input_name, calibration, cfg.data.calibration)
             d.append(f"calibration: {len(calibration)} rows")
         else:
             warnings.append(
                 "no calibration data ([data] calibration): static int8 variants are skipped"
             )
         raw_sample = eval_ds or cal_ds
+        # Concrete shapes before any quantiser or converter sees the model (prepare.py).
+        first = ev.x if ev is not None else calibration
+        where = cfg.data.evaluation if ev is not None else cfg.data.calibration
+        prep_dir = scratch / "prepared"
+        prep_dir.mkdir()
+        prepared = prepare_model(
+            cfg,
+            model,
+            input_name,
+            None if first is None else list(first.shape[1:]),
+            prep_dir / cfg.model_path.name,
+            where=f"{where} after preprocessing" if first is not None else "",
+        )
+        model, info = prepared.model, inspect_model(prepared.path)
+        for x_, what in ((ev.x if ev else None, cfg.data.evaluation), (calibration, cfg.data.calibration)):
+            if x_ is not None:
+                _check_input_shape(cfg, info, input_name, x_, what)
+        for note in prepared.notes:
+            log(f"  {note}")
+            d.append(note)
         ref_scores = None
         if ev is not None:
-            ref = open_backend(cfg.model_path, threads=threads)
+            ref = open_backend(prepared.path, threads=threads)
             try:
                 ref_scores = _run_scores(ref, ev.x, input_name, out_index)
             finally:
@@ -471,7 +496,7 @@ def _run(
 
     ctx = BuildContext(
         cfg,
-        cfg.model_path,
+        prepared.path,
         model,
         info,
         work,
@@ -479,6 +504,9 @@ def _run(
         calibration,
         log,
         score_candidate if ev is not None else None,
+        fixed_batch=prepared.fixed_batch,
+        warnings=warnings,
+        scratch=scratch,
     )
     ctx.extra["tflite_wanted"] = list(names)
 
@@ -566,11 +594,10 @@ def _run(
     # ---- profile
     with stages.stage("profile") as d:
         if raw_sample is not None:
-            sample = raw_sample.x[: cfg.profile.batch]
+            sample = raw_sample.x[: prepared.fixed_batch or cfg.profile.batch]
             prep_spec = pipe.to_spec()
         else:
-            spec = next(i for i in info.inputs if i.name == input_name)
-            shape = [cfg.profile.batch] + [s if isinstance(s, int) else 1 for s in spec.shape[1:]]
+            shape = [prepared.fixed_batch or cfg.profile.batch, *prepared.input_shape[1:]]
             sample = np.zeros(shape, dtype=np.float32)
             prep_spec = []
             warnings.append("no data configured: latency measured on an all-zero input")
@@ -620,6 +647,7 @@ def _run(
         pareto=front,
         stages=stages.timings,
         reference="the input fp32 model under onnxruntime"
+        + (f", input fixed to {prepared.input_shape}" if prepared.notes else "")
         + (f" (accuracy {ref_acc:.4f})" if ref_acc is not None else ""),
         host={"description": host_description(), "machine": platform.machine()},
         versions=_versions(),
@@ -643,6 +671,8 @@ def _run(
             input_name=input_name,
             out_index=out_index,
             info=info,
+            input_shape=prepared.input_shape,
+            fixed_batch=prepared.fixed_batch,
             backend_options=backend_opts,
             reference_stats=ref_stats,
         )
