@@ -26,6 +26,7 @@ import numpy as np
 from edgekit import __version__
 from edgekit.budget import BudgetContext, check_variant, pareto_front, select_variant
 from edgekit.builder import metrics
+from edgekit.builder.compare import compare_int8
 from edgekit.builder.energy_estimate import estimate_energy
 from edgekit.builder.prepare import (
     check_other_inputs,
@@ -518,6 +519,7 @@ def _run(
         ("quantise", ["onnx-fp16", "onnx-int8-dynamic", "onnx-int8-static"]),
         ("export", ["tflite-fp32", "tflite-fp16", "tflite-int8"]),
     ]
+    stopped_by: str | None = None  # the variant whose failure stopped the build (no --keep-going)
     for stage_name, members in groups:
         todo = [n for n in members if n in names]
         if not todo:
@@ -526,6 +528,11 @@ def _run(
             for name in todo:
                 v = VARIANTS[name]()
                 vr = VariantResult(name, v.runtime, v.precision, "built")
+                if stopped_by is not None:
+                    vr.status = "skipped"
+                    vr.reason = f"not attempted: the build stopped when {stopped_by} failed"
+                    results.append(vr)
+                    continue
                 t0 = time.perf_counter()
                 try:
                     built = v.build(ctx)
@@ -533,10 +540,12 @@ def _run(
                     vr.status, vr.reason = "skipped", str(e)
                     log(f"  {name}: skipped: {e}")
                 except EdgekitError as e:
-                    if not opts.keep_going:
-                        raise
+                    # Reports show the failure either way; without --keep-going the build stops
+                    # building variants and is rejected (exit 1).
                     vr.status, vr.reason = "failed", str(e)
                     log(f"  {name}: FAILED: {e}")
+                    if not opts.keep_going:
+                        stopped_by = name
                 else:
                     vr.path = str(Path("variants") / built.path.name)
                     vr.size_bytes = built.path.stat().st_size
@@ -621,6 +630,9 @@ def _run(
                 vr.energy = estimate_energy(vr.latency, cfg.target.board, cfg.battery)
         d.append(f"{len(built_variants)} variants, {cfg.profile.runs} runs each, host figures; "
                  f"energy estimated for {cfg.target.board}")
+        for line in compare_int8(built_variants):
+            log(f"  {line}")
+            warnings.append(line)
 
     # ---- judge
     with stages.stage("judge") as d:
@@ -628,11 +640,21 @@ def _run(
             for note in apply_target_results(built_variants, bench, cfg.battery, str(target)):
                 log(f"  {note}")
                 d.append(note)
+            if bench.quick:
+                warnings.append(
+                    f"target results {target} come from `edgekit bench --quick` (fewer runs and "
+                    "shorter energy windows): budgets were judged on quick figures"
+                )
         bctx = BudgetContext(ref_acc, cfg.slices.min_size, cfg.budgets.require_measured_energy)
         for vr in built_variants:
             vr.checks = check_variant(vr, cfg.budgets, bctx)
         chosen, why = select_variant(built_variants)
         front = pareto_front(built_variants)
+        if stopped_by is not None:
+            chosen, why = None, (
+                f"{stopped_by} failed to build and the build stopped there (run with --keep-going "
+                "to build the other variants and judge those)"
+            )
         verdict = "pass" if chosen is not None else "rejected"
         d.append(f"verdict {verdict}" + (f", ships {chosen.name}" if chosen else ""))
 

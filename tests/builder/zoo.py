@@ -97,24 +97,25 @@ def mobilenet_v3_like(classes: int = 5) -> onnx.ModelProto:
     """MobileNetV3-Small shaped: stem, depthwise + SE block, head; probabilities out."""
     g = _G(1)
     x = "input"
-    y = g.conv_bn(x, 3, 8, "/features/0", stride=2, act="HardSwish")
-    y = g.conv_bn(y, 8, 8, "/features/1/block/0", group=8, act="Relu")  # depthwise
+    y = g.conv_bn(x, 3, 16, "/features/0", stride=2, act="HardSwish")
+    y = g.conv_bn(y, 16, 16, "/features/1/block/0", group=16, act="Relu")  # depthwise
     # squeeze-excite, as torchvision's SqueezeExcitation
     s = g.node("GlobalAveragePool", [y], "/features/1/block/1/avgpool/GlobalAveragePool_output_0",
                "/features/1/block/1/avgpool/GlobalAveragePool")
-    w1 = g.w("onnx::Conv_123", (4, 8, 1, 1))
+    w1 = g.w("onnx::Conv_123", (8, 16, 1, 1))
     s = g.node("Conv", [s, w1], "/features/1/block/1/fc1/Conv_output_0", "/features/1/block/1/fc1/Conv")
     s = g.node("Relu", [s], "/features/1/block/1/relu/Relu_output_0", "/features/1/block/1/relu/Relu")
-    w2 = g.w("onnx::Conv_126", (8, 4, 1, 1))
+    w2 = g.w("onnx::Conv_126", (16, 8, 1, 1))
     s = g.node("Conv", [s, w2], "/features/1/block/1/fc2/Conv_output_0", "/features/1/block/1/fc2/Conv")
     s = g.node("HardSigmoid", [s], "/features/1/block/1/scale_activation/HardSigmoid_output_0",
                "/features/1/block/1/scale_activation/HardSigmoid", alpha=1 / 6, beta=0.5)
     y = g.node("Mul", [s, y], "/features/1/block/1/Mul_output_0", "/features/1/block/1/Mul")
-    y = g.conv_bn(y, 8, 16, "/features/2", k=1, act="HardSwish")
+    y = g.conv_bn(y, 16, 48, "/features/2", k=1, act="HardSwish")
+    y = g.conv_bn(y, 48, 64, "/features/3", stride=2, act="HardSwish")
     y = g.node("GlobalAveragePool", [y], "/avgpool/GlobalAveragePool_output_0", "/avgpool/GlobalAveragePool")
-    shape = g.const("/Constant_output_0", np.array([-1, 16], dtype=np.int64))
+    shape = g.const("/Constant_output_0", np.array([-1, 64], dtype=np.int64))
     y = g.node("Reshape", [y, shape], "/Flatten_output_0", "/Reshape")
-    fw, fb = g.w("classifier.3.weight", (classes, 16)), g.w("classifier.3.bias", (classes,), 0.1)
+    fw, fb = g.w("classifier.3.weight", (classes, 64)), g.w("classifier.3.bias", (classes,), 0.1)
     y = g.node("Gemm", [y, fw, fb], "/classifier/classifier.3/Gemm_output_0",
                "/classifier/classifier.3/Gemm:0", transB=1)
     y = g.node("Softmax", [y], "probs", "Softmax@0", axis=1)
@@ -126,15 +127,15 @@ def mobilenet_v3_like(classes: int = 5) -> onnx.ModelProto:
 def resnet_like(classes: int = 4) -> onnx.ModelProto:
     """ResNet-18 shaped: stem, max-pool, one basic block with a residual Add, 1x1-conv head."""
     g = _G(2)
-    y = g.conv_bn("x", 3, 8, "conv1", stride=2)
+    y = g.conv_bn("x", 3, 32, "conv1", stride=2)
     y = g.node("MaxPool", [y], "maxpool_out", "maxpool", kernel_shape=[3, 3], pads=[1, 1, 1, 1],
                strides=[2, 2])
-    b = g.conv_bn(y, 8, 8, "layer1.0.conv1")
-    b = g.conv_bn(b, 8, 8, "layer1.0.conv2", act=None)
+    b = g.conv_bn(y, 32, 32, "layer1.0.conv1")
+    b = g.conv_bn(b, 32, 32, "layer1.0.conv2", act=None)
     y = g.node("Add", [b, y], "layer1.0.add_out", "layer1.0/Add")
     y = g.node("Relu", [y], "layer1.0.relu_out", "layer1.0/Relu")
     y = g.node("GlobalAveragePool", [y], "gap_out", "avgpool")
-    hw, hb = g.w("fc.weight", (classes, 8, 1, 1)), g.w("fc.bias", (classes,), 0.1)
+    hw, hb = g.w("fc.weight", (classes, 32, 1, 1)), g.w("fc.bias", (classes,), 0.1)
     y = g.node("Conv", [y, hw, hb], "logits", "fc/Conv", kernel_shape=[1, 1])
     inp = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, "H", "W"])
     out = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", classes, 1, 1])
@@ -144,11 +145,12 @@ def resnet_like(classes: int = 4) -> onnx.ModelProto:
 def fixed_batch_cnn(classes: int = 3) -> onnx.ModelProto:
     """A small CNN exported with batch 1 fixed, softmax probabilities out."""
     g = _G(3)
-    y = g.conv_bn("image", 3, 8, "stem", stride=2)
-    y = g.conv_bn(y, 8, 8, "block", stride=2)
+    y = g.conv_bn("image", 3, 16, "stem", stride=2)
+    y = g.conv_bn(y, 16, 48, "block", stride=2)
+    y = g.conv_bn(y, 48, 48, "block2")
     y = g.node("GlobalAveragePool", [y], "pooled", "pool")
     y = g.node("Flatten", [y], "flat", "flatten")
-    fw, fb = g.w("head.w", (classes, 8)), g.w("head.b", (classes,), 0.1)
+    fw, fb = g.w("head.w", (classes, 48)), g.w("head.b", (classes,), 0.1)
     y = g.node("Gemm", [y, fw, fb], "head_out", "head", transB=1)
     y = g.node("Softmax", [y], "prob", "softmax", axis=1)
     inp = helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 32, 32])
@@ -157,18 +159,21 @@ def fixed_batch_cnn(classes: int = 3) -> onnx.ModelProto:
 
 
 def stateful_audio(classes: int = 3) -> onnx.ModelProto:
-    """A streaming audio classifier: frames ``[N, 1, 64]`` plus a state ``[1, 8]`` added in."""
+    """A streaming audio classifier: frames ``[N, 1, 64]`` plus a state ``[1, 64]`` added in."""
     g = _G(4)
-    w = g.w("conv.w", (8, 1, 5))
+    w = g.w("conv.w", (32, 1, 5))
     y = g.node("Conv", ["frames", w], "conv_out", "conv", kernel_shape=[5], pads=[2, 2])
     y = g.node("Relu", [y], "relu_out", "relu")
+    w2 = g.w("conv2.w", (64, 32, 5))
+    y = g.node("Conv", [y, w2], "conv2_out", "conv2", kernel_shape=[5], pads=[2, 2])
+    y = g.node("Relu", [y], "relu2_out", "relu2")
     y = g.node("GlobalAveragePool", [y], "gap_out", "gap")
     y = g.node("Flatten", [y], "flat", "flatten")
     y = g.node("Add", [y, "state"], "with_state", "add_state")
-    fw, fb = g.w("fc.w", (classes, 8)), g.w("fc.b", (classes,), 0.1)
+    fw, fb = g.w("fc.w", (classes, 64)), g.w("fc.b", (classes,), 0.1)
     y = g.node("Gemm", [y, fw, fb], "logits", "fc", transB=1)
     frames = helper.make_tensor_value_info("frames", TensorProto.FLOAT, ["N", 1, 64])
-    state = helper.make_tensor_value_info("state", TensorProto.FLOAT, [1, 8])
+    state = helper.make_tensor_value_info("state", TensorProto.FLOAT, [1, 64])
     out = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", classes])
     return _model(g, [frames, state], [out], 13, "pytorch")
 
@@ -229,7 +234,7 @@ def write_case(tmp: Path, name: str, *, n: int = 64, runs: int = 20,
     x = rng.standard_normal((n, *z.sample)).astype(np.float32)
     feeds = {}
     if len(model.graph.input) > 1:
-        feeds = {"state": np.zeros((1, 8), dtype=np.float32)}
+        feeds = {"state": np.zeros((1, 64), dtype=np.float32)}
     if z.refused:
         y = np.zeros(n, dtype=np.int64)
         labels = np.array(["a", "b"])
