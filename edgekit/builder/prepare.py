@@ -183,7 +183,8 @@ def prepare_model(
         if any(d < 0 for d in per_sample):
             raise ModelError(
                 f"{cfg.model_path}: input {input_name!r} declares {declared} and there is no data "
-                "to fix its unknown dimensions; set model.input_shape (per sample, e.g. [3, 224, 224])"
+                "to fix its unknown dimensions; give the per-sample shape (model.input_shape = "
+                "[3, 224, 224] in edgekit.toml, --input-shape 3,224,224 for inspect)"
             )
     else:
         per_sample = concrete_input_shape(

@@ -15,10 +15,12 @@ import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import onnx
 
-from edgekit.builder.variants.base import BuildContext
+if TYPE_CHECKING:  # variants import this module; the context type is only for annotations
+    from edgekit.builder.variants.base import BuildContext
 
 __all__ = ["preprocessed_for_quantisation"]
 
