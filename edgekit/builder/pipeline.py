@@ -640,6 +640,14 @@ def _run(
             for note in apply_target_results(built_variants, bench, cfg.battery, str(target)):
                 log(f"  {note}")
                 d.append(note)
+            timed = list(bench.inputs.get("shape") or [])[1:]
+            fed_directly = not bench.inputs.get("preprocess_applied", True)
+            if fed_directly and timed and timed != prepared.input_shape[1:]:
+                warnings.append(
+                    f"target results {target} timed inputs of {timed} per sample, but this build "
+                    f"validated {prepared.input_shape[1:]}: the latency budgets were judged on "
+                    "another input size (re-run edgekit bench on this build's bundle)"
+                )
             if bench.quick:
                 warnings.append(
                     f"target results {target} come from `edgekit bench --quick` (fewer runs and "
