@@ -453,7 +453,7 @@ def _run(
             input_name,
             None if first is None else list(first.shape[1:]),
             prep_dir / cfg.model_path.name,
-            where=f"{where} after preprocessing" if first is not None else "",
+            where=str(where or ""),
         )
         model, info = prepared.model, inspect_model(prepared.path)
         for x_, what in ((ev.x if ev else None, cfg.data.evaluation), (calibration, cfg.data.calibration)):

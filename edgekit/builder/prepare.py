@@ -85,18 +85,15 @@ def concrete_input_shape(
     """The per-sample input shape to fix: ``override`` (model.input_shape) if given, else the
     data's; each must agree with every dimension the model declares."""
     wanted = list(override) if override else list(sample)
-    if len(wanted) != len(declared) - 1:
-        src = "model.input_shape" if override else "the data after preprocessing"
-        raise DataError(
-            f"{where}: {src} gives per-sample shape {wanted} but the model input declares "
-            f"{list(declared)} ({len(declared) - 1} dimensions after the batch)"
-        )
-    for i, (d, w) in enumerate(zip(declared[1:], wanted, strict=True), start=1):
-        if isinstance(d, int) and d > 0 and d != w:
-            raise DataError(
-                f"{where}: dimension {i} is {w} but the model input declares {d} "
-                f"(declared {list(declared)})"
-            )
+    src = f"model.input_shape {wanted}" if override else (
+        f"after preprocessing the data has shape (N, {', '.join(map(str, wanted))})"
+    )
+    fits = len(wanted) == len(declared) - 1 and all(
+        not (isinstance(d, int) and d > 0) or d == w
+        for d, w in zip(declared[1:], wanted, strict=False)
+    )
+    if not fits:
+        raise DataError(f"{where}: {src} but the model input expects {list(declared)}")
     return [int(w) for w in wanted]
 
 
@@ -191,7 +188,7 @@ def prepare_model(
             declared,
             sample or [],
             cfg.model.input_shape,
-            f"{src}: model.input_shape" if cfg.model.input_shape else where,
+            src if cfg.model.input_shape else where,
         )
     if any(not isinstance(d, int) or d <= 0 for d in declared[1:]):
         notes.append(

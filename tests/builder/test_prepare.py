@@ -37,10 +37,10 @@ def test_concrete_shape_from_data_and_override() -> None:
     declared: list[int | str] = ["N", 3, "H", "W"]
     assert concrete_input_shape(declared, [3, 48, 192], [], "w") == [3, 48, 192]
     assert concrete_input_shape(declared, [3, 48, 192], [3, 64, 64], "w") == [3, 64, 64]
-    with pytest.raises(DataError, match="dimension 1 is 1 but the model input declares 3"):
+    with pytest.raises(DataError, match=r"data has shape \(N, 1, 48, 192\) but the model input expects"):
         concrete_input_shape(declared, [1, 48, 192], [], "w")
-    with pytest.raises(DataError, match="3 dimensions after the batch"):
-        concrete_input_shape(declared, [3, 48], [], "w")
+    with pytest.raises(DataError, match=r"model.input_shape \[3, 48\] but the model input expects"):
+        concrete_input_shape(declared, [3, 48, 48], [3, 48], "w")
 
 
 def _cfg(tmp: Path, **model: object) -> object:
