@@ -17,6 +17,7 @@ from tests.builder.zoo import write_case
 
 
 def _run(tmp: Path, names: list[str]) -> Run:
+    tmp.mkdir(exist_ok=True)
     cfg = load_config(write_case(tmp, "resnet_like", n=24))
     opts = BuildOptions(out_dir=tmp / "out", log=lambda _m: None)
     for d in ("staging/variants", "scratch"):
