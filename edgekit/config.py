@@ -57,6 +57,10 @@ class ModelConfig:
     input_name: str = ""
     output_name: str = ""
     description: str = ""
+    # Per-sample input shape (after the batch) that fixes dynamic dims; default: the data's shape.
+    input_shape: list[int] = field(default_factory=list)
+    # Values for the model's other inputs (a number, or "zeros"), folded in as constants.
+    inputs: dict[str, float | str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -288,6 +292,12 @@ def _check_names(cfg: BuildConfig, fail: Any) -> None:
         )
     if not cfg.model.path.strip():
         raise fail("model.path", "must name the fp32 ONNX model file, got an empty string")
+    for i, d in enumerate(cfg.model.input_shape):
+        if not 1 <= d <= 1 << 20:
+            raise fail(f"model.input_shape[{i}]", f"must be a dimension in [1, {1 << 20}], got {d}")
+    for key, value in cfg.model.inputs.items():
+        if isinstance(value, str) and value != "zeros":
+            raise fail(f"model.inputs.{key}", f'expected a number or "zeros", got {value!r}')
     lists = {
         "model.labels": cfg.model.labels,
         "data.ood_classes": cfg.data.ood_classes,

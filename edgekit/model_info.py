@@ -7,6 +7,7 @@ executes it.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,6 +39,10 @@ _NON_TFLITE_OPS = {
 }
 
 
+# Characters TensorFlow scope names cannot hold (the same rule as edgekit.builder.tf_names).
+_TF_BAD = re.compile(r"[^A-Za-z0-9_.\\/>-]")
+
+
 @dataclass(frozen=True)
 class TensorInfo:
     """Name, shape (ints, or strings for symbolic/dynamic dims) and element type of a tensor."""
@@ -65,6 +70,7 @@ class ModelInfo:
     tflite_convertible: bool
     tflite_reason: str
     is_tree_ensemble: bool
+    tflite_caveats: list[str] = field(default_factory=list)
     metadata: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -121,7 +127,19 @@ def _tensor_size(t: onnx.TensorProto) -> tuple[int, int]:
     return max(count, 0), max(count, 0) * itemsize
 
 
+def _subgraphs(node: onnx.NodeProto) -> list[onnx.GraphProto]:
+    """The bodies of ``If``/``Loop``/``Scan`` nodes (graph-valued attributes)."""
+    out: list[onnx.GraphProto] = []
+    for attr in node.attribute:
+        if attr.type == onnx.AttributeProto.GRAPH:
+            out.append(attr.g)
+        elif attr.type == onnx.AttributeProto.GRAPHS:
+            out.extend(attr.graphs)
+    return out
+
+
 def _count_params(graph: onnx.GraphProto) -> tuple[int, int]:
+    """Elements and bytes of every weight, including those inside If/Loop/Scan bodies."""
     count = 0
     nbytes = 0
     for init in graph.initializer:
@@ -141,7 +159,40 @@ def _count_params(graph: onnx.GraphProto) -> tuple[int, int]:
                     c, b = _tensor_size(attr.t)
                     count += c
                     nbytes += b
+        for sub in _subgraphs(node):
+            c, b = _count_params(sub)
+            count += c
+            nbytes += b
     return count, nbytes
+
+
+def _tflite_caveats(graph: onnx.GraphProto, inputs: list[TensorInfo]) -> list[str]:
+    """What the converter needs beyond supported operators, and what edgekit build does about it."""
+    out: list[str] = []
+    for t in inputs:
+        dyn = [
+            f"{d} (dim {i})"
+            for i, d in enumerate(t.shape)
+            if i > 0 and not (isinstance(d, int) and d > 0)
+        ]
+        if dyn:
+            out.append(
+                f"input {t.name!r} has dynamic {', '.join(dyn)}: TFLite needs them fixed "
+                "(edgekit build fixes them from the data's shape, or model.input_shape)"
+            )
+    if len(inputs) > 1:
+        out.append(
+            f"{len(inputs)} inputs: edgekit feeds one; the others need values in [model.inputs]"
+        )
+    names = {n.name for n in graph.node} | {v for n in graph.node for v in (*n.input, *n.output)}
+    renamed = sorted(n for n in names if n and _TF_BAD.search(n))
+    if renamed:
+        first = renamed[0]
+        out.append(
+            f"{len(renamed)} node or tensor names TensorFlow rejects (e.g. {first!r}); edgekit "
+            "renames them for the converter"
+        )
+    return out
 
 
 def declared_input_bytes(info: ModelInfo, input_name: str, *, batch: int) -> int | None:
@@ -184,14 +235,19 @@ def inspect_model(path: str | Path) -> ModelInfo:
             f"uses {', '.join(bad_ops)}, which the ONNX->TFLite converter does not support",
         )
     else:
-        convertible, reason = True, "standard tensor operators only; conversion expected to work"
+        convertible, reason = (
+            True,
+            "standard tensor operators only (judged from operator types; --try-convert runs "
+            "the converter)",
+        )
+    inputs = [_tensor_info(i) for i in graph.input if i.name not in initializer_names]
     return ModelInfo(
         path=str(p),
         file_size_bytes=p.stat().st_size,
         ir_version=int(model.ir_version),
         opsets={(o.domain or "ai.onnx"): int(o.version) for o in model.opset_import},
         producer=f"{model.producer_name} {model.producer_version}".strip(),
-        inputs=[_tensor_info(i) for i in graph.input if i.name not in initializer_names],
+        inputs=inputs,
         outputs=[_tensor_info(o) for o in graph.output],
         op_counts=dict(ops.most_common()),
         node_count=len(graph.node),
@@ -200,5 +256,6 @@ def inspect_model(path: str | Path) -> ModelInfo:
         tflite_convertible=convertible,
         tflite_reason=reason,
         is_tree_ensemble=is_tree,
+        tflite_caveats=_tflite_caveats(graph, inputs) if convertible else [],
         metadata={m.key: m.value for m in model.metadata_props},
     )

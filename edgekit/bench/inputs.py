@@ -3,8 +3,10 @@
 Radio models (raw captures of 2 x 1024 IQ samples that the bundle's preprocessing turns into the
 model's input) get realistic synthetic captures from ``edgekit.data.synth``, so the timed path is
 the device's capture -> preprocessing -> inference. A third-party bundle whose input is not that
-gets seeded Gaussian noise in the manifest's input shape; its timing and energy are still real,
-but no accuracy is ever derived from bench inputs (accuracy comes from the build's validation).
+gets seeded Gaussian noise in the input shape the build validated (``input.concrete_shape`` in
+the manifest); its timing and energy are still real, but no accuracy is ever derived from bench
+inputs (accuracy comes from the build's validation). A bundle whose input has unknown non-batch
+dimensions and no concrete shape is refused: timing a guessed 1 x 1 image would be a lie.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 
 from edgekit.signals.preprocess import Pipeline
 
-__all__ = ["BenchInputs", "make_inputs"]
+__all__ = ["BenchInputs", "bench_shape", "make_inputs"]
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,27 @@ class BenchInputs:
         }
 
 
+def bench_shape(manifest: dict[str, Any]) -> list[Any]:
+    """The model input shape to time: ``input.concrete_shape`` (what the build validated), else
+    ``input.shape`` when every dimension after the batch is known; BundleError otherwise."""
+    from edgekit.errors import BundleError
+
+    inp = manifest.get("input", {})
+    concrete = inp.get("concrete_shape")
+    if concrete:
+        return list(concrete)
+    shape = list(inp.get("shape") or [])
+    if any(not (isinstance(d, int) and d > 0) for d in shape[1:]):
+        raise BundleError(
+            f"manifest input.shape {shape} has unknown dimensions and the bundle records no "
+            "input.concrete_shape (the shape its build validated); rebuild it with this edgekit "
+            "rather than time a guessed shape"
+        )
+    return shape
+
+
 def _concrete(shape: list[Any], batch: int) -> tuple[int, ...]:
-    """Manifest shape with the batch dimension set to ``batch`` and other dynamic dims to 1."""
+    """A concrete model-input shape with the batch dimension set to ``batch``."""
     dims = [d if isinstance(d, int) and d > 0 else 1 for d in shape]
     if dims:
         dims[0] = batch
@@ -64,7 +85,7 @@ def _fits(x: np.ndarray | None, shape: list[Any]) -> bool:
 
 def make_inputs(manifest: dict[str, Any], *, n: int, seed: int = 0) -> BenchInputs:
     """``n`` raw inputs for the bundle described by ``manifest``."""
-    shape = list(manifest.get("input", {}).get("shape") or [])
+    shape = bench_shape(manifest) if manifest.get("input", {}).get("shape") else []
     spec = list(manifest.get("preprocess") or [])
     pipe = Pipeline.from_spec(spec)
     from edgekit.data.synth import generate
@@ -88,6 +109,7 @@ def make_inputs(manifest: dict[str, Any], *, n: int, seed: int = 0) -> BenchInpu
         x,
         applied,
         f"gaussian:shape={list(x.shape)}&seed={seed}",
-        "seeded Gaussian noise in the manifest's input shape (not a radio-capture model), "
+        f"seeded Gaussian noise of shape {list(x.shape[1:])} per sample, the input shape the "
+        "build validated (not a radio-capture model), "
         f"{note_pp}; timing and energy only, never accuracy",
     )

@@ -41,6 +41,7 @@ from edgekit.backends.tflite import (
     invert_perm,
     layout_sidecar_path,
 )
+from edgekit.builder.tf_names import decisive_line, write_tf_safe_copy
 from edgekit.children import child, run_child
 from edgekit.errors import ConversionError, ModelError
 
@@ -333,6 +334,8 @@ def convert_to_tflite_variants(
     env: ConverterEnv | None = None,
     progress: Progress | None = _print_progress,
     timeout_s: float = 1800.0,
+    log_path: Path | None = None,
+    log_label: str | None = None,
 ) -> dict[Precision, ConvertedModel]:
     """Convert once with onnx2tf and keep the requested precisions (one run yields them all).
 
@@ -345,6 +348,10 @@ def convert_to_tflite_variants(
     otherwise inputs become channels-last and the layout sidecar tells the backend to transpose.
     Each model is checked against onnxruntime on ``verify_inputs`` (default: the first 16
     calibration samples, else 16 seeded standard-normal samples, labelled as such).
+    Node and tensor names TensorFlow rejects (``Softmax@0``, ``x:0``) are renamed in the copy
+    onnx2tf reads and mapped back in the error it reports. onnx2tf's log goes to ``log_path``
+    (default: ``out_dir/<stem>.onnx2tf.log``), named ``log_label`` in messages; a failure is one
+    error naming its decisive line.
     """
     reason = converter_disabled_reason()
     if reason is not None:
@@ -384,12 +391,13 @@ def convert_to_tflite_variants(
     work = out_dir / f".onnx2tf-{onnx_path.stem}-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    log = out_dir / f"{onnx_path.stem}.onnx2tf.log"
+    log = Path(log_path).resolve() if log_path else out_dir / f"{onnx_path.stem}.onnx2tf.log"
     try:
-        # onnx2tf simplifies the ONNX file in place: give it a copy.
+        # onnx2tf simplifies the ONNX file in place: give it a copy, with TF-safe names.
         model_copy = work / onnx_path.name
-        shutil.copyfile(onnx_path, model_copy)
-        keep_names = [s.name for s in inputs if 3 <= len(s.shape) <= 5]
+        renamed = write_tf_safe_copy(onnx_path, model_copy)
+        fwd = {old: new for new, old in renamed.items()}
+        keep_names = [fwd.get(s.name, s.name) for s in inputs if 3 <= len(s.shape) <= 5]
         cmd = [
             str(env.python),
             "-m",
@@ -416,7 +424,7 @@ def convert_to_tflite_variants(
                 "-qt",
                 quant_type,
                 "-cind",
-                inputs[0].name,
+                fwd.get(inputs[0].name, inputs[0].name),
                 str(npy),
                 f"[{float(calibration_mean)!r}]",
                 f"[{float(calibration_std)!r}]",
@@ -431,6 +439,8 @@ def convert_to_tflite_variants(
             env=env.subprocess_env(),
             cwd=work,
             timeout_s=timeout_s,
+            decisive=renamed,
+            label=log_label,
         )
         duration_s = time.monotonic() - started
         versions = env.versions()
@@ -441,8 +451,8 @@ def convert_to_tflite_variants(
             produced = work / "out" / f"{model_copy.stem}{_ONNX2TF_SUFFIX[precision]}"
             if not produced.is_file():
                 raise ConversionError(
-                    f"{onnx_path}: onnx2tf did not produce {produced.name}; log: {log}\n"
-                    + _tail(log.read_text(encoding="utf-8", errors="replace"))
+                    f"{onnx_path}: onnx2tf did not produce {produced.name}; "
+                    f"log: {log_label or log}"
                 )
             target = out_dir / f"{onnx_path.stem}_{precision}.tflite"
             shutil.copyfile(produced, target)
@@ -627,8 +637,9 @@ def _verification_inputs(
 
 def _checked_batch(x: np.ndarray, shape: Sequence[object], where: Path, what: str) -> np.ndarray:
     arr = np.asarray(x)
+    # The batch dimension is not checked: backends feed a fixed-batch model one batch at a time.
     ok = arr.ndim == len(shape) and all(
-        not isinstance(d, int) or d == n for d, n in zip(shape, arr.shape, strict=True)
+        not isinstance(d, int) or d == n for d, n in zip(shape[1:], arr.shape[1:], strict=True)
     )
     if not ok or arr.shape[0] == 0 or not np.issubdtype(arr.dtype, np.floating):
         raise ConversionError(
@@ -650,8 +661,14 @@ def _run_logged(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     timeout_s: float | None = None,
+    decisive: dict[str, str] | None = None,
+    label: str | None = None,
 ) -> None:
-    """Run ``cmd`` with output to ``log``; on failure raise ConversionError naming the step."""
+    """Run ``cmd`` with output to ``log``; on failure raise ConversionError naming the step.
+
+    With ``decisive`` (a map of renamed -> original names) the error quotes the log's decisive
+    line once, names mapped back, instead of its tail.
+    """
     tail: deque[str] = deque(maxlen=_LOG_TAIL_LINES)
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     with log.open("a" if append else "w", encoding="utf-8") as f:
@@ -689,8 +706,12 @@ def _run_logged(
                     raise ConversionError(f"{step} timed out after {timeout_s:.0f} s; log: {log}")
             rc = proc.wait()
     if rc != 0:
+        if decisive is not None:
+            line = decisive_line(log.read_text(encoding="utf-8", errors="replace"), decisive)
+            raise ConversionError(f"{step} failed (exit {rc}): {line}; log: {label or log}")
         raise ConversionError(
-            f"{step} failed (exit {rc}); log: {log}\n" + "\n".join(f"  | {t}" for t in tail)
+            f"{step} failed (exit {rc}); log: {label or log}\n"
+            + "\n".join(f"  | {t}" for t in tail)
         )
 
 

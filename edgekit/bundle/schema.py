@@ -296,6 +296,23 @@ def _tensor(v: Any, key: str, *, output: bool) -> None:
         _optional(t, "kind", lambda x, k: _free_text(x, k, 64), f"{key}.")
     else:
         _text(t["dtype"], f"{key}.dtype", pattern=_DTYPE, accepted="a dtype name such as 'float32'")
+        if "concrete_shape" in t:
+            _concrete_shape(t["concrete_shape"], f"{key}.concrete_shape", t["shape"])
+        if t.get("fixed_batch") is not None:
+            _int(t["fixed_batch"], f"{key}.fixed_batch", lo=1, hi=MAX_DIM)
+
+
+def _concrete_shape(v: Any, key: str, declared: list[Any]) -> None:
+    """The shape the build validated: positive sizes, the declared rank, declared sizes kept."""
+    _shape(v, key)
+    dims = v
+    if len(dims) != len(declared) or any(
+        not isinstance(d, int) or isinstance(d, bool) or d < 1 for d in dims
+    ):
+        raise _bad(key, f"{len(declared)} positive sizes (the rank of input.shape)", v)
+    for i, (c, d) in enumerate(zip(dims, declared, strict=True)):
+        if i > 0 and isinstance(d, int) and d > 0 and c != d:
+            raise _bad(f"{key}[{i}]", f"{d} as input.shape declares", c)
 
 
 def _labels(v: Any, key: str) -> None:

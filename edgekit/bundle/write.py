@@ -48,6 +48,8 @@ def write_bundle(
     input_name: str,
     out_index: int,
     info: ModelInfo,
+    input_shape: list[int] | None = None,
+    fixed_batch: int | None = None,
     backend_options: dict[str, dict[str, Any]],
     reference_stats: dict[str, Any],
 ) -> tuple[Path, Path]:
@@ -107,6 +109,10 @@ def write_bundle(
             "name": input_name,
             "shape": next(i.shape for i in info.inputs if i.name == input_name),
             "dtype": next(i.dtype for i in info.inputs if i.name == input_name),
+            # The shape the build validated (batch first: the fixed batch, else 1); bench, the
+            # daemon and profiling feed this shape. fixed_batch: null when any batch runs.
+            **({"concrete_shape": list(input_shape)} if input_shape else {}),
+            "fixed_batch": fixed_batch,
         },
         "output": {
             "index": out_index,

@@ -43,7 +43,10 @@ def build(
         False, "--json", help="Print report.json on stdout (progress goes to stderr)."
     ),
     keep_going: bool = typer.Option(
-        False, "--keep-going", help="Report a variant that fails to build as failed and go on."
+        False,
+        "--keep-going",
+        help="Build the other variants after one fails (the headline counts the failures). "
+        "Without it the build stops at the first failure, writes its reports and exits 1.",
     ),
     target_results: Path | None = typer.Option(
         None,
@@ -132,8 +135,18 @@ def _summary(con: Console, result: BuildResult, out_dir: Path) -> None:
     con.print(t)
     for s in result.stages:
         con.print(f"  {s.name:<9} {s.duration_s:6.1f} s", highlight=False)
+    failed = [v for v in result.variants if v.status == "failed"]
     if result.verdict == "pass":
-        con.print(f"[bold green]PASS[/]: ships {result.selected} — {esc(result.selection_reason)}")
+        tail = (
+            f"; {len(failed)} of {len(result.variants)} variants failed: see "
+            + ", ".join(v.name for v in failed)
+            if failed
+            else ""
+        )
+        con.print(
+            f"[bold green]PASS[/] — ships {result.selected}{esc(tail)} — "
+            f"{esc(result.selection_reason)}"
+        )
     else:
         con.print(f"[bold red]REJECTED[/]: {esc(result.selection_reason)}")
         for v in result.variants:
@@ -150,6 +163,10 @@ def _summary(con: Console, result: BuildResult, out_dir: Path) -> None:
                 con.print(
                     f"  {v.name}: {c.budget} not evaluated — {c.detail}", highlight=False, markup=False
                 )
+    for v in failed:
+        con.print(f"  {v.name} failed: {v.reason}", highlight=False, markup=False)
+    for w in result.warnings:
+        con.print(f"  warning: {w}", highlight=False, markup=False)
     con.print(
         f"Reports: {out_dir}/report.md, report.html, report.json; bundle: {result.bundle_dir}",
         highlight=False,

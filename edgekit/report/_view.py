@@ -266,11 +266,18 @@ def _verdict(r: BuildResult) -> Verdict:
         other.append(rich(f"{n_skipped} variant(s) skipped (see below)"))
     if r.verdict == "pass":
         headline = f"Build PASSED — ships {r.selected}" if r.selected else "Build PASSED"
+        failed = [v.name for v in r.variants if v.status == "failed"]
+        if failed:
+            # A requested variant that failed is part of the outcome, not a footnote.
+            headline += (
+                f"; {len(failed)} of {len(r.variants)} variants failed: see {', '.join(failed)}"
+            )
         summary = rich(r.selection_reason)
         # The shipped variant's own record is what matters; others' failures are in the table.
         n_other_fail = sum(1 for v in built if v.name != r.selected and not v.passed)
-        other = [rich(f"{n_other_fail} other built variant(s) did not meet every budget")] \
-            if n_other_fail else []
+        keep = [o for o in other if any("failed to build" in sp.text for sp in o)]
+        other = keep + ([rich(f"{n_other_fail} other built variant(s) did not meet every budget")]
+                        if n_other_fail else [])
         return Verdict(True, headline, summary, [], [], other)
     n_pass = sum(v.passed for v in built)
     reason = (

@@ -108,3 +108,6 @@ def test_target_results_from_bench_are_judged(tmp_path: Path, capsys: pytest.Cap
     assert v["energy"]["kind"] == "measured" and "edgekit bench" in v["energy"]["provenance"]
     assert v["latency"]["provenance"].startswith("target, measured by edgekit bench")
     assert any("replaced by the target" in n for n in v["notes"])
+    # the bench ran with --quick: the build report says its budgets were judged on quick figures
+    warnings = _report(out2)["warnings"]
+    assert any("--quick" in w and str(bench_out / "bench.json") in w for w in warnings)

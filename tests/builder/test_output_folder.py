@@ -211,7 +211,7 @@ def test_lock_then_signal_cleans_up_and_keeps_the_previous_output(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], sig: int, code: int, line: str
 ) -> None:
     cfg = _project(tmp_path / "p")
-    slow = _project(tmp_path / "p", runs=1_000_000, toml="slow.toml")
+    slow = _project(tmp_path / "p", runs=1_000_000, toml="slow.toml")  # the most profile.runs allows
     out = tmp_path / "out" / "tiny"
     assert main(["build", str(cfg), "--out", str(out)]) == 0
     capsys.readouterr()

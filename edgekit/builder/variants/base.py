@@ -45,6 +45,9 @@ class BuildContext:
     # Scores the variant at ``path`` on the evaluation data; used by the accuracy-aware loop.
     # Returns None when there is no evaluation data.
     score_model: Callable[[Path], CandidateScore] | None = None
+    fixed_batch: int | None = None  # the batch the model accepts when it fixes one (often 1)
+    warnings: list[str] = field(default_factory=list)  # the build's warnings, shown in every report
+    scratch: Path | None = None  # the run's scratch folder (removed with the run)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

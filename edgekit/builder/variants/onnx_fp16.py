@@ -27,5 +27,5 @@ class OnnxFp16:
             model16 = convert_float_to_float16(ctx.model, keep_io_types=True)
             onnx.save(model16, str(out))
         except Exception as e:
-            raise ConversionError(f"{ctx.model_path}: fp16 conversion failed: {e}") from e
+            raise ConversionError(f"{ctx.config.model_path}: fp16 conversion failed: {e}") from e
         return Built(out, notes=["float16 weights and activations; float32 inputs and outputs"])

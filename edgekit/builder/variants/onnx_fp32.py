@@ -30,7 +30,7 @@ class OnnxFp32:
             ort.InferenceSession(str(ctx.model_path), opts, providers=["CPUExecutionProvider"])
         except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph types
             raise ConversionError(
-                f"{ctx.model_path}: onnxruntime cannot optimise the model: {e}"
+                f"{ctx.config.model_path}: onnxruntime cannot optimise the model: {e}"
             ) from e
         before = len(ctx.model.graph.node)
         import onnx

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
+from edgekit.builder.quant_prep import preprocessed_for_quantisation
 from edgekit.builder.variants.base import BuildContext, Built, require_quantisable
-from edgekit.builder.variants.onnx_int8_static import preprocessed_for_quantisation
 from edgekit.errors import ConversionError
 
 __all__ = ["OnnxInt8Dynamic"]
@@ -29,7 +29,7 @@ class OnnxInt8Dynamic:
                 nodes_to_exclude=list(ctx.config.quant.exclude_nodes),
             )
         except Exception as e:
-            raise ConversionError(f"{ctx.model_path}: dynamic quantisation failed: {e}") from e
+            raise ConversionError(f"{ctx.config.model_path}: dynamic quantisation failed: {e}") from e
         return Built(
             out, notes=["int8 weights, activations quantised at run time (no calibration)"]
         )

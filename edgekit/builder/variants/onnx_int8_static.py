@@ -17,6 +17,7 @@ from onnxruntime.quantization import (
     quantize_static,
 )
 
+from edgekit.builder.quant_prep import preprocessed_for_quantisation
 from edgekit.builder.variants.base import BuildContext, Built, CandidateScore, Skip, require_quantisable
 from edgekit.errors import ConversionError
 from edgekit.results import QuantStep
@@ -31,7 +32,7 @@ _METHODS = {
 
 
 class _Reader(CalibrationDataReader):
-    """Feeds calibration batches of 16 to onnxruntime's calibrator."""
+    """Feeds calibration batches (16, or the model's fixed batch) to onnxruntime's calibrator."""
 
     def __init__(self, name: str, data: np.ndarray, batch: int = 16) -> None:
         self._name = name
@@ -40,7 +41,10 @@ class _Reader(CalibrationDataReader):
         self._it: Iterator[dict[str, np.ndarray]] = self._gen()
 
     def _gen(self) -> Iterator[dict[str, np.ndarray]]:
-        for i in range(0, len(self._data), self._batch):
+        # whole batches only: a fixed-batch model refuses a short last one
+        n = len(self._data)
+        stop = n - n % self._batch if n >= self._batch else n
+        for i in range(0, stop, self._batch):
             yield {
                 self._name: np.ascontiguousarray(self._data[i : i + self._batch], dtype=np.float32)
             }
@@ -52,23 +56,6 @@ class _Reader(CalibrationDataReader):
         self._it = self._gen()
 
 
-def preprocessed_for_quantisation(ctx: BuildContext) -> Path:
-    """Shape-inferred, optimised copy of the model for the quantiser (``quant_pre_process``)."""
-    out = ctx.work_dir / "_quant_pre.onnx"
-    if out.exists():
-        return out
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    try:
-        quant_pre_process(str(ctx.model_path), str(out), skip_symbolic_shape=False)
-    except Exception as e:  # symbolic shape inference fails on some graphs; plain copy then
-        ctx.log(
-            f"onnx-int8-static: quant_pre_process failed ({type(e).__name__}: {e}); using the model as is"
-        )
-        onnx.save(ctx.model, str(out))
-    return out
-
-
 def _quantise(ctx: BuildContext, src: Path, out: Path, exclude: list[str]) -> None:
     q = ctx.config.quant
     if ctx.calibration is None:
@@ -77,7 +64,8 @@ def _quantise(ctx: BuildContext, src: Path, out: Path, exclude: list[str]) -> No
         quantize_static(
             src,
             out,
-            _Reader(ctx.input_name, ctx.calibration),
+            # A model exported with a fixed batch (often 1) is calibrated in batches of that size.
+            _Reader(ctx.input_name, ctx.calibration, ctx.fixed_batch or 16),
             quant_format=QuantFormat.QDQ,
             activation_type=QuantType.QInt8,
             weight_type=QuantType.QInt8,
@@ -89,7 +77,7 @@ def _quantise(ctx: BuildContext, src: Path, out: Path, exclude: list[str]) -> No
     except Skip:
         raise
     except Exception as e:
-        raise ConversionError(f"{ctx.model_path}: static quantisation failed: {e}") from e
+        raise ConversionError(f"{ctx.config.model_path}: static quantisation failed: {e}") from e
 
 
 def _breaks(score: CandidateScore, ctx: BuildContext) -> list[str]:
@@ -224,7 +212,7 @@ def _p50_ms(ctx: BuildContext, path: Path, runs: int = 50) -> float | None:
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = ctx.config.profile.threads
     sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    x = np.ascontiguousarray(ctx.calibration[:1], dtype=np.float32)
+    x = np.ascontiguousarray(ctx.calibration[: ctx.fixed_batch or 1], dtype=np.float32)
     for _ in range(5):
         sess.run(None, {ctx.input_name: x})
     t = []

@@ -33,6 +33,9 @@ def _convert_all(ctx: BuildContext) -> dict[str, Any]:
     if ctx.calibration is None and "int8" in wanted:
         wanted.remove("int8")
     tmp = ctx.work_dir / "_tflite"
+    # One onnx2tf run for all precisions; its log is copied to variants/NAME.convert.log for each.
+    log = (ctx.scratch or ctx.work_dir) / "onnx2tf.convert.log"
+    first = next(n for n, p in TFLITE_NAMES.items() if p in wanted) if wanted else "tflite"
     try:
         converted = convert_to_tflite_variants(
             ctx.model_path,
@@ -41,13 +44,16 @@ def _convert_all(ctx: BuildContext) -> dict[str, Any]:
             calibration=ctx.calibration,
             verify_inputs=None if ctx.calibration is None else ctx.calibration[:16],
             quant_type="per-channel" if ctx.config.quant.per_channel else "per-tensor",
-            progress=lambda line: ctx.log(f"  converter: {line}"),
+            progress=lambda line: ctx.log(f"  {line}"),
+            log_path=log,
+            log_label=f"variants/{first}.convert.log",
         )
         result: dict[str, Any] = {"ok": converted}
     except ConverterDisabledError as e:
         result = {"skip": str(e)}
     except ConversionError as e:
-        result = {"error": e}
+        result = {"error": e, "first": first}
+    result["log"] = log
     ctx.extra[_CACHE_KEY] = result
     return result
 
@@ -65,7 +71,15 @@ class _Tflite:
         res = _convert_all(ctx)
         if "skip" in res:
             raise Skip(res["skip"])
+        log = res.get("log")
+        if isinstance(log, Path) and log.is_file():
+            shutil.copyfile(log, ctx.work_dir / f"{self.name}.convert.log")
         if "error" in res:
+            if res["first"] != self.name:  # said once, by the first TFLite variant
+                raise ConversionError(
+                    f"the shared onnx2tf run failed (see {res['first']}); "
+                    f"log: variants/{self.name}.convert.log"
+                )
             raise res["error"]
         cm = res["ok"].get(self.precision)
         if cm is None:

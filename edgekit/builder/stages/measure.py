@@ -1,0 +1,135 @@
+"""The profile and judge stages: host latency and memory of every built variant, int8 against
+fp32, energy estimates, target results when given, the budgets and the verdict."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import platform
+
+import numpy as np
+
+from edgekit import __version__
+from edgekit.budget import BudgetContext, check_variant, pareto_front, select_variant
+from edgekit.builder.compare import compare_int8
+from edgekit.builder.energy_estimate import estimate_energy
+from edgekit.builder.profile import host_description, profile_variant
+from edgekit.builder.stages.context import Run
+from edgekit.builder.target_results import apply_target_results
+from edgekit.results import BuildResult
+
+__all__ = ["judge", "profile"]
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"edgekit": __version__, "python": platform.python_version()}
+    for name in ("numpy", "onnx", "onnxruntime", "ai-edge-litert", "tflite-runtime"):
+        with contextlib.suppress(PackageNotFoundError):
+            out[name] = version(name)
+    return out
+
+
+def profile(run: Run) -> Run:
+    """Stage ``profile``: host figures, int8 vs fp32, estimated energy."""
+    cfg, prepared, pipe = run.cfg, run.need(run.prepared, "prepared"), run.need(run.pipe, "pipe")
+    raw_sample = run.eval_ds or run.cal_ds
+    with run.timer.stage("profile") as d:
+        if raw_sample is not None:
+            sample = raw_sample.x[: prepared.fixed_batch or cfg.profile.batch]
+            prep_spec = pipe.to_spec()
+        else:
+            shape = [prepared.fixed_batch or cfg.profile.batch, *prepared.input_shape[1:]]
+            sample = np.zeros(shape, dtype=np.float32)
+            prep_spec = []
+            run.warnings.append("no data configured: latency measured on an all-zero input")
+        for vr in run.built:
+            vr.latency = profile_variant(
+                run.staging / vr.path,
+                preprocess=prep_spec,
+                sample=sample,
+                threads=cfg.profile.threads,
+                runs=cfg.profile.runs,
+                warmup=cfg.profile.warmup,
+                backend_options=run.backend_opts[vr.name],
+                scratch_dir=run.scratch,
+            )
+            run.log(
+                f"  {vr.name}: p50 {vr.latency.p50_ms:.3f} ms, p99 {vr.latency.p99_ms:.3f} ms, "
+                f"peak {vr.latency.peak_memory_mb:.0f} MiB"
+            )
+        for vr in run.built:
+            if vr.latency is not None:
+                vr.energy = estimate_energy(vr.latency, cfg.target.board, cfg.battery)
+        d.append(f"{len(run.built)} variants, {cfg.profile.runs} runs each, host figures; "
+                 f"energy estimated for {cfg.target.board}")
+        for line in compare_int8(run.built):
+            run.log(f"  {line}")
+            run.warnings.append(line)
+    return run
+
+
+def _apply_target(run: Run, d: list[str]) -> None:
+    """The bench's figures replace the host's; a quick or other-shape bench is said so."""
+    bench, target, prepared = run.bench, run.target, run.need(run.prepared, "prepared")
+    if target is None or bench is None:
+        return
+    for note in apply_target_results(run.built, bench, run.cfg.battery, str(target)):
+        run.log(f"  {note}")
+        d.append(note)
+    timed = list(bench.inputs.get("shape") or [])[1:]
+    fed_directly = not bench.inputs.get("preprocess_applied", True)
+    if fed_directly and timed and timed != prepared.input_shape[1:]:
+        run.warnings.append(
+            f"target results {target} timed inputs of {timed} per sample, but this build "
+            f"validated {prepared.input_shape[1:]}: the latency budgets were judged on "
+            "another input size (re-run edgekit bench on this build's bundle)"
+        )
+    if bench.quick:
+        run.warnings.append(
+            f"target results {target} come from `edgekit bench --quick` (fewer runs and "
+            "shorter energy windows): budgets were judged on quick figures"
+        )
+
+
+def judge(run: Run) -> Run:
+    """Stage ``judge``: budgets per variant, the selection and the verdict; the BuildResult."""
+    cfg, built, prepared = run.cfg, run.built, run.need(run.prepared, "prepared")
+    with run.timer.stage("judge") as d:
+        _apply_target(run, d)
+        bctx = BudgetContext(run.ref_acc, cfg.slices.min_size, cfg.budgets.require_measured_energy)
+        for vr in built:
+            vr.checks = check_variant(vr, cfg.budgets, bctx)
+        chosen, why = select_variant(built)
+        front = pareto_front(built)
+        if run.stopped_by is not None:
+            chosen, why = None, (
+                f"{run.stopped_by} failed to build and the build stopped there (run with "
+                "--keep-going to build the other variants and judge those)"
+            )
+        verdict = "pass" if chosen is not None else "rejected"
+        d.append(f"verdict {verdict}" + (f", ships {chosen.name}" if chosen else ""))
+    ref_acc = run.ref_acc
+    run.result = BuildResult(
+        model_name=cfg.model.name or cfg.model_path.stem,
+        config_path=cfg.source,
+        model_path=str(cfg.model_path),
+        verdict=verdict,  # type: ignore[arg-type]
+        selected=chosen.name if chosen else None,
+        selection_reason=why,
+        variants=run.results,
+        pareto=front,
+        stages=run.timer.timings,
+        reference="the input fp32 model under onnxruntime"
+        + (f", input fixed to {prepared.input_shape}" if prepared.notes else "")
+        + (f" (accuracy {ref_acc:.4f})" if ref_acc is not None else ""),
+        host={"description": host_description(), "machine": platform.machine()},
+        versions=_versions(),
+        started_at=run.started,
+        duration_s=0.0,
+        budgets=dataclasses.asdict(cfg.budgets),
+        warnings=run.warnings,
+        reference_accuracy=ref_acc,
+    )
+    return run

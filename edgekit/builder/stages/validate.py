@@ -1,0 +1,55 @@
+"""The validate stage: every built variant's accuracy, per class and per slice, its agreement
+with the fp32 reference, and its out-of-distribution threshold, on the evaluation data."""
+
+from __future__ import annotations
+
+from edgekit.builder import metrics
+from edgekit.builder.stages.context import Run
+from edgekit.builder.stages.scoring import score_file
+
+__all__ = ["validate"]
+
+
+def validate(run: Run) -> Run:
+    """Stage ``validate`` (not evaluated without evaluation data)."""
+    cfg, ev, ref_scores = run.cfg, run.ev, run.ref_scores
+    with run.timer.stage("validate") as d:
+        if ev is None or ref_scores is None:
+            d.append("no evaluation data: accuracy not evaluated")
+            return run
+        for vr in run.built:
+            s = score_file(
+                run.staging / vr.path,
+                ev.x,
+                run.input_name,
+                run.out_index,
+                cfg.profile.threads,
+                run.backend_opts[vr.name],
+            )
+            _conf, oscore = metrics.ood_scores(s, cfg.ood.score, cfg.model.output)
+            ood = metrics.calibrate_ood(
+                oscore,
+                ev.in_dist,
+                ev.ood,
+                kind=cfg.ood.score,
+                target_accept=cfg.ood.target_in_distribution_accept,
+                ood_classes=cfg.data.ood_classes,
+            )
+            vr.accuracy = metrics.accuracy_result(
+                y=ev.y,
+                scores=s,
+                ref_scores=ref_scores,
+                labels=run.labels,
+                in_dist=ev.in_dist,
+                slices=ev.slices,
+                min_slice=cfg.slices.min_size,
+                worst_k=cfg.slices.worst,
+                ood=ood,
+                source=ev.source,
+            )
+            run.log(
+                f"  {vr.name}: accuracy {vr.accuracy.accuracy:.4f} (fp32 reference "
+                f"{run.ref_acc:.4f}), agreement {vr.accuracy.agreement_with_reference:.4f}"
+            )
+        d.append(f"{len(run.built)} variants on {len(ev.y)} rows")
+    return run
