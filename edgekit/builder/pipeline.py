@@ -489,6 +489,8 @@ def _run(
         ("optimise", ["onnx-fp32"]),
         ("quantise", ["onnx-fp16", "onnx-int8-dynamic", "onnx-int8-static"]),
         ("export", ["tflite-fp32", "tflite-fp16", "tflite-int8"]),
+        # tree ensembles (edgekit.trees); truncation first: the compiled-truncated variant uses it
+        ("compile", ["trees-truncated", "trees-compiled", "trees-compiled-truncated"]),
     ]
     for stage_name, members in groups:
         todo = [n for n in members if n in names]
