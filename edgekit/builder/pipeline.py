@@ -27,6 +27,7 @@ from edgekit import __version__
 from edgekit.budget import BudgetContext, check_variant, pareto_front, select_variant
 from edgekit.builder import metrics
 from edgekit.builder.energy_estimate import estimate_energy
+from edgekit.builder.feature_costs import feature_cost_table
 from edgekit.builder.profile import host_description, profile_variant
 from edgekit.builder.target_results import apply_target_results, load_target_results
 from edgekit.builder.variants import VARIANTS
@@ -596,6 +597,7 @@ def _run(
                 vr.energy = estimate_energy(vr.latency, cfg.target.board, cfg.battery)
         d.append(f"{len(built_variants)} variants, {cfg.profile.runs} runs each, host figures; "
                  f"energy estimated for {cfg.target.board}")
+        feature_costs = feature_cost_table(cfg.preprocess, raw_sample.x if raw_sample else None, model)
 
     # ---- judge
     with stages.stage("judge") as d:
@@ -630,6 +632,7 @@ def _run(
         budgets=dataclasses.asdict(cfg.budgets),
         warnings=warnings,
         reference_accuracy=ref_acc,
+        feature_costs=feature_costs,
     )
 
     # ---- bundle
