@@ -67,6 +67,7 @@ class CompiledTreesBackend(LoadedModel):
     """
 
     name = "tl2cgen"
+    runtime_version = "generated C, loaded with ctypes"
 
     def __init__(
         self,

@@ -124,7 +124,7 @@ def measure_feature_costs(
         float(np.median(extract)),
         len(arr),
         repeats,
-        f"each graph step timed alone on one capture at a time (median of {repeats} runs x "
+        f"Each graph step timed alone on one capture at a time (median of {repeats} runs x "
         f"{len(arr)} captures, this machine, 1 thread); a shared intermediate's cost is split "
         "evenly among the features that need it",
     )

@@ -15,6 +15,9 @@ from edgekit.bundle import load_bundle
 from edgekit.config import load_config
 from edgekit.signals.features import FEATURE_NAMES
 from edgekit.trees.testing import make_boosted_trees
+from tests.bundle.conftest import run_cli
+
+BENCH_QUICK = ["--meter", "model:rpi4b", "--quick", "--windows", "2", "--idle-s", "0.2", "--runs", "5"]
 
 LABELS = ["noise", "tone", "am", "fm", "bpsk", "qpsk", "8psk", "16qam", "gfsk", "chirp"]
 ZERO_AFTER = 4  # rounds 4.. of the model add nothing: truncating at 4 changes no prediction
@@ -98,9 +101,16 @@ min_accuracy = 0.0
 
     bundle = load_bundle(out / "bundle")
     shipped = {v["name"]: v for v in bundle.manifest["variants"]}
-    if "trees-compiled" in shipped:
-        v = shipped["trees-compiled"]
-        assert v["runtime"] == "tl2cgen" and v["file"] in bundle.manifest["files"]
-        for extra in v["extra_files"]:
-            assert extra.endswith(".aarch64.so") and extra in bundle.manifest["files"]
-        assert bundle.model_path("trees-compiled").name == "trees-compiled.so"
+    assert "trees-compiled" in shipped  # same predictions as fp32: within every budget
+    v = shipped["trees-compiled"]
+    assert v["runtime"] == "tl2cgen" and v["file"] in bundle.manifest["files"]
+    for extra in v["extra_files"]:
+        assert extra.endswith(".aarch64.so") and extra in bundle.manifest["files"]
+    assert bundle.model_path("trees-compiled").name == "trees-compiled.so"
+    # edgekit bench runs the compiled trees from the verified bundle like any variant
+    bench_out = tmp_path / "bench"
+    run = run_cli(
+        "bench", out / "bundle", *BENCH_QUICK, "--variants", "trees-compiled", "--out", bench_out
+    )
+    assert run.code == 0, run.stderr
+    assert "tl2cgen" in (bench_out / "bench.json").read_text()
