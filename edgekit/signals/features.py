@@ -71,13 +71,24 @@ def _std(v: np.ndarray) -> np.ndarray:
 
 @cache
 def _hann(seg: int) -> np.ndarray:
-    return np.hanning(seg).astype(_F32)
+    win: np.ndarray = np.hanning(seg).astype(_F32)
+    win.setflags(write=False)  # cached: shared between calls
+    return win
+
+
+@cache
+def _fftfreq(n: int) -> np.ndarray:
+    """Bin frequencies in cycles/sample, unshifted like the PSD, as a (1, n) row."""
+    freqs: np.ndarray = np.fft.fftfreq(n).astype(_F32)[None, :]
+    freqs.setflags(write=False)  # shared between calls
+    return freqs
 
 
 @cache
 def _ramp(n: int) -> tuple[np.ndarray, float]:
     """Centred time axis of ``n`` points and its sum of squares, for straight-line fits."""
     t = np.arange(n) - (n - 1) / 2
+    t.setflags(write=False)  # cached: shared between calls
     return t, float(t @ t)
 
 
@@ -117,7 +128,7 @@ def _i_psd_mean(c: Cache) -> np.ndarray:
 
 
 def _i_freqs(c: Cache) -> np.ndarray:
-    return np.fft.fftfreq(c["psd"].shape[1]).astype(_F32)[None, :]
+    return _fftfreq(c["psd"].shape[1])
 
 
 def _i_centroid(c: Cache) -> np.ndarray:
