@@ -16,12 +16,14 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
         || echo "warning: could not install chromium; browser tests will be skipped"
 fi
 
-# Compiled tree variants are cross-compiled for the Pi with Debian's aarch64 gcc; without it
-# those tests say why they are skipped.
-if ! command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "installing gcc-aarch64-linux-gnu for the compiled-trees tests (apt-get) ..."
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc-aarch64-linux-gnu >/dev/null) \
-        || echo "warning: could not install gcc-aarch64-linux-gnu; aarch64 tree tests will be skipped"
+# Compiled tree variants are cross-compiled for the Pi with Debian's aarch64 gcc, and the aarch64
+# library is run under qemu-user; without them those tests say why they are skipped.
+if { ! command -v aarch64-linux-gnu-gcc || ! command -v qemu-aarch64; } >/dev/null 2>&1 \
+        && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing gcc-aarch64-linux-gnu and qemu-user for the compiled-trees tests (apt-get) ..."
+    (apt-get update -qq \
+        && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc-aarch64-linux-gnu qemu-user >/dev/null) \
+        || echo "warning: could not install the aarch64 toolchain; aarch64 tree tests will be skipped"
 fi
 
 # The first run creates the pinned onnx2tf converter environment (~2.6 GB, a few minutes).
