@@ -43,6 +43,9 @@ VARIANT_NAMES = (
     "tflite-fp32",
     "tflite-fp16",
     "tflite-int8",
+    "trees-compiled",
+    "trees-truncated",
+    "trees-compiled-truncated",
 )
 
 

@@ -214,6 +214,7 @@ class BuildResult:
     schema_version: int = REPORT_SCHEMA_VERSION
     warnings: list[str] = field(default_factory=list)
     reference_accuracy: float | None = None  # accuracy of the reference on in-distribution rows
+    feature_costs: dict[str, Any] | None = None  # per-feature cost table (edgekit.builder.feature_costs)
 
     def variant(self, name: str) -> VariantResult:
         for v in self.variants:

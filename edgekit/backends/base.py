@@ -121,13 +121,14 @@ class LoadedModel:
         return self._handle
 
 
-SUFFIXES: dict[str, str] = {".onnx": "onnxruntime", ".tflite": "tflite"}
+SUFFIXES: dict[str, str] = {".onnx": "onnxruntime", ".tflite": "tflite", ".so": "tl2cgen"}
 """File suffix -> backend kind."""
 
 BACKENDS: dict[str, str] = {
     "onnxruntime": "edgekit.backends.onnxrt",
     "onnx": "edgekit.backends.onnxrt",
     "tflite": "edgekit.backends.tflite",
+    "tl2cgen": "edgekit.backends.compiled_trees",  # tree ensembles compiled to a shared library
 }
 """Backend kind -> module; each module exposes ``open_model(path, *, threads, **options)``."""
 

@@ -40,7 +40,7 @@ MAX_DIM = 1 << 24
 MAX_INPUT_ELEMENTS = 1 << 24
 """Elements of one sample (the shape without its batch axis): 64 MiB of float32 at most."""
 MAX_LABELS = 100_000
-RUNTIMES = ("onnxruntime", "tflite")
+RUNTIMES = ("onnxruntime", "tflite", "tl2cgen")
 _BACKEND_OPTIONS: dict[str, dict[str, Callable[[Any, str], None]]] = {}  # filled below
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")
 _DTYPE = re.compile(r"[A-Za-z0-9_]{1,32}")
@@ -206,10 +206,50 @@ def _optimization(v: Any, key: str) -> None:
     _choice(v, key, ("disable", "basic", "extended", "all"))
 
 
+_MACHINE = re.compile(r"[a-z0-9_]{1,32}")
+_LIBRARY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}\.so")
+
+
+def _libraries(v: Any, key: str) -> None:
+    """Compiled trees: machine (``aarch64``) -> a shared library's file name beside the model."""
+    table = _table(v, key)
+    if not 1 <= len(table) <= 16:
+        raise BundleError(f"{key}: must hold 1 to 16 machines, got {len(table)}")
+    for machine, name in table.items():
+        _text(machine, f"{key} key", pattern=_MACHINE, accepted="a machine name such as aarch64")
+        _text(name, f"{key}.{machine}", pattern=_LIBRARY, accepted="a .so file name (no folder)")
+
+
+def _io_name(v: Any, key: str) -> None:
+    _text(v, key, most=200)
+
+
+def _io_name_or_null(v: Any, key: str) -> None:
+    _text(v, key, most=200, null=True)
+
+
+def _output_names(v: Any, key: str) -> None:
+    for i, n in enumerate(_list(v, key, most=16, least=1)):
+        _text(n, f"{key}[{i}]", most=200)
+
+
 _BACKEND_OPTIONS.update(
     onnxruntime={"optimization": _optimization},
     tflite={"transpose_input": _perm, "original_input_shapes": _shapes},
+    tl2cgen={
+        "libraries": _libraries,
+        "input_name": _io_name,
+        "outputs": _output_names,
+        "label_output": _io_name_or_null,
+    },
 )
+
+
+def tl2cgen_libraries(rel: str, options: dict[str, Any]) -> list[str]:
+    """Bundle paths of the libraries a compiled-trees variant may load (the model's siblings)."""
+    parent = PurePosixPath(rel).parent
+    libs = options.get("libraries") if isinstance(options, dict) else None
+    return [str(parent / n) for n in (libs or {}).values() if isinstance(n, str)]
 
 
 def _files(v: Any) -> dict[str, Any]:
@@ -265,6 +305,13 @@ def _variant(v: Any, key: str, files: dict[str, Any]) -> dict[str, Any]:
                 f"accepted: {', '.join(allowed)}"
             )
         allowed[name](value, f"{key}.backend_options.{name}")
+    if runtime == "tl2cgen":  # a library is code: each one the backend may dlopen is hashed
+        for lib in tl2cgen_libraries(rel, options):
+            if lib != rel and lib not in extras:
+                raise BundleError(
+                    f"{key}.backend_options.libraries: {lib!r} is not in the variant's extra_files; "
+                    "every library the backend may load must be listed and hashed"
+                )
     _optional(var, "precision", lambda x, k: _free_text(x, k, 32), f"{key}.")
     _optional(var, "passed", _bool_or_null, f"{key}.")
     _optional(var, "size_bytes", lambda x, k: _int(x, k, lo=0, hi=2**53 - 1, null=True), f"{key}.")

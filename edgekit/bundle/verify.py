@@ -213,6 +213,8 @@ def _undeclared_reads(root: Path, var: dict[str, Any]) -> list[str]:
     rel: str = var["file"]
     extras = set(var.get("extra_files") or [])
     where = f"variant {var['name']!r}"
+    if var["runtime"] == "tl2cgen":  # a shared library reads nothing; its siblings are extra_files
+        return []
     if var["runtime"] == "tflite":
         sidecar = tflite_sidecar(rel)
         if sidecar not in extras and os.path.lexists(root / sidecar):

@@ -586,6 +586,10 @@ def build_view(result: BuildResult, *, worst_n: int = 5) -> ReportView:
         _stages_section(r), _provenance_section(r),
     ]
     sections = [s for s in optional if s is not None]
+    from edgekit.report.trees_section import trees_sections  # imports this module's blocks
+
+    at = next((i for i, s in enumerate(sections) if s.id in ("stages", "provenance")), len(sections))
+    sections[at:at] = trees_sections(r)  # feature costs and truncation, before the timings
     if r.warnings:
         sections.append(Section("warnings", "Warnings",
                                 [Bullets([rich(w) for w in r.warnings], "ne")]))

@@ -116,6 +116,7 @@ class Run:
     backend_opts: dict[str, dict[str, Any]] = field(default_factory=dict)
     stopped_by: str | None = None  # the variant whose failure stopped the build (no --keep-going)
     # judge
+    feature_costs: dict[str, Any] | None = None  # the `features` op's cost table (trees)
     result: BuildResult | None = None
 
     @property

@@ -13,6 +13,7 @@ from edgekit import __version__
 from edgekit.budget import BudgetContext, check_variant, pareto_front, select_variant
 from edgekit.builder.compare import compare_int8
 from edgekit.builder.energy_estimate import estimate_energy
+from edgekit.builder.feature_costs import feature_cost_table
 from edgekit.builder.profile import host_description, profile_variant
 from edgekit.builder.stages.context import Run
 from edgekit.builder.target_results import apply_target_results
@@ -67,6 +68,10 @@ def profile(run: Run) -> Run:
         for line in compare_int8(run.built):
             run.log(f"  {line}")
             run.warnings.append(line)
+        if run.model is not None:
+            run.feature_costs = feature_cost_table(
+                cfg.preprocess, raw_sample.x if raw_sample else None, run.model
+            )
     return run
 
 
@@ -131,5 +136,6 @@ def judge(run: Run) -> Run:
         budgets=dataclasses.asdict(cfg.budgets),
         warnings=run.warnings,
         reference_accuracy=ref_acc,
+        feature_costs=run.feature_costs,
     )
     return run

@@ -25,6 +25,8 @@ GROUPS = [
     ("optimise", ["onnx-fp32"]),
     ("quantise", ["onnx-fp16", "onnx-int8-dynamic", "onnx-int8-static"]),
     ("export", ["tflite-fp32", "tflite-fp16", "tflite-int8"]),
+    # tree ensembles (edgekit.trees); truncation first: the compiled-truncated variant uses it
+    ("compile", ["trees-truncated", "trees-compiled", "trees-compiled-truncated"]),
 ]
 
 

@@ -8,6 +8,8 @@ from edgekit.builder.variants.onnx_fp32 import OnnxFp32
 from edgekit.builder.variants.onnx_int8_dynamic import OnnxInt8Dynamic
 from edgekit.builder.variants.onnx_int8_static import OnnxInt8Static
 from edgekit.builder.variants.tflite import TfliteFp16, TfliteFp32, TfliteInt8
+from edgekit.builder.variants.trees_compiled import TreesCompiled, TreesCompiledTruncated
+from edgekit.builder.variants.trees_truncated import TreesTruncated
 
 __all__ = ["VARIANTS", "BuildContext", "Built", "Skip", "Variant"]
 
@@ -19,4 +21,7 @@ VARIANTS: dict[str, type[Variant]] = {
     "tflite-fp32": TfliteFp32,
     "tflite-fp16": TfliteFp16,
     "tflite-int8": TfliteInt8,
+    "trees-truncated": TreesTruncated,
+    "trees-compiled": TreesCompiled,
+    "trees-compiled-truncated": TreesCompiledTruncated,
 }
