@@ -10,7 +10,6 @@ and the batch dimension kept as declared (dynamic, or fixed, which every feeder 
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,17 +189,19 @@ def prepare_model(
             cfg.model.input_shape,
             src if cfg.model.input_shape else where,
         )
-    if any(not isinstance(d, int) or d <= 0 for d in declared[1:]):
+    changed = any(not isinstance(d, int) or d <= 0 for d in declared[1:])
+    if changed:
         notes.append(
             f"input {input_name!r} declared {declared}; fixed to "
             f"[{batch if fixed else 'N'}, {', '.join(map(str, per_sample))}] from "
             + ("model.input_shape" if cfg.model.input_shape else "the data's shape")
         )
-    _set_dims(main, [batch if isinstance(batch, int) and batch > 0 else (batch or "N"), *per_sample])
-    # Stale intermediate shapes would contradict the fixed input; let inference redo them.
-    del m.graph.value_info[:]
-    with contextlib.suppress(Exception):  # a model onnx cannot infer still runs in onnxruntime
-        m = onnx.shape_inference.infer_shapes(m)
+    if changed:
+        _set_dims(main, [fixed if fixed else (batch or "N"), *per_sample])
+        # Stale intermediate shapes would contradict the fixed input: drop them (onnxruntime, the
+        # quantisers and onnx2tf infer shapes themselves). A model that needed no change keeps
+        # its graph as exported, so its variants are the same as without this step.
+        del m.graph.value_info[:]
     onnx.save(m, str(out))
     return PreparedModel(out, m, [fixed or 1, *per_sample], fixed, notes)
 
