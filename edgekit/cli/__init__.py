@@ -42,7 +42,7 @@ def _root(
 
 def _register() -> None:
     # Imported for their side effect of adding commands to ``app``.
-    from edgekit.cli import bench_cmd, build_cmd, data_cmd, emulate_cmd, inspect_cmd  # noqa: F401
+    from edgekit.cli import bench_cmd, build_cmd, data_cmd, emulate_cmd, energy_cmd, inspect_cmd  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -60,7 +60,7 @@ def test_ina226_reads_through_calibration() -> None:
     sample = meter.read()
     assert sample.current_a == pytest.approx(10239 * lsb)
     assert sample.voltage_v == pytest.approx(4040 * 1.25e-3)
-    assert "1 x 1100 us" in meter.info.notes
+    assert "1 x (1100 us shunt + 1100 us bus)" in meter.info.notes
 
 
 def test_ina226_averaging_sets_config_and_rate() -> None:

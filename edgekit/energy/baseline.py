@@ -1,0 +1,108 @@
+"""The idle baseline under each window: idle measured before and after, interpolated across it.
+
+Idle power is measured in every idle segment (after a settle time, so governor and averaging tails
+of the previous window are not booked as idle), each segment giving a mean and its standard error
+from sub-blocks. The baseline under the windows is a natural cubic spline through the segment
+means (a straight line with only two), so a linear or smooth idle drift is followed rather than
+averaged. The spline is linear in the idle means, so ``weights`` turns any interval into a row of
+coefficients: the bootstrap can then redraw the idle means and recompute every baseline at once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgekit.energy.integrate import Integrator
+
+__all__ = ["IdleSegment", "Interpolator", "measure_idle"]
+
+
+@dataclass(frozen=True)
+class IdleSegment:
+    """One idle segment: the span used after guards, its mean power, sub-block means."""
+
+    start_s: float
+    end_s: float
+    mean_w: float
+    block_means_w: np.ndarray
+    n_samples: int
+
+    @property
+    def mid_s(self) -> float:
+        return 0.5 * (self.start_s + self.end_s)
+
+    @property
+    def stderr_w(self) -> float:
+        m = self.block_means_w
+        return float(np.std(m, ddof=1) / math.sqrt(m.size)) if m.size > 1 else 0.0
+
+
+def measure_idle(
+    integ: Integrator, start_s: float, end_s: float, *, settle_s: float, tail_s: float,
+    block_s: float, period_s: float,
+) -> IdleSegment | None:
+    """Mean power of [start + settle, end - tail] with sub-block means; None if too short."""
+    a = start_s + min(settle_s, 0.5 * (end_s - start_s))
+    b = end_s - min(tail_s, 0.25 * (end_s - start_s))
+    if b - a < 2.0 * period_s or int(integ.count(a, b)) < 2:
+        return None
+    n_blocks = int(np.clip(round((b - a) / block_s), 2, 64))
+    n_blocks = max(1, min(n_blocks, int((b - a) / (5.0 * period_s))))
+    edges = np.linspace(a, b, n_blocks + 1)
+    means = integ.energy_j(edges[:-1], edges[1:]) / np.diff(edges)
+    mean = float(integ.energy_j(a, b)) / (b - a)
+    return IdleSegment(a, b, mean, np.asarray(means), int(integ.count(a, b)))
+
+
+def _spline_matrix(x: np.ndarray) -> np.ndarray:
+    """G with M = G y: the natural cubic spline's second derivatives at the knots."""
+    n = x.size
+    h = np.diff(x)
+    a = np.zeros((n, n))
+    r = np.zeros((n, n))
+    a[0, 0] = a[-1, -1] = 1.0
+    for j in range(1, n - 1):
+        a[j, j - 1], a[j, j], a[j, j + 1] = h[j - 1], 2.0 * (h[j - 1] + h[j]), h[j]
+        r[j, j - 1] = 6.0 / h[j - 1]
+        r[j, j] = -6.0 / h[j - 1] - 6.0 / h[j]
+        r[j, j + 1] = 6.0 / h[j]
+    return np.asarray(np.linalg.solve(a, r))
+
+
+class Interpolator:
+    """Idle power between knots (segment midpoints): spline with >= 3 knots, else a line."""
+
+    def __init__(self, knots_s: np.ndarray) -> None:
+        self.x = np.asarray(knots_s, dtype=np.float64)
+        if self.x.size < 2 or np.any(np.diff(self.x) <= 0):
+            raise ValueError("need at least two increasing knots")
+        self.spline = self.x.size >= 3
+        self._g = _spline_matrix(self.x) if self.spline else None
+
+    def basis(self, t: np.ndarray, *, linear: bool = False) -> np.ndarray:
+        """Row j: the value at t[j] as coefficients of the knot values (len(t) x n_knots)."""
+        t = np.asarray(t, dtype=np.float64)
+        x, n = self.x, self.x.size
+        j = np.clip(np.searchsorted(x, t, side="right") - 1, 0, n - 2)
+        h = x[j + 1] - x[j]
+        left, right = x[j + 1] - t, t - x[j]
+        out = np.zeros((t.size, n))
+        rows = np.arange(t.size)
+        out[rows, j] += left / h
+        out[rows, j + 1] += right / h
+        if self.spline and not linear and self._g is not None:
+            cl = (left**3 / h - h * left) / 6.0
+            cr = (right**3 / h - h * right) / 6.0
+            out += cl[:, None] * self._g[j] + cr[:, None] * self._g[j + 1]
+        return out
+
+    def weights(self, a: np.ndarray, b: np.ndarray, *, linear: bool = False) -> np.ndarray:
+        """Coefficients of the integral over each [a, b] (Simpson: exact for a cubic piece)."""
+        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        mid = 0.5 * (a + b)
+        f = self.basis(a, linear=linear) + 4.0 * self.basis(mid, linear=linear)
+        f += self.basis(b, linear=linear)
+        return np.asarray(f * ((b - a) / 6.0)[:, None])
