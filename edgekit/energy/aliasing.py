@@ -67,18 +67,31 @@ class AliasLevel:
         }
 
 
-def _level(name: str, phase: np.ndarray, power: np.ndarray, cycle_s: float, dyn_w: float) -> AliasLevel:
+def _one(phase: np.ndarray, power: np.ndarray) -> tuple[float, float, int]:
+    """(coverage, sample mean - phase-stratified mean, n) of one group of samples."""
     bins = np.minimum((phase * BINS).astype(np.int64), BINS - 1)
     counts = np.bincount(bins, minlength=BINS)
     sums = np.bincount(bins, weights=power, minlength=BINS)
-    n = counts.sum()
-    occupied = counts >= max(3, int(0.1 * n / BINS))
+    n = int(counts.sum())
+    occupied = counts >= max(1.0, 0.25 * n / BINS)
     means = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
-    sample_mean = float(sums.sum() / n)
-    stratified = float(means[occupied].mean()) if occupied.any() else sample_mean
-    bias = sample_mean - stratified
+    stratified = float(means[occupied].mean())
+    return float(occupied.mean()), float(sums.sum() / n) - stratified, n
+
+
+def _level(
+    name: str, phase: np.ndarray, power: np.ndarray, group: np.ndarray, cycle_s: float, dyn_w: float
+) -> AliasLevel:
+    """Coverage and bias per window (a lock holds within a window even when the clock fit
+    shifts windows against each other), then the median coverage and the weighted bias."""
+    parts = [_one(phase[group == g], power[group == g]) for g in np.unique(group)
+             if np.count_nonzero(group == g) >= 4 * BINS]
+    if not parts:
+        parts = [_one(phase, power)]
+    coverage = float(np.median([c for c, _, _ in parts]))
+    bias = sum(b * n for _, b, n in parts) / sum(n for _, _, n in parts)
     rel = abs(bias) / abs(dyn_w) if dyn_w != 0 else 0.0
-    return AliasLevel(name, cycle_s, float(occupied.mean()), bias, rel)
+    return AliasLevel(name, cycle_s, coverage, bias, rel)
 
 
 def check_aliasing(
@@ -96,16 +109,20 @@ def check_aliasing(
     ``t`` are sample times on the host clock (centred on their averaging window), ``calls`` rows
     (start, end, n). Refuses (``EnergyRefused('aliasing')``) when the samples see too few phases
     of a cycle, or when the sample mean differs from the phase-stratified mean by more than
-    ``REFUSE_BIAS`` of the dynamic power. A level whose cycle the meter averages over is skipped.
+    ``REFUSE_BIAS`` of the dynamic power. A level whose cycle the meter averages over is skipped,
+    and so is everything when the meter's averages tile time (nothing falls between samples).
     """
-    inside = np.zeros(t.size, dtype=bool)
-    for ws, we in windows:
-        inside |= (t >= ws) & (t < we)
-    t, p = t[inside], p[inside]
+    if averaging_s >= 0.9 * sample_period_s:  # averages that tile time see every instant
+        return [], [], 0.0
+    group = np.full(t.size, -1)
+    for k, (ws, we) in enumerate(windows):
+        group[(t >= ws) & (t < we)] = k
+    inside = group >= 0
+    t, p, group = t[inside], p[inside], group[inside]
     starts, ends, n = calls[:, 0], calls[:, 1], calls[:, 2]
     c = np.searchsorted(starts, t, side="right") - 1
     ok = c >= 0
-    t, p, c = t[ok], p[ok], c[ok]
+    t, p, c, group = t[ok], p[ok], c[ok], group[ok]
     if t.size < 2 * BINS:
         return [], [], 0.0
     nxt = np.append(starts[1:], np.inf)
@@ -118,16 +135,17 @@ def check_aliasing(
     loop_cycle = float(np.median(cycle_end - starts))
     if averaging_s < loop_cycle:
         phase = np.clip((t - starts[c]) / (cycle_end[c] - starts[c]), 0.0, 1.0 - 1e-12)
-        levels.append(_level("loop", phase, p, loop_cycle, dyn_w))
+        levels.append(_level("loop", phase, p, group, loop_cycle, dyn_w))
     busy = t < ends[c]
     per_inf = (ends - starts) / n
     inf_cycle = float(np.median(per_inf))
     if averaging_s < inf_cycle and np.any(n > 1) and busy.sum() >= 2 * BINS:
         x = (t[busy] - starts[c[busy]]) / per_inf[c[busy]]
-        levels.append(_level("inference", x - np.floor(x), p[busy], inf_cycle, dyn_w))
+        levels.append(_level("inference", x - np.floor(x), p[busy], group[busy], inf_cycle, dyn_w))
     warnings: list[str] = []
     bias_w = 0.0
-    rate = f"{1.0 / sample_period_s:.0f} Hz point-sampling meter"
+    kind = "point-sampling" if averaging_s == 0 else f"{averaging_s * 1e3:.3g} ms-averaging"
+    rate = f"{1.0 / sample_period_s:.0f} Hz {kind} meter"
     for lv in levels:
         what = f"the {lv.cycle_s * 1e3:.3g} ms {lv.level} cycle"
         if lv.coverage < MIN_COVERAGE and averaging_s < lv.cycle_s / 4.0:

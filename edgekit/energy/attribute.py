@@ -230,15 +230,16 @@ def attribute(
     warnings += _precision(point.total_j, half_tot, point.dynamic_j, half_dyn, period, h.averaging_s)
     drift_j = float(sum(abs(idle_w[layout.after[k]] - idle_w[layout.before[k]]) * (we - ws) / 2.0
                         for k, (ws, we) in enumerate(layout.windows)))
-    if interp_j > INTERPOLATION_REFUSE * abs(dyn_total_j) and interp_j > 0:
+    negligible_j = 1e-4 * float(blocks.energy_j.sum())  # below this, drift cannot matter
+    if interp_j > max(INTERPOLATION_REFUSE * abs(dyn_total_j), negligible_j):
         raise EnergyRefused("drift", f"idle power moves {idle_w.min():.4g}-{idle_w.max():.4g} W and "
                             "not along a smooth curve: interpolating it decides "
-                            f"{interp_j / max(abs(dyn_total_j), 1e-300):.0%} of the dynamic energy; "
+                            f"{_share(interp_j, dyn_total_j)} of the dynamic energy; "
                             "measure on a quieter board or with shorter windows")
-    if drift_j > DRIFT_WARN * abs(dyn_total_j):
+    if drift_j > max(DRIFT_WARN * abs(dyn_total_j), negligible_j):
         warnings.append(
             f"idle drift: idle power moved {idle_w[0]:.4g} -> {idle_w[-1]:.4g} W (range "
-            f"{idle_w.min():.4g}-{idle_w.max():.4g} W); {drift_j / max(abs(dyn_total_j), 1e-300):.1%} "
+            f"{idle_w.min():.4g}-{idle_w.max():.4g} W); {_share(drift_j, dyn_total_j)} "
             "of the dynamic energy rests on interpolating idle across the windows "
             f"({'spline' if interp.spline else 'straight line'})"
         )
@@ -287,6 +288,13 @@ def attribute(
     )
 
 
+def _share(part: float, whole: float) -> str:
+    """``part`` as a percentage of ``whole``; "more than all" when ``whole`` is (nearly) zero."""
+    if abs(whole) < 1e-12 or abs(part / whole) > 10:
+        return "more than all"
+    return f"{abs(part / whole):.1%}"
+
+
 def _precision(total: float, half_tot: float, dyn: float, half_dyn: float, period: float,
                averaging_s: float) -> list[str]:
     """A warning when either figure is known to worse than ``PRECISION_WARN``, with the likely cause."""
@@ -295,8 +303,9 @@ def _precision(total: float, half_tot: float, dyn: float, half_dyn: float, perio
     if rel_t <= PRECISION_WARN and rel_d <= PRECISION_WARN:
         return []
     sampling = "averaging" if averaging_s > 0 else "point-sampling"
+    dyn_text = f"+-{rel_d:.1%}" if rel_d <= 10 else "+-more than itself (not told apart from 0)"
     return [
-        f"precision: total energy per inference known to +-{rel_t:.1%}, dynamic to +-{rel_d:.1%} "
+        f"precision: total energy per inference known to +-{rel_t:.1%}, dynamic to {dyn_text} "
         f"({sampling} meter at {1 / period:.3g} Hz; longer or more windows, or a faster/averaging "
         "meter, narrow it; a dynamic energy small against idle is hard to separate)"
     ]

@@ -106,12 +106,15 @@ class _Run:
         """Close the log, wait for a sample after it, and cut the meter's samples of the run."""
         end_s = self.clock.monotonic()
         self.rec.end(end_s)
+        delay = self.sampler.delay_s if self.sampler is not None else 0.0
+        # a sample stands for the average before it: wait for one that covers the end
+        need_s = end_s + self.info.averaging_s + delay + self.period_s
         limit_s = max(200 * self.period_s, 10.0)
-        while self.source.count_between(end_s, math.inf) == 0:
+        while self.source.count_between(need_s, math.inf) == 0:
             if self.clock.monotonic() - end_s > limit_s:
                 raise MeterError(f"meter produced no sample for {limit_s:.1f} s after the run")
             self.clock.sleep(self.period_s)
-        t, p = self.source.samples_between(self.first_s - self.period_s, end_s + self.period_s)
+        t, p = self.source.samples_between(self.first_s - self.period_s, need_s)
         info, ctx = self.info, self.rec.header
 
         def named(key: str) -> str | None:
@@ -121,7 +124,7 @@ class _Run:
             kind=info.kind, meter=info.name, meter_spec=info.spec, measures=info.measures,
             sample_rate_hz=info.sample_rate_hz, averaging_s=info.averaging_s,
             resolution_w=info.resolution_w, clock="host", board=named("board"),
-            delay_s=self.sampler.delay_s if self.sampler is not None else 0.0,
+            delay_s=delay,
             board_model=named("board_model"), soc=named("soc"), bundle_id=named("bundle_id"),
             variant=named("variant"), recorded_by=named("recorded_by"),
         )
@@ -183,7 +186,7 @@ def measure_energy(
     power is known to ``max_relative_uncertainty`` (or it reaches ``max_window_s``, default
     max(60 s, 4 x min_window_s); the interval then says how well it is known). Without
     ``min_samples`` by ``max_window_s`` it is refused (``MeterError("cannot resolve ...")``).
-    ``dither`` (default: when the meter point-samples) waits a random gap before each call and
+    ``dither`` (default: unless the meter's averages tile time) waits a random gap before each call and
     varies the calls' batch sizes, so the loop cannot beat with the sample clock; ``marker`` (a function that
     loads the board for the given seconds) adds marker pulses at both ends for clock alignment;
     ``env_probe`` is read around every window (governor, clock, temperature); ``context`` names
@@ -209,8 +212,8 @@ def measure_energy(
         for _ in range(max(warmup_calls, 1)):
             run_batch(inferences_per_call)
         per_inference_s = (clock.monotonic() - t0) / max(warmup_calls, 1) / inferences_per_call
-        if dither is None:
-            dither = info.averaging_s < per_inference_s * inferences_per_call
+        if dither is None:  # a meter whose averages tile time cannot alias; point samples can
+            dither = info.averaging_s < 0.9 / nominal_hz
         run.rec.header = _header(info, context, opts, mode="back-to-back", dither=bool(dither))
         if marker is not None:
             run.marker(marker, marker_s)

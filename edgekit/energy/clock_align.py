@@ -248,11 +248,39 @@ def align_clock(
     if clock == "host":
         found, n = _fit_edges(integ, busy, edges, ClockFit("identity"), period_s, averaging_s, span,
                               False)
-        if found is None or n < 4:
+        if n * 2 < len(edges):  # most edges are not where the host clock puts them: look wider
+            try:
+                wide, notes = _meter_clock(integ, events, busy, edges, period_s, averaging_s, span)
+            except EnergyRefused:
+                wide = None
+            if wide is not None and wide.n_points > n:
+                return wide, [
+                    "clock: the trace says its timestamps are the host's, but its power edges do "
+                    "not line up with the events; aligned as a meter clock", *notes]
+        if found is None or n < 4 or not _significant(found, edges):
             return ClockFit("host clock (declared), identity", n_points=n), []
         refined = ClockFit("host clock, refined on power edges", found.offset_s, found.rate,
                            found.residual_s, n)
         return refined, [_describe(refined)] if abs(refined.offset_s) > 2 * period_s else []
+    fit, notes = _meter_clock(integ, events, busy, edges, period_s, averaging_s, span)
+    return fit, notes
+
+
+def _significant(fit: ClockFit, edges: list[_Edge]) -> bool:
+    """Whether a fit differs from the identity by more than 3 standard errors (an insignificant
+    correction of a host-clocked trace would only add noise, e.g. to the aliasing phases)."""
+    h = np.array([e.host_s for e in edges])
+    se_offset = fit.residual_s / math.sqrt(max(fit.n_points, 1))
+    se_rate = se_offset / max(float(np.std(h)), 1e-9)
+    moved_s = abs(fit.offset_s + (fit.rate - 1.0) * float(np.mean(h)))
+    return moved_s > 3.0 * se_offset or abs(fit.rate - 1.0) > 3.0 * se_rate
+
+
+def _meter_clock(
+    integ: Integrator, events: EventLog, busy: BusyPattern, edges: list[_Edge], period_s: float,
+    averaging_s: float, span: float,
+) -> tuple[ClockFit, list[str]]:
+    """Coarse offset by correlation, then edges around it, then edges around the fitted line."""
     offset0 = _coarse_offset(integ, events, period_s)
     fit, _ = _fit_edges(integ, busy, edges, ClockFit("coarse", offset0), period_s, averaging_s,
                         span, True)

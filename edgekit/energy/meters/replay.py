@@ -83,8 +83,11 @@ class ReplayMeter:
     def recording_for(self, variant: str | None) -> Recording:
         """The recording of ``variant`` (from the folder, when one was given), with its events."""
         power, events = self.power_path, self.events_path
-        if self.folder is not None and variant is not None and power.name != f"{variant}{POWER_SUFFIX}":
-            power, events = find_recording(self.folder, variant)
+        if self.folder is not None and power.name != f"{variant}{POWER_SUFFIX}":
+            try:  # the variant's own recording; without a name, only an unambiguous folder
+                power, events = find_recording(self.folder, variant)
+            except DataError as e:
+                raise MeterError(f"replay: {e}") from e
         if events is None:
             raise EnergyRefused(
                 "replay",
