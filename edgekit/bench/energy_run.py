@@ -32,6 +32,8 @@ from edgekit.energy import (
 )
 from edgekit.energy.attribute import AttributionOptions
 from edgekit.energy.meters.replay import ReplayMeter
+from edgekit.energy.provenance import recording_provenance
+from edgekit.energy.result import EnergyRefused
 from edgekit.errors import EdgekitError, MeterError
 
 __all__ = [
@@ -86,9 +88,13 @@ def cpu_spin(duration_s: float) -> None:
 
 
 def check_trace_covers(meter: Meter, plan: EnergyPlan) -> None:
-    """Refuse up front a ``replay:`` of a trace that has no event log (it can give no energy)."""
+    """Refuse up front a ``replay:`` of a trace that has no event log (it can give no energy):
+    a usage error (exit 2), before anything runs."""
     if isinstance(meter, ReplayMeter) and meter.folder is None and meter.recording is None:
-        meter.recording_for(None)  # raises EnergyRefused naming the missing event log
+        try:
+            meter.recording_for(None)
+        except EnergyRefused as e:
+            raise MeterError(f"meter spec {meter.info.spec!r}: {e.detail}") from e
 
 
 def _open(meter_spec: str, roots: Mapping[str, Any], clock: Clock | None) -> Meter:
@@ -100,7 +106,9 @@ def _open(meter_spec: str, roots: Mapping[str, Any], clock: Clock | None) -> Met
 
 def _replayed(meter: ReplayMeter, variant: str | None) -> EnergyResult:
     recording = meter.recording_for(variant)
-    result = attribute(recording.trace, recording.events)
+    trace, events = recording.trace, recording.events
+    prov = recording_provenance(trace.header, events.header, f"replay:{trace.source}")
+    result = attribute(trace, events, provenance=prov)
     return replace(result, recording=recording)
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.energy.aliasing import check_aliasing
-from edgekit.energy.baseline import Interpolator, measure_idle
+from edgekit.energy.baseline import Interpolator, measure_idle, significant_curvature
 from edgekit.energy.clock_align import align_clock
 from edgekit.energy.events import EventLog
 from edgekit.energy.integrate import Integrator
@@ -191,7 +191,7 @@ def attribute(
                                 f"samples at {1 / period:.3g} Hz; record longer idle segments")
         idle.append(seg)
     idle_w = np.array([seg.mean_w for seg in idle])
-    interp = Interpolator(np.array([seg.mid_s for seg in idle]))
+    interp = Interpolator(np.array([seg.mid_s for seg in idle]), spline=significant_curvature(idle))
     blocks = make_blocks(integ, layout.calls, layout.windows, interp, block_s)
     for k, (ws, we) in enumerate(layout.windows):
         if int(integ.count(ws, we)) < 2:
@@ -215,7 +215,7 @@ def attribute(
     per_window_y = np.bincount(win_idx, weights=blocks.energy_j - blocks.baseline_j(idle_w))
     per_window_power = np.abs(per_window_y) / np.bincount(win_idx, weights=blocks.span_s)
     interp_j = np.abs((blocks.weights - blocks.weights_linear) @ idle_w).sum()
-    if not interp.spline:  # one window: no curvature information, a step is as likely as a line
+    if len(idle) == 2:  # one window: no curvature information, a step is as likely as a line
         interp_j = abs(idle_w[-1] - idle_w[0]) * windows_s / 4.0
     systematic_j = {
         "interpolation": float(interp_j) / n_total,

@@ -3,9 +3,10 @@
 Idle power is measured in every idle segment (after a settle time, so governor and averaging tails
 of the previous window are not booked as idle), each segment giving a mean and its standard error
 from sub-blocks. The baseline under the windows is a natural cubic spline through the segment
-means (a straight line with only two), so a linear or smooth idle drift is followed rather than
-averaged. The spline is linear in the idle means, so ``weights`` turns any interval into a row of
-coefficients: the bootstrap can then redraw the idle means and recompute every baseline at once.
+means when they bend by more than their noise (straight lines between neighbours otherwise), so a
+linear or smooth idle drift is followed rather than averaged. Either is linear in the idle means,
+so ``weights`` turns any interval into a row of coefficients: the bootstrap can then redraw the
+idle means and recompute every baseline at once.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 
 from edgekit.energy.integrate import Integrator
 
-__all__ = ["IdleSegment", "Interpolator", "measure_idle"]
+__all__ = ["IdleSegment", "Interpolator", "measure_idle", "significant_curvature"]
 
 
 @dataclass(frozen=True)
@@ -44,13 +45,18 @@ def measure_idle(
     integ: Integrator, start_s: float, end_s: float, *, settle_s: float, tail_s: float,
     block_s: float, period_s: float,
 ) -> IdleSegment | None:
-    """Mean power of [start + settle, end - tail] with sub-block means; None if too short."""
-    a = start_s + min(settle_s, 0.5 * (end_s - start_s))
-    b = end_s - min(tail_s, 0.25 * (end_s - start_s))
-    if b - a < 2.0 * period_s or int(integ.count(a, b)) < 2:
+    """Mean power of [start + settle, end - tail] with sub-block means; None if too short.
+
+    The guards shrink on a short segment (settle at most 40 %, tail at most 10 % of it), so a
+    quick smoke run keeps an idle figure, with the noise of its few samples in the sub-blocks.
+    """
+    length = end_s - start_s
+    a = start_s + min(settle_s, 0.4 * length)
+    b = end_s - min(tail_s, 0.1 * length)
+    if b - a < period_s or int(integ.count(a - period_s, b + period_s)) < 2:
         return None
     n_blocks = int(np.clip(round((b - a) / block_s), 2, 64))
-    n_blocks = max(1, min(n_blocks, int((b - a) / (5.0 * period_s))))
+    n_blocks = max(2, min(n_blocks, int(integ.count(a, b)) // 3))
     edges = np.linspace(a, b, n_blocks + 1)
     means = integ.energy_j(edges[:-1], edges[1:]) / np.diff(edges)
     mean = float(integ.energy_j(a, b)) / (b - a)
@@ -72,14 +78,34 @@ def _spline_matrix(x: np.ndarray) -> np.ndarray:
     return np.asarray(np.linalg.solve(a, r))
 
 
-class Interpolator:
-    """Idle power between knots (segment midpoints): spline with >= 3 knots, else a line."""
+def significant_curvature(idle: list[IdleSegment]) -> bool:
+    """Whether the idle means bend by more than their noise: some mean beyond 3 standard errors
+    from the straight line between its neighbours. Without such a bend straight lines between
+    neighbours are followed instead of a spline, which would otherwise chase the noise."""
+    if len(idle) < 3:
+        return False
+    x = np.array([s.mid_s for s in idle])
+    y = np.array([s.mean_w for s in idle])
+    se = np.array([max(s.stderr_w, 1e-12) for s in idle])
+    for j in range(1, len(idle) - 1):
+        h0, h1 = x[j] - x[j - 1], x[j + 1] - x[j]
+        w0, w1 = h1 / (h0 + h1), h0 / (h0 + h1)
+        bend = y[j] - (w0 * y[j - 1] + w1 * y[j + 1])
+        sigma = float(np.sqrt(se[j] ** 2 + (w0 * se[j - 1]) ** 2 + (w1 * se[j + 1]) ** 2))
+        if abs(bend) > 3.0 * sigma:
+            return True
+    return False
 
-    def __init__(self, knots_s: np.ndarray) -> None:
+
+class Interpolator:
+    """Idle power between knots (segment midpoints): a natural cubic spline (with >= 3 knots,
+    when ``spline``), else straight lines between neighbours."""
+
+    def __init__(self, knots_s: np.ndarray, *, spline: bool = True) -> None:
         self.x = np.asarray(knots_s, dtype=np.float64)
         if self.x.size < 2 or np.any(np.diff(self.x) <= 0):
             raise ValueError("need at least two increasing knots")
-        self.spline = self.x.size >= 3
+        self.spline = spline and self.x.size >= 3
         self._g = _spline_matrix(self.x) if self.spline else None
 
     def basis(self, t: np.ndarray, *, linear: bool = False) -> np.ndarray:
