@@ -25,8 +25,9 @@ __all__ = ["AliasLevel", "check_aliasing", "dither_batch", "dither_gap_s"]
 
 BINS = 16
 MIN_COVERAGE = 0.5  # fewer phases seen than this share of the bins: refused
-REFUSE_BIAS = 0.02  # relative to dynamic power
+REFUSE_BIAS = 0.02  # relative to dynamic power, and beyond 3 standard errors of its own
 WARN_BIAS = 0.005
+BOOTSTRAP = 48  # redraws for the bias's standard error
 
 
 def dither_gap_s(rng: np.random.Generator, cycle_s: float) -> float:
@@ -56,6 +57,12 @@ class AliasLevel:
     coverage: float
     bias_w: float
     relative_bias: float
+    bias_se_w: float = 0.0
+
+    @property
+    def significant(self) -> bool:
+        """Whether the bias stands out of its own noise (3 standard errors)."""
+        return abs(self.bias_w) > 3.0 * self.bias_se_w
 
     def to_dict(self) -> dict[str, float | str]:
         return {
@@ -63,20 +70,28 @@ class AliasLevel:
             "cycle_ms": self.cycle_s * 1e3,
             "coverage": self.coverage,
             "bias_w": self.bias_w,
+            "bias_se_w": self.bias_se_w,
             "relative_bias": self.relative_bias,
         }
 
 
-def _one(phase: np.ndarray, power: np.ndarray) -> tuple[float, float, int]:
-    """(coverage, sample mean - phase-stratified mean, n) of one group of samples."""
-    bins = np.minimum((phase * BINS).astype(np.int64), BINS - 1)
+def _bias(bins: np.ndarray, power: np.ndarray) -> tuple[float, float]:
+    """(coverage, sample mean - phase-stratified mean) of samples binned by phase."""
     counts = np.bincount(bins, minlength=BINS)
     sums = np.bincount(bins, weights=power, minlength=BINS)
-    n = int(counts.sum())
-    occupied = counts >= max(1.0, 0.25 * n / BINS)
+    occupied = counts >= max(1.0, 0.25 * counts.sum() / BINS)
     means = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
-    stratified = float(means[occupied].mean())
-    return float(occupied.mean()), float(sums.sum() / n) - stratified, n
+    return float(occupied.mean()), float(sums.sum() / counts.sum()) - float(means[occupied].mean())
+
+
+def _one(phase: np.ndarray, power: np.ndarray, rng: np.random.Generator) -> tuple[float, float, float, int]:
+    """(coverage, bias, its standard error, n) of one group; the standard error comes from
+    redrawing the samples, so a few samples per phase bin are not mistaken for a lock."""
+    bins = np.minimum((phase * BINS).astype(np.int64), BINS - 1)
+    coverage, bias = _bias(bins, power)
+    redraws = [_bias(bins[i], power[i])[1]
+               for i in rng.integers(0, bins.size, size=(BOOTSTRAP, bins.size))]
+    return coverage, bias, float(np.std(redraws, ddof=1)), int(bins.size)
 
 
 def _level(
@@ -84,14 +99,17 @@ def _level(
 ) -> AliasLevel:
     """Coverage and bias per window (a lock holds within a window even when the clock fit
     shifts windows against each other), then the median coverage and the weighted bias."""
-    parts = [_one(phase[group == g], power[group == g]) for g in np.unique(group)
+    rng = np.random.default_rng(0)
+    parts = [_one(phase[group == g], power[group == g], rng) for g in np.unique(group)
              if np.count_nonzero(group == g) >= 4 * BINS]
     if not parts:
-        parts = [_one(phase, power)]
-    coverage = float(np.median([c for c, _, _ in parts]))
-    bias = sum(b * n for _, b, n in parts) / sum(n for _, _, n in parts)
+        parts = [_one(phase, power, rng)]
+    total = sum(n for *_, n in parts)
+    coverage = float(np.median([c for c, *_ in parts]))
+    bias = sum(b * n for _, b, _, n in parts) / total
+    se = float(np.sqrt(sum((s * n) ** 2 for _, _, s, n in parts))) / total
     rel = abs(bias) / abs(dyn_w) if dyn_w != 0 else 0.0
-    return AliasLevel(name, cycle_s, coverage, bias, rel)
+    return AliasLevel(name, cycle_s, coverage, bias, rel, se)
 
 
 def check_aliasing(
@@ -155,14 +173,14 @@ def check_aliasing(
                 "sample clock beats with the loop); dither the inference loop or use an averaging "
                 "meter",
             )
-        if lv.relative_bias >= REFUSE_BIAS:
+        if lv.relative_bias >= REFUSE_BIAS and lv.significant:
             raise EnergyRefused(
                 "aliasing",
                 f"the {rate}'s samples over-weight some phases of {what}: the sample mean differs "
                 f"from the phase-balanced mean by {lv.relative_bias:.1%} of the dynamic power; "
                 "dither the inference loop or use an averaging meter",
             )
-        if lv.relative_bias >= WARN_BIAS:
+        if lv.relative_bias >= WARN_BIAS and lv.significant:
             warnings.append(
                 f"aliasing: the {rate}'s samples are unevenly spread over {what} (possible bias "
                 f"{lv.relative_bias:.1%} of the dynamic power, included in the interval)"

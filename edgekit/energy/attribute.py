@@ -18,9 +18,8 @@ only weakens it becomes a warning naming the cause.
 
 from __future__ import annotations
 
-import itertools
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -34,8 +33,8 @@ from edgekit.energy.layout import layout_of
 from edgekit.energy.meters.model import BOARDS, BoardProfile, load_profile
 from edgekit.energy.plausibility import check_trace
 from edgekit.energy.provenance import Provenance, recording_provenance
-from edgekit.energy.regimes import find_changes, name_cause
-from edgekit.energy.result import EnergyRefused, EnergyResult, RegimeFigures, WindowMeasurement
+from edgekit.energy.regimes import regime_figures
+from edgekit.energy.result import EnergyRefused, EnergyResult, WindowMeasurement
 from edgekit.energy.tracefile import PowerTrace
 from edgekit.energy.uncertainty import (
     Blocks,
@@ -122,43 +121,6 @@ def _auto_block_s(calls: np.ndarray, period: float, averaging_s: float) -> float
     return max(1.0, 50.0 * period, 2.0 * cycle, 10.0 * averaging_s)
 
 
-def _regimes(
-    blocks: Blocks, idle_w: np.ndarray, events: EventLog, conf: float
-) -> tuple[tuple[RegimeFigures, ...], list[str]]:
-    base = blocks.baseline_j(idle_w)
-    y = blocks.energy_j - base
-    series = {"dynamic energy per inference": y / blocks.n, "time per inference": blocks.busy_s / blocks.n}
-    changes = find_changes(series)
-    if not changes:
-        return (), []
-    cuts = [0, *(c.index for c in changes), blocks.n.size]
-    regimes: list[RegimeFigures] = []
-    for lo, hi in itertools.pairwise(cuts):
-        sel = np.arange(lo, hi)
-        r = estimate(blocks, idle_w, sel)
-        half = t_quantile(conf, max(sel.size - 1, 1)) * ratio_se(y[sel], blocks.n[sel])
-        regimes.append(RegimeFigures(
-            start_s=float(blocks.start_s[lo]), end_s=float(blocks.end_s[hi - 1]),
-            n_inferences=int(blocks.n[sel].sum()),
-            energy_per_inference_mj=r.total_j * 1e3, dynamic_energy_per_inference_mj=r.dynamic_j * 1e3,
-            dynamic_spread_mj=((r.dynamic_j - half) * 1e3, (r.dynamic_j + half) * 1e3),
-            inference_ms=float(blocks.busy_s[sel].sum() / blocks.n[sel].sum() * 1e3),
-            mean_power_w=float(blocks.energy_j[sel].sum() / blocks.span_s[sel].sum()),
-        ))
-    warnings = []
-    for i, change in enumerate(changes):
-        a, b = regimes[i], regimes[i + 1]
-        cause = name_cause(b.start_s, events.env, (a.inference_ms, b.inference_ms),
-                           (a.mean_power_w, b.mean_power_w))
-        regimes[i + 1] = replace(b, cause=cause)
-        warnings.append(
-            f"regime change at {b.start_s:.3f} s ({change.series} {change.before * 1e3:.4g} -> "
-            f"{change.after * 1e3:.4g} {'ms' if 'time' in change.series else 'mJ'}): {cause}; the "
-            "figure is the mean over all inferences, per-regime figures are listed"
-        )
-    return tuple(regimes), warnings
-
-
 def attribute(
     trace: PowerTrace,
     events: EventLog,
@@ -203,12 +165,18 @@ def attribute(
         integ.t, integ.p, layout.calls, layout.windows, float(idle_w.mean()),
         averaging_s=h.averaging_s, sample_period_s=period)
     warnings += alias_warn
-    dyn_star, tot_star = block_bootstrap(blocks, idle, resamples=opts.resamples, seed=opts.seed)
+    regimes, regime_warn = regime_figures(blocks, idle, idle_w, layout.calls, integ, events.env,
+                                          opts.confidence)
+    # a regime change splits its window's blocks into two populations: resample them apart
+    strata = blocks.window * 8 + np.searchsorted([r.start_s for r in regimes[1:]], blocks.start_s,
+                                                 side="right")
+    dyn_star, tot_star = block_bootstrap(blocks, idle, resamples=opts.resamples, seed=opts.seed,
+                                         strata=strata)
     inflation, rho = variance_inflation(
-        blocks, blocks.energy_j - blocks.baseline_j(idle_w) - point.dynamic_j * blocks.n)
+        blocks, blocks.energy_j - blocks.baseline_j(idle_w) - point.dynamic_j * blocks.n, strata)
     se_dyn = math.sqrt(inflation) * float(np.std(dyn_star, ddof=1))
     se_tot = math.sqrt(inflation) * float(np.std(tot_star, ddof=1))
-    df = max(blocks.n.size - len(layout.windows), 1)
+    df = max(blocks.n.size - len(np.unique(strata)), 1)
     tq = t_quantile(opts.confidence, df)
     windows_s = float(blocks.span_s.sum())
     win_idx = blocks.window
@@ -243,7 +211,6 @@ def attribute(
             "of the dynamic energy rests on interpolating idle across the windows "
             f"({'spline' if interp.spline else 'straight line'})"
         )
-    regimes, regime_warn = _regimes(blocks, idle_w, events, opts.confidence)
     warnings += regime_warn
     windows = _window_figures(blocks, idle_w, layout, integ, tq)
     prov = provenance or recording_provenance(h, events.header, trace.source)

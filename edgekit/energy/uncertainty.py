@@ -128,7 +128,9 @@ def _block_indices(rng: np.random.Generator, window: np.ndarray, resamples: int)
     return np.concatenate(cols, axis=1)
 
 
-def variance_inflation(blocks: Blocks, residual_j: np.ndarray) -> tuple[float, float]:
+def variance_inflation(
+    blocks: Blocks, residual_j: np.ndarray, strata: np.ndarray | None = None
+) -> tuple[float, float]:
     """(factor, rho): what block resampling misses, applied to the bootstrap variance.
 
     Resampling m blocks underestimates the variance by (m - 1) / m per window; blocks that are
@@ -137,8 +139,9 @@ def variance_inflation(blocks: Blocks, residual_j: np.ndarray) -> tuple[float, f
     """
     num = den = 0.0
     m_total = w_total = 0
-    for w in np.unique(blocks.window):
-        r = residual_j[blocks.window == w]
+    strata = blocks.window if strata is None else strata
+    for w in np.unique(strata):
+        r = residual_j[strata == w]
         r = r - r.mean()
         num += float(np.sum(r[1:] * r[:-1]))
         den += float(np.sum(r * r))
@@ -150,11 +153,13 @@ def variance_inflation(blocks: Blocks, residual_j: np.ndarray) -> tuple[float, f
 
 
 def block_bootstrap(
-    blocks: Blocks, idle: list[IdleSegment], *, resamples: int, seed: int
+    blocks: Blocks, idle: list[IdleSegment], *, resamples: int, seed: int,
+    strata: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Bootstrap replicates of (dynamic, total) energy per inference (J)."""
+    """Bootstrap replicates of (dynamic, total) energy per inference (J); blocks are redrawn
+    within each stratum (a window, or a window's part on one side of a regime change)."""
     rng = np.random.default_rng(seed)
-    idx = _block_indices(rng, blocks.window, resamples)
+    idx = _block_indices(rng, blocks.window if strata is None else strata, resamples)
     idle_star = np.empty((resamples, len(idle)))
     for j, seg in enumerate(idle):
         m = seg.block_means_w

@@ -139,7 +139,7 @@ def test_dvfs_step_is_found_named_and_reported_per_regime() -> None:
         assert within(regime.dynamic_energy_per_inference_mj, dyn, 0.02)
         assert within(regime.energy_per_inference_mj, total, 0.02)
     assert result.regimes[1].start_s == pytest.approx(37.0, abs=1.5)
-    regime_warning = [w for w in result.warnings if w.startswith("regime change")]
+    regime_warning = [w for w in result.warnings if w.startswith("regime: a change")]
     assert regime_warning and "DVFS: cpu clock 1800 -> 600 MHz" in regime_warning[0]
 
 
