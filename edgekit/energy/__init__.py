@@ -19,6 +19,7 @@ from edgekit.energy.battery import (
 )
 from edgekit.energy.clock import Clock, MonotonicClock, VirtualClock
 from edgekit.energy.events import EventLog, EventRecorder, read_events, write_events
+from edgekit.energy.intervals import attribute_intervals
 from edgekit.energy.meters import (
     Meter,
     MeterInfo,
@@ -57,6 +58,7 @@ __all__ = [
     "VirtualClock",
     "WindowMeasurement",
     "attribute",
+    "attribute_intervals",
     "detect_meter",
     "is_measured_on_target",
     "measure_duty_energy",

@@ -120,6 +120,8 @@ def locate_edge(
     level_i = float(integ.energy_j(*idle_side)) / guard_s
     level_a = level_i + (float(integ.energy_j(*busy_side)) / guard_s - level_i) / frac
     step = level_a - level_i
+    if step <= 0:  # running draws more than idling: a step the other way is not this edge
+        return None
     t = integ.t
     quiet = integ.p[(t >= idle_side[0]) & (t <= idle_side[1])]
     noise = float(np.std(quiet)) if quiet.size > 1 else 0.0
@@ -189,8 +191,8 @@ def _fit_edges(
         quiet = min(edge.quiet_s, edge.busy_s)
         radius = min(base_r, 0.4 * quiet)
         guard = min(0.45 * quiet - radius, 1.0)
-        if radius <= period_s or guard < 2.0 * period_s:
-            continue
+        if radius <= period_s or guard < 2.0 * period_s or (coarse and radius < base_r):
+            continue  # (a short pulse cannot be searched for as widely as the coarse guess needs)
         found = locate_edge(integ, busy, edge, prior, radius, guard, period_s)
         if found is not None:  # second pass, tighter, around the first estimate
             r2 = max(min(radius, 4.0 * found[1] + 2.0 * period_s + averaging_s), 1.5 * period_s)

@@ -2,8 +2,8 @@
 
 A frequency step mid-run makes the median of windows report one regime. Here the block series of
 dynamic energy per inference and of busy time per inference are searched for level shifts by
-binary segmentation (a two-sample statistic with a noise scale from the median absolute first
-difference, robust to the shift itself); a shift must be significant, at least ``MIN_SHIFT`` of
+binary segmentation (a two-sample statistic with a noise scale from the first differences less
+the largest few, which are the shifts themselves); a shift must be significant, at least ``MIN_SHIFT`` of
 the level, and move nearly every block (the blocks after it exceed those before with probability
 >= 0.9), which background spikes hitting a few blocks do not. Each change is named from the
 ``env`` events around it (governor, clock, temperature, throttling) or, without them, from what
@@ -28,7 +28,7 @@ __all__ = ["Change", "find_changes", "name_cause", "regime_figures"]
 
 Z_THRESHOLD = 6.0
 MIN_SHIFT = 0.02
-MIN_BLOCKS = 3
+MIN_BLOCKS = 5
 MAX_CHANGES = 2
 MIN_SEPARATION = 0.1  # the blocks after a change exceed those before with probability >= 0.9
 
@@ -45,10 +45,13 @@ class Change:
 
 
 def _noise(y: np.ndarray) -> float:
+    """Block-to-block noise: from first differences without the largest few (the shifts being
+    looked for), so heavy-tailed noise such as background spikes counts in full."""
     d = np.diff(y)
-    if d.size == 0:
+    if d.size <= MAX_CHANGES + 1:
         return 0.0
-    return float(1.4826 * np.median(np.abs(d - np.median(d))) / math.sqrt(2.0))
+    kept = np.sort(np.abs(d - np.median(d)))[: d.size - MAX_CHANGES]
+    return float(np.sqrt(np.mean(kept**2)) / math.sqrt(2.0))
 
 
 def _best_split(y: np.ndarray, sigma: float) -> tuple[int, float]:

@@ -163,7 +163,9 @@ def block_bootstrap(
     idle_star = np.empty((resamples, len(idle)))
     for j, seg in enumerate(idle):
         m = seg.block_means_w
-        idle_star[:, j] = m[rng.integers(0, m.size, size=(resamples, m.size))].mean(axis=1)
+        drawn = m[rng.integers(0, m.size, size=(resamples, m.size))].mean(axis=1)
+        # redrawing m values shrinks their variance by (m - 1) / m: put it back
+        idle_star[:, j] = m.mean() + math.sqrt(m.size / max(m.size - 1, 1)) * (drawn - m.mean())
     frac = blocks.busy_s / blocks.span_s
     dyn = np.empty(resamples)
     tot = np.empty(resamples)
