@@ -154,7 +154,12 @@ def attribute(
         idle.append(seg)
     idle_w = np.array([seg.mean_w for seg in idle])
     interp = Interpolator(np.array([seg.mid_s for seg in idle]), spline=significant_curvature(idle))
-    blocks = make_blocks(integ, layout.calls, layout.windows, interp, block_s)
+    # the meter spreads each window edge over about one averaging window and one sample period
+    smear = h.averaging_s + period + h.delay_s
+    smear_s = [(min(smear, 0.4 * (ws - layout.idle[layout.before[k]][0])),
+                min(smear, 0.4 * (layout.idle[layout.after[k]][1] - we)))
+               for k, (ws, we) in enumerate(layout.windows)]
+    blocks = make_blocks(integ, layout.calls, layout.windows, interp, block_s, smear_s)
     for k, (ws, we) in enumerate(layout.windows):
         if int(integ.count(ws, we)) < 2:
             raise EnergyRefused("resolution", f"window {k} ({we - ws:.3f} s) holds fewer than 2 "
@@ -229,7 +234,7 @@ def attribute(
         measures=str(h.measures or "not stated"),
         kind=prov.kind,
         sample_rate_hz=float(blocks.n_samples.sum() / windows_s),
-        duration_s=windows_s,
+        duration_s=float(sum(we - ws for ws, we in layout.windows)),
         idle_power_before_w=float(idle_w[0]),
         idle_power_after_w=float(idle_w[-1]),
         windows=windows,

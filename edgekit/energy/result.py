@@ -34,7 +34,11 @@ class EnergyRefused(MeterError):
 
 @dataclass(frozen=True)
 class WindowMeasurement:
-    """One measurement window: its energy, the idle baseline under it, its inferences."""
+    """One measurement window: its energy, the idle baseline under it, its inferences.
+
+    ``energy_j`` and ``baseline_j`` cover the window widened at both edges by the meter's smear
+    (its averaging window and sample period), where part of the window's energy shows.
+    """
 
     start_s: float
     duration_s: float

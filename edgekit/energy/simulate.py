@@ -4,8 +4,12 @@ A ``SimulatedBoard`` runs fake inferences on a ``VirtualClock`` (idle power betw
 power during them, durations with jitter) and logs exactly when it was busy, so the true energy
 of any interval is known. A ``SimulatedMeter`` samples that board the way a real meter would:
 at a rate, optionally averaging over a conversion time (INA averaging, RAPL differencing), with
-additive noise and ADC quantisation. ``synthesize_trace`` renders a fixed scenario to a ``Trace``
-that ``replay:`` plays back from CSV.
+additive noise and ADC quantisation. ``synthesize_recording`` runs a whole simulated bench
+(``measure_energy`` on a virtual clock) and returns the recording, trace and events, that
+``replay:`` and ``edgekit energy attribute`` read back; ``synthesize_trace`` renders a bare trace
+(readable, but without events it gives no energy figure). Simulated figures are ``unverified``.
+This is edgekit's own model, for its tests; ``bench/closed_form.py`` is the independent one the
+benchmark checks against.
 """
 
 from __future__ import annotations

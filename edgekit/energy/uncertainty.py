@@ -67,13 +67,23 @@ def _window_blocks(
 
 def make_blocks(
     integ: Integrator, calls: np.ndarray, windows: list[tuple[float, float]],
-    interp: Interpolator, block_s: float,
+    interp: Interpolator, block_s: float, smear_s: list[tuple[float, float]] | None = None,
 ) -> Blocks:
-    """Blocks of every window; ``calls`` rows are (start, end, n) sorted by start."""
+    """Blocks of every window; ``calls`` rows are (start, end, n) sorted by start.
+
+    ``smear_s`` (before, after) per window widens its first and last block: a meter that averages
+    (or interpolates between sparse samples) spreads the window's edges over that much time on
+    either side, and that energy is the window's, not idle's (the baseline is subtracted there too).
+    """
     rows: list[tuple[int, float, float, int, float]] = []
     for w, (ws, we) in enumerate(windows):
         inside = calls[(calls[:, 0] >= ws) & (calls[:, 0] < we)]
-        for a, b, g in _window_blocks(inside, (ws, we), block_s):
+        spans = _window_blocks(inside, (ws, we), block_s)
+        if smear_s is not None:
+            before, after = smear_s[w]
+            spans[0] = (spans[0][0] - before, spans[0][1], spans[0][2])
+            spans[-1] = (spans[-1][0], spans[-1][1] + after, spans[-1][2])
+        for a, b, g in spans:
             sel = inside[g]
             rows.append((w, a, b, int(sel[:, 2].sum()), float(np.sum(sel[:, 1] - sel[:, 0]))))
     win = np.array([r[0] for r in rows], dtype=np.int64)

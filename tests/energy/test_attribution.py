@@ -121,8 +121,11 @@ def test_accuracy_property_averaging_meter(idle_w, extra_w, inference_s, rate_hz
     (total, _), result, _ = _run(
         idle_w, idle_w + extra_w, inference_s, 0.25, rate_hz, True, seed=seed, windows=3, idle_s=2.0
     )
+    # accuracy only: a 95 % interval misses one case in twenty, which a search for counterexamples
+    # would find; coverage is counted over the grid above and in bench/bench_meters.py
     assert result.energy_per_inference_mj == pytest.approx(total, rel=TOLERANCE)
-    assert result.spread_mj[0] <= total <= result.spread_mj[1]
+    lo, hi = result.spread_mj
+    assert hi - lo < 0.1 * total  # and the interval is informative
 
 
 def test_refuses_meter_too_slow_for_any_window() -> None:
