@@ -18,7 +18,14 @@ import numpy as np
 
 from edgekit.energy.integrate import Integrator
 
-__all__ = ["IdleSegment", "Interpolator", "measure_idle", "significant_curvature"]
+__all__ = [
+    "IdleSegment",
+    "Interpolator",
+    "idle_residuals",
+    "measure_idle",
+    "pooled_stderr",
+    "significant_curvature",
+]
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,23 @@ def _spline_matrix(x: np.ndarray) -> np.ndarray:
     return np.asarray(np.linalg.solve(a, r))
 
 
+def idle_residuals(idle: list[IdleSegment]) -> np.ndarray:
+    """Every idle sub-block's deviation from its segment's mean, scaled to a 1 s sub-block
+    (x sqrt(duration)), pooled over segments: idle noise is the board's, so a segment that by
+    chance saw no background spike still gets the spread the others saw."""
+    out = [(s.block_means_w - s.mean_w) * math.sqrt((s.end_s - s.start_s) / s.block_means_w.size)
+           for s in idle]
+    return np.concatenate(out)
+
+
+def pooled_stderr(idle: list[IdleSegment]) -> np.ndarray:
+    """Standard error of each segment's mean from the pooled residuals."""
+    pool = idle_residuals(idle)
+    dof = max(pool.size - len(idle), 1)
+    var_1s = float(np.sum(pool**2)) / dof  # variance of a 1 s sub-block mean
+    return np.array([math.sqrt(var_1s / (s.end_s - s.start_s)) for s in idle])
+
+
 def significant_curvature(idle: list[IdleSegment]) -> bool:
     """Whether the idle means bend by more than their noise: some mean beyond 3 standard errors
     from the straight line between its neighbours. Without such a bend straight lines between
@@ -86,7 +110,7 @@ def significant_curvature(idle: list[IdleSegment]) -> bool:
         return False
     x = np.array([s.mid_s for s in idle])
     y = np.array([s.mean_w for s in idle])
-    se = np.array([max(s.stderr_w, 1e-12) for s in idle])
+    se = np.maximum(pooled_stderr(idle), 1e-12)
     for j in range(1, len(idle) - 1):
         h0, h1 = x[j] - x[j - 1], x[j + 1] - x[j]
         w0, w1 = h1 / (h0 + h1), h0 / (h0 + h1)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.energy.baseline import IdleSegment
+from edgekit.energy.baseline import IdleSegment, pooled_stderr
 from edgekit.energy.integrate import Integrator
 from edgekit.energy.result import RegimeFigures
 from edgekit.energy.uncertainty import Blocks, estimate, ratio_se, t_quantile
@@ -177,7 +177,7 @@ def _beyond_idle_noise(change: Change, blocks: Blocks, idle: list[IdleSegment]) 
     if "time" in change.series:
         return True
     k = change.index
-    se = np.array([s.stderr_w for s in idle])
+    se = pooled_stderr(idle)
     left = blocks.weights[:k].sum(axis=0) / blocks.span_s[:k].sum()
     right = blocks.weights[k:].sum(axis=0) / blocks.span_s[k:].sum()
     sigma = float(np.sqrt(np.sum(((right - left) * se) ** 2)))

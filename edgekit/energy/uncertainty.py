@@ -3,8 +3,9 @@
 Meter samples of one run are not independent (averaging, slow background load, a loop that beats
 with the sample clock), so "2 x standard error of the samples" understates the uncertainty. Each
 window is cut into blocks of whole calls, long against the correlation time; blocks are redrawn
-with replacement inside each window, and the idle segments' sub-blocks are redrawn too, so the
-interval carries the idle baseline's own noise. What resampling cannot see is put back
+with replacement inside each window, and each idle segment's mean is redrawn from the idle
+sub-blocks' deviations pooled over all segments (idle noise is the board's), so the interval
+carries the idle baseline's own noise. What resampling cannot see is put back
 explicitly: the (m - 1) / m small-sample shrinkage, and any correlation left between neighbouring
 blocks (an AR(1) long-run variance factor from their lag-1 correlation). The interval is the
 estimate +- a Student-t quantile x that standard error (better small-sample coverage than
@@ -19,7 +20,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from edgekit.energy.baseline import IdleSegment, Interpolator
+from edgekit.energy.baseline import IdleSegment, Interpolator, idle_residuals
 from edgekit.energy.integrate import Integrator
 
 __all__ = ["Blocks", "Ratio", "block_bootstrap", "make_blocks", "ratio_se", "t_quantile",
@@ -171,11 +172,13 @@ def block_bootstrap(
     rng = np.random.default_rng(seed)
     idx = _block_indices(rng, blocks.window if strata is None else strata, resamples)
     idle_star = np.empty((resamples, len(idle)))
+    pool = idle_residuals(idle)  # the board's idle noise, from every segment
+    shrink = math.sqrt(pool.size / max(pool.size - len(idle), 1))  # residuals lost a dof each
     for j, seg in enumerate(idle):
-        m = seg.block_means_w
-        drawn = m[rng.integers(0, m.size, size=(resamples, m.size))].mean(axis=1)
-        # redrawing m values shrinks their variance by (m - 1) / m: put it back
-        idle_star[:, j] = m.mean() + math.sqrt(m.size / max(m.size - 1, 1)) * (drawn - m.mean())
+        m = seg.block_means_w.size
+        duration = (seg.end_s - seg.start_s) / m
+        drawn = pool[rng.integers(0, pool.size, size=(resamples, m))].mean(axis=1)
+        idle_star[:, j] = seg.mean_w + shrink * drawn / math.sqrt(duration)
     frac = blocks.busy_s / blocks.span_s
     dyn = np.empty(resamples)
     tot = np.empty(resamples)
