@@ -76,7 +76,8 @@ def _check_vi(trace: PowerTrace) -> None:
 def _check_magnitude(trace: PowerTrace, profile: BoardProfile) -> list[str]:
     median = float(np.median(trace.power_w))
     where = f"{trace.source}: median power {median:.4g} W ({trace.power_column})"
-    board = f"a {profile.name} draws {profile.idle_w:g}-{profile.max_w:g} W"
+    who = profile.name if profile.board == "any" else f"a {profile.name}"
+    board = f"{who} draws {profile.idle_w:g}-{profile.max_w:g} W"
     if median > REFUSE_FACTOR * profile.max_w or median < profile.idle_w / REFUSE_FACTOR:
         raise EnergyRefused(
             "units",
