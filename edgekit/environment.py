@@ -2,9 +2,11 @@
 
 A benchmark figure from a Pi that throttled, ran the ``powersave`` governor or sat at 80 °C is
 not the same figure as one from a cool board at full clock, so every bench result carries this
-probe, taken before and after the run. Device roots are injectable (``sysfs_root``,
-``proc_root``, ``devicetree_root``, ``vcgencmd``) so tests run the same code on a fake tree.
-Anything that cannot be read is ``None``, never a guess.
+probe, taken before and after the run. ``read_board_identity`` says which board it is (device tree
+model and compatible list -> profile key and SoC: "measured on the target" is checked against it)
+and ``cpu_snapshot`` is the cheap governor/clock/temperature read taken around every energy window.
+Device roots are injectable (``sysfs_root``, ``proc_root``, ``devicetree_root``, ``vcgencmd``) so
+tests run the same code on a fake tree. Anything that cannot be read is ``None``, never a guess.
 """
 
 from __future__ import annotations
@@ -20,13 +22,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgekit.energy.boards import board_from_compatible, board_from_model_string, soc_from_compatible
+
 __all__ = [
     "THROTTLE_BITS",
+    "BoardIdentity",
     "Environment",
     "EnvironmentRoots",
     "ThrottleState",
+    "cpu_snapshot",
     "decode_throttled",
     "probe_environment",
+    "read_board_identity",
     "read_throttled",
     "throttle_warnings",
     "throttled_during",
@@ -168,6 +175,71 @@ def _library_versions() -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class BoardIdentity:
+    """Which board this is: profile key (``rpi4b``), device-tree model, SoC, compatible list,
+    and the revision code from ``/proc/cpuinfo``; None where the tree does not say."""
+
+    board: str | None
+    model: str | None
+    soc: str | None
+    compatible: tuple[str, ...] = ()
+    revision: str | None = None
+
+    def as_context(self) -> dict[str, str | None]:
+        """The keys energy provenance records (``board``, ``board_model``, ``soc``)."""
+        return {"board": self.board, "board_model": self.model, "soc": self.soc}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "compatible": list(self.compatible)}
+
+
+def _cpuinfo_field(roots: EnvironmentRoots, key: str) -> str | None:
+    for line in (_read(roots.proc_root / "cpuinfo") or "").splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() == key and value.strip():
+            return value.strip()
+    return None
+
+
+def read_board_identity(
+    *, proc_root: str | Path = "/proc", devicetree_root: str | Path | None = None
+) -> BoardIdentity:
+    """The board's identity from the device tree (``model``, ``compatible``) and ``cpuinfo``."""
+    roots = EnvironmentRoots(
+        proc_root=Path(proc_root),
+        devicetree_root=None if devicetree_root is None else Path(devicetree_root),
+    )
+    model = _board_model(roots)
+    try:
+        raw = (roots.devicetree / "compatible").read_bytes().decode("ascii", errors="replace")
+    except OSError:
+        raw = ""
+    compatible = tuple(c for c in raw.split("\x00") if c.strip())
+    board = board_from_compatible(raw) or (board_from_model_string(model) if model else None)
+    return BoardIdentity(board, model, soc_from_compatible(raw), compatible,
+                         _cpuinfo_field(roots, "Revision"))
+
+
+def cpu_snapshot(*, sysfs_root: str | Path = "/sys") -> dict[str, Any]:
+    """Governor and clock of every cpufreq policy, and zone-0 temperature: cheap sysfs reads
+    taken before and after every energy window, so a regime change can be named."""
+    root = Path(sysfs_root)
+    cpufreq = root / "devices" / "system" / "cpu" / "cpufreq"
+    policies = sorted(cpufreq.glob("policy*")) if cpufreq.is_dir() else []
+    if not policies:  # older kernels: only per-cpu folders
+        policies = [root / "devices" / "system" / "cpu" / "cpu0" / "cpufreq"]
+    freqs = {p.name: _read_number(p / "scaling_cur_freq", 1e-3) for p in policies}
+    first = policies[0]
+    return {
+        "governor": _read(first / "scaling_governor"),
+        "freq_mhz": _read_number(first / "scaling_cur_freq", 1e-3),
+        "max_freq_mhz": _read_number(first / "scaling_max_freq", 1e-3),
+        "policies_mhz": {k: v for k, v in freqs.items() if v is not None} or None,
+        "temp_c": _read_number(root / "class" / "thermal" / "thermal_zone0" / "temp", 1e-3),
+    }
+
+
+@dataclass(frozen=True)
 class Environment:
     """One probe of the board; every field is None when it could not be read."""
 
@@ -182,6 +254,8 @@ class Environment:
     kernel: str | None
     python: str
     versions: dict[str, str] = field(default_factory=dict)
+    board: str | None = None
+    soc: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -235,6 +309,7 @@ def probe_environment(
     )
     cpufreq = roots.sysfs_root / "devices" / "system" / "cpu" / "cpu0" / "cpufreq"
     kernel = _read(roots.proc_root / "sys" / "kernel" / "osrelease")
+    identity = read_board_identity(proc_root=roots.proc_root, devicetree_root=roots.devicetree_root)
     return Environment(
         board_model=_board_model(roots),
         machine=platform.machine(),
@@ -250,6 +325,8 @@ def probe_environment(
         kernel=kernel,
         python=sys.version.split()[0],
         versions=_library_versions(),
+        board=identity.board,
+        soc=identity.soc,
     )
 
 

@@ -111,7 +111,7 @@ def test_meter_reads_plausible_power(tmp_path: Path) -> None:
         readings = [meter.read() for _ in range(20)]
     finally:
         meter.close()
-    assert meter.info.kind in ("measured", "estimated") and meter.info.sample_rate_hz > 0
+    assert meter.info.kind in ("measured", "estimated", "unverified") and meter.info.sample_rate_hz > 0
     assert all(math.isfinite(r.power_w) and 0 < r.power_w < 100 for r in readings)
     times = [r.timestamp_s for r in readings]
     assert times == sorted(times)

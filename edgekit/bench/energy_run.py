@@ -1,15 +1,19 @@
-"""Energy per inference of one loaded variant, and its battery projection.
+"""Energy per inference of one loaded variant, its field duty-cycle figure, and battery projections.
 
-The meter is opened afresh for every variant: a ``replay:`` trace lays its time 0 on the clock
-when it opens, so each variant replays the trace from its start, and a trace too short for the
-planned measurement is refused up front (one line, with the fix) instead of starving mid-run.
-Both the meter and ``measure_energy`` read the same ``MonotonicClock`` unless a clock is injected.
+Live meters: ``measure_energy`` on the variant's ``run_batch`` (marker pulses at both ends for
+clock alignment, dithered calls for point-sampling meters, governor and clock read around every
+window), and the recording (trace + events) written to ``record_dir`` when asked, so the figure can
+be re-derived with ``edgekit energy attribute``. A ``replay:`` meter is never run against live
+inferences: the variant's recording is attributed with its own events, and a trace without
+events gives no energy figure (``EnergyRefused``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from edgekit.energy import (
@@ -19,16 +23,25 @@ from edgekit.energy import (
     EnergyResult,
     Meter,
     ScannerDuty,
+    attribute,
+    measure_duty_energy,
     measure_energy,
     open_meter,
     project_battery,
+    write_recording,
 )
+from edgekit.energy.attribute import AttributionOptions
+from edgekit.energy.meters.replay import ReplayMeter
+from edgekit.energy.provenance import recording_provenance
+from edgekit.energy.result import EnergyRefused
 from edgekit.errors import EdgekitError, MeterError
 
 __all__ = [
     "EnergyPlan",
     "battery_from_manifest",
     "check_trace_covers",
+    "cpu_spin",
+    "measure_variant_duty_energy",
     "measure_variant_energy",
     "project",
 ]
@@ -44,6 +57,9 @@ class EnergyPlan:
     min_samples: int = 100
     max_window_s: float | None = None
     max_relative_uncertainty: float = 0.02
+    markers: bool = True
+    marker_s: float = 0.3
+    duty_captures: int = 20  # captures per window of a --duty measurement
 
     @property
     def planned_s(self) -> float:
@@ -58,24 +74,47 @@ class EnergyPlan:
             "min_samples": self.min_samples,
             "max_window_s": self.max_window_s,
             "max_relative_uncertainty": self.max_relative_uncertainty,
+            "markers": self.markers,
+            "marker_s": self.marker_s,
+            "duty_captures": self.duty_captures,
         }
 
 
+def cpu_spin(duration_s: float) -> None:
+    """Keep one core busy for ``duration_s``: the marker pulse the clock alignment looks for."""
+    end = time.monotonic() + duration_s
+    while time.monotonic() < end:
+        pass
+
+
 def check_trace_covers(meter: Meter, plan: EnergyPlan) -> None:
-    """Refuse a non-looping replay trace shorter than the planned measurement (plus margin)."""
-    trace = getattr(meter, "trace", None)
-    if trace is None or meter.info.name != "replay" or "looped" in meter.info.notes:
-        return
-    t = trace.timestamps_s
-    span_s = float(t[-1] - t[0])
-    need_s = plan.planned_s * 1.25 + 1.0  # windows grow until they hold enough samples
-    if span_s < need_s:
-        raise MeterError(
-            f"meter {meter.info.spec!r}: the trace covers {span_s:.1f} s but one variant's "
-            f"measurement needs about {need_s:.1f} s (2 x idle {plan.idle_s:g} s + {plan.windows} "
-            f"x window {plan.window_s:g} s, +25%); record a longer trace, shorten "
-            "--window-s/--windows/--idle-s, or loop it: replay:path=<csv>,loop=1"
-        )
+    """Refuse up front a ``replay:`` of a trace that has no event log (it can give no energy):
+    a usage error (exit 2), before anything runs."""
+    if isinstance(meter, ReplayMeter) and meter.folder is None and meter.recording is None:
+        try:
+            meter.recording_for(None)
+        except EnergyRefused as e:
+            raise MeterError(f"meter spec {meter.info.spec!r}: {e.detail}") from e
+
+
+def _open(meter_spec: str, roots: Mapping[str, Any], clock: Clock | None) -> Meter:
+    meter_roots = dict(roots)
+    if clock is not None:
+        meter_roots["clock"] = clock
+    return open_meter(meter_spec, **meter_roots)
+
+
+def _replayed(meter: ReplayMeter, variant: str | None) -> EnergyResult:
+    recording = meter.recording_for(variant)
+    trace, events = recording.trace, recording.events
+    prov = recording_provenance(trace.header, events.header, f"replay:{trace.source}")
+    result = attribute(trace, events, provenance=prov)
+    return replace(result, recording=recording)
+
+
+def _record(result: EnergyResult, record_dir: str | Path | None, name: str | None) -> None:
+    if record_dir is not None and result.recording is not None:
+        write_recording(record_dir, name or "energy", result.recording)
 
 
 def measure_variant_energy(
@@ -86,26 +125,78 @@ def measure_variant_energy(
     inferences_per_call: int,
     roots: dict[str, Any],
     clock: Clock | None = None,
+    variant: str | None = None,
+    context: Mapping[str, Any] | None = None,
+    record_dir: str | Path | None = None,
+    env_probe: Callable[[], dict[str, Any]] | None = None,
 ) -> EnergyResult:
-    """Open ``meter_spec`` now and measure ``run_batch`` on it; the meter is closed afterwards."""
-    meter_roots = dict(roots)
-    if clock is not None:
-        meter_roots["clock"] = clock
-    meter = open_meter(meter_spec, **meter_roots)
+    """Open ``meter_spec`` now and measure ``run_batch`` on it (or attribute the variant's
+    recording, for ``replay:``); the meter is closed afterwards.
+
+    ``context`` names board (``board``, ``board_model``, ``soc``), ``bundle_id`` and ``variant``
+    for the provenance; ``record_dir`` receives ``<variant>.power.csv`` and
+    ``<variant>.events.jsonl``.
+    """
+    meter = _open(meter_spec, roots, clock)
     try:
-        check_trace_covers(meter, plan)
-        return measure_energy(
-            run_batch,
-            meter,
-            min_window_s=plan.window_s,
-            min_samples=plan.min_samples,
-            windows=plan.windows,
-            idle_s=plan.idle_s,
-            inferences_per_call=inferences_per_call,
-            max_window_s=plan.max_window_s,
-            max_relative_uncertainty=plan.max_relative_uncertainty,
-            clock=clock,
-        )
+        if isinstance(meter, ReplayMeter):
+            result = _replayed(meter, variant)
+        else:
+            virtual = getattr(clock, "is_virtual", False)
+            result = measure_energy(
+                run_batch,
+                meter,
+                min_window_s=plan.window_s,
+                min_samples=plan.min_samples,
+                windows=plan.windows,
+                idle_s=plan.idle_s,
+                inferences_per_call=inferences_per_call,
+                max_window_s=plan.max_window_s,
+                max_relative_uncertainty=plan.max_relative_uncertainty,
+                clock=clock,
+                marker=cpu_spin if plan.markers and not virtual else None,
+                marker_s=plan.marker_s,
+                env_probe=env_probe,
+                context={**dict(context or {}), "variant": variant} if variant else context,
+            )
+        _record(result, record_dir, variant)
+        return result
+    finally:
+        meter.close()
+
+
+def measure_variant_duty_energy(
+    run_batch: Callable[[int], None],
+    meter_spec: str,
+    duty_hz: float,
+    plan: EnergyPlan,
+    *,
+    roots: dict[str, Any],
+    clock: Clock | None = None,
+    variant: str | None = None,
+    context: Mapping[str, Any] | None = None,
+    record_dir: str | Path | None = None,
+    env_probe: Callable[[], dict[str, Any]] | None = None,
+) -> EnergyResult:
+    """Energy per capture at ``duty_hz`` (sleep between captures), beside the back-to-back figure.
+
+    Recorded as ``<variant>.duty.power.csv`` / ``.events.jsonl``; a ``replay:`` folder is read
+    back the same way (its ``<variant>.duty`` recording).
+    """
+    name = f"{variant or 'energy'}.duty"
+    meter = _open(meter_spec, roots, clock)
+    try:
+        if isinstance(meter, ReplayMeter):
+            result = _replayed(meter, name)
+        else:
+            result = measure_duty_energy(
+                run_batch, meter, duty_hz, captures_per_window=plan.duty_captures,
+                windows=plan.windows, idle_s=plan.idle_s, clock=clock, env_probe=env_probe,
+                context={**dict(context or {}), "variant": variant} if variant else context,
+                options=AttributionOptions(),
+            )
+        _record(result, record_dir, name)
+        return result
     finally:
         meter.close()
 
@@ -144,12 +235,21 @@ def project(battery: dict[str, Any], energy: EnergyResult, duty_hz: float) -> Ba
     """Battery life with and without the model at ``duty_hz`` captures per second.
 
     The scanner's baseline already includes the board idling (``scanner_baseline_w``), so the
-    model adds only its dynamic energy per inference (above idle); a dynamic figure below zero
-    (meter noise on a tiny model) counts as zero.
+    model adds only its dynamic energy per inference (above idle), divided by the converter
+    efficiency (``converter_efficiency``, 1.0 when the battery section does not give one); a
+    dynamic figure below zero (meter noise on a tiny model) counts as zero. The dynamic energy's
+    interval is carried into life and life lost.
     """
-    duty = ScannerDuty(
-        baseline_w=float(battery.get("scanner_baseline_w") or 0.0),
-        captures_per_s=duty_hz,
-        dynamic_energy_per_inference_mj=max(0.0, energy.dynamic_energy_per_inference_mj),
-    )
+    lo, hi = energy.dynamic_spread_mj
+    try:
+        duty = ScannerDuty(
+            baseline_w=float(battery.get("scanner_baseline_w") or 0.0),
+            captures_per_s=duty_hz,
+            dynamic_energy_per_inference_mj=max(0.0, energy.dynamic_energy_per_inference_mj),
+            converter_efficiency=float(battery.get("converter_efficiency") or 1.0),
+            dynamic_interval_mj=(lo, hi) if lo == lo and hi == hi else None,  # NaN-free only
+        )
+    except EdgekitError as e:
+        raise MeterError(f"battery projection: {e}") from e
     return project_battery(_battery(battery), duty, kind=energy.kind)
+

@@ -52,6 +52,7 @@ def _register() -> None:
         bundle_cmd,
         data_cmd,
         emulate_cmd,
+        energy_cmd,
         inspect_cmd,
     )
 

@@ -1,166 +1,161 @@
-"""Energy per inference, measured the MLPerf Tiny EnergyRunner way.
+"""Measure energy per inference live, the MLPerf Tiny EnergyRunner way, and keep the recording.
 
-Run inferences back to back for a window long enough for the meter to resolve (at least
-``min_window_s`` and ``min_samples`` samples), integrate power over the window (trapezoid on the
-sample timestamps, with the power at the exact window edges interpolated from the neighbouring
-samples), divide by the number of inferences; repeat for ``windows`` windows and report the
-median. Idle power is measured before and after, so dynamic energy (above idle) is reported too.
-Every result carries its provenance: meter, measured or estimated, achieved sample rate, N.
+The schedule: warm-up, an optional marker pulse, idle, then for each window inferences back to
+back (each call after a random gap when the meter point-samples, so the loop cannot beat with the
+sample clock) until the window is long enough and holds enough samples, idle after every window,
+an optional closing marker. Every step goes into an ``EventRecorder`` on the host clock; the
+meter's samples over the whole run become a ``PowerTrace``; ``attribute`` turns the pair into
+the figures. The pair is returned with the result (``result.recording``), so ``--record`` writes
+exactly what was attributed and ``edgekit energy attribute`` reproduces the figure from the files.
+
+``measure_duty_energy`` does the same at the field duty cycle: one capture per period with sleep
+between, so wake-up and governor tails are part of the energy per capture.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
+from edgekit.energy.aliasing import dither_batch, dither_gap_s
+from edgekit.energy.attribute import AttributionOptions, attribute
 from edgekit.energy.clock import Clock, MonotonicClock
-from edgekit.energy.meters.base import Meter, SampleArrays, TraceSource
+from edgekit.energy.events import EventRecorder
+from edgekit.energy.integrate import integrate_energy_j
+from edgekit.energy.meters.base import Meter, TraceSource
+from edgekit.energy.provenance import live_provenance
+from edgekit.energy.recording import Recording
+from edgekit.energy.result import EnergyResult, WindowMeasurement
 from edgekit.energy.sampler import Sampler
+from edgekit.energy.tracefile import PowerTrace, TraceHeader
 from edgekit.errors import MeterError
 
 __all__ = [
     "EnergyResult",
     "WindowMeasurement",
     "integrate_energy_j",
+    "measure_duty_energy",
     "measure_energy",
-    "window_uncertainty_j",
 ]
 
 _MAX_SAMPLER_HZ = 1000.0
 
 
-def integrate_energy_j(samples: SampleArrays, t0_s: float, t1_s: float) -> float:
-    """Energy (J) in [t0_s, t1_s] under the piecewise-linear curve through the samples.
+class _Run:
+    """One live run: the meter's timeline, the clock, the recorder, and the schedule's steps."""
 
-    The curve is evaluated exactly at t0_s and t1_s by interpolating between the samples on
-    either side (held constant beyond the first/last sample), so partial sample intervals at the
-    edges count in proportion.
-    """
-    t, p = samples
-    if t1_s <= t0_s or t.size == 0:
-        return 0.0
-    inner = (t > t0_s) & (t < t1_s)
-    knots_t = np.concatenate(([t0_s], t[inner], [t1_s]))
-    knots_p = np.interp(knots_t, t, p)
-    return float(np.sum((knots_p[1:] + knots_p[:-1]) * np.diff(knots_t)) / 2.0)
+    def __init__(self, meter: Meter, clock: Clock, rate_hz: float | None, planned_s: float,
+                 header: dict[str, Any], env_probe: Callable[[], dict[str, Any]] | None) -> None:
+        info = meter.info
+        if info.name == "replay" or getattr(meter, "recording", None) is not None:
+            raise MeterError(
+                f"meter {info.spec!r}: a replayed trace is attributed with its own events "
+                "(edgekit energy attribute, or bench --meter replay:DIR), never against inferences "
+                "run live on this host"
+            )
+        self.info, self.clock, self.env_probe = info, clock, env_probe
+        self.hz = min(rate_hz or info.sample_rate_hz, _MAX_SAMPLER_HZ)
+        ready = callable(getattr(meter, "read_if_ready", None))
+        poll_hz = min(2.0 * self.hz, _MAX_SAMPLER_HZ) if ready else self.hz  # every value once
+        self.period_s = 1.0 / self.hz
+        self.sampler: Sampler | None = None
+        if isinstance(meter, TraceSource):
+            self.source: Any = meter
+        elif getattr(clock, "is_virtual", False):
+            raise MeterError(
+                f"meter {info.name} is polled in real time and cannot follow a virtual clock; "
+                "use a trace meter (link, simulated)"
+            )
+        else:
+            self.sampler = Sampler(meter, poll_hz, capacity_s=max(600.0, 1.5 * planned_s))
+            self.sampler.start()
+            self.source = self.sampler
+        self.rec = EventRecorder(header)
+        self.first_s = clock.monotonic()
 
+    def stop(self) -> None:
+        if self.sampler is not None:
+            self.sampler.stop()
 
-def window_uncertainty_j(samples: SampleArrays, t0_s: float, t1_s: float) -> float:
-    """A bound on the window's energy error from what the meter cannot see (J).
+    def env(self) -> None:
+        if self.env_probe is not None:
+            self.rec.env(self.clock.monotonic(), dict(self.env_probe()))
 
-    Two parts: at each edge, the step between the straddling samples times half their spacing
-    (the interpolation cannot know where in between the change happened); and twice the standard
-    error of the mean power over the window, times its duration (point samples of a fluctuating
-    load, noise, quantisation).
-    """
-    t, p = samples
-    edges = 0.0
-    for edge in (t0_s, t1_s):
-        i = int(np.searchsorted(t, edge, side="right"))
-        if 0 < i < t.size:
-            edges += 0.5 * abs(float(p[i] - p[i - 1])) * float(t[i] - t[i - 1])
-    inside = p[(t >= t0_s) & (t <= t1_s)]
-    statistical = 0.0
-    if inside.size > 1:
-        statistical = 2.0 * float(np.std(inside, ddof=1)) / math.sqrt(inside.size) * (t1_s - t0_s)
-    return edges + statistical
+    def idle(self, idle_s: float) -> None:
+        t0 = self.clock.monotonic()
+        self.clock.sleep(idle_s)
+        self.rec.idle(t0, self.clock.monotonic())
 
+    def marker(self, pulse: Callable[[float], None], pulse_s: float) -> None:
+        t0 = self.clock.monotonic()
+        pulse(pulse_s)
+        self.rec.marker(t0, self.clock.monotonic())
 
-@dataclass(frozen=True)
-class WindowMeasurement:
-    """One measurement window."""
+    def call(self, run_batch: Callable[[int], None], n: int) -> tuple[float, float]:
+        s = self.clock.monotonic()
+        run_batch(n)
+        e = self.clock.monotonic()
+        self.rec.call(s, e, n)
+        return s, e
 
-    start_s: float
-    duration_s: float
-    n_inferences: int
-    n_samples: int
-    energy_j: float
-    mean_power_w: float
-    energy_per_inference_mj: float
-    dynamic_energy_per_inference_mj: float
-    uncertainty_mj: float
+    def finish(self) -> PowerTrace:
+        """Close the log, wait for a sample after it, and cut the meter's samples of the run."""
+        end_s = self.clock.monotonic()
+        self.rec.end(end_s)
+        delay = self.sampler.delay_s if self.sampler is not None else 0.0
+        # a sample stands for the average before it: wait for one that covers the end
+        need_s = end_s + self.info.averaging_s + delay + self.period_s
+        limit_s = max(200 * self.period_s, 10.0)
+        while self.source.count_between(need_s, math.inf) == 0:
+            if self.clock.monotonic() - end_s > limit_s:
+                raise MeterError(f"meter produced no sample for {limit_s:.1f} s after the run")
+            self.clock.sleep(self.period_s)
+        t, p = self.source.samples_between(self.first_s - self.period_s, need_s)
+        info, ctx = self.info, self.rec.header
 
+        def named(key: str) -> str | None:
+            return None if ctx.get(key) is None else str(ctx[key])
 
-@dataclass(frozen=True)
-class EnergyResult:
-    """Energy per inference with its spread and provenance.
-
-    ``spread_mj`` is (low, high): the lowest and highest window, each widened by its own
-    uncertainty (edges and standard error), so it shows both run-to-run variation and what the
-    meter could not resolve. ``iqr_mj`` and ``mad_mj`` are of the raw window values.
-    ``kind`` is "measured" or "estimated" and must be shown with every figure.
-    """
-
-    energy_per_inference_mj: float
-    dynamic_energy_per_inference_mj: float
-    idle_power_w: float
-    active_power_w: float
-    spread_mj: tuple[float, float]
-    iqr_mj: float
-    mad_mj: float
-    n_inferences: int
-    meter: str
-    meter_spec: str
-    measures: str
-    kind: str
-    sample_rate_hz: float
-    duration_s: float
-    idle_power_before_w: float
-    idle_power_after_w: float
-    windows: tuple[WindowMeasurement, ...] = field(default_factory=tuple)
-
-    @property
-    def label(self) -> str:
-        """Figure caption: ``measured (ina260, 998 Hz)`` or ``ESTIMATED (model:rpi4b, 10 Hz)``."""
-        word = "ESTIMATED" if self.kind == "estimated" else "measured"
-        return f"{word} ({self.meter}, {self.sample_rate_hz:.0f} Hz)"
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["spread_mj"] = list(self.spread_mj)
-        data["windows"] = [asdict(w) for w in self.windows]
-        data["label"] = self.label
-        return data
-
-
-def _relative_uncertainty(samples: SampleArrays, t0_s: float, t1_s: float) -> float:
-    """Twice the standard error of the window's mean power, relative to that mean."""
-    t, p = samples
-    inside = p[(t >= t0_s) & (t <= t1_s)]
-    mean = float(np.mean(inside)) if inside.size else 0.0
-    if inside.size < 2 or mean <= 0:
-        return 0.0
-    return 2.0 * float(np.std(inside, ddof=1)) / math.sqrt(inside.size) / mean
-
-
-def _wait_for_sample_after(source: TraceSource, clock: Clock, t_s: float, period_s: float) -> None:
-    """Let the meter produce a sample at or after ``t_s`` so the edge can be interpolated."""
-    limit_s = max(200 * period_s, 10.0)
-    start_s = clock.monotonic()
-    while source.count_between(t_s, math.inf) == 0:
-        if clock.monotonic() - start_s > limit_s:
-            raise MeterError(f"meter produced no sample for {limit_s:.1f} s after a window")
-        clock.sleep(period_s)
-
-
-def _idle_power_w(source: TraceSource, clock: Clock, idle_s: float, period_s: float) -> float:
-    # let an averaging meter flush the preceding activity before the idle window opens
-    clock.sleep(2.0 * period_s)
-    t0 = clock.monotonic()
-    clock.sleep(idle_s)
-    t1 = clock.monotonic()
-    _wait_for_sample_after(source, clock, t1, period_s)
-    samples = source.samples_between(t0, t1)
-    if source.count_between(t0, t1) < 2:
-        raise MeterError(
-            f"cannot resolve idle power: {t1 - t0:.2f} s idle has "
-            f"{source.count_between(t0, t1)} samples, need >= 2; raise idle_s"
+        header = TraceHeader(
+            kind=info.kind, meter=info.name, meter_spec=info.spec, measures=info.measures,
+            sample_rate_hz=info.sample_rate_hz, averaging_s=info.averaging_s,
+            resolution_w=info.resolution_w, clock="host", board=named("board"),
+            delay_s=delay,
+            board_model=named("board_model"), soc=named("soc"), bundle_id=named("bundle_id"),
+            variant=named("variant"), recorded_by=named("recorded_by"),
         )
-    return integrate_energy_j(samples, t0, t1) / (t1 - t0)
+        return PowerTrace(np.asarray(t), np.asarray(p), header, source=f"{info.name} (live)")
+
+
+def _header(info: Any, context: Mapping[str, Any] | None, opts: AttributionOptions,
+            **extra: Any) -> dict[str, Any]:
+    from edgekit import __version__
+
+    ctx = {k: v for k, v in dict(context or {}).items() if v is not None}
+    return {"recorded_by": f"edgekit {__version__}", "meter": info.name, "meter_spec": info.spec,
+            **ctx, **extra, "attribution": opts.to_dict()}
+
+
+def _relative_se(source: Any, t0: float, t1: float) -> float:
+    """Twice the standard error of the window's mean power, relative to it (stopping rule only)."""
+    _, p = source.samples_between(t0, t1)
+    mean = float(np.mean(p)) if p.size else 0.0
+    if p.size < 2 or mean <= 0:
+        return 0.0
+    return 2.0 * float(np.std(p, ddof=1)) / math.sqrt(p.size) / mean
+
+
+def _attribute(run: _Run, context: Mapping[str, Any] | None, opts: AttributionOptions) -> EnergyResult:
+    trace = run.finish()
+    events = run.rec.log()
+    info = run.info
+    prov = live_provenance(info.name, info.spec, info.kind, context)
+    result = attribute(trace, events, options=opts, provenance=prov)
+    return replace(result, recording=Recording(trace, events))
 
 
 def measure_energy(
@@ -177,139 +172,130 @@ def measure_energy(
     max_relative_uncertainty: float = 0.02,
     rate_hz: float | None = None,
     clock: Clock | None = None,
+    dither: bool | None = None,
+    marker: Callable[[float], None] | None = None,
+    marker_s: float = 0.3,
+    env_probe: Callable[[], dict[str, Any]] | None = None,
+    context: Mapping[str, Any] | None = None,
+    options: AttributionOptions | None = None,
+    seed: int = 0,
 ) -> EnergyResult:
     """Measure energy per inference of ``run_batch(n)`` (which runs n inferences) on ``meter``.
 
-    Meters that hold a timeline (replay, link, simulated) are read directly; others are polled
-    by a ``Sampler`` thread at ``rate_hz`` (default: the meter's nominal rate, at most 1 kHz).
-    A window keeps running until it is both ``min_window_s`` long and holds ``min_samples``;
-    if that takes longer than ``max_window_s`` (default max(60 s, 4 x min_window_s)) the
-    measurement is refused with ``MeterError("cannot resolve: ...")``. A window also keeps
-    running until twice the standard error of its mean power is within
-    ``max_relative_uncertainty`` of the mean: a point-sampling meter that is slow compared with a
-    bursty load aliases, and then needs more samples (or is refused) rather than guessing.
+    A window runs until it is ``min_window_s`` long, holds ``min_samples`` samples and its mean
+    power is known to ``max_relative_uncertainty`` (or it reaches ``max_window_s``, default
+    max(60 s, 4 x min_window_s); the interval then says how well it is known). Without
+    ``min_samples`` by ``max_window_s`` it is refused (``MeterError("cannot resolve ...")``).
+    ``dither`` (default: unless the meter's averages tile time) waits a random gap before each call and
+    varies the calls' batch sizes, so the loop cannot beat with the sample clock; ``marker`` (a function that
+    loads the board for the given seconds) adds marker pulses at both ends for clock alignment;
+    ``env_probe`` is read around every window (governor, clock, temperature); ``context`` names
+    board and bundle for the provenance.
     """
     if windows < 1 or inferences_per_call < 1 or min_samples < 2 or min_window_s <= 0:
         raise ValueError("windows, inferences_per_call >= 1, min_samples >= 2, min_window_s > 0")
     clock = clock or MonotonicClock()
-    info = meter.info
+    opts = options or AttributionOptions(seed=seed)
     limit_s = max_window_s if max_window_s is not None else max(60.0, 4.0 * min_window_s)
+    info = meter.info
     nominal_hz = min(rate_hz or info.sample_rate_hz, _MAX_SAMPLER_HZ)
     if nominal_hz * limit_s < min_samples:
         raise MeterError(
             f"cannot resolve: window {limit_s:.1f} s has {int(nominal_hz * limit_s)} samples at "
             f"{nominal_hz:g} Hz ({info.name}), need >= {min_samples}"
         )
-    period_s = 1.0 / nominal_hz
-    sampler: Sampler | None = None
-    if isinstance(meter, TraceSource):
-        source: TraceSource = meter
-    elif getattr(clock, "is_virtual", False):
-        raise MeterError(
-            f"meter {info.name} is polled in real time and cannot follow a virtual clock; "
-            "use a trace meter (replay, link, simulated)"
-        )
-    else:
-        sampler = Sampler(meter, nominal_hz)
-        sampler.start()
-        source = sampler
+    rng = np.random.default_rng(seed)
+    planned = (windows + 1) * idle_s + windows * limit_s + 4 * marker_s
+    run = _Run(meter, clock, rate_hz, planned, {}, env_probe)
     try:
-        for _ in range(warmup_calls):
+        t0 = clock.monotonic()
+        for _ in range(max(warmup_calls, 1)):
             run_batch(inferences_per_call)
-        idle_before_w = _idle_power_w(source, clock, idle_s, period_s)
-        raw: list[tuple[float, float, int, int, float, float]] = []
+        per_inference_s = (clock.monotonic() - t0) / max(warmup_calls, 1) / inferences_per_call
+        if dither is None:  # a meter whose averages tile time cannot alias; point samples can
+            dither = info.averaging_s < 0.9 / nominal_hz
+        run.rec.header = _header(info, context, opts, mode="back-to-back", dither=bool(dither))
+        if marker is not None:
+            run.marker(marker, marker_s)
+        run.env()
+        run.idle(idle_s)
         for _ in range(windows):
-            t0 = clock.monotonic()
-            calls = 0
+            run.env()
+            ws = -1.0
             next_check_s = min_window_s
-            precision = math.inf
             while True:
-                run_batch(inferences_per_call)
-                calls += 1
-                t1 = clock.monotonic()
-                elapsed_s = t1 - t0
-                if elapsed_s >= next_check_s and source.count_between(t0, t1) >= min_samples:
-                    precision = _relative_uncertainty(source.samples_between(t0, t1), t0, t1)
-                    if precision <= max_relative_uncertainty:
+                n_call = inferences_per_call
+                if dither:
+                    clock.sleep(dither_gap_s(rng, min(per_inference_s, run.period_s)))
+                    n_call = dither_batch(rng, inferences_per_call)
+                s, e = run.call(run_batch, n_call)
+                ws = s if ws < 0 else ws
+                elapsed_s = e - ws
+                if elapsed_s >= next_check_s or elapsed_s >= limit_s:
+                    enough = run.source.count_between(ws, e) >= min_samples
+                    if enough and (elapsed_s >= limit_s or
+                                   _relative_se(run.source, ws, e) <= max_relative_uncertainty):
                         break
                     next_check_s = elapsed_s * 1.1  # re-check as the window grows, not per call
                 if elapsed_s >= limit_s:
-                    n_now = source.count_between(t0, t1)
-                    why = (
-                        f"need >= {min_samples}"
-                        if n_now < min_samples
-                        else f"mean power known to +/-{precision:.1%}, need "
-                        f"+/-{max_relative_uncertainty:.1%} (point samples alias a bursty load)"
-                    )
                     raise MeterError(
-                        f"cannot resolve: window {elapsed_s:.1f} s has {n_now} samples, {why} "
-                        f"({info.name}); raise max_window_s or use a faster/averaging meter"
+                        f"cannot resolve: window {elapsed_s:.1f} s has "
+                        f"{run.source.count_between(ws, e)} samples, need >= {min_samples} "
+                        f"({info.name}); raise max_window_s or use a faster meter"
                     )
-            _wait_for_sample_after(source, clock, t1, period_s)
-            samples = source.samples_between(t0, t1)
-            raw.append(
-                (
-                    t0,
-                    t1 - t0,
-                    calls * inferences_per_call,
-                    source.count_between(t0, t1),
-                    integrate_energy_j(samples, t0, t1),
-                    window_uncertainty_j(samples, t0, t1),
-                )
-            )
-        idle_after_w = _idle_power_w(source, clock, idle_s, period_s)
+            run.rec.window(ws, e)
+            run.env()
+            run.idle(idle_s)
+        if marker is not None:
+            run.marker(marker, marker_s)
+            run.idle(min(idle_s, 1.0))
+        return _attribute(run, context, opts)
     finally:
-        if sampler is not None:
-            sampler.stop()
-    return _summarise(raw, idle_before_w, idle_after_w, meter)
+        run.stop()
 
 
-def _summarise(
-    raw: list[tuple[float, float, int, int, float, float]],
-    idle_before_w: float,
-    idle_after_w: float,
+def measure_duty_energy(
+    run_batch: Callable[[int], None],
     meter: Meter,
+    duty_hz: float,
+    *,
+    captures_per_window: int = 20,
+    windows: int = 5,
+    idle_s: float = 5.0,
+    clock: Clock | None = None,
+    rate_hz: float | None = None,
+    env_probe: Callable[[], dict[str, Any]] | None = None,
+    context: Mapping[str, Any] | None = None,
+    options: AttributionOptions | None = None,
 ) -> EnergyResult:
-    idle_w = (idle_before_w + idle_after_w) / 2.0
-    measured = tuple(
-        WindowMeasurement(
-            start_s=t0,
-            duration_s=duration_s,
-            n_inferences=n,
-            n_samples=n_samples,
-            energy_j=energy_j,
-            mean_power_w=energy_j / duration_s,
-            energy_per_inference_mj=energy_j / n * 1e3,
-            dynamic_energy_per_inference_mj=(energy_j - idle_w * duration_s) / n * 1e3,
-            uncertainty_mj=uncertainty_j / n * 1e3,
-        )
-        for t0, duration_s, n, n_samples, energy_j, uncertainty_j in raw
-    )
-    per_inf = np.array([w.energy_per_inference_mj for w in measured])
-    q1, q3 = np.percentile(per_inf, [25, 75])
-    median = float(np.median(per_inf))
-    low = min(w.energy_per_inference_mj - w.uncertainty_mj for w in measured)
-    high = max(w.energy_per_inference_mj + w.uncertainty_mj for w in measured)
-    total_s = sum(w.duration_s for w in measured)
-    info = meter.info
-    return EnergyResult(
-        energy_per_inference_mj=median,
-        dynamic_energy_per_inference_mj=float(
-            np.median([w.dynamic_energy_per_inference_mj for w in measured])
-        ),
-        idle_power_w=idle_w,
-        active_power_w=float(np.median([w.mean_power_w for w in measured])),
-        spread_mj=(low, high),
-        iqr_mj=float(q3 - q1),
-        mad_mj=float(np.median(np.abs(per_inf - median))),
-        n_inferences=sum(w.n_inferences for w in measured),
-        meter=info.name,
-        meter_spec=info.spec,
-        measures=info.measures,
-        kind=info.kind,
-        sample_rate_hz=sum(w.n_samples for w in measured) / total_s,
-        duration_s=total_s,
-        idle_power_before_w=idle_before_w,
-        idle_power_after_w=idle_after_w,
-        windows=measured,
-    )
+    """Energy per capture at ``duty_hz`` captures per second, with sleep between captures.
+
+    Each window is ``captures_per_window`` whole periods (a capture, then sleep to the next
+    tick), so the energy of waking up and of the governor's tail after each capture is in the
+    dynamic figure; idle is measured around every window as for back-to-back runs.
+    """
+    if not (math.isfinite(duty_hz) and duty_hz > 0) or captures_per_window < 2 or windows < 1:
+        raise ValueError("duty_hz > 0, captures_per_window >= 2, windows >= 1")
+    clock = clock or MonotonicClock()
+    opts = options or AttributionOptions()
+    period_s = 1.0 / duty_hz
+    planned = (windows + 1) * idle_s + windows * captures_per_window * period_s
+    run = _Run(meter, clock, rate_hz, planned, {}, env_probe)
+    try:
+        run_batch(1)  # warm-up
+        run.rec.header = _header(meter.info, context, opts, mode="duty", duty_hz=duty_hz, dither=False)
+        run.env()
+        run.idle(idle_s)
+        for _ in range(windows):
+            run.env()
+            ws = clock.monotonic()
+            for k in range(captures_per_window):
+                run.call(run_batch, 1)
+                clock.sleep(ws + (k + 1) * period_s - clock.monotonic())
+            we = clock.monotonic()
+            run.rec.window(ws, we)
+            run.env()
+            run.idle(idle_s)
+        return _attribute(run, context, opts)
+    finally:
+        run.stop()

@@ -5,13 +5,19 @@ model runs (the scanner itself, and the SBC idling if it stays powered anyway). 
 adds ``platform_idle_w`` (SBC idle power that exists only because of the model, 0 if the SBC is
 already in the baseline) and ``captures_per_s`` x the DYNAMIC energy per inference (above idle,
 so idle is never counted twice). Life = usable energy / average power.
+
+The model's figures are measured at the board's supply input, after the DC-DC converter that
+feeds it from the battery; ``converter_efficiency`` (default 1.0, ideal: say so when you keep it)
+divides them to get the power drawn from the battery. ``baseline_w`` is already battery-side.
+When the dynamic energy comes with an interval (``dynamic_interval_mj``) the projection carries
+it through: life with the model and life lost are given as intervals too.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from edgekit.errors import EdgekitError
@@ -57,6 +63,8 @@ class ScannerDuty:
     captures_per_s: float
     dynamic_energy_per_inference_mj: float
     platform_idle_w: float = 0.0
+    converter_efficiency: float = 1.0
+    dynamic_interval_mj: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         for name in (
@@ -68,13 +76,32 @@ class ScannerDuty:
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:
                 raise EdgekitError(f"scanner duty: {name}={value} must be finite and >= 0")
+        eff = self.converter_efficiency
+        if not (math.isfinite(eff) and 0 < eff <= 1):
+            raise EdgekitError(f"scanner duty: converter_efficiency={eff} must be in (0, 1]")
+        if self.dynamic_interval_mj is not None:
+            lo, hi = self.dynamic_interval_mj
+            if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
+                raise EdgekitError(
+                    f"scanner duty: dynamic_interval_mj=({lo}, {hi}) must be finite, low <= high"
+                )
+
+    def _power_w(self, dynamic_mj: float) -> float:
+        load_w = self.platform_idle_w + self.captures_per_s * max(dynamic_mj, 0.0) / 1e3
+        return load_w / self.converter_efficiency
 
     @property
     def model_power_w(self) -> float:
-        """What the model adds on average: platform idle + captures/s x dynamic energy."""
-        return (
-            self.platform_idle_w + self.captures_per_s * self.dynamic_energy_per_inference_mj / 1e3
-        )
+        """What the model adds at the battery: (platform idle + captures/s x dynamic energy) / efficiency."""
+        return self._power_w(self.dynamic_energy_per_inference_mj)
+
+    @property
+    def model_power_interval_w(self) -> tuple[float, float] | None:
+        """``model_power_w`` at both ends of the dynamic energy's interval (negative ends count as 0)."""
+        if self.dynamic_interval_mj is None:
+            return None
+        lo, hi = self.dynamic_interval_mj
+        return self._power_w(lo), self._power_w(hi)
 
 
 @dataclass(frozen=True)
@@ -92,6 +119,9 @@ class BatteryProjection:
     drain_with_model_pct_per_h: float
     life_lost_pct: float
     kind: str = "measured"
+    converter_efficiency: float = 1.0
+    life_with_model_interval_h: tuple[float, float] | None = None
+    life_lost_interval_pct: tuple[float, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -101,6 +131,10 @@ def _life_h(usable_wh: float, power_w: float) -> float:
     return math.inf if power_w <= 0 else usable_wh / power_w
 
 
+def _lost_pct(without_w: float, with_w: float) -> float:
+    return 0.0 if with_w <= 0 else 100.0 * (1.0 - without_w / with_w)
+
+
 def project_battery(
     battery: Battery, duty: ScannerDuty, *, kind: str = "measured"
 ) -> BatteryProjection:
@@ -108,6 +142,11 @@ def project_battery(
     without_w = duty.baseline_w
     with_w = duty.baseline_w + duty.model_power_w
     usable = battery.usable_wh
+    life_interval = lost_interval = None
+    if duty.model_power_interval_w is not None:
+        low_w, high_w = (without_w + m for m in duty.model_power_interval_w)
+        life_interval = (_life_h(usable, high_w), _life_h(usable, low_w))
+        lost_interval = (_lost_pct(without_w, low_w), _lost_pct(without_w, high_w))
     return BatteryProjection(
         captures_per_s=duty.captures_per_s,
         usable_wh=usable,
@@ -118,8 +157,11 @@ def project_battery(
         life_with_model_h=_life_h(usable, with_w),
         drain_without_model_pct_per_h=100.0 * without_w / usable,
         drain_with_model_pct_per_h=100.0 * with_w / usable,
-        life_lost_pct=0.0 if with_w <= 0 else 100.0 * (1.0 - without_w / with_w),
+        life_lost_pct=_lost_pct(without_w, with_w),
         kind=kind,
+        converter_efficiency=duty.converter_efficiency,
+        life_with_model_interval_h=life_interval,
+        life_lost_interval_pct=lost_interval,
     )
 
 
@@ -130,9 +172,7 @@ def project_duty_range(
     return [
         project_battery(
             battery,
-            ScannerDuty(
-                duty.baseline_w, rate, duty.dynamic_energy_per_inference_mj, duty.platform_idle_w
-            ),
+            replace(duty, captures_per_s=rate),
             kind=kind,
         )
         for rate in captures_per_s

@@ -3,6 +3,11 @@
 Sleep scheduling uses absolute deadlines (start + k / rate), so the rate does not drift with the
 cost of each read; a late sample skips missed deadlines instead of bursting to catch up. Each
 sample costs one ``read()`` and two array stores: no allocation beyond the meter's own tuple.
+
+A meter that averages on chip and says when a value is new (``read_if_ready``, INA226/INA260) is
+polled instead: each poll asks the conversion-ready flag and stores a sample only when there is a
+new value, so polling ~2x the chip's output rate reads every value once. A value then reaches the
+ring on average half a poll period after it completed (``delay_s``), which attribution corrects.
 """
 
 from __future__ import annotations
@@ -24,11 +29,17 @@ class Sampler:
     meters are read directly by attribution instead). ``capacity_s`` bounds the history kept.
     """
 
-    def __init__(self, meter: Meter, rate_hz: float, *, capacity_s: float = 600.0) -> None:
+    def __init__(
+        self, meter: Meter, rate_hz: float, *, capacity_s: float = 600.0,
+        ready_polling: bool | None = None,
+    ) -> None:
         if not rate_hz > 0:
             raise MeterError(f"sampler rate must be positive, got {rate_hz} Hz")
         self.meter = meter
         self.rate_hz = float(rate_hz)
+        ready = getattr(meter, "read_if_ready", None)
+        self.ready_polling = callable(ready) if ready_polling is None else ready_polling
+        self.polls = 0
         self._ring = RingBuffer(max(16, int(capacity_s * rate_hz) + 16))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -57,9 +68,14 @@ class Sampler:
             self._stop.set()
             thread.join(timeout=5.0)
 
+    @property
+    def delay_s(self) -> float:
+        """Mean lag between a value's completion and its timestamp (ready polling only)."""
+        return 0.5 / self.rate_hz if self.ready_polling else 0.0
+
     def _run(self) -> None:
         period_s = 1.0 / self.rate_hz
-        read = self.meter.read
+        read = self.meter.read_if_ready if self.ready_polling else self.meter.read  # type: ignore[attr-defined]
         append = self._ring.append
         stop = self._stop.is_set
         next_s = time.monotonic()
@@ -67,7 +83,8 @@ class Sampler:
         try:
             while not stop():
                 sample = read()
-                append(sample[0], sample[1])
+                if sample is not None:
+                    append(sample[0], sample[1])
                 k += 1
                 next_s += period_s
                 now_s = time.monotonic()

@@ -4,22 +4,26 @@ A ``SimulatedBoard`` runs fake inferences on a ``VirtualClock`` (idle power betw
 power during them, durations with jitter) and logs exactly when it was busy, so the true energy
 of any interval is known. A ``SimulatedMeter`` samples that board the way a real meter would:
 at a rate, optionally averaging over a conversion time (INA averaging, RAPL differencing), with
-additive noise and ADC quantisation. ``synthesize_trace`` renders a fixed scenario to a ``Trace``
-that ``replay:`` plays back from CSV.
+additive noise and ADC quantisation. ``synthesize_recording`` runs a whole simulated bench
+(``measure_energy`` on a virtual clock) and returns the recording, trace and events, that
+``replay:`` and ``edgekit energy attribute`` read back; ``synthesize_trace`` renders a bare trace
+(readable, but without events it gives no energy figure). Simulated figures are ``unverified``.
+This is edgekit's own model, for its tests; ``bench/closed_form.py`` is the independent one the
+benchmark checks against.
 """
 
 from __future__ import annotations
 
-import csv
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from edgekit.energy.clock import VirtualClock
 from edgekit.energy.meters.base import MeterInfo, PowerSample, SampleArrays
 from edgekit.energy.ring import window_of
+from edgekit.energy.tracefile import PowerTrace, TraceHeader, read_trace, write_trace
 from edgekit.errors import MeterError
 
 __all__ = [
@@ -29,6 +33,7 @@ __all__ = [
     "SimulatedMeter",
     "Trace",
     "Workload",
+    "synthesize_recording",
     "synthesize_trace",
 ]
 
@@ -144,6 +149,12 @@ class SimulatedBoard:
         self.clock.advance(float(periods.sum()))
         self.inferences += n
 
+    def pulse(self, duration_s: float) -> None:
+        """Load the board fully for ``duration_s`` (a marker pulse for clock alignment)."""
+        start = self.clock.monotonic()
+        self.log.add(np.array([start]), np.array([start + duration_s]))
+        self.clock.advance(duration_s)
+
     def power_w(self, t: np.ndarray, averaging_s: float = 0.0) -> np.ndarray:
         """True power at ``t`` (point), or averaged over [t - averaging_s, t]."""
         w = self.workload
@@ -197,10 +208,11 @@ class SimulatedMeter:
         self._info = MeterInfo(
             name="simulated",
             spec=f"simulated:rate_hz={model.rate_hz}",
-            kind="measured",
+            kind="unverified",  # a simulation is never a measurement
             sample_rate_hz=model.rate_hz,
             resolution_w=model.lsb_w or None,
             measures="simulated board input",
+            averaging_s=model.averaging_s,
             notes=(
                 f"noise {model.noise_w} W rms, LSB {model.lsb_w} W, "
                 f"averaging {model.averaging_s * 1e3:.2f} ms"
@@ -260,73 +272,22 @@ class Trace:
     def window(self, t0_s: float, t1_s: float) -> SampleArrays:
         return window_of(self.timestamps_s, self.power_w, t0_s, t1_s)
 
+    def to_power_trace(self) -> PowerTrace:
+        """This trace in the file format's terms (its ``meta`` becomes the header)."""
+        return PowerTrace(
+            self.timestamps_s, self.power_w, TraceHeader.from_meta(self.meta, "simulated trace"),
+            self.voltage_v, self.current_a, source="simulated trace",
+        )
+
     def write_csv(self, path: str | Path) -> Path:
-        """Write ``# key=value`` metadata lines, a header, then one row per sample."""
-        path = Path(path)
-        with path.open("w", newline="", encoding="utf-8") as f:
-            for key, value in self.meta.items():
-                f.write(f"# {key}={value}\n")
-            writer = csv.writer(f)
-            has_vi = self.voltage_v is not None and self.current_a is not None
-            writer.writerow(
-                ["timestamp_s", "power_w", *(["voltage_v", "current_a"] if has_vi else [])]
-            )
-            for i in range(self.timestamps_s.size):
-                row = [f"{self.timestamps_s[i]:.9f}", f"{self.power_w[i]:.9g}"]
-                if has_vi and self.voltage_v is not None and self.current_a is not None:
-                    row += [f"{self.voltage_v[i]:.9g}", f"{self.current_a[i]:.9g}"]
-                writer.writerow(row)
-        return path
+        """Write it as a power-trace file (``docs/energy-files.md``)."""
+        return write_trace(self.to_power_trace(), path)
 
     @classmethod
     def read_csv(cls, path: str | Path) -> Trace:
-        """Read a trace; ``MeterError`` naming file and line for anything malformed."""
-        path = Path(path)
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except OSError as e:
-            raise MeterError(f"replay trace {path}: cannot read ({e})") from e
-        meta: dict[str, str] = {}
-        rows: list[list[float]] = []
-        header: list[str] | None = None
-        for lineno, line in enumerate(lines, 1):
-            text = line.strip()
-            if not text:
-                continue
-            if text.startswith("#"):
-                key, eq, value = text[1:].partition("=")
-                if eq:
-                    meta[key.strip()] = value.strip()
-                continue
-            cells = [c.strip() for c in text.split(",")]
-            if header is None:
-                header = cells
-                if header[:2] != ["timestamp_s", "power_w"]:
-                    raise MeterError(
-                        f"replay trace {path}:{lineno}: header must start with "
-                        f"'timestamp_s,power_w', got {text!r}"
-                    )
-                continue
-            if len(cells) != len(header):
-                raise MeterError(
-                    f"replay trace {path}:{lineno}: {len(cells)} columns, header has {len(header)}"
-                )
-            try:
-                values = [float(c) for c in cells]
-            except ValueError:
-                raise MeterError(f"replay trace {path}:{lineno}: not numbers: {text!r}") from None
-            if not all(math.isfinite(v) for v in values):
-                raise MeterError(f"replay trace {path}:{lineno}: non-finite value")
-            if rows and values[0] < rows[-1][0]:
-                raise MeterError(f"replay trace {path}:{lineno}: timestamps go backwards")
-            rows.append(values)
-        if len(rows) < 2:
-            raise MeterError(f"replay trace {path}: needs at least 2 samples, has {len(rows)}")
-        data = np.array(rows, dtype=np.float64)
-        names = header or []
-        voltage = data[:, names.index("voltage_v")] if "voltage_v" in names else None
-        current = data[:, names.index("current_a")] if "current_a" in names else None
-        return cls(data[:, 0].copy(), data[:, 1].copy(), voltage, current, meta)
+        """Read a power-trace file back (``DataError`` naming file and line when malformed)."""
+        t = read_trace(path)
+        return cls(t.timestamps_s, t.power_w, t.voltage_v, t.current_a, t.header.to_meta())
 
 
 def synthesize_trace(
@@ -356,7 +317,7 @@ def synthesize_trace(
     t, p = samples.timestamps_s[keep], samples.power_w[keep]
     meta = {
         "source": "edgekit.energy.simulate",
-        "kind": "measured",
+        "meter": "simulated",
         "measures": "synthetic board trace",
         "idle_w": str(workload.idle_w),
         "active_w": str(workload.active_w),
@@ -364,3 +325,34 @@ def synthesize_trace(
         "rate_hz": str(model.rate_hz),
     }
     return Trace(t, p, meta=meta), board.true_energy_j(float(t[0]), float(t[-1]))
+
+
+def synthesize_recording(
+    workload: Workload,
+    model: MeterModel,
+    *,
+    windows: int = 3,
+    window_s: float = 2.0,
+    idle_s: float = 1.0,
+    context: dict[str, str] | None = None,
+    markers: bool = False,
+    seed: int = 0,
+) -> tuple[Any, SimulatedBoard]:
+    """A whole simulated bench run: the ``EnergyResult`` (with ``.recording``) and the board.
+
+    The recording is what ``--record`` would write for this run; its trace names the meter
+    ``simulated``, so it is never *measured* (tests that need a measured recording rewrite the
+    header explicitly).
+    """
+    from edgekit.energy.attribution import measure_energy
+
+    clock = VirtualClock(0.0)
+    board = SimulatedBoard(workload, clock, seed=seed)
+    meter = SimulatedMeter(board, model, seed=seed + 1)
+    per_call = max(1, int(0.05 / max(workload.inference_s + workload.gap_s, 1e-9)))
+    result = measure_energy(
+        board.run_batch, meter, clock=clock, inferences_per_call=per_call, windows=windows,
+        min_window_s=window_s, idle_s=idle_s, min_samples=10, context=context,
+        marker=board.pulse if markers else None, seed=seed,
+    )
+    return result, board

@@ -5,7 +5,9 @@ the chips, not our driver: the calibration register scales the current register,
 quantised to the chip's LSBs, conversion-ready flags set on each conversion and clear the way the
 datasheets say, words travel big-endian (so ``read_word_data`` returns them byte-swapped, as
 smbus2 does on real hardware), reset restores power-on defaults, absent addresses raise
-``OSError(EREMOTEIO)``.
+``OSError(EREMOTEIO)``. Given a ``clock``, an INA226/INA260 completes a conversion every
+avg x (bus + shunt conversion time) read from its own configuration register, as the chip does;
+without one it converts instantly when told to (``set``, a configuration write).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import errno
 import math
 from collections import deque
+from typing import Any
 
 __all__ = ["FakeI2CBus", "FakeINA219", "FakeINA226", "FakeINA260", "FakeInaChip"]
 
@@ -130,11 +133,42 @@ class FakeINA219(FakeInaChip):
         return super().read_register(reg)
 
 
+_AVERAGES = (1, 4, 16, 64, 128, 256, 512, 1024)
+_CONVERSION_S = (140e-6, 204e-6, 332e-6, 588e-6, 1100e-6, 2116e-6, 4156e-6, 8244e-6)
+
+
 class _FakeIna2x6(FakeInaChip):
     """INA226/INA260 shared parts: ID registers, mask/enable CVRF (bit 3, cleared on read)."""
 
     die_id = 0x0000
     read_only = frozenset({0x01, 0x02, 0x03, 0x04, 0xFE, 0xFF})
+
+    def __init__(self, current_a: float = 0.0, voltage_v: float = 5.0, clock: Any = None) -> None:
+        self.clock = clock
+        self._next_due = math.inf
+        super().__init__(current_a, voltage_v)
+
+    def conversion_period_s(self) -> float:
+        """avg x (bus + shunt conversion time), from the configuration register."""
+        config = self.registers[0x00]
+        avg = _AVERAGES[(config >> 9) & 0b111]
+        return avg * (_CONVERSION_S[(config >> 6) & 0b111] + _CONVERSION_S[(config >> 3) & 0b111])
+
+    def write_register(self, reg: int, value: int) -> None:
+        super().write_register(reg, value)
+        if self.clock is not None and reg == 0x00:
+            self._ready = False  # a timed chip restarts and finishes one period later
+            self._next_due = self.clock.monotonic() + self.conversion_period_s()
+
+    def _tick(self) -> None:
+        if self.clock is None:
+            return
+        now, period = self.clock.monotonic(), self.conversion_period_s()
+        if now >= self._next_due:
+            done = int((now - self._next_due) // period) + 1
+            self.conversions += done
+            self._next_due += done * period
+            self._ready = True
 
     def read_register(self, reg: int) -> int:
         if reg == 0xFE:
@@ -145,6 +179,7 @@ class _FakeIna2x6(FakeInaChip):
             return self.die_id
         if reg == 0x06:
             self.reads += 1
+            self._tick()
             value = (self.registers.get(0x06, 0) & ~0x0008) | (int(self._ready) << 3)
             self._ready = False
             return _u16(value)
@@ -160,9 +195,12 @@ class FakeINA226(_FakeIna2x6):
     default_config = 0x4127
     die_id = 0x2260
 
-    def __init__(self, shunt_ohm: float = 0.1, current_a: float = 0.0, voltage_v: float = 5.0):
+    def __init__(
+        self, shunt_ohm: float = 0.1, current_a: float = 0.0, voltage_v: float = 5.0,
+        clock: Any = None,
+    ) -> None:
         self.shunt_ohm = shunt_ohm
-        super().__init__(current_a, voltage_v)
+        super().__init__(current_a, voltage_v, clock)
 
     def write_register(self, reg: int, value: int) -> None:
         if reg == 0x05:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from edgekit.cli import main
-from edgekit.energy.simulate import MeterModel, Workload, synthesize_trace
+from edgekit.energy import Recording, write_recording
+from edgekit.energy.simulate import MeterModel, Workload, synthesize_recording
 
 from .conftest import reference_config
 
@@ -62,21 +64,25 @@ def test_target_results_from_bench_are_judged(tmp_path: Path, capsys: pytest.Cap
     cfg = _config(tmp_path, **{"require_measured_energy = false": "require_measured_energy = true"})
     out1 = tmp_path / "first"
     assert main(["build", str(cfg), "--out", str(out1), "--variants", "onnx-fp32"]) == 1
-    trace, _ = synthesize_trace(
+    # a recording (power trace + event log) as `edgekit bench --record` writes it on a Pi 4B with
+    # an INA260; a bare trace, or one without this provenance, can never count as measured
+    result, _ = synthesize_recording(
         Workload(idle_w=2.0, active_w=3.5, inference_s=0.002, jitter=0.02),
         MeterModel(rate_hz=200.0, noise_w=0.005),
-        active_s=10.0,
-        idle_before_s=1.0,
-        idle_after_s=1.0,
+        windows=2,
+        window_s=1.5,
+        idle_s=1.0,
     )
-    csv = trace.write_csv(tmp_path / "trace.csv")
+    rec = result.recording
+    header = replace(rec.trace.header, kind="measured", meter="ina260", board="rpi4b", bundle_id="b-test")
+    write_recording(tmp_path / "rec", "onnx-fp32", Recording(replace(rec.trace, header=header), rec.events))
     bench_out = tmp_path / "bench"
     code = main(
         [
             "bench",
             str(out1 / "bundle"),
             "--meter",
-            f"replay:{csv},loop=1",
+            f"replay:{tmp_path / 'rec'}",
             "--out",
             str(bench_out),
             "--quick",

@@ -73,3 +73,46 @@ def test_duty_range_for_plots() -> None:
 def test_invalid_inputs(make) -> None:
     with pytest.raises(EdgekitError):
         make()
+
+
+def test_converter_efficiency_divides_the_model_power() -> None:
+    # 20 Wh, baseline 1.0 W; model 2 captures/s x 100 mJ = 0.2 W at the board, through an 80 %
+    # DC-DC converter 0.25 W at the battery -> with 1.25 W: 16 h, life lost 1 - 1/1.25 = 20 %
+    duty = ScannerDuty(1.0, 2.0, 100.0, converter_efficiency=0.8)
+    p = project_battery(Battery(capacity_wh=20.0), duty)
+    assert p.model_power_w == pytest.approx(0.25)
+    assert p.life_with_model_h == pytest.approx(16.0)
+    assert p.life_lost_pct == pytest.approx(20.0)
+    assert p.converter_efficiency == 0.8
+
+
+def test_dynamic_interval_is_carried_into_life_and_life_lost() -> None:
+    # dynamic 100 mJ in [80, 130] at 2/s, efficiency 1: model 0.16 / 0.2 / 0.26 W over 1.0 W;
+    # life 20/1.26 = 15.873 h .. 20/1.16 = 17.241 h; lost 1 - 1/1.16 = 13.793 % .. 1 - 1/1.26 = 20.635 %
+    p = project_battery(
+        Battery(capacity_wh=20.0), ScannerDuty(1.0, 2.0, 100.0, dynamic_interval_mj=(80.0, 130.0))
+    )
+    assert p.life_with_model_interval_h == pytest.approx((15.873016, 17.241379))
+    assert p.life_lost_interval_pct == pytest.approx((13.793103, 20.634921))
+    assert p.life_with_model_interval_h[0] <= p.life_with_model_h <= p.life_with_model_interval_h[1]
+
+
+def test_negative_end_of_the_interval_counts_as_zero() -> None:
+    # a tiny model: dynamic 1 mJ in [-2, 4]; the low end adds nothing -> life as without the model
+    duty = ScannerDuty(1.0, 1.0, 1.0, dynamic_interval_mj=(-2.0, 4.0))
+    p = project_battery(Battery(capacity_wh=10.0), duty)
+    assert p.life_with_model_interval_h[1] == pytest.approx(10.0)
+    assert p.life_lost_interval_pct[0] == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("eff", [0.0, 1.2, float("nan")])
+def test_converter_efficiency_must_be_a_fraction(eff: float) -> None:
+    with pytest.raises(EdgekitError, match="converter_efficiency"):
+        ScannerDuty(1.0, 1.0, 1.0, converter_efficiency=eff)
+
+
+def test_duty_range_keeps_efficiency() -> None:
+    duty = ScannerDuty(1.0, 0.0, 50.0, converter_efficiency=0.5)
+    rows = project_duty_range(Battery(capacity_wh=10.0), duty, [10.0])
+    # 10/s x 50 mJ = 0.5 W at the board, 1.0 W at the battery -> 2 W -> 5 h
+    assert rows[0].life_with_model_h == pytest.approx(5.0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edgekit.energy import open_meter
+from edgekit.energy import VirtualClock, open_meter
 from edgekit.energy.meters._smbus import swap16
 from edgekit.energy.testing import FakeI2CBus, FakeINA219, FakeINA226, FakeINA260
 from edgekit.errors import MeterError
@@ -60,7 +60,7 @@ def test_ina226_reads_through_calibration() -> None:
     sample = meter.read()
     assert sample.current_a == pytest.approx(10239 * lsb)
     assert sample.voltage_v == pytest.approx(4040 * 1.25e-3)
-    assert "1 x 1100 us" in meter.info.notes
+    assert "1 x (1100 us shunt + 1100 us bus)" in meter.info.notes
 
 
 def test_ina226_averaging_sets_config_and_rate() -> None:
@@ -105,7 +105,45 @@ def test_ina219_never_converting_is_refused() -> None:
         def convert(self) -> None:  # a chip in power-down never sets CNVR
             pass
 
-    from edgekit.energy.clock import VirtualClock
-
     with pytest.raises(MeterError, match="no conversion completed"):
         open_meter("ina219", bus=FakeI2CBus({0x40: Stuck()}), clock=VirtualClock())
+
+
+def test_separate_bus_and_shunt_conversion_times() -> None:
+    chip = FakeINA260(current_a=0.5, voltage_v=5.0)
+    meter = open_meter("ina260:avg=16,bus_us=140,shunt_us=1100", bus=FakeI2CBus({0x40: chip}))
+    config = chip.registers[0x00]
+    # AVG 16 -> 0b010, VBUSCT 140 us -> 0b000, ISHCT 1100 us -> 0b100, continuous both -> 0b111
+    assert config == 0x6000 | (0b010 << 9) | (0b000 << 6) | (0b100 << 3) | 0b111
+    # a value every 16 x (140 + 1100) us = 19.84 ms; current seen 1100 / 1240 = 89 % of the time
+    assert meter.info.averaging_s == pytest.approx(0.01984)
+    assert meter.info.sample_rate_hz == pytest.approx(1 / 0.01984)
+    assert "averaging the current over 89% of it" in meter.info.notes
+
+
+def test_read_if_ready_returns_each_conversion_once() -> None:
+    clock = VirtualClock()
+    chip = FakeINA226(shunt_ohm=0.1, current_a=0.3, voltage_v=5.0, clock=clock)
+    meter = open_meter("ina226:shunt=0.1,avg=4,conv_us=1100", bus=FakeI2CBus({0x40: chip}), clock=clock)
+    period = 4 * (1100e-6 + 1100e-6)  # 8.8 ms per value
+    assert chip.conversion_period_s() == pytest.approx(period)
+    got = []
+    for _ in range(40):  # poll every 2.2 ms, 4 polls per conversion, over 88 ms
+        clock.advance(period / 4)
+        sample = meter.read_if_ready()  # type: ignore[attr-defined]
+        if sample is not None:
+            got.append(sample)
+    # the first conversion after configuration was consumed by the meter's own wait; the next
+    # 10 complete within the 88 ms: each is read exactly once
+    assert len(got) == 10
+    assert all(s.current_a == pytest.approx(0.3, abs=0.001) for s in got)
+
+
+def test_untimed_chip_converts_on_demand() -> None:
+    chip = FakeINA260(current_a=0.5)
+    meter = open_meter("ina260", bus=FakeI2CBus({0x40: chip}))
+    assert meter.read_if_ready() is None  # type: ignore[attr-defined]  # consumed by the open
+    chip.set(current_a=0.6)
+    sample = meter.read_if_ready()  # type: ignore[attr-defined]
+    assert sample is not None and sample.current_a == pytest.approx(0.6, abs=1.25e-3)
+    assert meter.read_if_ready() is None  # type: ignore[attr-defined]  # flag cleared on read

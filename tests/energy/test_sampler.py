@@ -67,3 +67,34 @@ def test_ring_wraps_and_keeps_order() -> None:
     assert list(t) == [6.0, 7.0, 8.0, 9.0]
     assert ring.count_between(7.0, 100.0) == 3
     assert list(ring.samples_between(7.5, 8.0).timestamps_s) == [7.0, 8.0, 9.0]
+
+
+class ReadyMeter:
+    """Has a new value on every third poll; counts what was asked."""
+
+    info = INFO
+
+    def __init__(self) -> None:
+        self.polls = 0
+        self.reached = threading.Event()
+
+    def read_if_ready(self) -> PowerSample | None:
+        self.polls += 1
+        if self.polls >= 30:
+            self.reached.set()
+        return PowerSample(float(self.polls), 1.0) if self.polls % 3 == 0 else None
+
+    def read(self) -> PowerSample:
+        raise AssertionError("a ready-polling sampler must not call read()")
+
+    def close(self) -> None:
+        pass
+
+
+def test_sampler_polls_the_ready_flag_and_stores_only_new_values() -> None:
+    meter = ReadyMeter()
+    with Sampler(meter, 2000.0) as sampler:
+        assert meter.reached.wait(10.0)
+    assert sampler.ready_polling and sampler.delay_s == pytest.approx(0.5 / 2000.0)
+    t, _ = sampler.samples()
+    assert t.size >= 10 and np.all(t % 3 == 0)  # every third poll, nothing else

@@ -26,7 +26,10 @@ def test_positional_takes_whole_rest() -> None:
 @pytest.mark.parametrize(
     ("spec", "needle"),
     [
-        ("ina260:bus=1,adr=0x40", "unknown key 'adr'; accepted keys: addr, avg, bus, conv_us"),
+        (
+            "ina260:bus=1,adr=0x40",
+            "unknown key 'adr'; accepted keys: addr, avg, bus, bus_us, conv_us, shunt_us",
+        ),
         ("ina260:addr=forty", "addr='forty' is not an integer"),
         ("ina219:shunt=-0.1", "shunt='-0.1' is not a positive number"),
         ("ina219:shunt=abc", "shunt='abc' is not a number"),
@@ -37,7 +40,7 @@ def test_positional_takes_whole_rest() -> None:
         ("model:board=rpi4,scope=gpu", "scope='gpu' is not 'system' or 'process'"),
         ("model:rpi9", "unknown board 'rpi9'"),
         ("null:x=1", "unknown key 'x'; accepted keys: none"),
-        ("replay:", "replay needs a CSV path"),
+        ("replay:", "replay needs a recording folder or a trace file"),
         ("rapl:zone", "'zone' is not key=value"),
     ],
 )

@@ -30,12 +30,16 @@ __all__ = [
     "parse_spec",
 ]
 
-MeterKind = Literal["measured", "estimated"]
+MeterKind = Literal["measured", "estimated", "unverified"]
 
 
 @dataclass(frozen=True)
 class MeterInfo:
-    """What a meter is: its name and spec, measured or estimated, nominal rate and resolution."""
+    """What a meter is: its name and spec, measured or estimated, nominal rate and resolution.
+
+    ``averaging_s``: each sample averages the load over this long before it is read (an INA with
+    averaging, a differencing counter); 0 for a point sample. Attribution centres samples on it.
+    """
 
     name: str
     spec: str
@@ -44,6 +48,7 @@ class MeterInfo:
     resolution_w: float | None
     measures: str
     notes: str = ""
+    averaging_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

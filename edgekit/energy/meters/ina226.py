@@ -1,9 +1,10 @@
-"""INA226 over I2C: ``ina226:bus=1,addr=0x40,shunt=0.1[,max_current=..,avg=1,conv_us=1100]``.
+"""INA226 over I2C: ``ina226:bus=1,addr=0x40,shunt=0.1[,max_current=..,avg=1,conv_us=1100]``
+(``bus_us``/``shunt_us`` set the two conversion times apart, e.g. avg=16,bus_us=140,shunt_us=1100).
 
 Shunt LSB 2.5 uV, bus LSB 1.25 mV, current = shunt x cal / 2048 with cal = 0.00512 / (lsb x R).
 Manufacturer ID 0xFE = 0x5449, die ID 0xFF = 0x2260. Conversion ready: mask/enable 0x06 bit 3.
 With ``avg`` > 1 the chip averages internally, which makes low sample rates integrate rather than
-point-sample (set ``avg`` x 2 x ``conv_us`` close to your sampling period).
+point-sample; a short bus and long shunt conversion sees the current most of the time.
 """
 
 from __future__ import annotations
@@ -11,8 +12,7 @@ from __future__ import annotations
 from edgekit.energy.meters._ina import (
     MANUFACTURER_ID_TI,
     InaMeter,
-    averaging_bits,
-    conversion_bits,
+    conversion_plan,
 )
 from edgekit.energy.meters._smbus import to_signed16
 from edgekit.energy.meters.base import Meter, MeterInfo, MeterRoots, parse_spec
@@ -20,7 +20,7 @@ from edgekit.errors import MeterError
 
 __all__ = ["INA226_DIE_ID", "KEYS", "Ina226Meter", "check_ids", "open_spec"]
 
-KEYS = frozenset({"bus", "addr", "shunt", "max_current", "avg", "conv_us"})
+KEYS = frozenset({"bus", "addr", "shunt", "max_current", "avg", "conv_us", "bus_us", "shunt_us"})
 INA226_DIE_ID = 0x2260
 
 
@@ -48,32 +48,31 @@ class Ina226Meter(InaMeter):
             raise MeterError(
                 f"meter spec {args.spec!r}: max_current x shunt exceeds the INA226's 81.92 mV"
             )
-        avg_bits, avg = averaging_bits(args)
-        ct_bits, ct_s = conversion_bits(args)
+        self.conversion = conversion_plan(args)
         cal = min(int(0.00512 / ((max_current_a / 32768) * shunt)), 0x7FFF)
         self.current_lsb_a = 0.00512 / (cal * shunt)
-        self._settings = (shunt, cal, avg_bits, avg, ct_bits, ct_s)
+        self._settings = (shunt, cal)
 
     def _configure(self) -> MeterInfo:
         args = self._args
-        shunt, cal, avg_bits, avg, ct_bits, ct_s = self._settings
+        shunt, cal = self._settings
+        conv = self.conversion
         check_ids(self, INA226_DIE_ID)
-        config = 0x4000 | (avg_bits << 9) | (ct_bits << 6) | (ct_bits << 3) | 0b111
         self._write(0x00, 0x8000)
-        self._write(0x00, config)
+        self._write(0x00, 0x4000 | conv.config_bits())
         self._write(0x05, cal)
-        period_s = 2 * ct_s * avg
         return MeterInfo(
             name="ina226",
             spec=args.spec,
             kind="measured",
-            sample_rate_hz=min(1000.0, 1.0 / period_s),
+            sample_rate_hz=min(1000.0, 1.0 / conv.period_s),
             resolution_w=None,
             measures="supply through the shunt (bus voltage x current)",
             notes=(
                 f"shunt {shunt} ohm, current LSB {self.current_lsb_a * 1e3:.4f} mA, "
-                f"{avg} x {ct_s * 1e6:.0f} us conversions (new value every {period_s * 1e3:.2f} ms)"
+                f"{conv.describe()}"
             ),
+            averaging_s=conv.period_s,
         )
 
     def _conversion_ready(self) -> bool:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from edgekit.energy.boards import board_from_model_string as _board_key
 from edgekit.energy.meters.base import Meter, MeterInfo, MeterRoots, PowerSample, parse_spec
 from edgekit.errors import MeterError
 
@@ -85,17 +86,9 @@ def load_profile(board: str) -> BoardProfile:
 
 
 def board_from_model_string(model: str) -> str | None:
-    """Map ``/proc/device-tree/model`` text to a profile name, or None if unknown."""
-    text = model.replace("\x00", "").strip()
-    if "Raspberry Pi 5" in text:
-        return "rpi5"
-    if "Compute Module 4" in text:
-        return "cm4"
-    if "Raspberry Pi 4" in text:
-        return "rpi4b"
-    if "Zero 2" in text:
-        return "zero2w"
-    return None
+    """Map ``/proc/device-tree/model`` text to a profile name, or None if no profile fits."""
+    board = _board_key(model)
+    return board if board in BOARDS else None
 
 
 def _psutil_utilisation(scope: str) -> Callable[[], float]:
@@ -126,6 +119,7 @@ class ModelMeter:
             kind="estimated",
             sample_rate_hz=1.0 / _MIN_INTERVAL_S,
             resolution_w=None,
+            averaging_s=_MIN_INTERVAL_S,  # utilisation since the previous read
             measures=f"estimated {profile.measures} from {scope} CPU utilisation",
             notes=(
                 f"{profile.name}: {profile.idle_w} W idle + {profile.active_per_core_w} W per busy "
