@@ -22,10 +22,10 @@ def test_bench_json_records_the_bundle_id(estimate_run: CliRun) -> None:
     assert f"bundle {expected} verified" in estimate_run.stderr
 
 
-def test_trusted_key_on_bench(tmp_path: Path, trace_csv: Path) -> None:
+def test_trusted_key_on_bench(tmp_path: Path) -> None:
     bundle = make_bundle(tmp_path / "bundle", variants={"onnx-fp32": 4})
     key, pub = write_key_pair(tmp_path / "release")
-    args = [str(bundle), "--meter", f"replay:{trace_csv}", *QUICK, "--trusted-key", str(pub)]
+    args = [str(bundle), "--meter", "model:rpi4b", *QUICK, "--trusted-key", str(pub)]
     unsigned = run_cli(args, tmp_path / "refused")
     assert_one_line_error(
         run_edgekit("verify", bundle, "--trusted-key", pub), 1, "not signed"
