@@ -149,18 +149,23 @@ def _energy(c: _Check, e: dict[str, Any], run_meter: dict[str, Any], where: str)
         wn = int(c.number(win, "n_inferences", ww, lo=1, hi=1e12, integer=True) or 0)
         total_samples += int(c.number(win, "n_samples", ww, lo=2, hi=1e12, integer=True) or 0)
         total_s += c.number(win, "duration_s", ww, lo=1e-6, hi=1e6) or 0.0
-        energy_j = c.number(win, "energy_j", ww, hi=1e9) or 0.0
-        epi = c.number(win, "energy_per_inference_mj", ww) or 0.0
-        if not _close(epi, energy_j / wn * 1e3):
-            raise c.fail(ww, "energy_per_inference_mj is not energy_j / n_inferences")
-        per_inf.append(epi)
+        c.number(win, "energy_j", ww, hi=1e9)
+        per_inf.append(c.number(win, "energy_per_inference_mj", ww) or 0.0)
         total_n += wn
-    if not _close(total, _median(per_inf)):
-        raise c.fail(where, "energy_per_inference_mj is not the median of its windows")
+    # The figure is the attribution over the whole run (idle interpolated across each window), not
+    # a plain statistic of the windows; what must hold is that its own interval contains it.
+    if not (lo is not None and hi is not None and lo - 1e-9 <= total <= hi + 1e-9):
+        raise c.fail(
+            where,
+            f"energy_per_inference_mj {total:g} lies outside its own interval spread_mj [{lo:g}, {hi:g}]",
+        )
     if n != total_n:
         raise c.fail(where, "n_inferences is not the sum of its windows'")
-    if not _close(rate, total_samples / total_s):
-        raise c.fail(where, "sample_rate_hz does not match its windows' samples and durations")
+    # windows are widened by the meter's smear at their edges, so samples / duration is only
+    # close to the meter's rate: a factor of two apart is a damaged or hand-edited file
+    seen = total_samples / total_s if total_s > 0 else 0.0
+    if not (0.5 * seen <= rate <= 2.0 * seen):
+        raise c.fail(where, f"sample_rate_hz {rate:g} does not match its windows' {seen:.4g} samples/s")
     if kind == "measured":
         scheme = meter.split(":", 1)[0]
         if scheme not in PHYSICAL_METERS:
@@ -169,8 +174,13 @@ def _energy(c: _Check, e: dict[str, Any], run_meter: dict[str, Any], where: str)
                 f"kind 'measured' from meter {meter!r}, which is an estimate; measured figures "
                 f"come from a physical meter ({', '.join(sorted(PHYSICAL_METERS))})",
             )
-        if spec.split(":", 1)[0] != scheme or run_meter.get("name") != meter:
+        # a replayed recording keeps the recorded meter's name and spec; its provenance says so
+        replayed = run_meter.get("name") == "replay"
+        if not replayed and (spec.split(":", 1)[0] != scheme or run_meter.get("name") != meter):
             raise c.fail(where, f"meter {meter!r} disagrees with meter_spec or the run's meter")
+        provenance = e.get("provenance")
+        if replayed and not (isinstance(provenance, dict) and provenance.get("kind") == "measured"):
+            raise c.fail(where, "kind 'measured' from a replay whose recording does not carry its provenance")
         if run_meter.get("kind") != "measured" or rate <= 0:
             raise c.fail(where, "kind 'measured' but the run's meter is not a measuring one")
         label = e.get("label")

@@ -109,7 +109,8 @@ def test_target_results_from_bench_are_judged(tmp_path: Path, capsys: pytest.Cap
             str(bench_out / "bench.json"),
         ]
     )
-    assert code == 0, capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert code == 0, captured.out + captured.err
     v = _report(out2)["variants"][0]
     assert v["energy"]["kind"] == "measured" and "edgekit bench" in v["energy"]["provenance"]
     assert v["latency"]["provenance"].startswith("target, measured by edgekit bench")

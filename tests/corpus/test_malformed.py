@@ -331,9 +331,9 @@ bench_case("percentiles-out-of-order", lambda d: d["variants"][0]["latency"].upd
 bench_case("memory-zero", lambda d: d["variants"][0].update(peak_memory_mb=0), "peak_memory_mb")
 bench_case("estimate-relabelled-measured", _relabel, "measured", "physical meter")
 bench_case(
-    "energy-not-median",
+    "energy-outside-its-interval",
     lambda d: _energy(d).update(energy_per_inference_mj=_energy(d)["energy_per_inference_mj"] / 10),
-    "median",
+    "interval",
 )
 bench_case("other-model", lambda d: d["bundle"].update(name="another"), "bundle.name")
 bench_case("duplicate-variant", lambda d: d["variants"].append(d["variants"][0]), "twice")
