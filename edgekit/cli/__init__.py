@@ -42,7 +42,16 @@ def _root(
 
 def _register() -> None:
     # Imported for their side effect of adding commands to ``app``.
-    from edgekit.cli import bench_cmd, build_cmd, data_cmd, emulate_cmd, inspect_cmd  # noqa: F401
+    from edgekit.cli import (  # noqa: F401
+        bench_cmd,
+        build_cmd,
+        data_cmd,
+        emulate_cmd,
+        inspect_cmd,
+        journal_cmd,
+        run_cmd,
+        status_cmd,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
