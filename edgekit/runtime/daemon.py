@@ -85,7 +85,11 @@ class Daemon:
                     # Group commit: everything that arrived together shares one commit, made as
                     # soon as the input is drained (or, in a long burst, at the interval above).
                     self._announce(p.journal.commit())
-                    self._periodic(time.monotonic())
+                    try:
+                        self._periodic(time.monotonic())
+                    except Exception as e:  # bookkeeping must not stop the answers; say so loudly
+                        p.metrics.internal_errors.inc()
+                        self.log.emit("error", "internal_error", f"periodic task failed: {type(e).__name__}: {e}")
             finally:
                 self._shutdown()
         return 0
@@ -151,7 +155,7 @@ class Daemon:
         elif isinstance(event, ScannerLog):
             self.log.emit("info", "scanner_log", event.text, scanner_level=event.level)
 
-    def _note(self, level: str, kind: str, msg: str, **data: Any) -> None:
+    def _note(self, level: str, kind: str, msg: str, /, **data: Any) -> None:
         self.log.emit(level, kind, msg, **data)
         self.parts.journal.add_event(kind, msg, level=level, **data)
 

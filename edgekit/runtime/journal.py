@@ -167,7 +167,7 @@ class Journal:
         self._pending.append(token)
         self._pending_records += 1
 
-    def add_event(self, kind: str, message: str, *, level: str = "info", **data: Any) -> None:
+    def add_event(self, kind: str, message: str, /, *, level: str = "info", **data: Any) -> None:
         """Queue an event record (link, drift, governor, ...) in the open transaction."""
         self._begin()
         blob = json.dumps(data, default=str, allow_nan=False) if data else None
@@ -216,21 +216,25 @@ class Journal:
         cutoff = self._wall() - s.max_age_days * 86400.0
         db = self._db
         deleted = 0
+        if _db_bytes(db) <= s.max_bytes and not self._has_older_than(cutoff):
+            return 0
         db.execute("BEGIN IMMEDIATE")
         try:
             for table in ("results", "events"):
                 deleted += db.execute(f"DELETE FROM {table} WHERE at < ?", (cutoff,)).rowcount
-            size = _db_bytes(db)
-            if size > s.max_bytes:
-                rows = sum(db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("results", "events"))
-                # down to 90 % of the limit so that retention does not run on every call
-                excess = math.ceil((size - 0.9 * s.max_bytes) / max(1.0, size / max(rows, 1)))
+            # Beyond max_bytes: the oldest rows go, a tenth at a time, until the pages in use
+            # are under 90 % of the limit (so retention does not run again at once).
+            while _db_bytes(db) > 0.9 * s.max_bytes:
+                removed = 0
                 for table in ("results", "events"):
-                    share = math.ceil(excess / 2)
-                    deleted += db.execute(
+                    n = db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                    removed += db.execute(
                         f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} ORDER BY id LIMIT ?)",
-                        (share,),
+                        (max(1, n // 10),),
                     ).rowcount
+                deleted += removed
+                if removed == 0:
+                    break
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -240,6 +244,12 @@ class Journal:
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.stats.retention_deleted += deleted
         return deleted
+
+    def _has_older_than(self, cutoff: float) -> bool:
+        return any(
+            self._db.execute(f"SELECT 1 FROM {t} WHERE at < ? LIMIT 1", (cutoff,)).fetchone()
+            for t in ("results", "events")
+        )
 
     def close(self) -> None:
         """Commit what is pending, checkpoint the WAL into the database, close."""

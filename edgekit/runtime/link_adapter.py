@@ -3,7 +3,8 @@ daemon's own events (``link_events``) out, RESULTs back.
 
 Protocol 1.0 leaves the handshake to the host, so this adapter keeps it thin: PING until a HELLO
 arrives (every ``hello_retry_s``), START once per connection or scanner boot after the daemon
-accepted the HELLO, STOP when it refused it. Captures lost are counted from gaps in the capture
+accepted the HELLO, STOP when it refused it, and a handshake again when streaming was asked for
+but no capture came for ``stream_timeout_s`` (a reboot whose BOOT HELLO was lost). Captures lost are counted from gaps in the capture
 ids (packets lost from the sequence numbers); device time is mapped to host time by an
 ``OffsetClockMapping``. Protocol 1.1's host session (handshake retries, streaming watchdog) and
 TIME exchange replace the internals of this class; its interface stays.
@@ -105,6 +106,8 @@ class ScannerLink:
         self._refused = False
         self._last_ping_s = -math.inf
         self._last_capture_id: int | None = None
+        self._last_capture_s = clock()
+        self.watchdog_restarts = 0
         self.last_heartbeat: dict[str, int] | None = None
         self.undelivered = 0
 
@@ -122,6 +125,7 @@ class ScannerLink:
     # -- the daemon's calls -------------------------------------------------------------------
     def poll(self, timeout_s: float) -> list[RuntimeLinkEvent]:
         """Events that arrived within ``timeout_s`` (blocking only until the first one)."""
+        self._stream_watchdog()
         self._maybe_ping()
         out: list[RuntimeLinkEvent] = []
         wait_s = max(0.0, timeout_s)
@@ -143,6 +147,7 @@ class ScannerLink:
         self._refused = False
         if not self._start_sent and self._send(Start()):
             self._start_sent = True
+            self._last_capture_s = self._clock()
 
     def refuse(self) -> None:
         """The HELLO is not compatible: ask the scanner to stop, and start nothing."""
@@ -203,6 +208,15 @@ class ScannerLink:
             return
         if self._send(Ping(next(self._tokens) & 0xFFFF_FFFF)):
             self._last_ping_s = now
+
+    def _stream_watchdog(self) -> None:
+        """Streaming was asked for but no capture came for ``stream_timeout_s``: in protocol
+        1.0 a reboot whose BOOT HELLO was lost looks exactly like this, so handshake again."""
+        if not self._start_sent or not self._link.is_connected:
+            return
+        if self._clock() - self._last_capture_s >= self.settings.stream_timeout_s:
+            self.watchdog_restarts += 1
+            self._new_session()
 
     def _new_session(self) -> None:
         """Link re-opened or scanner rebooted: handshake again, new device clock."""
@@ -280,6 +294,7 @@ class ScannerLink:
             if 0 < gap < _ID_MOD // 2:
                 out.append(CapturesLost(gap, m.capture_id))
         self._last_capture_id = m.capture_id
+        self._last_capture_s = now
         rate = m.sample_rate_hz or 1
         out.append(
             CaptureReceived(

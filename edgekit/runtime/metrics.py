@@ -131,6 +131,9 @@ class DaemonMetrics:
             f"{p}journal_commit_duration_seconds", "COMMIT (with fsync) duration",
             buckets=_COMMIT_BUCKETS_S, registry=r,
         )  # fmt: skip
+        self.internal_errors = Counter(
+            f"{p}internal_errors", "Periodic bookkeeping that failed (a bug: please report)", registry=r
+        )
         self._inference_children: dict[tuple[str, str], Any] = {}
         self._status_children: dict[str, Any] = {}
 

@@ -50,6 +50,7 @@ class LinkSettings:
     backoff_initial_s: float = 0.05
     backoff_max_s: float = 2.0
     hello_retry_s: float = 1.0
+    stream_timeout_s: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,7 @@ def _check(s: RuntimeSettings, fail: Any) -> None:
     positive("link.backoff_initial_s", s.link.backoff_initial_s)
     positive("link.backoff_max_s", s.link.backoff_max_s)
     positive("link.hello_retry_s", s.link.hello_retry_s)
+    positive("link.stream_timeout_s", s.link.stream_timeout_s)
     positive("drift.window", s.drift.window)
     positive("drift.every", s.drift.every)
     positive("drift.threshold_psi", s.drift.threshold_psi)
