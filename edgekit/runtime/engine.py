@@ -183,6 +183,23 @@ class Engine:
             return self._fallback(x, "overrun", "the model is still busy with an earlier capture", True)
         return self._fallback(x, "overrun", f"no answer within {left_s * 1e3:.1f} ms", True)
 
+    def warm_up(self, x: np.ndarray) -> dict[str, float | str]:
+        """Run the primary and the baseline once on ``x`` (first calls allocate and are slow);
+        returns each one's time in seconds, or the error it raised."""
+        out: dict[str, float | str] = {}
+        for name, call in (("primary", self.primary.predict if self.primary else None),
+                           ("baseline", self.baseline.answer if self.baseline else None)):  # fmt: skip
+            if call is None:
+                continue
+            try:
+                call(x)
+                t0 = time.perf_counter()
+                call(x)
+                out[name] = time.perf_counter() - t0
+            except Exception as e:
+                out[name] = _describe(e)
+        return out
+
     def skip(self, detail: str) -> Outcome:
         """An explicit non-answer for a capture the governor does not infer."""
         return Outcome("skipped", None, None, 0.0, "none", None, "governor", detail)
