@@ -44,7 +44,9 @@ def _iso(at: float) -> str:
 @app.command()
 def journal(
     path: Path = typer.Argument(..., help="The journal (runtime.journal.path)."),
-    since: str | None = typer.Option(None, "--since", help="Only records since: 30m, 2h, 1d, or an ISO time."),
+    since: str | None = typer.Option(
+        None, "--since", help="Only records since: 30m, 2h, 1d, or an ISO time."
+    ),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line (results and events)."),
     events_only: bool = typer.Option(False, "--events", help="Events only (no results)."),
     limit: int | None = typer.Option(None, "--limit", help="At most N records of each kind."),

@@ -15,25 +15,31 @@ __all__ = ["run"]
 def run(
     bundle: Path = typer.Argument(..., help="A bundle folder or .tar.gz archive; verified before loading."),
     port: str = typer.Option(
-        ..., "--port", help="The scanner's serial port: /dev/edgekit-scanner, /dev/ttyACM0?baud=921600, "
+        ...,
+        "--port",
+        help="The scanner's serial port: /dev/edgekit-scanner, /dev/ttyACM0?baud=921600, "
         "a pty path or a pyserial URL.",
-    ),  # fmt: skip
+    ),
     variant: str | None = typer.Option(
         None, "--variant", help="Variant to run (default: runtime.variant, else the bundle's selected one)."
     ),
     meter: str | None = typer.Option(
-        None, "--meter", help="Power meter spec for energy per inference (ina260:bus=1,addr=0x40, pmic, "
+        None,
+        "--meter",
+        help="Power meter spec for energy per inference (ina260:bus=1,addr=0x40, pmic, "
         "link = the scanner's POWER frames, model:rpi4b = ESTIMATED, none). Default auto: a board meter "
         "if one is detected, else link.",
-    ),  # fmt: skip
+    ),
     journal: Path | None = typer.Option(
-        None, "--journal", help="SQLite journal path (default runtime.journal.path, "
-        "/var/lib/edgekit/journal.sqlite).",
-    ),  # fmt: skip
+        None,
+        "--journal",
+        help="SQLite journal path (default runtime.journal.path, /var/lib/edgekit/journal.sqlite).",
+    ),
     metrics_addr: str | None = typer.Option(
-        None, "--metrics-addr", help="HOST:PORT for /metrics and /status (default 127.0.0.1:9108; "
-        "'off' to disable).",
-    ),  # fmt: skip
+        None,
+        "--metrics-addr",
+        help="HOST:PORT for /metrics and /status (default 127.0.0.1:9108; 'off' to disable).",
+    ),
     config: Path | None = typer.Option(
         None, "--config", help="TOML file with a [runtime] table (docs/config.md)."
     ),

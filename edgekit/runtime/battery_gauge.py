@@ -45,5 +45,7 @@ def open_gauge(spec: str, sysfs_root: Path = Path("/sys")) -> BatteryGauge | Non
         return BatteryGauge(found[0]) if found else None
     directory = sysfs_root / "class" / "power_supply" / spec
     if not (directory / "capacity").exists():
-        raise UsageError(f"governor.battery {spec!r}: no {directory / 'capacity'} (accepted: auto, none, a supply name)")
+        raise UsageError(
+            f"governor.battery {spec!r}: no {directory / 'capacity'} (accepted: auto, none, a supply name)"
+        )
     return BatteryGauge(directory)

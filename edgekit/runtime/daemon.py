@@ -4,8 +4,9 @@ One thread does the work (the inference watchdog and the HTTP endpoint have thei
 the link until the next deadline (a journal commit, an energy window, the governor), decide
 each capture, queue its record, and announce (RESULT, metrics, drift) only what the journal
 has committed. Commits are grouped: one per batch of input that arrived together, and within a
-long batch one per ``commit_interval_ms`` (or ``commit_max_records``). SIGTERM or SIGINT end the loop; shutdown commits and announces what is pending,
-asks the scanner to stop, checkpoints the journal and closes everything.
+long batch one per ``commit_interval_ms`` (or ``commit_max_records``). SIGTERM or SIGINT end
+the loop; shutdown commits and announces what is pending, asks the scanner to stop, checkpoints
+the journal and closes everything.
 """
 
 from __future__ import annotations
@@ -59,8 +60,15 @@ class Pending:
 class Daemon:
     """The running daemon (see the module docstring). ``run`` returns the exit code."""
 
-    def __init__(self, bundle: Bundle, port: str, settings: RuntimeSettings, *,
-                 log: StructuredLog | None = None, roots: dict[str, Any] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        bundle: Bundle,
+        port: str,
+        settings: RuntimeSettings,
+        *,
+        log: StructuredLog | None = None,
+        roots: dict[str, Any] | None = None,
+    ) -> None:
         self.log = log or StructuredLog()
         self.settings = settings
         self.parts: Parts = build_parts(bundle, port, settings, self.log, roots or {})
@@ -89,7 +97,9 @@ class Daemon:
                         self._periodic(time.monotonic())
                     except Exception as e:  # bookkeeping must not stop the answers; say so loudly
                         p.metrics.internal_errors.inc()
-                        self.log.emit("error", "internal_error", f"periodic task failed: {type(e).__name__}: {e}")
+                        self.log.emit(
+                            "error", "internal_error", f"periodic task failed: {type(e).__name__}: {e}"
+                        )
             finally:
                 self._shutdown()
         return 0
@@ -128,8 +138,12 @@ class Daemon:
         elif isinstance(event, CapturesLost):
             p.metrics.captures_lost.inc(event.count)
             p.board.counts["captures_lost"] += event.count
-            p.journal.add_event("captures_lost", f"{event.count} captures lost before capture "
-                                f"{event.next_capture_id}", level="warning", count=event.count)  # fmt: skip
+            p.journal.add_event(
+                "captures_lost",
+                f"{event.count} captures lost before capture {event.next_capture_id}",
+                level="warning",
+                count=event.count,
+            )
         elif isinstance(event, PacketsLost):
             p.metrics.packets_lost.inc(event.count)
             p.board.counts["packets_lost"] += event.count
@@ -146,12 +160,22 @@ class Daemon:
             p.metrics.disconnects.inc()
             p.board.counts["disconnects"] += 1
             p.board.scanner["state"] = "disconnected"
-            self._note("warning", "link_down", f"serial link lost ({event.reason}); reconnecting", reason=event.reason)
+            self._note(
+                "warning",
+                "link_down",
+                f"serial link lost ({event.reason}); reconnecting",
+                reason=event.reason,
+            )
         elif isinstance(event, LinkUp):
             p.metrics.reconnects.inc()
             p.board.counts["reconnects"] += 1
             p.board.scanner["state"] = "connected"
-            self._note("info", "link_up", f"serial link back after {event.attempts} attempts", attempts=event.attempts)
+            self._note(
+                "info",
+                "link_up",
+                f"serial link back after {event.attempts} attempts",
+                attempts=event.attempts,
+            )
         elif isinstance(event, ScannerLog):
             self.log.emit("info", "scanner_log", event.text, scanner_level=event.level)
 
@@ -162,12 +186,22 @@ class Daemon:
     def _hello(self, h: ScannerHello) -> None:
         p = self.parts
         fmt = sample_format_name(h.sample_format)
-        scanner = {"firmware": h.firmware_version, "protocol": h.protocol_version,
-                   "device_id": f"{h.device_id:#018x}", "sample_rate_hz": h.sample_rate_hz,
-                   "sample_format": fmt, "samples_per_capture": h.samples_per_capture}  # fmt: skip
+        scanner = {
+            "firmware": h.firmware_version,
+            "protocol": h.protocol_version,
+            "device_id": f"{h.device_id:#018x}",
+            "sample_rate_hz": h.sample_rate_hz,
+            "sample_format": fmt,
+            "samples_per_capture": h.samples_per_capture,
+        }
         if {k: v for k, v in p.board.scanner.items() if k in scanner} != scanner:
-            self._note("info", "scanner_hello", f"scanner {scanner['device_id']} firmware "
-                       f"{h.firmware_version}, protocol {h.protocol_version}", **scanner)  # fmt: skip
+            self._note(
+                "info",
+                "scanner_hello",
+                f"scanner {scanner['device_id']} firmware "
+                f"{h.firmware_version}, protocol {h.protocol_version}",
+                **scanner,
+            )
             p.metrics.scanner.info({k: str(v) for k, v in scanner.items()})
         p.board.scanner.update(scanner)
         problem = p.capture_spec.mismatch(
@@ -190,9 +224,11 @@ class Daemon:
         p.link.refuse()
         if problem != self._refusal:
             self._refusal = problem
-            msg = (f"refusing scanner {p.board.scanner.get('device_id', '?')} (firmware "
-                   f"{p.board.scanner.get('firmware', '?')}): the upstream format changed and "
-                   f"nobody told us: {problem}; bundle {p.bundle_name} was built for {p.capture_spec_text}")  # fmt: skip
+            msg = (
+                f"refusing scanner {p.board.scanner.get('device_id', '?')} (firmware "
+                f"{p.board.scanner.get('firmware', '?')}): the upstream format changed and "
+                f"nobody told us: {problem}; bundle {p.bundle_name} was built for {p.capture_spec_text}"
+            )
             self._note("error", "scanner_refused", msg, problem=problem)
 
     def _capture(self, c: CaptureReceived) -> None:
@@ -204,9 +240,10 @@ class Daemon:
             self._refuse_capture("scanner refused", c)
             return
         problem = p.capture_spec.mismatch(
-            sample_rate_hz=c.sample_rate_hz, sample_format=sample_format_name(c.sample_format),
+            sample_rate_hz=c.sample_rate_hz,
+            sample_format=sample_format_name(c.sample_format),
             samples_per_capture=c.iq.shape[0],
-        )  # fmt: skip
+        )
         if problem is not None:
             self._refuse_capture(problem, c)
             return
@@ -214,20 +251,32 @@ class Daemon:
         if p.governor is None or p.governor.admit(now):
             outcome = p.engine.decide(x, age_s=now - c.ended_at_s)
         else:
-            outcome = p.engine.skip(f"governor critical: at most one inference per "
-                                    f"{self.settings.governor.critical_min_interval_s:g} s")  # fmt: skip
+            outcome = p.engine.skip(
+                f"governor critical: at most one inference per "
+                f"{self.settings.governor.critical_min_interval_s:g} s"
+            )
         done = time.monotonic()
         if p.energy is not None and outcome.source != "none":
             p.energy.note_inference(now, done)
         row = ResultRow(
-            at=time.time(), capture_id=c.capture_id, device_timestamp_us=c.device_timestamp_us,
-            status=outcome.status, label=outcome.display_label, label_index=outcome.label_index,
-            confidence=outcome.confidence, score=outcome.score, source=outcome.source,
-            model=outcome.model, reason=outcome.reason, detail=outcome.detail,
-            overrun=outcome.overrun, predicted=outcome.predicted,
-            latency_ms=(done - c.ended_at_s) * 1e3, preprocess_ms=outcome.preprocess_s * 1e3,
+            at=time.time(),
+            capture_id=c.capture_id,
+            device_timestamp_us=c.device_timestamp_us,
+            status=outcome.status,
+            label=outcome.display_label,
+            label_index=outcome.label_index,
+            confidence=outcome.confidence,
+            score=outcome.score,
+            source=outcome.source,
+            model=outcome.model,
+            reason=outcome.reason,
+            detail=outcome.detail,
+            overrun=outcome.overrun,
+            predicted=outcome.predicted,
+            latency_ms=(done - c.ended_at_s) * 1e3,
+            preprocess_ms=outcome.preprocess_s * 1e3,
             inference_ms=outcome.inference_s * 1e3,
-        )  # fmt: skip
+        )
         p.journal.add_result(row, Pending(c.capture_id, c.ended_at_s, outcome))
 
     def _refuse_capture(self, problem: str, c: CaptureReceived) -> None:
@@ -236,7 +285,9 @@ class Daemon:
         p.board.counts["captures_refused"] += 1
         if problem not in self._capture_refusals:  # one line per distinct problem, then counted
             self._capture_refusals.add(problem)
-            self._note("error", "capture_refused", f"capture {c.capture_id} not inferred: {problem}", problem=problem)
+            self._note(
+                "error", "capture_refused", f"capture {c.capture_id} not inferred: {problem}", problem=problem
+            )
 
     # -- announcing -----------------------------------------------------------------------------
     def _announce(self, tokens: list[Any]) -> None:
@@ -246,14 +297,23 @@ class Daemon:
         st = p.journal.stats
         p.metrics.commits.inc()
         p.metrics.commit_duration.observe(st.last_commit_s)
-        p.board.journal.update(commits=st.commits, results=st.results,
-                               mean_commit_ms=st.commit_s_total / max(1, st.commits) * 1e3)  # fmt: skip
+        p.board.journal.update(
+            commits=st.commits,
+            results=st.results,
+            mean_commit_ms=st.commit_s_total / max(1, st.commits) * 1e3,
+        )
         for t in tokens:
             o: Outcome = t.outcome
             latency_s = max(0.0, time.monotonic() - t.ended_at_s)
-            sent = p.link.send_result(t.capture_id, o.label_index, o.confidence, latency_s,
-                                      unknown=o.unknown, fallback=o.status == "fallback",
-                                      overrun=o.overrun)  # fmt: skip
+            sent = p.link.send_result(
+                t.capture_id,
+                o.label_index,
+                o.confidence,
+                latency_s,
+                unknown=o.unknown,
+                fallback=o.status == "fallback",
+                overrun=o.overrun,
+            )
             if not sent:
                 p.metrics.undelivered.inc()
                 p.board.counts["undelivered"] += 1
@@ -277,24 +337,38 @@ class Daemon:
                 if report is not None:
                     self._drift(report)
             if self.settings.log_results:
-                self.log.emit("info", "result", f"capture {t.capture_id}: {o.display_label}",
-                              capture_id=t.capture_id, status=o.status, confidence=o.confidence)  # fmt: skip
+                self.log.emit(
+                    "info",
+                    "result",
+                    f"capture {t.capture_id}: {o.display_label}",
+                    capture_id=t.capture_id,
+                    status=o.status,
+                    confidence=o.confidence,
+                )
 
     def _drift(self, report: Any) -> None:
         p = self.parts
         for name, value in report.scores.items():
             p.metrics.drift.labels(name).set(value)
         p.metrics.drift_detected.set(1 if report.drifting else 0)
-        p.board.drift = {"drifting": report.drifting, "worst": report.worst, "worst_psi": report.worst_psi,
-                         "threshold": report.threshold, "window": report.window}  # fmt: skip
+        p.board.drift = {
+            "drifting": report.drifting,
+            "worst": report.worst,
+            "worst_psi": report.worst_psi,
+            "threshold": report.threshold,
+            "window": report.window,
+        }
         if report.changed:
             if report.drifting:
                 p.metrics.drift_events.inc()
             word = "detected" if report.drifting else "ended"
-            self._note("warning" if report.drifting else "info", f"drift_{word}",
-                       f"drift {word}: {report.worst} PSI {report.worst_psi:.3f} (threshold "
-                       f"{report.threshold:g}, last {report.window} captures)",
-                       scores={k: round(v, 4) for k, v in report.scores.items()})  # fmt: skip
+            self._note(
+                "warning" if report.drifting else "info",
+                f"drift_{word}",
+                f"drift {word}: {report.worst} PSI {report.worst_psi:.3f} (threshold "
+                f"{report.threshold:g}, last {report.window} captures)",
+                scores={k: round(v, 4) for k, v in report.scores.items()},
+            )
 
     # -- periodic -------------------------------------------------------------------------------
     def _periodic(self, now: float) -> None:
@@ -332,10 +406,15 @@ class Daemon:
         if not d.changed:
             return
         p.metrics.governor_changes.inc()
-        self._note("warning" if d.state != "normal" else "info", "governor",
-                   f"battery {soc:.0f} %: governor {d.state}, variant {d.variant}"
-                   + (f", at most one inference per {d.min_interval_s:g} s" if d.min_interval_s else ""),
-                   state=d.state, variant=d.variant, soc_pct=soc)  # fmt: skip
+        self._note(
+            "warning" if d.state != "normal" else "info",
+            "governor",
+            f"battery {soc:.0f} %: governor {d.state}, variant {d.variant}"
+            + (f", at most one inference per {d.min_interval_s:g} s" if d.min_interval_s else ""),
+            state=d.state,
+            variant=d.variant,
+            soc_pct=soc,
+        )
         current = p.engine.primary.name if p.engine.primary is not None else None
         if d.variant != current:
             try:
@@ -371,4 +450,3 @@ def _signals(daemon: Daemon) -> Iterator[None]:
     finally:
         for s, old in saved.items():
             signal.signal(s, old)
-

@@ -129,8 +129,15 @@ class DriftMonitor:
     ``changed`` in the report is True when the verdict flipped (drift began or ended).
     """
 
-    def __init__(self, reference: dict[str, Any], labels: Sequence[str], *, window: int = 256,
-                 every: int = 32, threshold: float = 0.25) -> None:  # fmt: skip
+    def __init__(
+        self,
+        reference: dict[str, Any],
+        labels: Sequence[str],
+        *,
+        window: int = 256,
+        every: int = 32,
+        threshold: float = 0.25,
+    ) -> None:
         self.labels = list(labels)
         self._label_index = {name: i for i, name in enumerate(labels)}
         self.window = window
@@ -162,7 +169,9 @@ class DriftMonitor:
             out.append("confidence")
         return out
 
-    def observe(self, preprocessed: np.ndarray | None, predicted: str | None, confidence: float) -> DriftReport | None:
+    def observe(
+        self, preprocessed: np.ndarray | None, predicted: str | None, confidence: float
+    ) -> DriftReport | None:
         """Add one primary answer; returns a report when an evaluation ran."""
         if preprocessed is not None and self._input_names:
             self._batch.append(preprocessed)
@@ -194,7 +203,9 @@ class DriftMonitor:
         if self._input_names and len(self._stats) >= self.window // 2:
             block = np.asarray(self._stats)
             for j, name in enumerate(self._input_names):
-                scores[f"input.{name}"] = psi_quantile_bins(self._input_levels, self._input_edges[j], block[:, j])
+                scores[f"input.{name}"] = psi_quantile_bins(
+                    self._input_levels, self._input_edges[j], block[:, j]
+                )
         if self._pred_ref is not None and self._preds:
             counts = np.bincount(np.asarray(self._preds), minlength=len(self._pred_ref))
             scores["prediction"] = psi(self._pred_ref, counts / counts.sum())
@@ -207,7 +218,14 @@ class DriftMonitor:
         drifting = worst_psi > self.threshold or (self.drifting and worst_psi > 0.8 * self.threshold)
         changed = drifting != self.drifting
         self.drifting = drifting
-        report = DriftReport(scores, worst, worst_psi if math.isfinite(worst_psi) else 0.0,
-                             self.threshold, len(self._confs), drifting, changed)  # fmt: skip
+        report = DriftReport(
+            scores,
+            worst,
+            worst_psi if math.isfinite(worst_psi) else 0.0,
+            self.threshold,
+            len(self._confs),
+            drifting,
+            changed,
+        )
         self.last = report
         return report

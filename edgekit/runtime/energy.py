@@ -50,8 +50,15 @@ class EnergyWindow:
 class RollingEnergy:
     """Attributes a meter's samples to the inferences noted with ``note_inference``."""
 
-    def __init__(self, source: TraceSource, info: MeterInfo, *, window_s: float = 10.0,
-                 min_samples: int = 20, start_s: float) -> None:  # fmt: skip
+    def __init__(
+        self,
+        source: TraceSource,
+        info: MeterInfo,
+        *,
+        window_s: float = 10.0,
+        min_samples: int = 20,
+        start_s: float,
+    ) -> None:
         self.source = source
         self.info = info
         self.window_s = window_s
@@ -64,8 +71,10 @@ class RollingEnergy:
     @property
     def provenance(self) -> str:
         word = "ESTIMATED" if self.info.kind == "estimated" else "measured"
-        return (f"{word} by {self.info.name} ({self.info.spec}), rolling {self.window_s:g} s windows, "
-                "idle power from the gaps between inferences")  # fmt: skip
+        return (
+            f"{word} by {self.info.name} ({self.info.spec}), rolling {self.window_s:g} s windows, "
+            "idle power from the gaps between inferences"
+        )
 
     def note_inference(self, start_s: float, end_s: float) -> None:
         """An inference ran from ``start_s`` to ``end_s`` (host monotonic seconds)."""
@@ -96,8 +105,14 @@ class RollingEnergy:
     def _attribute(self, t0: float, t1: float, spans: list[tuple[float, float]]) -> EnergyWindow:
         n = len(spans)
         n_samples = self.source.count_between(t0, t1)
-        base: dict[str, Any] = {"start_s": t0, "duration_s": t1 - t0, "n_inferences": n,
-                                "n_samples": n_samples, "meter": self.info.name, "kind": self.info.kind}  # fmt: skip
+        base: dict[str, Any] = {
+            "start_s": t0,
+            "duration_s": t1 - t0,
+            "n_inferences": n,
+            "n_samples": n_samples,
+            "meter": self.info.name,
+            "kind": self.info.kind,
+        }
         if n == 0:
             return EnergyWindow(resolved=False, why="no inference in the window", **base)
         if n_samples < self.min_samples:

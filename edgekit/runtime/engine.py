@@ -187,8 +187,10 @@ class Engine:
         """Run the primary and the baseline once on ``x`` (first calls allocate and are slow);
         returns each one's time in seconds, or the error it raised."""
         out: dict[str, float | str] = {}
-        for name, call in (("primary", self.primary.predict if self.primary else None),
-                           ("baseline", self.baseline.answer if self.baseline else None)):  # fmt: skip
+        for name, call in (
+            ("primary", self.primary.predict if self.primary else None),
+            ("baseline", self.baseline.answer if self.baseline else None),
+        ):
             if call is None:
                 continue
             try:
@@ -216,15 +218,31 @@ class Engine:
         top = runner.labels[p.label_index]
         if p.unknown:
             return Outcome(
-                "unknown", None, None, p.confidence, "model", runner.name,
-                predicted=top, score=p.score, preprocess_s=p.preprocess_s,
-                inference_s=p.inference_s, preprocessed=p.preprocessed,
-            )  # fmt: skip
+                "unknown",
+                None,
+                None,
+                p.confidence,
+                "model",
+                runner.name,
+                predicted=top,
+                score=p.score,
+                preprocess_s=p.preprocess_s,
+                inference_s=p.inference_s,
+                preprocessed=p.preprocessed,
+            )
         return Outcome(
-            "ok", top, self._index.get(top), p.confidence, "model", runner.name,
-            predicted=top, score=p.score, preprocess_s=p.preprocess_s,
-            inference_s=p.inference_s, preprocessed=p.preprocessed,
-        )  # fmt: skip
+            "ok",
+            top,
+            self._index.get(top),
+            p.confidence,
+            "model",
+            runner.name,
+            predicted=top,
+            score=p.score,
+            preprocess_s=p.preprocess_s,
+            inference_s=p.inference_s,
+            preprocessed=p.preprocessed,
+        )
 
     def _fallback(self, x: np.ndarray, reason: str, detail: str, overrun: bool) -> Outcome:
         baseline = self.baseline
@@ -240,9 +258,17 @@ class Engine:
         label = answer.label
         conf = answer.confidence if math.isfinite(answer.confidence) else 0.0
         return Outcome(
-            "fallback", label, None if label is None else self._index.get(label), conf,
-            "baseline", baseline.name, reason, detail, overrun, inference_s=took_s,
-        )  # fmt: skip
+            "fallback",
+            label,
+            None if label is None else self._index.get(label),
+            conf,
+            "baseline",
+            baseline.name,
+            reason,
+            detail,
+            overrun,
+            inference_s=took_s,
+        )
 
 
 def _describe(e: BaseException) -> str:

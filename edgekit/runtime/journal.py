@@ -79,13 +79,27 @@ CREATE INDEX IF NOT EXISTS events_at ON events (at);
 """
 
 _RESULT_COLUMNS = (
-    "at", "session", "capture_id", "device_timestamp_us", "status", "label", "label_index",
-    "confidence", "score", "source", "model", "reason", "detail", "overrun", "predicted",
-    "latency_ms", "preprocess_ms", "inference_ms",
-)  # fmt: skip
+    "at",
+    "session",
+    "capture_id",
+    "device_timestamp_us",
+    "status",
+    "label",
+    "label_index",
+    "confidence",
+    "score",
+    "source",
+    "model",
+    "reason",
+    "detail",
+    "overrun",
+    "predicted",
+    "latency_ms",
+    "preprocess_ms",
+    "inference_ms",
+)
 _INSERT_RESULT = (
-    f"INSERT INTO results ({', '.join(_RESULT_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in _RESULT_COLUMNS)})"
+    f"INSERT INTO results ({', '.join(_RESULT_COLUMNS)}) VALUES ({', '.join('?' for _ in _RESULT_COLUMNS)})"
 )
 _INSERT_EVENT = "INSERT INTO events (at, session, kind, level, message, data) VALUES (?, ?, ?, ?, ?, ?)"
 
@@ -158,11 +172,25 @@ class Journal:
         """Queue a result record in the open transaction; ``token`` comes back from ``commit``."""
         self._begin()
         values = (
-            row.at, self.session, row.capture_id, row.device_timestamp_us, row.status,
-            row.label, row.label_index, row.confidence, row.score, row.source, row.model,
-            row.reason, row.detail, int(row.overrun), row.predicted, row.latency_ms,
-            row.preprocess_ms, row.inference_ms,
-        )  # fmt: skip
+            row.at,
+            self.session,
+            row.capture_id,
+            row.device_timestamp_us,
+            row.status,
+            row.label,
+            row.label_index,
+            row.confidence,
+            row.score,
+            row.source,
+            row.model,
+            row.reason,
+            row.detail,
+            int(row.overrun),
+            row.predicted,
+            row.latency_ms,
+            row.preprocess_ms,
+            row.inference_ms,
+        )
         self._db.execute(_INSERT_RESULT, values)
         self._pending.append(token)
         self._pending_records += 1
@@ -301,7 +329,9 @@ def _open_owned(path: Path, *, create: bool, read_only: bool = False) -> sqlite3
     if not read_only:
         mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if str(mode).lower() != "wal":
-            raise UsageError(f"journal {path}: cannot use WAL mode (got {mode}); is the folder on a local disk?")
+            raise UsageError(
+                f"journal {path}: cannot use WAL mode (got {mode}); is the folder on a local disk?"
+            )
         db.executescript(_SCHEMA)
         db.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
@@ -309,7 +339,9 @@ def _open_owned(path: Path, *, create: bool, read_only: bool = False) -> sqlite3
     return db
 
 
-def _rows(db: sqlite3.Connection, table: str, since: float | None, limit: int | None) -> Iterator[dict[str, Any]]:
+def _rows(
+    db: sqlite3.Connection, table: str, since: float | None, limit: int | None
+) -> Iterator[dict[str, Any]]:
     cur = db.execute(
         f"SELECT * FROM {table} WHERE at >= ? ORDER BY id" + (" LIMIT ?" if limit else ""),
         (since if since is not None else -math.inf, *((limit,) if limit else ())),

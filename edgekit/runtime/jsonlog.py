@@ -33,7 +33,9 @@ class JsonFormatter(logging.Formatter):
 class StructuredLog:
     """A named logger writing JSON lines to ``stream`` (stdout by default)."""
 
-    def __init__(self, name: str = "edgekit.run", stream: IO[str] | None = None, level: int = logging.INFO) -> None:
+    def __init__(
+        self, name: str = "edgekit.run", stream: IO[str] | None = None, level: int = logging.INFO
+    ) -> None:
         self.logger = logging.getLogger(name)
         self.logger.propagate = False
         self.logger.setLevel(level)
@@ -45,6 +47,4 @@ class StructuredLog:
 
     def emit(self, level: str, event: str, msg: str, **fields: Any) -> None:
         """Write one line: ``level`` is debug, info, warning or error."""
-        self.logger.log(
-            getattr(logging, level.upper()), msg, extra={"event": event, "fields": fields}
-        )
+        self.logger.log(getattr(logging, level.upper()), msg, extra={"event": event, "fields": fields})

@@ -4,10 +4,11 @@ daemon's own events (``link_events``) out, RESULTs back.
 Protocol 1.0 leaves the handshake to the host, so this adapter keeps it thin: PING until a HELLO
 arrives (every ``hello_retry_s``), START once per connection or scanner boot after the daemon
 accepted the HELLO, STOP when it refused it, and a handshake again when streaming was asked for
-but no capture came for ``stream_timeout_s`` (a reboot whose BOOT HELLO was lost). Captures lost are counted from gaps in the capture
-ids (packets lost from the sequence numbers); device time is mapped to host time by an
-``OffsetClockMapping``. Protocol 1.1's host session (handshake retries, streaming watchdog) and
-TIME exchange replace the internals of this class; its interface stays.
+but no capture came for ``stream_timeout_s`` (a reboot whose BOOT HELLO was lost). Captures
+lost are counted from gaps in the capture ids (packets lost from the sequence numbers); device
+time is mapped to host time by an ``OffsetClockMapping``. Protocol 1.1's host session (handshake
+retries, streaming watchdog) and TIME exchange replace the internals of this class; its
+interface stays.
 """
 
 from __future__ import annotations

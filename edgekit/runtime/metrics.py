@@ -52,9 +52,11 @@ class DaemonMetrics:
             f"{p}captures_lost", "Captures that never arrived whole (gaps in capture ids)", registry=r
         )
         self.captures_refused = Counter(
-            f"{p}captures_refused", "Captures not inferred: format differs from the bundle's",
-            ["reason"], registry=r,
-        )  # fmt: skip
+            f"{p}captures_refused",
+            "Captures not inferred: format differs from the bundle's",
+            ["reason"],
+            registry=r,
+        )
         self.packets_lost = Counter(
             f"{p}link_packets_lost", "Packets of any type missing from the sequence numbers", registry=r
         )
@@ -65,15 +67,18 @@ class DaemonMetrics:
         self.reconnects = Counter(f"{p}link_reconnects", "Serial link re-opened", registry=r)
         self.resets = Counter(f"{p}scanner_resets", "Scanner reboots seen", registry=r)
         self.compatible = Gauge(
-            f"{p}scanner_compatible", "1 when the scanner's format matches the bundle, 0 when refused",
+            f"{p}scanner_compatible",
+            "1 when the scanner's format matches the bundle, 0 when refused",
             registry=r,
-        )  # fmt: skip
+        )
         self.scanner = Info(f"{p}scanner", "The scanner the daemon talks to (from HELLO)", registry=r)
         self.model = Info(f"{p}model", "The bundle and the variant answering now", registry=r)
         self.inferences = Counter(
-            f"{p}inferences", "Model inferences answered, by variant and label ('unknown' below the "
-            "OOD threshold)", ["variant", "label"], registry=r,
-        )  # fmt: skip
+            f"{p}inferences",
+            "Model inferences answered, by variant and label ('unknown' below the OOD threshold)",
+            ["variant", "label"],
+            registry=r,
+        )
         self.results = Counter(f"{p}results", "Results announced, by status", ["status"], registry=r)
         self.unknowns = Counter(f"{p}unknown", "Results without a label ('unknown')", registry=r)
         self.fallbacks = Counter(
@@ -88,26 +93,35 @@ class DaemonMetrics:
         )
         self.latency = Histogram(
             f"{p}capture_to_result_latency_seconds",
-            "Capture end (device clock mapped to host) to RESULT sent", buckets=_LATENCY_BUCKETS_S,
+            "Capture end (device clock mapped to host) to RESULT sent",
+            buckets=_LATENCY_BUCKETS_S,
             registry=r,
-        )  # fmt: skip
+        )
         self.inference = Histogram(
-            f"{p}inference_duration_seconds", "Inference call alone, by source (model, baseline)",
-            ["source"], buckets=_INFERENCE_BUCKETS_S, registry=r,
-        )  # fmt: skip
+            f"{p}inference_duration_seconds",
+            "Inference call alone, by source (model, baseline)",
+            ["source"],
+            buckets=_INFERENCE_BUCKETS_S,
+            registry=r,
+        )
         self.preprocess = Histogram(
-            f"{p}preprocess_duration_seconds", "Preprocessing of one capture",
-            buckets=_INFERENCE_BUCKETS_S, registry=r,
-        )  # fmt: skip
+            f"{p}preprocess_duration_seconds",
+            "Preprocessing of one capture",
+            buckets=_INFERENCE_BUCKETS_S,
+            registry=r,
+        )
         self.energy = Histogram(
             f"{p}energy_per_inference_joules",
             "Energy per inference of each resolved rolling window (total, incl. idle share)",
-            buckets=_ENERGY_BUCKETS_J, registry=r,
-        )  # fmt: skip
+            buckets=_ENERGY_BUCKETS_J,
+            registry=r,
+        )
         self.energy_last = Gauge(
-            f"{p}energy_per_inference_last_joules", "Latest resolved window, total or dynamic "
-            "(above idle)", ["kind"], registry=r,
-        )  # fmt: skip
+            f"{p}energy_per_inference_last_joules",
+            "Latest resolved window, total or dynamic (above idle)",
+            ["kind"],
+            registry=r,
+        )
         self.energy_windows = Counter(
             f"{p}energy_windows", "Rolling energy windows, resolved or not", ["resolved"], registry=r
         )
@@ -121,16 +135,20 @@ class DaemonMetrics:
         )
         self.governor_changes = Counter(f"{p}governor_changes", "Governor state changes", registry=r)
         self.drift = Gauge(
-            f"{p}drift_score", "Population stability index of the rolling window vs the bundle's "
-            "reference, by statistic", ["statistic"], registry=r,
-        )  # fmt: skip
+            f"{p}drift_score",
+            "Population stability index of the rolling window vs the bundle's reference, by statistic",
+            ["statistic"],
+            registry=r,
+        )
         self.drift_detected = Gauge(f"{p}drift_detected", "1 while drift is above threshold", registry=r)
         self.drift_events = Counter(f"{p}drift_events", "Drift threshold crossings", registry=r)
         self.commits = Counter(f"{p}journal_commits", "Journal transactions committed", registry=r)
         self.commit_duration = Histogram(
-            f"{p}journal_commit_duration_seconds", "COMMIT (with fsync) duration",
-            buckets=_COMMIT_BUCKETS_S, registry=r,
-        )  # fmt: skip
+            f"{p}journal_commit_duration_seconds",
+            "COMMIT (with fsync) duration",
+            buckets=_COMMIT_BUCKETS_S,
+            registry=r,
+        )
         self.internal_errors = Counter(
             f"{p}internal_errors", "Periodic bookkeeping that failed (a bug: please report)", registry=r
         )
@@ -180,7 +198,9 @@ class MetricsServer:
         self._thread.join(timeout=5)
 
 
-def serve(host: str, port: int, metrics: DaemonMetrics, status: Callable[[], dict[str, Any]]) -> MetricsServer:
+def serve(
+    host: str, port: int, metrics: DaemonMetrics, status: Callable[[], dict[str, Any]]
+) -> MetricsServer:
     """Serve ``/metrics`` and ``/status`` on ``host:port`` (port 0: any free port)."""
     prom = make_wsgi_app(metrics.registry)
 
@@ -188,7 +208,9 @@ def serve(host: str, port: int, metrics: DaemonMetrics, status: Callable[[], dic
         path = environ.get("PATH_INFO", "/")
         if path == "/status":
             body = json.dumps(status(), default=str).encode()
-            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            start_response(
+                "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+            )
             return [body]
         if path == "/metrics":
             return prom(environ, start_response)

@@ -82,18 +82,14 @@ class CaptureSpec:
             raise BundleError(f"manifest capture.iq_full_scale: expected a number > 0, got {scale!r}")
         if fmt != "ci16":
             raise BundleError(f"manifest capture.sample_format: this edgekit reads ci16, got {fmt!r}")
-        return cls(
-            None if rate is None else round(rate), fmt, n, float(scale), "manifest capture section"
-        )
+        return cls(None if rate is None else round(rate), fmt, n, float(scale), "manifest capture section")
 
     @classmethod
     def synthetic_default(cls) -> CaptureSpec:
         """The format of edgekit's synthetic data (what the reference models were built on)."""
         return cls(round(SAMPLE_RATE_HZ), "ci16", N_SAMPLES, IQ_FULL_SCALE, "synthetic defaults")
 
-    def mismatch(
-        self, *, sample_rate_hz: int, sample_format: str, samples_per_capture: int
-    ) -> str | None:
+    def mismatch(self, *, sample_rate_hz: int, sample_format: str, samples_per_capture: int) -> str | None:
         """What differs between this spec and a scanner's settings (None: compatible)."""
         problems = []
         if self.sample_rate_hz is not None and sample_rate_hz != self.sample_rate_hz:

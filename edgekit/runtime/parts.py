@@ -68,8 +68,11 @@ class Parts:
             "baseline": f"{baseline.kind}:{baseline.name}" if baseline is not None else "none",
         }
         self.metrics.model.info(info)
-        self.board.model = {**info, "baseline_accuracy": baseline.accuracy if baseline else None,
-                            "load_error": self.engine.primary_error}  # fmt: skip
+        self.board.model = {
+            **info,
+            "baseline_accuracy": baseline.accuracy if baseline else None,
+            "load_error": self.engine.primary_error,
+        }
 
     def close(self) -> None:
         for closer in (
@@ -95,8 +98,9 @@ def _open_meter(spec: str, roots: dict[str, Any]) -> Meter:
         return open_meter("link", **roots)
 
 
-def build_parts(bundle: Bundle, port: str, settings: RuntimeSettings, log: StructuredLog,
-                roots: dict[str, Any]) -> Parts:  # fmt: skip
+def build_parts(
+    bundle: Bundle, port: str, settings: RuntimeSettings, log: StructuredLog, roots: dict[str, Any]
+) -> Parts:
     """Build every part; raises ``EdgekitError`` (exit 2) for what the operator must fix."""
     p = Parts()
     p.bundle = bundle
@@ -104,8 +108,10 @@ def build_parts(bundle: Bundle, port: str, settings: RuntimeSettings, log: Struc
     p.bundle_name = str(manifest.get("name", bundle.root.name))
     p.capture_spec = CaptureSpec.from_manifest(manifest)
     cs = p.capture_spec
-    p.capture_spec_text = (f"{cs.sample_rate_hz or '?'} Hz, {cs.sample_format}, "
-                           f"{cs.samples_per_capture or '?'} samples ({cs.source})")  # fmt: skip
+    p.capture_spec_text = (
+        f"{cs.sample_rate_hz or '?'} Hz, {cs.sample_format}, "
+        f"{cs.samples_per_capture or '?'} samples ({cs.source})"
+    )
     variant = settings.variant or manifest.get("selected")
     bundle.variant(variant)  # an unknown --variant is the operator's mistake: refuse now
     labels = [str(v) for v in manifest.get("labels") or []]
@@ -115,7 +121,9 @@ def build_parts(bundle: Bundle, port: str, settings: RuntimeSettings, log: Struc
         primary = load_runner(bundle, variant, threads=settings.threads)
     except EdgekitError as e:
         primary_error = str(e)
-        log.emit("error", "model_load_failed", f"variant {variant} cannot load: {e}; answering from the baseline")
+        log.emit(
+            "error", "model_load_failed", f"variant {variant} cannot load: {e}; answering from the baseline"
+        )
     baseline: Baseline | None = None
     try:
         baseline = load_baseline(bundle, threads=settings.threads)
@@ -123,8 +131,14 @@ def build_parts(bundle: Bundle, port: str, settings: RuntimeSettings, log: Struc
         log.emit("error", "baseline_load_failed", f"the baseline cannot load: {e}; no fallback")
     budget_ms = settings.latency_budget_ms
     budget_s = budget_ms / 1e3 if budget_ms is not None else manifest_budget_s(manifest)
-    p.engine = Engine(labels, primary, baseline, budget_s=budget_s,
-                      reserve_s=settings.baseline_reserve_ms / 1e3, primary_error=primary_error)  # fmt: skip
+    p.engine = Engine(
+        labels,
+        primary,
+        baseline,
+        budget_s=budget_s,
+        reserve_s=settings.baseline_reserve_ms / 1e3,
+        primary_error=primary_error,
+    )
     _warm_up(p.engine, log, p.capture_spec.samples_per_capture or 1024)
     try:
         p.journal = Journal(Path(settings.journal.path), settings.journal)
@@ -140,7 +154,9 @@ def build_parts(bundle: Bundle, port: str, settings: RuntimeSettings, log: Struc
         p.drift = None
         if settings.drift.enabled and reference:
             d = settings.drift
-            p.drift = DriftMonitor(reference, labels, window=d.window, every=d.every, threshold=d.threshold_psi)
+            p.drift = DriftMonitor(
+                reference, labels, window=d.window, every=d.every, threshold=d.threshold_psi
+            )
         sysfs = Path(roots.get("sysfs_root", "/sys"))
         p.gauge = open_gauge(settings.governor.battery, sysfs) if settings.governor.enabled else None
         current = primary.name if primary is not None else str(variant)
@@ -152,17 +168,34 @@ def build_parts(bundle: Bundle, port: str, settings: RuntimeSettings, log: Struc
         _close_partial(p)
         raise
     deleted = p.journal.enforce_retention()
-    p.journal.add_event("start", f"edgekit run started on {port}", bundle=p.bundle_name, variant=current,
-                        baseline=p.board.model.get("baseline"), budget_s=budget_s,
-                        capture=p.capture_spec_text, retention_deleted=deleted)  # fmt: skip
+    p.journal.add_event(
+        "start",
+        f"edgekit run started on {port}",
+        bundle=p.bundle_name,
+        variant=current,
+        baseline=p.board.model.get("baseline"),
+        budget_s=budget_s,
+        capture=p.capture_spec_text,
+        retention_deleted=deleted,
+    )
     p.journal.commit()
-    log.emit("info", "started", f"edgekit run: bundle {p.bundle_name} variant {current} on {port}",
-             baseline=p.board.model.get("baseline"), budget_ms=None if budget_s is None else budget_s * 1e3,
-             journal=settings.journal.path, metrics=settings.metrics_addr,
-             meter=p.board.energy.get("provenance"))  # fmt: skip
+    log.emit(
+        "info",
+        "started",
+        f"edgekit run: bundle {p.bundle_name} variant {current} on {port}",
+        baseline=p.board.model.get("baseline"),
+        budget_ms=None if budget_s is None else budget_s * 1e3,
+        journal=settings.journal.path,
+        metrics=settings.metrics_addr,
+        meter=p.board.energy.get("provenance"),
+    )
     if cs.sample_rate_hz is None:
-        log.emit("warning", "capture_format_unchecked", "the bundle has no capture section: the "
-                 "scanner's sample rate and format cannot be checked, only the capture length")  # fmt: skip
+        log.emit(
+            "warning",
+            "capture_format_unchecked",
+            "the bundle has no capture section: the "
+            "scanner's sample rate and format cannot be checked, only the capture length",
+        )
     return p
 
 
@@ -173,9 +206,14 @@ def _warm_up(engine: Engine, log: StructuredLog, length: int) -> None:
     times = engine.warm_up(noise)
     prim, base = times.get("primary"), times.get("baseline")
     if isinstance(prim, float) and isinstance(base, float) and base > prim:
-        log.emit("warning", "baseline_slower", f"the baseline takes {base * 1e3:.2f} ms, the primary "
-                 f"{prim * 1e3:.2f} ms: falling back on overrun will not shorten the answer",
-                 primary_ms=prim * 1e3, baseline_ms=base * 1e3)  # fmt: skip
+        log.emit(
+            "warning",
+            "baseline_slower",
+            f"the baseline takes {base * 1e3:.2f} ms, the primary "
+            f"{prim * 1e3:.2f} ms: falling back on overrun will not shorten the answer",
+            primary_ms=prim * 1e3,
+            baseline_ms=base * 1e3,
+        )
 
 
 def _energy(p: Parts, settings: RuntimeSettings, roots: dict[str, Any]) -> None:
@@ -196,10 +234,18 @@ def _energy(p: Parts, settings: RuntimeSettings, roots: dict[str, Any]) -> None:
         p.sampler.start()
         source = p.sampler
     e = settings.energy
-    p.energy = RollingEnergy(source, meter.info, window_s=e.window_s, min_samples=e.min_samples,
-                             start_s=time.monotonic())  # fmt: skip
-    p.metrics.energy_meter.info({"meter": meter.info.name, "spec": meter.info.spec, "kind": meter.info.kind,
-                                 "measures": meter.info.measures, "method": p.energy.provenance})  # fmt: skip
+    p.energy = RollingEnergy(
+        source, meter.info, window_s=e.window_s, min_samples=e.min_samples, start_s=time.monotonic()
+    )
+    p.metrics.energy_meter.info(
+        {
+            "meter": meter.info.name,
+            "spec": meter.info.spec,
+            "kind": meter.info.kind,
+            "measures": meter.info.measures,
+            "method": p.energy.provenance,
+        }
+    )
     p.board.energy = {"provenance": p.energy.provenance}
 
 
@@ -210,4 +256,3 @@ def _close_partial(p: Parts) -> None:
             continue
         with contextlib.suppress(Exception):
             (part.stop if name == "sampler" else part.close)()
-

@@ -146,7 +146,9 @@ def _check(s: RuntimeSettings, fail: Any) -> None:
         if not (math.isfinite(v) and 0 <= v <= 100):
             raise fail(f"governor.{key}", f"must be a percentage in 0..100, got {v}")
     if g.critical_pct > g.low_pct:
-        raise fail("governor.critical_pct", f"must be <= governor.low_pct ({g.low_pct}), got {g.critical_pct}")
+        raise fail(
+            "governor.critical_pct", f"must be <= governor.low_pct ({g.low_pct}), got {g.critical_pct}"
+        )
     positive("governor.critical_min_interval_s", g.critical_min_interval_s)
     positive("governor.poll_s", g.poll_s)
     if s.metrics_addr != "off":

@@ -106,7 +106,8 @@ def render_status(s: dict[str, Any]) -> str:
     lines = [
         f"edgekit run  pid {s['pid']}  up {up // 3600}h{up % 3600 // 60:02d}m{up % 60:02d}s  "
         f"bundle {s['bundle']}",
-        f"model     {m.get('variant', '-')} ({m.get('runtime', '-')})  baseline {m.get('baseline') or 'none'}",
+        f"model     {m.get('variant', '-')} ({m.get('runtime', '-')})  "
+        f"baseline {m.get('baseline') or 'none'}",
         f"scanner   {sc.get('state', '-')}  firmware {sc.get('firmware', '-')}  "
         f"protocol {sc.get('protocol', '-')}  port {s['port']}",
         f"captures  {s['counts'].get('captures', 0)}  rate {_f(s['rate_hz'], '.2f')} Hz  "

@@ -18,8 +18,12 @@ CNN = REPO / "models" / "rfclass-cnn" / "model.onnx"
 GBT = REPO / "models" / "rfclass-gbt" / "model.onnx"
 CNN_PREPROCESS = [{"op": "rms_normalize", "eps": 1e-8}, {"op": "powers_iq", "powers": "1,2,4"}]
 GBT_PREPROCESS = [{"op": "rms_normalize", "eps": 1e-8}, {"op": "features"}]
-CAPTURE = {"sample_rate_hz": 1_000_000, "sample_format": "ci16", "samples_per_capture": 1024,
-           "iq_full_scale": 16.0}  # fmt: skip
+CAPTURE = {
+    "sample_rate_hz": 1_000_000,
+    "sample_format": "ci16",
+    "samples_per_capture": 1024,
+    "iq_full_scale": 16.0,
+}
 
 
 def reference_for_cnn(n: int = 1500, seed: int = 202) -> tuple[dict[str, Any], float, np.ndarray]:
@@ -66,9 +70,19 @@ def write_bundle(
         rel = f"variants/{name}{src.suffix}"
         shutil.copy2(src, root / rel)
         files[rel] = sha256_file(root / rel)
-        entry = {"name": name, "file": rel, "extra_files": [], "runtime": "onnxruntime",
-                 "precision": "fp32", "passed": True, "backend_options": {}, "accuracy": None,
-                 "ood_threshold": threshold, "latency": None, "energy": None}  # fmt: skip
+        entry = {
+            "name": name,
+            "file": rel,
+            "extra_files": [],
+            "runtime": "onnxruntime",
+            "precision": "fp32",
+            "passed": True,
+            "backend_options": {},
+            "accuracy": None,
+            "ood_threshold": threshold,
+            "latency": None,
+            "energy": None,
+        }
         entry.update((variant_meta or {}).get(name, {}))
         entries.append(entry)
     manifest: dict[str, Any] = {

@@ -38,16 +38,25 @@ def cnn_reference() -> dict[str, Any]:
         xp = Pipeline.from_spec(CNN_PREPROCESS)(ofdm.x)
         scores = np.concatenate([b.run(xp[i : i + 250]) for i in range(0, 1000, 250)])
     _, score = ood_scores(scores, "max_softmax", "logits")
-    return {"reference": ref, "threshold": threshold, "accuracy": float(acc[0]),
-            "ofdm_unknown_rate": float((score < threshold).mean())}  # fmt: skip
+    return {
+        "reference": ref,
+        "threshold": threshold,
+        "accuracy": float(acc[0]),
+        "ofdm_unknown_rate": float((score < threshold).mean()),
+    }
 
 
 @pytest.fixture(scope="session")
 def cnn_bundle(tmp_path_factory, cnn_reference) -> Path:
     """The reference CNN (onnx-fp32) with the tree model as baseline."""
     root = tmp_path_factory.mktemp("bundles") / "cnn"
-    return write_bundle(root, reference=cnn_reference["reference"], threshold=cnn_reference["threshold"],
-                        baseline={**GBT_BASELINE, "accuracy": 0.79}, baseline_file=GBT)  # fmt: skip
+    return write_bundle(
+        root,
+        reference=cnn_reference["reference"],
+        threshold=cnn_reference["threshold"],
+        baseline={**GBT_BASELINE, "accuracy": 0.79},
+        baseline_file=GBT,
+    )
 
 
 def free_port() -> int:
@@ -63,10 +72,23 @@ class Emulator:
         self.link = tmp / "scanner"
         self.truth_path, self.stats_path = tmp / "truth.jsonl", tmp / "stats.json"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "edgekit", "emulate", "--symlink", str(self.link), "--truth",
-             str(self.truth_path), "--stats", str(self.stats_path), *args],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "edgekit",
+                "emulate",
+                "--symlink",
+                str(self.link),
+                "--truth",
+                str(self.truth_path),
+                "--stats",
+                str(self.stats_path),
+                *args,
+            ],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         deadline = time.monotonic() + 30
         while not self.link.exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -104,11 +126,26 @@ class RunningDaemon:
         self.out, self.err = tmp / "run.out", tmp / "run.err"
         with self.out.open("wb") as out, self.err.open("wb") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "edgekit", "run", str(bundle), "--port", str(port),
-                 "--journal", str(self.journal), "--metrics-addr", f"127.0.0.1:{self.metrics_port}",
-                 "--config", str(self.config), *extra],
-                cwd=REPO, stdout=out, stderr=err,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "edgekit",
+                    "run",
+                    str(bundle),
+                    "--port",
+                    str(port),
+                    "--journal",
+                    str(self.journal),
+                    "--metrics-addr",
+                    f"127.0.0.1:{self.metrics_port}",
+                    "--config",
+                    str(self.config),
+                    *extra,
+                ],
+                cwd=REPO,
+                stdout=out,
+                stderr=err,
+            )
 
     def get(self, path: str) -> str:
         url = f"http://127.0.0.1:{self.metrics_port}{path}"
@@ -163,8 +200,11 @@ def metric(text: str, name: str, **labels: str) -> float:
 
 def metric_sum(text: str, name: str) -> float:
     """Sum over every label set of ``name``."""
-    return sum(float(line.split()[-1]) for line in text.splitlines()
-               if line.startswith(name + "{") or line.startswith(name + " "))  # fmt: skip
+    return sum(
+        float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith(name + "{") or line.startswith(name + " ")
+    )
 
 
 @pytest.fixture

@@ -55,10 +55,13 @@ def test_tree_model_baseline_runs_through_the_backends(tmp_path):
 @pytest.mark.parametrize(
     ("section", "needle"),
     [
-        ({"kind": "oracle"}, "baseline.kind: expected model or rule"),
+        ({"kind": "oracle"}, r"baseline\.kind: expected model or rule"),
         ({"kind": "model", "file": "nowhere.onnx", "labels": ["noise"]}, "baseline.file"),
         ({"kind": "rule", "rule": "energy-detector", "params": {"flatness_min": 2}}, "flatness_min"),
-        ({"kind": "rule", "rule": "energy-detector", "params": {"flatness_min": 0.5}, "accuracy": 7}, "accuracy"),
+        (
+            {"kind": "rule", "rule": "energy-detector", "params": {"flatness_min": 0.5}, "accuracy": 7},
+            "accuracy",
+        ),
     ],
 )
 def test_malformed_baseline_sections_are_refused_in_one_line(tmp_path, section, needle):
@@ -69,6 +72,8 @@ def test_malformed_baseline_sections_are_refused_in_one_line(tmp_path, section, 
 
 
 def test_model_baseline_labels_must_be_the_bundles(tmp_path):
-    root = write_bundle(tmp_path / "b", baseline={**GBT_BASELINE, "labels": ["cat", "dog"]}, baseline_file=GBT)
-    with pytest.raises(BundleError, match="baseline.labels"):
+    root = write_bundle(
+        tmp_path / "b", baseline={**GBT_BASELINE, "labels": ["cat", "dog"]}, baseline_file=GBT
+    )
+    with pytest.raises(BundleError, match=r"baseline\.labels"):
         load_baseline(load_bundle(root), threads=1)

@@ -33,7 +33,9 @@ def test_repeated_quantile_edges_are_merged():
     # merged bins: (-inf, 0) 0.0 expected... (x < 0): 0, [0, 1): 0.75-0.5... computed by hand:
     expected = [0.5, 0.25, 0.25]  # x < 0 | 0 <= x < 1 | x >= 1, levels 0.5 and 0.75 kept
     actual = [0.0, 0.8, 0.2]
-    by_hand = sum((max(a, 1e-4) - e) * math.log(max(a, 1e-4) / e) for a, e in zip(actual, expected, strict=True))
+    by_hand = sum(
+        (max(a, 1e-4) - e) * math.log(max(a, 1e-4) / e) for a, e in zip(actual, expected, strict=True)
+    )
     assert psi_quantile_bins(levels, edges, values) == pytest.approx(by_hand)
 
 

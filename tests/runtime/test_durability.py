@@ -55,7 +55,9 @@ def test_sigkill_at_random_moments_never_loses_an_announced_result(tmp_path):
     port = PtyPort(link)
     port.plug()
     done = threading.Event()
-    emu = threading.Thread(target=run, args=(scanner, port, RunOptions()), kwargs={"should_stop": done.is_set})
+    emu = threading.Thread(
+        target=run, args=(scanner, port, RunOptions()), kwargs={"should_stop": done.is_set}
+    )
     emu.start()
     rng = random.Random(2024)
     kills_during_results = 0
@@ -63,10 +65,25 @@ def test_sigkill_at_random_moments_never_loses_an_announced_result(tmp_path):
         for i in range(KILLS):
             before = len(scanner.announced)
             proc = subprocess.Popen(
-                [sys.executable, "-m", "edgekit", "run", str(bundle), "--port", str(link), "--journal",
-                 str(journal), "--metrics-addr", "off", "--meter", "none"],
-                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "edgekit",
+                    "run",
+                    str(bundle),
+                    "--port",
+                    str(link),
+                    "--journal",
+                    str(journal),
+                    "--metrics-addr",
+                    "off",
+                    "--meter",
+                    "none",
+                ],
+                cwd=REPO,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
             time.sleep(rng.uniform(0.2, 2.5))  # startup, handshake, streaming: any moment
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)

@@ -34,26 +34,53 @@ def _check_every_arrival_answered(emu: Emulator, daemon: RunningDaemon) -> list[
     return results
 
 
-def test_a_faulty_stream_every_arrived_capture_answered_losses_counted_metrics_served(tmp_path, cnn_bundle, cnn_reference):
-    emu = Emulator(tmp_path, "--rate", "50", "--count", "300", "--seed", "11", "--linger", "4",
-                   "--drop-rate", "0.03", "--corrupt-rate", "0.03", "--garbage-rate", "0.03")  # fmt: skip
+def test_a_faulty_stream_every_arrived_capture_answered_losses_counted_metrics_served(
+    tmp_path, cnn_bundle, cnn_reference
+):
+    emu = Emulator(
+        tmp_path,
+        "--rate",
+        "50",
+        "--count",
+        "300",
+        "--seed",
+        "11",
+        "--linger",
+        "4",
+        "--drop-rate",
+        "0.03",
+        "--corrupt-rate",
+        "0.03",
+        "--garbage-rate",
+        "0.03",
+    )
     daemon = RunningDaemon(tmp_path, cnn_bundle, emu.link)
     try:
         daemon.wait_for(lambda: metric(daemon.get("/metrics"), "edgekit_results_total", status="ok") >= 20)
         text = daemon.get("/metrics")  # the curl 127.0.0.1:9108/metrics of the acceptance criteria
         status = daemon.get("/status")
         emu.wait(60)
-        daemon.wait_for(lambda: metric_sum(daemon.get("/metrics"), "edgekit_results_total")
-                        >= emu.stats()["scanner"]["results_received"])  # fmt: skip
+        daemon.wait_for(
+            lambda: (
+                metric_sum(daemon.get("/metrics"), "edgekit_results_total")
+                >= emu.stats()["scanner"]["results_received"]
+            )
+        )
         final = daemon.get("/metrics")
     finally:
         emu.stop()
         rc = daemon.stop()
     assert rc == 0
-    for name in ("edgekit_captures_received_total", "edgekit_capture_to_result_latency_seconds_bucket",
-                 "edgekit_inference_duration_seconds_count", "edgekit_link_packets_lost_total",
-                 "edgekit_governor_state", "edgekit_battery_state_of_charge_ratio",
-                 "edgekit_model_info", "process_resident_memory_bytes"):  # fmt: skip
+    for name in (
+        "edgekit_captures_received_total",
+        "edgekit_capture_to_result_latency_seconds_bucket",
+        "edgekit_inference_duration_seconds_count",
+        "edgekit_link_packets_lost_total",
+        "edgekit_governor_state",
+        "edgekit_battery_state_of_charge_ratio",
+        "edgekit_model_info",
+        "process_resident_memory_bytes",
+    ):
         assert name in text, name
     assert '"rate_hz"' in status
     results = _check_every_arrival_answered(emu, daemon)
@@ -70,8 +97,9 @@ def test_a_faulty_stream_every_arrived_capture_answered_losses_counted_metrics_s
 
 
 def test_the_held_out_class_is_unknown_at_the_validated_rate(tmp_path, cnn_bundle, cnn_reference):
-    emu = Emulator(tmp_path, "--rate", "50", "--count", "250", "--seed", "12", "--linger", "4",
-                   "--classes", "ofdm")  # fmt: skip
+    emu = Emulator(
+        tmp_path, "--rate", "50", "--count", "250", "--seed", "12", "--linger", "4", "--classes", "ofdm"
+    )
     daemon = RunningDaemon(tmp_path, cnn_bundle, emu.link)
     try:
         emu.wait(60)
@@ -85,8 +113,21 @@ def test_the_held_out_class_is_unknown_at_the_validated_rate(tmp_path, cnn_bundl
 
 
 def test_unplug_replug_and_resets_are_survived_and_counted(tmp_path, cnn_bundle):
-    emu = Emulator(tmp_path, "--rate", "40", "--duration", "13", "--seed", "13",
-                   "--unplug-every", "4", "--unplug-for", "0.5", "--reset-every", "100")  # fmt: skip
+    emu = Emulator(
+        tmp_path,
+        "--rate",
+        "40",
+        "--duration",
+        "13",
+        "--seed",
+        "13",
+        "--unplug-every",
+        "4",
+        "--unplug-for",
+        "0.5",
+        "--reset-every",
+        "100",
+    )
     daemon = RunningDaemon(tmp_path, cnn_bundle, emu.link)
     try:
         emu.wait(60)

@@ -20,8 +20,8 @@ class FakeBackend:
     """A backend whose scores are fixed (or that raises, or blocks until released)."""
 
     name = "fake"
-    input_spec: list = []
-    output_spec: list = []
+    input_spec: tuple = ()
+    output_spec: tuple = ()
 
     def __init__(self, scores=None, error=None, hold: threading.Event | None = None):
         self.scores = np.asarray(scores if scores is not None else [[0.0, 5.0, 0.0]], np.float32)
@@ -45,9 +45,17 @@ class FakeBackend:
 
 
 def runner(backend, threshold=0.5) -> ModelRunner:
-    return ModelRunner("fake-v", backend, Pipeline.from_spec([]), labels=LABELS, input_name="x",
-                       output_index=0, output_kind="logits", ood_score="max_softmax",
-                       ood_threshold=threshold)  # fmt: skip
+    return ModelRunner(
+        "fake-v",
+        backend,
+        Pipeline.from_spec([]),
+        labels=LABELS,
+        input_name="x",
+        output_index=0,
+        output_kind="logits",
+        ood_score="max_softmax",
+        ood_threshold=threshold,
+    )
 
 
 class FakeBaseline:
@@ -89,7 +97,13 @@ def test_below_the_threshold_is_unknown_but_keeps_the_top_label_for_drift():
 def test_a_raising_primary_answers_from_the_baseline_marked_fallback():
     base = FakeBaseline()
     o = Engine(LABELS, runner(FakeBackend(error=RuntimeError("boom"))), base, budget_s=0.5).decide(X)
-    assert (o.status, o.label, o.label_index, o.source, o.reason) == ("fallback", "am", 2, "baseline", "error")
+    assert (o.status, o.label, o.label_index, o.source, o.reason) == (
+        "fallback",
+        "am",
+        2,
+        "baseline",
+        "error",
+    )
     assert "RuntimeError: boom" in (o.detail or "") and not o.overrun and base.calls == 1
 
 
@@ -131,7 +145,9 @@ def test_a_capture_already_past_its_budget_skips_the_model():
 
 
 def test_a_failing_baseline_still_gives_an_answer():
-    eng = Engine(LABELS, runner(FakeBackend(error=RuntimeError("x"))), FakeBaseline(error=OSError("y")), budget_s=None)
+    eng = Engine(
+        LABELS, runner(FakeBackend(error=RuntimeError("x"))), FakeBaseline(error=OSError("y")), budget_s=None
+    )
     o = eng.decide(X)
     assert o.status == "unavailable" and "baseline failed too" in (o.detail or "")
 

@@ -9,8 +9,13 @@ from tests.conftest import make_cnn1d
 from tests.runtime.bundles import GBT, GBT_BASELINE, write_bundle
 from tests.runtime.conftest import Emulator, RunningDaemon
 
-RULE = {"kind": "rule", "rule": "energy-detector", "params": {"flatness_min": 0.7},
-        "accuracy": 0.97, "source": "test rule"}  # fmt: skip
+RULE = {
+    "kind": "rule",
+    "rule": "energy-detector",
+    "params": {"flatness_min": 0.7},
+    "accuracy": 0.97,
+    "source": "test rule",
+}
 
 
 def _run(tmp_path, bundle, config: str = "") -> tuple[RunningDaemon, Emulator]:
@@ -49,8 +54,12 @@ def test_every_capture_is_answered_when_the_primary_fails(tmp_path, case, status
     else:
         primary = make_cnn1d(tmp_path / "wrong-shape.onnx")
         baseline, baseline_file = None, None
-    bundle = write_bundle(tmp_path / "b", variants={"onnx-fp32": primary} if primary else None,
-                          baseline=baseline, baseline_file=baseline_file)  # fmt: skip
+    bundle = write_bundle(
+        tmp_path / "b",
+        variants={"onnx-fp32": primary} if primary else None,
+        baseline=baseline,
+        baseline_file=baseline_file,
+    )
     daemon, emu = _run(tmp_path, bundle, config)
     results = daemon.results()
     stats = emu.stats()["scanner"]

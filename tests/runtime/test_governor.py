@@ -26,15 +26,32 @@ def test_cheaper_variant_is_the_lowest_energy_passing_one():
 
 
 def test_by_latency_when_no_energy_was_recorded():
-    m = {"variants": [{"name": "a", "passed": True, "latency": {"p50_ms": 2.0}},
-                      {"name": "b", "passed": True, "latency": {"p50_ms": 1.0}}]}  # fmt: skip
+    m = {
+        "variants": [
+            {"name": "a", "passed": True, "latency": {"p50_ms": 2.0}},
+            {"name": "b", "passed": True, "latency": {"p50_ms": 1.0}},
+        ]
+    }
     assert pick_cheaper_variant(m, "a") == "b"
 
 
 def test_states_follow_thresholds_with_hysteresis():
-    g = Governor(GovernorSettings(low_pct=20, critical_pct=10, hysteresis_pct=3), primary="fp32", cheaper="int8")
-    seq = [(50, "normal"), (20, "low"), (21, "low"), (23, "normal"), (19, "low"), (10, "critical"),
-           (12, "critical"), (13, "low"), (5, "critical"), (30, "normal"), (None, "normal")]  # fmt: skip
+    g = Governor(
+        GovernorSettings(low_pct=20, critical_pct=10, hysteresis_pct=3), primary="fp32", cheaper="int8"
+    )
+    seq = [
+        (50, "normal"),
+        (20, "low"),
+        (21, "low"),
+        (23, "normal"),
+        (19, "low"),
+        (10, "critical"),
+        (12, "critical"),
+        (13, "low"),
+        (5, "critical"),
+        (30, "normal"),
+        (None, "normal"),
+    ]
     got = [g.update(soc).state for soc, _ in seq]
     assert got == [s for _, s in seq]
 

@@ -29,17 +29,26 @@ def test_low_and_critical_battery(tmp_path):
     sysfs = tmp_path / "sys"
     capacity = fake_battery(sysfs, 80)
     bundle = write_bundle(
-        tmp_path / "b", variants={"onnx-fp32": CNN, "onnx-cheap": CNN},
-        variant_meta={"onnx-fp32": {"energy": {"energy_per_inference_mj": 0.8}},
-                      "onnx-cheap": {"energy": {"energy_per_inference_mj": 0.4}}},
-    )  # fmt: skip
+        tmp_path / "b",
+        variants={"onnx-fp32": CNN, "onnx-cheap": CNN},
+        variant_meta={
+            "onnx-fp32": {"energy": {"energy_per_inference_mj": 0.8}},
+            "onnx-cheap": {"energy": {"energy_per_inference_mj": 0.4}},
+        },
+    )
     cfg = tmp_path / "run.toml"
     cfg.write_text("[runtime.governor]\npoll_s = 0.2\ncritical_min_interval_s = 0.5\n")
-    settings = load_settings(cfg, **{"journal.path": str(tmp_path / "j.sqlite"), "metrics_addr": "off",
-                                     "meter": "none"})  # fmt: skip
+    settings = load_settings(
+        cfg, **{"journal.path": str(tmp_path / "j.sqlite"), "metrics_addr": "off", "meter": "none"}
+    )
     emu = Emulator(tmp_path, "--rate", "20", "--duration", "12", "--seed", "41")
-    daemon = Daemon(load_bundle(bundle), str(emu.link), settings,
-                    log=StructuredLog(stream=(tmp_path / "log").open("w")), roots={"sysfs_root": sysfs})  # fmt: skip
+    daemon = Daemon(
+        load_bundle(bundle),
+        str(emu.link),
+        settings,
+        log=StructuredLog(stream=(tmp_path / "log").open("w")),
+        roots={"sysfs_root": sysfs},
+    )
     start = time.monotonic()
     schedule = [(3.0, 15), (6.0, 5), (9.0, 60)]  # low, critical, back to normal
 

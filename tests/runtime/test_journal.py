@@ -17,10 +17,25 @@ from edgekit.runtime.settings import JournalSettings
 
 
 def row(capture_id: int, at: float = 1000.0, label: str = "tone") -> ResultRow:
-    return ResultRow(at=at, capture_id=capture_id, device_timestamp_us=capture_id * 1000, status="ok",
-                     label=label, label_index=1, confidence=0.9, score=0.9, source="model",
-                     model="v", reason=None, detail=None, overrun=False, predicted=label,
-                     latency_ms=3.0, preprocess_ms=0.1, inference_ms=0.3)  # fmt: skip
+    return ResultRow(
+        at=at,
+        capture_id=capture_id,
+        device_timestamp_us=capture_id * 1000,
+        status="ok",
+        label=label,
+        label_index=1,
+        confidence=0.9,
+        score=0.9,
+        source="model",
+        model="v",
+        reason=None,
+        detail=None,
+        overrun=False,
+        predicted=label,
+        latency_ms=3.0,
+        preprocess_ms=0.1,
+        inference_ms=0.3,
+    )
 
 
 class Clock:
@@ -53,7 +68,9 @@ def test_nothing_is_visible_before_commit_and_commit_returns_the_tokens(tmp_path
 
 def test_group_commit_is_due_by_age_or_by_count(tmp_path):
     clock = Clock()
-    j = Journal(tmp_path / "j.sqlite", JournalSettings(commit_interval_ms=20, commit_max_records=3), clock=clock)
+    j = Journal(
+        tmp_path / "j.sqlite", JournalSettings(commit_interval_ms=20, commit_max_records=3), clock=clock
+    )
     assert j.seconds_until_due() is None
     j.add_result(row(1), 1)
     assert j.seconds_until_due() == pytest.approx(0.020)
@@ -76,7 +93,10 @@ def test_events_are_journaled_with_their_data(tmp_path):
     j.commit()
     j.close()
     events = read_journal(path)["events"]
-    assert events[0]["kind"] == "drift_detected" and events[0]["data"] == {"kind_of": "x", "scores": {"a": 0.3}}
+    assert events[0]["kind"] == "drift_detected" and events[0]["data"] == {
+        "kind_of": "x",
+        "scores": {"a": 0.3},
+    }
 
 
 def test_a_foreign_sqlite_database_is_refused_and_left_untouched(tmp_path):

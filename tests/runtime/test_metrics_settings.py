@@ -34,7 +34,9 @@ def test_metrics_and_status_are_served_over_http():
     assert "process_resident_memory_bytes" in text
     assert status == {"hello": "status"}
     # conventions: counters end in _total, units are base units
-    types = {line.split()[2]: line.split()[3] for line in text.splitlines() if line.startswith("# TYPE edgekit_")}
+    types = {
+        line.split()[2]: line.split()[3] for line in text.splitlines() if line.startswith("# TYPE edgekit_")
+    }
     for name, kind in types.items():
         if kind == "counter":
             assert name.endswith("_total"), name
@@ -45,11 +47,17 @@ def test_settings_defaults_and_overrides(tmp_path):
     s = load_settings(None)
     assert s.metrics_addr == "127.0.0.1:9108" and s.journal.synchronous == "FULL"
     cfg = tmp_path / "edgekit-run.toml"
-    cfg.write_text('[runtime]\nvariant = "onnx-int8-static"\n[runtime.journal]\ncommit_interval_ms = 5\n'
-                   '[runtime.governor]\nlow_pct = 30\n')  # fmt: skip
+    cfg.write_text(
+        '[runtime]\nvariant = "onnx-int8-static"\n[runtime.journal]\ncommit_interval_ms = 5\n'
+        "[runtime.governor]\nlow_pct = 30\n"
+    )
     s = load_settings(cfg, **{"journal.path": "/tmp/x.sqlite", "variant": None})
     assert (s.variant, s.journal.commit_interval_ms, s.journal.path, s.governor.low_pct) == (
-        "onnx-int8-static", 5.0, "/tmp/x.sqlite", 30.0)  # fmt: skip
+        "onnx-int8-static",
+        5.0,
+        "/tmp/x.sqlite",
+        30.0,
+    )
 
 
 @pytest.mark.parametrize(
