@@ -4,8 +4,11 @@ No I/O: the daemon hands a decoded capture and its age; the engine answers with 
 The primary model runs under a ``Watchdog`` (one worker thread) bounded by what is left of the
 latency budget after the capture's age and a reserve for the baseline; when the primary raises,
 would overrun (no time left, or still busy with an earlier overrun) or never loaded, the answer
-comes from the baseline marked as fallback, or is "unavailable" when there is none. Every path
-returns an Outcome: nothing is dropped.
+comes from the baseline marked as fallback, or is "unavailable" when there is none. One
+exception: a capture already past its budget is answered by the model itself (late, marked
+OVERRUN) when the baseline is measured to be no faster than the model, since falling back
+would only make the next captures later still. Every path returns an Outcome: nothing is
+dropped.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -152,6 +155,9 @@ class Engine:
         self.reserve_s = reserve_s
         self.primary_error = primary_error
         self._watchdog = Watchdog() if budget_s is not None else None
+        # typical seconds per answer of each (EWMA), to know whether falling back saves time
+        self._primary_s: float | None = None
+        self._baseline_s: float | None = None
 
     def swap_primary(self, runner: ModelRunner) -> ModelRunner | None:
         """Use ``runner`` from the next capture on; returns the previous one (to close)."""
@@ -173,15 +179,41 @@ class Engine:
         left_s = self.budget_s - age_s - self.reserve_s
         if left_s <= 0:
             detail = f"capture already {age_s * 1e3:.1f} ms old, budget {self.budget_s * 1e3:.0f} ms"
+            if self.baseline is not None and not self._baseline_is_cheaper():
+                # A baseline slower than the model would only push the next captures further
+                # past their budget (a daemon that fell behind would never catch up): the model
+                # answers, late, marked OVERRUN.
+                state, value = self._watchdog.call(lambda: primary.predict(x), self._hang_guard_s())
+                if state == "done":
+                    self._note_primary(value)
+                    late = self._from_primary(primary, value)
+                    return replace(
+                        late,
+                        reason="overrun",
+                        overrun=True,
+                        detail=f"{detail}; the model answered (the baseline is not faster)",
+                    )
             return self._fallback(x, "overrun", detail, True)
         state, value = self._watchdog.call(lambda: primary.predict(x), left_s)
         if state == "done":
+            self._note_primary(value)
             return self._from_primary(primary, value)
         if state == "error":
             return self._fallback(x, "error", _describe(value), False)
         if state == "busy":
             return self._fallback(x, "overrun", "the model is still busy with an earlier capture", True)
         return self._fallback(x, "overrun", f"no answer within {left_s * 1e3:.1f} ms", True)
+
+    def _baseline_is_cheaper(self) -> bool:
+        p, b = self._primary_s, self._baseline_s
+        return p is None or b is None or b < p
+
+    def _hang_guard_s(self) -> float:
+        """How long a late capture may keep the model: ten times its usual time (>= 50 ms)."""
+        return max(0.05, 10.0 * (self._primary_s or 0.0))
+
+    def _note_primary(self, p: Prediction) -> None:
+        self._primary_s = _ewma(self._primary_s, p.preprocess_s + p.inference_s)
 
     def warm_up(self, x: np.ndarray) -> dict[str, float | str]:
         """Run the primary and the baseline once on ``x`` (first calls allocate and are slow);
@@ -197,9 +229,14 @@ class Engine:
                 call(x)
                 t0 = time.perf_counter()
                 call(x)
-                out[name] = time.perf_counter() - t0
+                out[name] = took = time.perf_counter() - t0
             except Exception as e:
                 out[name] = _describe(e)
+                continue
+            if name == "primary":
+                self._primary_s = took
+            else:
+                self._baseline_s = took
         return out
 
     def skip(self, detail: str) -> Outcome:
@@ -255,6 +292,7 @@ class Engine:
             detail = f"{detail}; baseline failed too: {_describe(e)}"
             return Outcome("unavailable", None, None, 0.0, "none", None, reason, detail, overrun)
         took_s = time.perf_counter() - t0
+        self._baseline_s = _ewma(self._baseline_s, took_s)
         label = answer.label
         conf = answer.confidence if math.isfinite(answer.confidence) else 0.0
         return Outcome(
@@ -269,6 +307,10 @@ class Engine:
             overrun,
             inference_s=took_s,
         )
+
+
+def _ewma(old: float | None, new: float, weight: float = 0.1) -> float:
+    return new if old is None else (1.0 - weight) * old + weight * new
 
 
 def _describe(e: BaseException) -> str:

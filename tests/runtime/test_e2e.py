@@ -27,9 +27,10 @@ def _check_every_arrival_answered(emu: Emulator, daemon: RunningDaemon) -> list[
     # what the scanner received: one RESULT per capture the daemon decided, none unknown
     assert stats["results_received"] == len(ids)
     assert stats["results_duplicate"] == 0 and stats["results_unknown_id"] == 0
-    # losses counted exactly: every id up to the last one answered is answered or counted lost
-    last = max(ids)
-    missing = sum(1 for t in truth if t["capture_id"] <= last and t["capture_id"] not in set(ids))
+    # losses counted exactly: every id between the first capture that arrived (before it, the
+    # daemon cannot know where the stream began) and the last one is answered or counted lost
+    first, last = min(ids), max(ids)
+    missing = sum(1 for t in truth if first <= t["capture_id"] <= last and t["capture_id"] not in set(ids))
     assert _lost_counted(daemon.events()) == missing
     return results
 
@@ -107,9 +108,11 @@ def test_the_held_out_class_is_unknown_at_the_validated_rate(tmp_path, cnn_bundl
         emu.stop()
         daemon.stop()
     results = _check_every_arrival_answered(emu, daemon)
-    share = sum(r["status"] == "unknown" for r in results) / len(results)
+    by_model = [r for r in results if r["source"] == "model"]  # a loaded host may fall back a few
+    assert len(by_model) >= 0.9 * len(results)
+    share = sum(r["status"] == "unknown" for r in by_model) / len(by_model)
     p = cnn_reference["ofdm_unknown_rate"]
-    assert abs(share - p) <= 3 * math.sqrt(p * (1 - p) / len(results)) + 0.02, (share, p)
+    assert abs(share - p) <= 3 * math.sqrt(p * (1 - p) / len(by_model)) + 0.02, (share, p)
 
 
 def test_unplug_replug_and_resets_are_survived_and_counted(tmp_path, cnn_bundle):

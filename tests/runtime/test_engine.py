@@ -173,3 +173,28 @@ def test_real_predict_rejects_non_finite_scores():
 def test_prediction_carries_timings():
     p = runner(FakeBackend()).predict(X)
     assert isinstance(p, Prediction) and p.preprocess_s >= 0 and p.inference_s >= 0
+
+
+class SlowBaseline(FakeBaseline):
+    def answer(self, x):
+        time.sleep(0.02)
+        return super().answer(x)
+
+
+def test_a_late_capture_is_answered_by_the_model_when_the_baseline_is_not_faster():
+    base = SlowBaseline()
+    eng = Engine(LABELS, runner(FakeBackend()), base, budget_s=0.15, reserve_s=0.0)
+    times = eng.warm_up(X)
+    assert times["baseline"] > times["primary"]
+    o = eng.decide(X, age_s=0.2)
+    assert (o.status, o.label, o.source, o.reason, o.overrun) == ("ok", "tone", "model", "overrun", True)
+    assert "not faster" in (o.detail or "")
+    eng.close()
+
+
+def test_a_late_capture_falls_back_when_the_baseline_is_cheaper():
+    eng = Engine(LABELS, runner(FakeBackend(hold=None)), FakeBaseline(), budget_s=0.15, reserve_s=0.0)
+    eng._primary_s, eng._baseline_s = 0.010, 0.001  # measured: the baseline is 10x cheaper
+    o = eng.decide(X, age_s=0.2)
+    assert (o.status, o.source, o.reason, o.overrun) == ("fallback", "baseline", "overrun", True)
+    eng.close()
