@@ -67,12 +67,15 @@ fi
 
 # 4. edgekit and its aarch64 wheels: downloaded by this host's pip (the same wheels a Pi gets
 #    from PyPI), installed by the arm64 pip from that folder only
+#    (ai-edge-litert 2.x's aarch64 wheels carry newer manylinux tags: list them all up to
+#    bookworm's glibc 2.36, or pip finds only 1.x)
 wheels="$root/opt/wheels"
 mkdir -p "$wheels"
+plat=(--only-binary=:all: --python-version 3.11 --platform manylinux2014_aarch64)
+for v in 17 24 26 27 28 31 34 35 36; do plat+=(--platform "manylinux_2_${v}_aarch64"); done
 "$py" -m pip wheel --quiet --no-deps -w "$wheels" "$repo"
-"$py" -m pip download --quiet -d "$wheels" --only-binary=:all: --python-version 3.11 \
-  --platform manylinux2014_aarch64 --platform manylinux_2_17_aarch64 --platform manylinux_2_28_aarch64 \
-  "$repo[tflite]" 2>&1 | grep -v "^WARNING: Location" || true
+"$py" -m pip download --quiet -d "$wheels" "${plat[@]}" "$repo[tflite]" 2>&1 \
+  | grep -v "^WARNING: Location" || true
 cp "$here/arm64_compare.py" "$root/opt/arm64_compare.py"
 
 arm() {  # run a command of the arm64 root
@@ -90,12 +93,14 @@ if (( binfmt )); then
 else
   site="$root/opt/site"
   "$py" -m pip install --quiet --no-index --find-links "$wheels" --target "$site" --upgrade \
-    --only-binary=:all: --python-version 3.11 --platform manylinux_2_28_aarch64 \
-    --platform manylinux2014_aarch64 --platform manylinux_2_17_aarch64 "edgekit[tflite]"
+    "${plat[@]}" "edgekit[tflite]"
   export PYTHONPATH="$site"
   apy=(/usr/bin/python3)
 fi
-echo "check_arm64.sh: arm64 python: $(arm "${apy[@]}" -c 'import platform, sys; print(platform.machine(), sys.version.split()[0])')"
+echo "check_arm64.sh: arm64: $(arm "${apy[@]}" -c 'import platform, sys, numpy, onnxruntime
+from importlib.metadata import version
+print(platform.machine(), "python", sys.version.split()[0], "numpy", numpy.__version__,
+      "onnxruntime", onnxruntime.__version__, "ai-edge-litert", version("ai-edge-litert"))')"
 
 # 5. the bundle and the reference captures
 cd "$repo"

@@ -108,6 +108,8 @@ class ScannerLink:
         self._last_ping_s = -math.inf
         self._last_capture_id: int | None = None
         self._last_capture_s = clock()
+        self._heard_device = False  # any packet from the scanner since the daemon started
+        self._reset_reported = False  # the decoder already reported the boot this HELLO ends
         self.watchdog_restarts = 0
         self.last_heartbeat: dict[str, int] | None = None
         self.undelivered = 0
@@ -231,6 +233,7 @@ class ScannerLink:
         now = self._clock()
         if isinstance(event, Packet):
             self.clock_mapping.observe(event.timestamp_us, now)
+            heard, self._heard_device = self._heard_device, True
             message = event.message
             if isinstance(message, Capture):
                 self._capture(message, event.timestamp_us, now, out)
@@ -245,7 +248,9 @@ class ScannerLink:
                     )
                 )
             elif isinstance(message, Hello):
+                self._heard_device = heard  # this HELLO itself does not count as heard before
                 self._hello(message, bool(event.flags & PacketFlag.BOOT), out)
+                self._heard_device = True
             elif isinstance(message, Heartbeat):
                 self.last_heartbeat = {
                     "uptime_s": message.uptime_s,
@@ -263,6 +268,7 @@ class ScannerLink:
             out.append(LinkErrorSeen("unknown_type", f"message type 0x{event.msg_type:02x}"))
         elif isinstance(event, DeviceReset):
             self._new_session()
+            self._reset_reported = True
             out.append(ScannerReset())
         elif isinstance(event, Disconnected):
             out.append(LinkDown(event.reason))
@@ -271,6 +277,12 @@ class ScannerLink:
             out.append(LinkUp(event.attempts))
 
     def _hello(self, m: Hello, boot: bool, out: list[RuntimeLinkEvent]) -> None:
+        if boot and self._heard_device and not self._reset_reported:
+            # A BOOT HELLO right after a reconnect: the decoder had forgotten the sequence, so
+            # it cannot call it a reset, but the scanner did reboot while we were away.
+            self._new_session()
+            out.append(ScannerReset())
+        self._reset_reported = False
         self._hello_seen = True
         caps = tuple(c.name.lower() for c in Capability if c.name and c & m.capabilities)
         out.append(

@@ -143,7 +143,11 @@ def test_unplug_replug_and_resets_are_survived_and_counted(tmp_path, cnn_bundle)
     # one down and one up per unplug (plus, perhaps, the down of the emulator's own exit)
     assert events["link_up"] == stats["unplugs"]
     assert events["link_down"] in (stats["unplugs"], stats["unplugs"] + 1)
-    assert events["scanner_reset"] == stats["scanner"]["boots"] - 1
+    # every reboot is seen, also one whose BOOT HELLO came while the link was being reopened;
+    # only a BOOT HELLO still queued in the emulator when its pty vanished is lost, which
+    # protocol 1.0 cannot tell (1.1's boot ID will), hence the one-short allowance
+    boots = stats["scanner"]["boots"]
+    assert boots - 2 <= events["scanner_reset"] <= boots - 1
     results = _check_every_arrival_answered(emu, daemon)
     # the stream resumed after each unplug and each reset
     assert max(r["capture_id"] for r in results) >= stats["scanner"]["captures_sent"] - 45
