@@ -24,8 +24,11 @@ def _check_every_arrival_answered(emu: Emulator, daemon: RunningDaemon) -> list[
     assert len(ids) == len(set(ids)), "a capture was answered twice"
     intact = {t["capture_id"] for t in truth if t["fault"] is None}
     assert set(ids) <= intact  # nothing spoiled was taken for a capture
-    # what the scanner received: one RESULT per capture the daemon decided, none unknown
-    assert stats["results_received"] == len(ids)
+    # what the scanner received: one RESULT per capture the daemon decided, none unknown; a
+    # RESULT written just before the pty vanished (an unplug, the emulator's exit) can be lost
+    # after its record was committed, never the other way round
+    in_flight = emu.stats()["unplugs"] + 1
+    assert len(ids) - in_flight <= stats["results_received"] <= len(ids)
     assert stats["results_duplicate"] == 0 and stats["results_unknown_id"] == 0
     # losses counted exactly: every id between the first capture that arrived (before it, the
     # daemon cannot know where the stream began) and the last one is answered or counted lost
