@@ -20,8 +20,8 @@ from types import FrameType
 from typing import Any
 
 from edgekit.bundle import Bundle
-from edgekit.errors import EdgekitError
 from edgekit.runtime.engine import Outcome
+from edgekit.runtime.housekeeping import govern, publish_energy
 from edgekit.runtime.journal import ResultRow
 from edgekit.runtime.jsonlog import StructuredLog
 from edgekit.runtime.link_adapter import sample_format_name
@@ -38,7 +38,7 @@ from edgekit.runtime.link_events import (
     ScannerLog,
     ScannerReset,
 )
-from edgekit.runtime.model import decode_iq, load_runner
+from edgekit.runtime.model import decode_iq
 from edgekit.runtime.parts import Parts, build_parts
 from edgekit.runtime.settings import RuntimeSettings
 
@@ -373,59 +373,14 @@ class Daemon:
     # -- periodic -------------------------------------------------------------------------------
     def _periodic(self, now: float) -> None:
         p = self.parts
-        if p.energy is not None:
-            window = p.energy.poll(now)
-            if window is not None:
-                p.metrics.energy_windows.labels(str(window.resolved).lower()).inc()
-                if window.resolved and window.energy_per_inference_j is not None:
-                    p.metrics.energy.observe(window.energy_per_inference_j)
-                    p.metrics.energy_last.labels("total").set(window.energy_per_inference_j)
-                    p.metrics.energy_last.labels("dynamic").set(window.dynamic_energy_per_inference_j or 0.0)
-                    p.board.energy = {**window.to_dict(), "provenance": p.energy.provenance}
-                    p.journal.add_event("energy", "energy window", **window.to_dict())
-                elif not p.board.energy.get("resolved"):
-                    p.board.energy = {**window.to_dict(), "provenance": p.energy.provenance}
+        publish_energy(p, now)
         if now >= self._next_governor_s:
             self._next_governor_s = now + self.settings.governor.poll_s
-            self._govern()
+            govern(p, self.settings.threads, self._note)
         if now >= self._next_retention_s:
             self._next_retention_s = now + _RETENTION_EVERY_S
             self._announce(p.journal.commit())
             p.journal.enforce_retention()
-
-    def _govern(self) -> None:
-        p = self.parts
-        if p.gauge is None or p.governor is None:
-            return
-        soc = p.gauge.percent()
-        p.metrics.battery.set(float("nan") if soc is None else soc / 100.0)
-        p.board.battery = {"soc_pct": soc, "status": p.gauge.status(), "gauge": p.gauge.name}
-        d = p.governor.update(soc)
-        p.board.governor = {"state": d.state, "variant": d.variant, "min_interval_s": d.min_interval_s}
-        p.metrics.governor.state(d.state)
-        if not d.changed:
-            return
-        p.metrics.governor_changes.inc()
-        self._note(
-            "warning" if d.state != "normal" else "info",
-            "governor",
-            f"battery {soc:.0f} %: governor {d.state}, variant {d.variant}"
-            + (f", at most one inference per {d.min_interval_s:g} s" if d.min_interval_s else ""),
-            state=d.state,
-            variant=d.variant,
-            soc_pct=soc,
-        )
-        current = p.engine.primary.name if p.engine.primary is not None else None
-        if d.variant != current:
-            try:
-                runner = load_runner(p.bundle, d.variant, threads=self.settings.threads)
-            except EdgekitError as e:
-                self._note("error", "variant_switch_failed", f"cannot load {d.variant}: {e}")
-                return
-            old = p.engine.swap_primary(runner)
-            if old is not None:
-                old.close()
-            p.set_model_info(runner)
 
 
 class _Stop:
