@@ -53,6 +53,9 @@ def _register() -> None:
         data_cmd,
         emulate_cmd,
         inspect_cmd,
+        journal_cmd,
+        run_cmd,
+        status_cmd,
     )
 
 
