@@ -1,19 +1,18 @@
 """The one module of the daemon that talks to ``firmware_bridge``: wire events in, the
 daemon's own events (``link_events``) out, RESULTs back.
 
-Protocol 1.0 leaves the handshake to the host, so this adapter keeps it thin: PING until a HELLO
-arrives (every ``hello_retry_s``), START once per connection or scanner boot after the daemon
-accepted the HELLO, STOP when it refused it, and a handshake again when streaming was asked for
-but no capture came for ``stream_timeout_s`` (a reboot whose BOOT HELLO was lost). Captures
-lost are counted from gaps in the capture ids (packets lost from the sequence numbers); device
-time is mapped to host time by an ``OffsetClockMapping``. Protocol 1.1's host session (handshake
-retries, streaming watchdog) and TIME exchange replace the internals of this class; its
-interface stays.
+The handshake is protocol 1.1's ``HostSession`` (PROTOCOL.md §6-§7), driven by the link: PING
+on every open with retries and capped backoff, START once the daemon accepted the HELLO (and
+again after every reboot), a streaming watchdog, and TIME exchanges whose ``ClockMapping``
+puts device time on the host clock. A 1.0 device gets the same handshake without TIME: its
+capture-to-result latency then counts from arrival (and the RESULT says so). A HELLO the
+bridge cannot take (``Incompatible``) goes to the daemon as a ``ScannerHello`` to be refused.
+Packets lost are counted from ``SequenceGap`` and ``DeviceReset.lost`` (PROTOCOL.md §4),
+duplicates apart; captures lost from gaps in the capture ids.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 from collections.abc import Callable
@@ -25,7 +24,6 @@ from edgekit.runtime.link_events import (
     LinkDown,
     LinkErrorSeen,
     LinkUp,
-    OffsetClockMapping,
     PacketsLost,
     PowerReceived,
     RuntimeLinkEvent,
@@ -39,15 +37,17 @@ from firmware_bridge import (
     Capture,
     DeviceReset,
     Disconnected,
+    Duplicate,
     FrameError,
     Heartbeat,
     Hello,
+    HostSession,
+    Incompatible,
     Link,
     LinkError,
     Log,
     Packet,
     PacketFlag,
-    Ping,
     Power,
     Reconnected,
     RemoteProtocolError,
@@ -55,11 +55,12 @@ from firmware_bridge import (
     ResultFlag,
     SampleFormat,
     SequenceGap,
-    Start,
+    SessionRules,
     Stop,
     UnknownMessage,
     open_link,
 )
+from firmware_bridge.connection import monotonic_us
 
 __all__ = ["NO_LABEL", "ScannerLink", "sample_format_name"]
 
@@ -79,7 +80,10 @@ def sample_format_name(code: int) -> str:
 
 class ScannerLink:
     """A scanner on a serial port. ``poll`` returns events; ``accept``/``refuse`` answer a HELLO;
-    ``send_result`` answers a capture. Reconnects by itself after an unplug."""
+    ``send_result`` answers a capture. Reconnects by itself after an unplug.
+
+    ``clock`` must be the host monotonic clock in seconds (``firmware_bridge`` stamps arrivals
+    with ``time.monotonic_ns``); it is a parameter only so that tests can read it."""
 
     def __init__(
         self,
@@ -90,29 +94,30 @@ class ScannerLink:
     ) -> None:
         self.settings = s = settings or LinkSettings()
         self.url = url
-        self.clock_mapping = OffsetClockMapping()
         self._clock = clock
+        # the daemon's settings map onto the session's rules: the first wait for an answer,
+        # the cap on retries, and the watchdog's floor (PROTOCOL.md §6.3)
+        rules = SessionRules(
+            response_timeout_s=s.hello_retry_s,
+            backoff_max_s=max(s.backoff_max_s, s.hello_retry_s),
+            watchdog_min_s=s.stream_timeout_s,
+        )
+        self.session = HostSession(stream=False, rules=rules)  # START only once accepted
         try:
             self._link: Link = open_link(
                 url,
                 timeout_s=0.5,
                 backoff_initial_s=s.backoff_initial_s,
                 backoff_max_s=s.backoff_max_s,
+                session=self.session,
             )
         except LinkError as e:
             raise UsageError(f"--port {url}: {e}") from e
-        self._tokens = itertools.count(1)
-        self._hello_seen = False
-        self._start_sent = False
         self._refused = False
-        self._last_ping_s = -math.inf
         self._last_capture_id: int | None = None
-        self._last_capture_s = clock()
-        self._heard_device = False  # any packet from the scanner since the daemon started
-        self._reset_reported = False  # the decoder already reported the boot this HELLO ends
-        self.watchdog_restarts = 0
         self.last_heartbeat: dict[str, int] | None = None
         self.undelivered = 0
+        self.duplicates = 0
 
     # -- state ---------------------------------------------------------------------------------
     @property
@@ -122,14 +127,25 @@ class ScannerLink:
 
     @property
     def streaming_requested(self) -> bool:
-        """True once START was sent on this connection and scanner boot."""
-        return self._start_sent
+        """True while the daemon wants captures (the session keeps asking for them)."""
+        return self.session.want_streaming
+
+    @property
+    def watchdog_restarts(self) -> int:
+        """How often the session's streaming watchdog tripped (a stalled stream re-STARTed)."""
+        return self.session.stats.watchdog_trips
+
+    @property
+    def clock_method(self) -> str:
+        """How device time is put on the host clock now (for status and provenance)."""
+        clock = self.session.clock
+        if clock.is_synced:
+            return f"TIME exchanges (PROTOCOL.md §7), drift {clock.drift_ppm:+.1f} ppm"
+        return "none yet (1.0 device or no TIME reply): latency counted from arrival"
 
     # -- the daemon's calls -------------------------------------------------------------------
     def poll(self, timeout_s: float) -> list[RuntimeLinkEvent]:
         """Events that arrived within ``timeout_s`` (blocking only until the first one)."""
-        self._stream_watchdog()
-        self._maybe_ping()
         out: list[RuntimeLinkEvent] = []
         wait_s = max(0.0, timeout_s)
         for _ in range(_MAX_EVENTS_PER_POLL):
@@ -146,18 +162,18 @@ class ScannerLink:
         return out
 
     def accept(self) -> None:
-        """The HELLO is compatible: ask the scanner to stream (once per connection and boot)."""
+        """The HELLO is compatible: have the session ask the scanner to stream (it STARTs once
+        per connection and boot, and again when its watchdog finds the stream stalled)."""
         self._refused = False
-        if not self._start_sent and self._send(Start()):
-            self._start_sent = True
-            self._last_capture_s = self._clock()
+        self.session.start()
+        self._send_all(self.session.poll(monotonic_us()))
 
     def refuse(self) -> None:
         """The HELLO is not compatible: ask the scanner to stop, and start nothing."""
+        self.session.stop()
         if not self._refused:
             self._refused = True
-            self._start_sent = False
-            self._send(Stop())
+            self._send(Stop())  # now, not after a pending command's timeout
 
     def send_result(
         self,
@@ -178,6 +194,8 @@ class ScannerLink:
             flags |= ResultFlag.FALLBACK
         if overrun:
             flags |= ResultFlag.OVERRUN
+        if not self.session.clock.is_synced:
+            flags |= ResultFlag.LATENCY_FROM_RECEIPT  # §5.9: no clock mapping, from arrival
         conf = confidence if math.isfinite(confidence) else 0.0
         result = Result(
             capture_id=capture_id & 0xFFFF_FFFF,
@@ -196,7 +214,7 @@ class ScannerLink:
         self._link.close()
 
     # -- internals ------------------------------------------------------------------------------
-    def _send(self, message: Start | Stop | Ping | Result) -> bool:
+    def _send(self, message: Stop | Result) -> bool:
         if not self._link.is_connected:
             return False
         try:
@@ -205,52 +223,45 @@ class ScannerLink:
             return False
         return True
 
-    def _maybe_ping(self) -> None:
-        now = self._clock()
-        if self._hello_seen or now - self._last_ping_s < self.settings.hello_retry_s:
-            return
-        if self._send(Ping(next(self._tokens) & 0xFFFF_FFFF)):
-            self._last_ping_s = now
+    def _send_all(self, messages: list) -> None:
+        for message in messages:
+            if not self._link.is_connected:
+                return
+            try:
+                self._link.send(message)
+            except LinkError:
+                return  # the session retries after its timeout
 
-    def _stream_watchdog(self) -> None:
-        """Streaming was asked for but no capture came for ``stream_timeout_s``: in protocol
-        1.0 a reboot whose BOOT HELLO was lost looks exactly like this, so handshake again."""
-        if not self._start_sent or not self._link.is_connected:
-            return
-        if self._clock() - self._last_capture_s >= self.settings.stream_timeout_s:
-            self.watchdog_restarts += 1
-            self._new_session()
-
-    def _new_session(self) -> None:
-        """Link re-opened or scanner rebooted: handshake again, new device clock."""
-        self._hello_seen = False
-        self._start_sent = False
-        self._refused = False
-        self._last_ping_s = -math.inf
-        self.clock_mapping.reset()
+    def _host_s(self, device_us: float, ts_us: int, now: float) -> float:
+        """Host seconds of device time ``device_us``: through the TIME mapping, else relative
+        to the packet (stamped ``ts_us``) taken as sent at its arrival ``now``."""
+        mapped = self.session.clock.to_host_us(device_us)
+        if mapped is None:
+            return now - (ts_us - device_us) / 1e6
+        return mapped / 1e6
 
     def _translate(self, event: object, out: list[RuntimeLinkEvent]) -> None:
         now = self._clock()
         if isinstance(event, Packet):
-            self.clock_mapping.observe(event.timestamp_us, now)
-            heard, self._heard_device = self._heard_device, True
             message = event.message
             if isinstance(message, Capture):
-                self._capture(message, event.timestamp_us, now, out)
+                self._capture(event, message, now, out)
             elif isinstance(message, Power):
-                host_s = self.clock_mapping.host_s
+                ts = event.timestamp_us
                 out.append(
                     PowerReceived(
                         tuple(
-                            (host_s(p.timestamp_us), p.voltage_mv / 1e3, p.current_ua / 1e6)
+                            (
+                                min(now, self._host_s(p.timestamp_us, ts, now)),
+                                p.voltage_mv / 1e3,
+                                p.current_ua / 1e6,
+                            )
                             for p in message.samples
                         )
                     )
                 )
             elif isinstance(message, Hello):
-                self._heard_device = heard  # this HELLO itself does not count as heard before
-                self._hello(message, bool(event.flags & PacketFlag.BOOT), out)
-                self._heard_device = True
+                out.append(_scanner_hello(message, bool(event.flags & PacketFlag.BOOT)))
             elif isinstance(message, Heartbeat):
                 self.last_heartbeat = {
                     "uptime_s": message.uptime_s,
@@ -260,46 +271,29 @@ class ScannerLink:
                 }
             elif isinstance(message, Log):
                 out.append(ScannerLog(message.level, message.text))
+        elif isinstance(event, Incompatible):
+            # the bridge will not take these captures; the daemon names what was announced
+            # against what the bundle needs and refuses (one line, the existing path)
+            out.append(_scanner_hello(event.hello, False))
         elif isinstance(event, SequenceGap):
             out.append(PacketsLost(event.lost))
+        elif isinstance(event, Duplicate):
+            self.duplicates += 1  # a copy of a packet already taken: neither loss nor damage
+            out.append(LinkErrorSeen("duplicate", f"packet seq {event.seq} received twice"))
         elif isinstance(event, FrameError):
             out.append(LinkErrorSeen(event.kind, event.detail))
         elif isinstance(event, UnknownMessage):
             out.append(LinkErrorSeen("unknown_type", f"message type 0x{event.msg_type:02x}"))
         elif isinstance(event, DeviceReset):
-            self._new_session()
-            self._reset_reported = True
+            if event.lost:
+                out.append(PacketsLost(event.lost))  # the new boot's first packets (§4.1)
             out.append(ScannerReset())
         elif isinstance(event, Disconnected):
             out.append(LinkDown(event.reason))
         elif isinstance(event, Reconnected):
-            self._new_session()
             out.append(LinkUp(event.attempts))
 
-    def _hello(self, m: Hello, boot: bool, out: list[RuntimeLinkEvent]) -> None:
-        if boot and self._heard_device and not self._reset_reported:
-            # A BOOT HELLO right after a reconnect: the decoder had forgotten the sequence, so
-            # it cannot call it a reset, but the scanner did reboot while we were away.
-            self._new_session()
-            out.append(ScannerReset())
-        self._reset_reported = False
-        self._hello_seen = True
-        caps = tuple(c.name.lower() for c in Capability if c.name and c & m.capabilities)
-        out.append(
-            ScannerHello(
-                protocol_version=f"{m.protocol_major}.{m.protocol_minor}",
-                firmware_version=f"{m.firmware_major}.{m.firmware_minor}.{m.firmware_patch}",
-                device_id=m.device_id,
-                sample_rate_hz=m.sample_rate_hz,
-                sample_format=m.sample_format,
-                samples_per_capture=m.samples_per_capture,
-                centre_freq_hz=m.centre_freq_hz,
-                capabilities=caps,
-                boot=boot,
-            )
-        )
-
-    def _capture(self, m: Capture, ts_us: int, now: float, out: list[RuntimeLinkEvent]) -> None:
+    def _capture(self, packet: Packet, m: Capture, now: float, out: list[RuntimeLinkEvent]) -> None:
         last = self._last_capture_id
         if last is not None:
             gap = (m.capture_id - last - 1) % _ID_MOD
@@ -307,14 +301,14 @@ class ScannerLink:
             if 0 < gap < _ID_MOD // 2:
                 out.append(CapturesLost(gap, m.capture_id))
         self._last_capture_id = m.capture_id
-        self._last_capture_s = now
-        rate = m.sample_rate_hz or 1
+        received_us = round(now * 1e6)
+        end_us, _mapped = self.session.capture_end_host_us(packet, received_us)
         out.append(
             CaptureReceived(
                 capture_id=m.capture_id,
-                device_timestamp_us=ts_us,
-                # it certainly ended before it arrived, whatever the offset estimate says
-                ended_at_s=min(now, self.clock_mapping.host_s(ts_us) + m.n_samples / rate),
+                device_timestamp_us=packet.timestamp_us,
+                # it certainly ended before it arrived, whatever the clock estimate says
+                ended_at_s=min(now, end_us / 1e6),
                 received_at_s=now,
                 sample_rate_hz=m.sample_rate_hz,
                 sample_format=m.sample_format,
@@ -322,3 +316,18 @@ class ScannerLink:
                 iq=m.iq,
             )
         )
+
+
+def _scanner_hello(m: Hello, boot: bool) -> ScannerHello:
+    caps = tuple(c.name.lower() for c in Capability if c.name and c & m.capabilities)
+    return ScannerHello(
+        protocol_version=f"{m.protocol_major}.{m.protocol_minor}",
+        firmware_version=f"{m.firmware_major}.{m.firmware_minor}.{m.firmware_patch}",
+        device_id=m.device_id,
+        sample_rate_hz=m.sample_rate_hz,
+        sample_format=m.sample_format,
+        samples_per_capture=m.samples_per_capture,
+        centre_freq_hz=m.centre_freq_hz,
+        capabilities=caps,
+        boot=boot,
+    )

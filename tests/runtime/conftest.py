@@ -109,7 +109,17 @@ class Emulator:
             self.proc.wait()
 
     def truth(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.truth_path.read_text().splitlines()]
+        """One record per capture (the closing ``{"line": ...}`` account left out)."""
+        records = [json.loads(line) for line in self.truth_path.read_text().splitlines()]
+        return [r for r in records if "line" not in r]
+
+    def line(self) -> dict[str, Any]:
+        """The emulator's account of what the host must count (``edgekit.emulator.truth``)."""
+        for text in reversed(self.truth_path.read_text().splitlines()):
+            record = json.loads(text)
+            if "line" in record:
+                return record["line"]
+        raise AssertionError("the truth file has no line account (did the emulator finish?)")
 
     def stats(self) -> dict[str, Any]:
         return json.loads(self.stats_path.read_text())

@@ -90,6 +90,11 @@ def test_a_faulty_stream_every_arrived_capture_answered_losses_counted_metrics_s
     results = _check_every_arrival_answered(emu, daemon)
     faults = emu.stats()["faults"]
     assert metric_sum(final, "edgekit_link_errors_total") >= faults["corrupted"] > 0
+    # packets lost, counted exactly against what the emulator really wrote (its line account:
+    # packets written before the daemon opened the port are not losses, nor are duplicates)
+    line = emu.line()
+    assert line["lost_observable"] > 0
+    assert metric_sum(final, "edgekit_link_packets_lost_total") == line["lost_observable"]
     # accuracy on the stream against validation: the top label vs the truth, in-distribution
     truth = {t["capture_id"]: t["class"] for t in emu.truth()}
     hits = [r["predicted"] == truth[r["capture_id"]] for r in results if r["predicted"] is not None]

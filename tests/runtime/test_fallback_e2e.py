@@ -18,6 +18,20 @@ RULE = {
 }
 
 
+def _unloadable_onnx(path) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 6, 1024])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    node = helper.make_node("NoSuchOp", ["x"], ["y"], domain="edgekit.nowhere")
+    graph = helper.make_graph([node], "unloadable", [x], [y])
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("edgekit.nowhere", 1)]
+    )
+    onnx.save(model, str(path))
+
+
 def _run(tmp_path, bundle, config: str = "") -> tuple[RunningDaemon, Emulator]:
     emu = Emulator(tmp_path, "--rate", "20", "--count", "30", "--seed", "21", "--linger", "4")
     daemon = RunningDaemon(tmp_path, bundle, emu.link, config)
@@ -46,8 +60,10 @@ def test_every_capture_is_answered_when_the_primary_fails(tmp_path, case, status
         # a valid model whose input is (N, 2, 64): the bundle's (1, 6, 1024) makes every call raise
         primary = make_cnn1d(tmp_path / "wrong-shape.onnx")
     elif case == "cannot-load":
-        primary = tmp_path / "truncated.onnx"
-        primary.write_bytes(b"\x08\x07 not a model at all" * 4)
+        # a well-formed ONNX file (bundle verification reads it) that no runtime can load: its
+        # one node is an operator of a domain nobody implements
+        primary = tmp_path / "unloadable.onnx"
+        _unloadable_onnx(primary)
     elif case == "overruns":
         primary = None
         config = "[runtime]\nlatency_budget_ms = 0.05\nbaseline_reserve_ms = 0\n"

@@ -36,7 +36,7 @@ class Device:
         tty.setraw(slave)
         self.path = os.ttyname(slave)
         self._slave = slave
-        self.conn = Connection(role="device")
+        self.conn = Connection(role="device", minor=0)  # a 1.0 scanner: no TIME, no boot IDs
         self.t0 = time.monotonic() - 1.0  # booted a second ago
 
     def now_us(self) -> int:
@@ -160,12 +160,13 @@ def test_results_carry_flags_and_no_label(device):
     finally:
         link.close()
     assert (msgs[0].capture_id, msgs[0].label_index, msgs[0].latency_us) == (7, NO_LABEL, 12_000)
-    assert msgs[0].flags == ResultFlag.UNKNOWN | ResultFlag.OVERRUN
+    # no TIME reply from this 1.0 device: the latency counts from arrival, and says so
+    assert msgs[0].flags == ResultFlag.UNKNOWN | ResultFlag.OVERRUN | ResultFlag.LATENCY_FROM_RECEIPT
     assert (msgs[1].label_index, msgs[1].confidence, msgs[1].latency_us, msgs[1].flags) == (
         2,
         1.0,
         0,
-        ResultFlag.FALLBACK,
+        ResultFlag.FALLBACK | ResultFlag.LATENCY_FROM_RECEIPT,
     )
 
 
