@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from edgekit.cli import app
+from edgekit.cli.bundle_cmd import MAX_SIZE_HELP, TRUSTED_KEY_HELP
 
 __all__ = ["run"]
 
@@ -43,10 +44,17 @@ def run(
     config: Path | None = typer.Option(
         None, "--config", help="TOML file with a [runtime] table (docs/config.md)."
     ),
+    trusted_key: list[Path] | None = typer.Option(
+        None, "--trusted-key", metavar="PUB", help=TRUSTED_KEY_HELP
+    ),
+    max_size: str | None = typer.Option(None, "--max-size", metavar="SIZE", help=MAX_SIZE_HELP),
 ) -> None:
     """Run the daemon: verify the bundle, open the scanner's port, answer every capture with a
-    RESULT after journaling it, expose metrics, and stop cleanly on SIGTERM."""
-    from edgekit.bundle import load_bundle
+    RESULT after journaling it, expose metrics, and stop cleanly on SIGTERM.
+
+    With --trusted-key (or $EDGEKIT_TRUSTED_KEYS) the bundle must be signed by one of those keys;
+    a bundle that fails verification is refused in one line, exit code 2."""
+    from edgekit.bundle import ArchiveLimits, load_bundle, resolve_trusted_keys
     from edgekit.runtime.daemon import Daemon
     from edgekit.runtime.settings import load_settings
 
@@ -57,6 +65,8 @@ def run(
         metrics_addr=metrics_addr,
         **{"journal.path": None if journal is None else str(journal)},
     )
-    loaded = load_bundle(bundle)
+    # keys and limits first: a bad key file is the operator's mistake, before anything opens
+    keys = resolve_trusted_keys(trusted_key or [])
+    loaded = load_bundle(bundle, trusted_keys=keys, limits=ArchiveLimits.resolve(max_size))
     code = Daemon(loaded, port, settings).run()
     raise typer.Exit(code)

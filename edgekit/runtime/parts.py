@@ -144,6 +144,7 @@ def build_parts(
         p.journal = Journal(Path(settings.journal.path), settings.journal)
         p.metrics = DaemonMetrics()
         p.board = StatusBoard(bundle=p.bundle_name, port=port, journal=settings.journal.path)
+        p.board.info["bundle_id"] = bundle.bundle_id
         p.server = None
         if settings.metrics_addr != "off":
             host, tcp = parse_addr(settings.metrics_addr)
@@ -172,6 +173,7 @@ def build_parts(
         "start",
         f"edgekit run started on {port}",
         bundle=p.bundle_name,
+        bundle_id=bundle.bundle_id,
         variant=current,
         baseline=p.board.model.get("baseline"),
         budget_s=budget_s,
@@ -183,6 +185,7 @@ def build_parts(
         "info",
         "started",
         f"edgekit run: bundle {p.bundle_name} variant {current} on {port}",
+        bundle_id=bundle.bundle_id,
         baseline=p.board.model.get("baseline"),
         budget_ms=None if budget_s is None else budget_s * 1e3,
         journal=settings.journal.path,

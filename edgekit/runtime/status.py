@@ -105,7 +105,7 @@ def render_status(s: dict[str, Any]) -> str:
     up = int(s["uptime_s"])
     lines = [
         f"edgekit run  pid {s['pid']}  up {up // 3600}h{up % 3600 // 60:02d}m{up % 60:02d}s  "
-        f"bundle {s['bundle']}",
+        f"bundle {s['bundle']} ({str(s.get('bundle_id') or '?')[:12]})",
         f"model     {m.get('variant', '-')} ({m.get('runtime', '-')})  "
         f"baseline {m.get('baseline') or 'none'}",
         f"scanner   {sc.get('state', '-')}  firmware {sc.get('firmware', '-')}  "

@@ -98,3 +98,69 @@ def test_a_tampered_bundle_is_refused_before_loading(bundle, tmp_path, capsys):
 def test_status_without_a_daemon(capsys):
     assert main(["status", "--addr", "127.0.0.1:1"]) == 2
     assert "no edgekit run answering" in _one_line_error(capsys)
+
+
+def _public_key(tmp_path, name: str = "ops"):
+    """An Ed25519 key pair written with cryptography itself (not edgekit's keygen)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    private = Ed25519PrivateKey.generate()
+    key = tmp_path / f"{name}.key"
+    key.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    pub = tmp_path / f"{name}.pub"
+    pub.write_bytes(
+        private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return key, pub
+
+
+def _run_args(bundle, tmp_path) -> list[str]:
+    return [
+        "run",
+        str(bundle),
+        "--port",
+        str(tmp_path / "no-such-port"),
+        "--journal",
+        str(tmp_path / "j.sqlite"),
+        "--metrics-addr",
+        "off",
+        "--meter",
+        "none",
+    ]
+
+
+def test_an_unsigned_bundle_is_refused_when_a_key_is_trusted(bundle, tmp_path, capsys):
+    _, pub = _public_key(tmp_path)
+    assert main([*_run_args(bundle, tmp_path), "--trusted-key", str(pub)]) == 2
+    err = _one_line_error(capsys)
+    assert "sign" in err.lower() and str(bundle) in err
+    assert not (tmp_path / "j.sqlite").exists()  # refused before anything was opened
+
+
+def test_an_unsigned_bundle_is_refused_when_the_environment_trusts_a_key(
+    bundle, tmp_path, capsys, monkeypatch
+):
+    _, pub = _public_key(tmp_path)
+    monkeypatch.setenv("EDGEKIT_TRUSTED_KEYS", str(pub))
+    assert main(_run_args(bundle, tmp_path)) == 2
+    assert "sign" in _one_line_error(capsys).lower()
+
+
+def test_a_bundle_signed_by_a_trusted_key_gets_past_verification(tmp_path, capsys):
+    from edgekit.bundle.sign import sign_bundle
+
+    signed = write_bundle(tmp_path / "signed")
+    key, pub = _public_key(tmp_path)
+    _, other_pub = _public_key(tmp_path, "other")
+    sign_bundle(signed, key)
+    assert main([*_run_args(signed, tmp_path), "--trusted-key", str(other_pub)]) == 2
+    assert "--port" not in _one_line_error(capsys)  # signed, but by a key nobody trusts
+    assert main([*_run_args(signed, tmp_path), "--trusted-key", str(pub)]) == 2
+    assert "--port" in _one_line_error(capsys)  # verified; it is the missing port that stops it
