@@ -28,6 +28,7 @@ from edgekit.budget import BudgetContext, check_variant, pareto_front, select_va
 from edgekit.builder import metrics
 from edgekit.builder.energy_estimate import estimate_energy
 from edgekit.builder.profile import host_description, profile_variant
+from edgekit.builder.runtime_fields import drift_reference
 from edgekit.builder.target_results import apply_target_results, load_target_results
 from edgekit.builder.variants import VARIANTS
 from edgekit.builder.variants.base import BuildContext, CandidateScore, Skip
@@ -635,6 +636,7 @@ def _run(
         from edgekit.bundle import read_bundle_id, write_bundle
 
         ref_stats = _reference_statistics(eval_ds or cal_ds, ev, ref_scores, cfg)
+        ref_stats.update(drift_reference(ev.x if ev else None, ref_scores, ev.in_dist if ev else None, cfg))
         bdir, archive = write_bundle(
             result,
             cfg,

@@ -12,8 +12,8 @@ Statistics compared (each present in the manifest's ``reference_statistics``):
 deviation over the samples of each channel of the preprocessed input (a feature vector's
 features are taken as they are), from ``preprocessed``; ``prediction`` — the primary's top
 label, from ``prediction_distribution``; ``confidence`` — its confidence, from ``confidence``.
-``build_reference`` writes ``preprocessed`` (and the other two) from validation data, for the
-build to call.
+``edgekit.signals.reference.build_reference`` writes them from validation data (the build calls
+it; it is re-exported here).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.builder.metrics import ood_scores
+from edgekit.signals.reference import DEFAULT_QUANTILES, build_reference, capture_statistics
 
 __all__ = [
     "DEFAULT_QUANTILES",
@@ -38,7 +38,6 @@ __all__ = [
     "psi_quantile_bins",
 ]
 
-DEFAULT_QUANTILES = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)
 _FLOOR = 1e-4
 
 
@@ -66,47 +65,6 @@ def psi_quantile_bins(levels: Sequence[float], edges: Sequence[float], values: n
     expected = np.diff(np.concatenate(([0.0], uniq_levels, [1.0])))
     counts = np.bincount(np.searchsorted(uniq_edges, values, side="right"), minlength=len(expected))
     return psi(expected, counts / max(1, len(values)))
-
-
-def capture_statistics(xp: np.ndarray) -> tuple[list[str], np.ndarray]:
-    """(names, (N, S) values): per-channel mean and std over the samples of ``(N, C, L)``, or
-    the features themselves for ``(N, F)``."""
-    x = np.asarray(xp, dtype=np.float32)
-    if x.ndim == 2:
-        return [f"f{i}" for i in range(x.shape[1])], x.astype(np.float64)
-    flat = x.reshape(x.shape[0], x.shape[1], -1)
-    names = [f"c{c}_{s}" for c in range(flat.shape[1]) for s in ("mean", "std")]
-    stats = np.empty((flat.shape[0], flat.shape[1], 2), dtype=np.float64)
-    stats[:, :, 0] = flat.mean(axis=2)
-    stats[:, :, 1] = flat.std(axis=2)
-    return names, stats.reshape(flat.shape[0], -1)
-
-
-def build_reference(
-    xp: np.ndarray,
-    scores: np.ndarray,
-    *,
-    ood_score: str = "max_softmax",
-    output_kind: str = "logits",
-    quantiles: Sequence[float] = DEFAULT_QUANTILES,
-) -> dict[str, Any]:
-    """Reference statistics of in-distribution validation data, in the manifest's format:
-    ``preprocessed``, ``prediction_distribution`` and ``confidence``. ``xp`` is the
-    preprocessed input and ``scores`` the reference model's outputs on it."""
-    names, stats = capture_statistics(xp)
-    qs = list(quantiles)
-    conf, _ = ood_scores(np.asarray(scores), ood_score, output_kind)
-    pred = np.asarray(scores).argmax(axis=1)
-    return {
-        "preprocessed": {
-            "statistics": names,
-            "quantiles": qs,
-            "values": np.quantile(stats, qs, axis=0).T.tolist(),
-            "n": int(stats.shape[0]),
-        },
-        "prediction_distribution": (np.bincount(pred, minlength=scores.shape[1]) / len(pred)).tolist(),
-        "confidence": {"quantiles": qs, "values": np.quantile(conf, qs).tolist()},
-    }
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """What the daemon reads from a verified bundle, typed: the capture format it was built for,
 labels, preprocessing, the OOD rule, variants, the baseline; and a loaded model that turns one
 capture into a prediction with the same preprocessing and scoring code as the build's
-validation (``signals.preprocess.Pipeline``, ``builder.metrics.ood_scores``).
+validation (``signals.preprocess.Pipeline``, ``signals.scores.ood_scores``).
 
 Manifest fields read (``manifest.json``): ``name``, ``selected``, ``labels``, ``preprocess``,
 ``input.name``, ``input.shape``, ``output.index``, ``output.kind``, ``ood.score``,
@@ -21,14 +21,14 @@ from typing import Any
 import numpy as np
 
 from edgekit.backends import InferenceBackend, open_backend
-
-# The build's own scoring function, so "unknown" means on the device exactly what validation
-# calibrated. (It belongs a layer down; see the report for phase 2.)
-from edgekit.builder.metrics import ood_scores
 from edgekit.bundle import Bundle
 from edgekit.data.synth import IQ_FULL_SCALE, N_SAMPLES, SAMPLE_RATE_HZ
 from edgekit.errors import BundleError, EdgekitError
 from edgekit.signals.preprocess import Pipeline
+
+# The build's own scoring function, so "unknown" means on the device exactly what validation
+# calibrated.
+from edgekit.signals.scores import ood_scores
 
 __all__ = [
     "CaptureSpec",
