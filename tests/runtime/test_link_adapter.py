@@ -28,6 +28,8 @@ from firmware_bridge import (
     Start,
     Stop,
 )
+from firmware_bridge.codec import build_header, encode_raw, forge_payload
+from firmware_bridge.messages import MessageType
 
 
 class Device:
@@ -174,3 +176,21 @@ def test_a_port_that_does_not_exist_is_a_one_line_usage_error(tmp_path):
     with pytest.raises(UsageError, match="--port") as info:
         ScannerLink(str(tmp_path / "nope"))
     assert "\n" not in str(info.value)
+
+
+def test_a_hello_the_bridge_cannot_take_reaches_the_daemon_as_a_hello_to_refuse(device):
+    link = ScannerLink(device.path)
+    try:
+        # not CI16: the bridge says Incompatible (the codec will not build one: forge it)
+        payload = forge_payload(hello(fmt=2))
+        header = build_header(MessageType.HELLO, 0, device.now_us(), len(payload), PacketFlag.BOOT, minor=0)
+        os.write(device.master, encode_raw(header + payload))
+        events = poll_until(link, lambda ev: any(isinstance(e, ScannerHello) for e in ev))
+        link.accept()  # even if asked, an incompatible scanner is not started
+        sent = device.received(0.5)
+    finally:
+        link.close()
+    h = next(e for e in events if isinstance(e, ScannerHello))
+    assert (h.sample_format, h.samples_per_capture) == (2, 1024)
+    assert link.session.incompatible is not None
+    assert not any(isinstance(m, Start) for m in sent)
