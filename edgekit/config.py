@@ -24,6 +24,7 @@ __all__ = [
     "BatteryConfig",
     "BudgetsConfig",
     "BuildConfig",
+    "CaptureConfig",
     "DataConfig",
     "ModelConfig",
     "OodConfig",
@@ -107,6 +108,18 @@ class OodConfig:
 
 
 @dataclass(frozen=True)
+class CaptureConfig:
+    """What the scanner sends, written to the bundle's ``capture`` section so the daemon refuses a
+    scanner whose settings differ. Defaults: edgekit's synthetic data (``edgekit.data.synth``:
+    1 MHz, 1024 samples, float 16.0 = int16 full scale); this layer cannot import it."""
+
+    sample_rate_hz: float = 1_000_000.0
+    sample_format: Literal["ci16"] = "ci16"
+    samples_per_capture: int = 1024
+    iq_full_scale: float = 16.0
+
+
+@dataclass(frozen=True)
 class ProfileConfig:
     """Host latency and memory profiling."""
 
@@ -163,6 +176,7 @@ class BuildConfig:
     variants: list[str] = field(default_factory=lambda: list(VARIANT_NAMES))
     quant: QuantConfig = field(default_factory=QuantConfig)
     ood: OodConfig = field(default_factory=OodConfig)
+    capture: CaptureConfig = field(default_factory=CaptureConfig)
     profile: ProfileConfig = field(default_factory=ProfileConfig)
     budgets: BudgetsConfig = field(default_factory=BudgetsConfig)
     battery: BatteryConfig = field(default_factory=BatteryConfig)
@@ -345,6 +359,9 @@ def _check_ranges(cfg: BuildConfig, fail: Any) -> None:
         "slices.worst": (cfg.slices.worst, 0, math.inf),
         "quant.max_float_nodes": (cfg.quant.max_float_nodes, 0, math.inf),
         "battery.scanner_baseline_w": (cfg.battery.scanner_baseline_w, 0.0, math.inf),
+        # the wire's range rules (firmware_bridge/PROTOCOL.md): a HELLO announcing more than 1024
+        # samples per capture is Incompatible, so a bundle needing more could never run
+        "capture.samples_per_capture": (cfg.capture.samples_per_capture, 1, 1024),
     }
     # Budgets: fractions of accuracy in [0, 1], a percentage in [0, 100], the rest >= 0.
     budget_highs = {
@@ -365,6 +382,8 @@ def _check_ranges(cfg: BuildConfig, fail: Any) -> None:
             unit = " (a fraction: 0.02 is 2 points)" if "accuracy" in key and v > 1 else ""
             raise fail(key, f"must be {span}, got {v:g}{unit}")
     positives = {
+        "capture.sample_rate_hz": cfg.capture.sample_rate_hz,
+        "capture.iq_full_scale": cfg.capture.iq_full_scale,
         "battery.duty_hz": cfg.battery.duty_hz,
         "battery.capacity_mah": cfg.battery.capacity_mah,
         "battery.nominal_v": cfg.battery.nominal_v,

@@ -108,3 +108,28 @@ def test_paths_resolve_against_config_folder(tmp_path: Path) -> None:
     p.parent.mkdir()
     p.write_text('[model]\npath = "net.onnx"\n')
     assert load_config(p).model_path == tmp_path / "sub" / "net.onnx"
+
+
+def test_capture_table_defaults_are_the_synthetic_data() -> None:
+    from edgekit.data import synth
+
+    c = parse_config(MINIMAL, source="x.toml").capture
+    assert (c.sample_rate_hz, c.sample_format, c.samples_per_capture, c.iq_full_scale) == (
+        synth.SAMPLE_RATE_HZ,
+        "ci16",
+        synth.N_SAMPLES,
+        synth.IQ_FULL_SCALE,
+    )
+
+
+def test_capture_table_is_validated() -> None:
+    ok = parse_config({**MINIMAL, "capture": {"samples_per_capture": 1024, "sample_rate_hz": 2.4e6}})
+    assert ok.capture.samples_per_capture == 1024 and ok.capture.sample_rate_hz == 2.4e6
+    # 1024 is the most a HELLO may announce (firmware_bridge/PROTOCOL.md range rules)
+    assert "capture.samples_per_capture" in _err({**MINIMAL, "capture": {"samples_per_capture": 1025}})
+    assert "capture.samples_per_capture" in _err({**MINIMAL, "capture": {"samples_per_capture": 0}})
+    assert "capture.sample_rate_hz" in _err({**MINIMAL, "capture": {"sample_rate_hz": 0}})
+    assert "capture.iq_full_scale" in _err({**MINIMAL, "capture": {"iq_full_scale": -1.0}})
+    msg = _err({**MINIMAL, "capture": {"sample_format": "cf32"}})
+    assert "capture.sample_format" in msg and "ci16" in msg
+    assert "capture.centre_freq_hz" in _err({**MINIMAL, "capture": {"centre_freq_hz": 433e6}})

@@ -270,6 +270,16 @@ class Bundle:
             raise BundleError(f"{self.root}: refusing to load {undeclared[0]}")
         return self.root / rel
 
+    def file_path(self, rel: str) -> Path:
+        """Any other file the manifest lists (a baseline model, say), checked now like a variant's."""
+        files: dict[str, str] = self.manifest["files"]
+        if rel not in files:
+            raise BundleError(f"{self.root}: refusing to load {rel!r}: not listed in the manifest's files")
+        problem = _check_file(self.root, rel, files[rel])
+        if problem:
+            raise BundleError(f"{self.root}: refusing to load {problem}")
+        return self.root / rel
+
 
 def load_bundle(
     path: str | Path,

@@ -127,6 +127,7 @@ def write_bundle(
             "threshold": sel.accuracy.ood.threshold if sel and sel.accuracy and sel.accuracy.ood else None,
             "target_in_distribution_accept": cfg.ood.target_in_distribution_accept,
         },
+        "capture": dataclasses.asdict(cfg.capture),  # what the daemon accepts from a scanner
         "reference_statistics": reference_stats,
         "budgets": dataclasses.asdict(cfg.budgets),
         "battery": dataclasses.asdict(cfg.battery),

@@ -54,6 +54,9 @@ def _register() -> None:
         emulate_cmd,
         energy_cmd,
         inspect_cmd,
+        journal_cmd,
+        run_cmd,
+        status_cmd,
     )
 
 

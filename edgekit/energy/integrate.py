@@ -7,11 +7,13 @@ precomputes the running integral once, so the energy of thousands of blocks cost
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from edgekit.energy.meters.base import SampleArrays
 
-__all__ = ["Integrator", "integrate_energy_j"]
+__all__ = ["Integrator", "integrate_energy_j", "window_uncertainty_j"]
 
 
 class Integrator:
@@ -59,3 +61,25 @@ def integrate_energy_j(samples: SampleArrays, t0_s: float, t1_s: float) -> float
     if t1_s <= t0_s or t.size == 0:
         return 0.0
     return float(Integrator(t, p).energy_j(t0_s, t1_s))
+
+
+def window_uncertainty_j(samples: SampleArrays, t0_s: float, t1_s: float) -> float:
+    """A bound on a window's energy error from what the meter cannot see (J), for rolling windows.
+
+    Two parts: at each edge, the step between the straddling samples times half their spacing
+    (the interpolation cannot know where in between the change happened); and twice the standard
+    error of the mean power over the window, times its duration. It assumes independent samples,
+    so it is the daemon's running indicator only; ``edgekit bench`` and ``edgekit energy attribute``
+    give intervals from a block bootstrap (``energy.uncertainty``).
+    """
+    t, p = samples
+    edges = 0.0
+    for edge in (t0_s, t1_s):
+        i = int(np.searchsorted(t, edge, side="right"))
+        if 0 < i < t.size:
+            edges += 0.5 * abs(float(p[i] - p[i - 1])) * float(t[i] - t[i - 1])
+    inside = p[(t >= t0_s) & (t <= t1_s)]
+    statistical = 0.0
+    if inside.size > 1:
+        statistical = 2.0 * float(np.std(inside, ddof=1)) / math.sqrt(inside.size) * (t1_s - t0_s)
+    return edges + statistical

@@ -104,6 +104,18 @@ def test_third_party_nchw_two_outputs(tmp_path: Path) -> None:
     assert bundle.manifest["input"]["shape"] == ["N", 3, 16, 16]
     assert bundle.manifest["output"]["name"] == "logits"
     assert bundle.manifest["labels"] == ["cat", "dog", "bird"]
+    # what the daemon reads: the capture format (no [capture] table: the synthetic defaults) and
+    # the drift reference over the 400 in-distribution rows, per channel mean and std
+    assert bundle.manifest["capture"] == {
+        "sample_rate_hz": 1_000_000.0,
+        "sample_format": "ci16",
+        "samples_per_capture": 1024,
+        "iq_full_scale": 16.0,
+    }
+    pre = bundle.manifest["reference_statistics"]["preprocessed"]
+    assert pre["statistics"] == ["c0_mean", "c0_std", "c1_mean", "c1_std", "c2_mean", "c2_std"]
+    assert pre["n"] == 400
+    assert all(row == sorted(row) for row in pre["values"])
 
 
 def test_no_data_means_not_evaluated_and_no_silent_pass(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -164,3 +166,101 @@ def test_powers_iq_folds_qpsk_onto_one_point() -> None:
         out = Pipeline.from_spec([{"op": "powers_iq", "powers": "4"}])(x)[0]
         spread = np.std(np.angle(out[0] + 1j * out[1]))
         assert (spread < 1e-3) == expect_folded
+
+
+# -- float32 computation (the device's cost) against independent float64 references ----------
+
+
+def _f64_powers_iq(x: np.ndarray, ks: tuple[int, ...]) -> np.ndarray:
+    """z**k / |z|**(k-1) by complex128 arithmetic, written out here independently."""
+    z = x[:, 0].astype(np.float64) + 1j * x[:, 1].astype(np.float64)
+    mag = np.abs(z)
+    phase = np.angle(z)
+    chans = []
+    for k in ks:
+        w = mag * np.exp(1j * k * phase)
+        chans += [w.real, w.imag]
+    return np.stack(chans, axis=1)
+
+
+def _f64_rms(x: np.ndarray, eps: float = 1e-8) -> np.ndarray:
+    x = x.astype(np.float64)
+    power = (x[:, 0] ** 2 + x[:, 1] ** 2).mean(axis=1)
+    return x / np.sqrt(power + eps)[:, None, None]
+
+
+@pytest.fixture(scope="module")
+def many() -> np.ndarray:
+    return generate(200, seed=77, classes=None).x
+
+
+def test_every_own_op_outputs_float32(many):
+    for spec in (
+        [{"op": "rms_normalize"}],
+        [{"op": "powers_iq", "powers": "1,2,4,8"}],
+        [{"op": "mag_phase", "phase": "unwrap", "keep_iq": True}],
+        [{"op": "spectrum", "n_fft": 256}],
+        [{"op": "scale", "factor": 2.0}, {"op": "standardize", "mean": 1.0, "std": 3.0}],
+    ):
+        assert Pipeline.from_spec(spec)(many[:4]).dtype == np.float32, spec
+
+
+def test_rms_and_powers_iq_match_float64_within_1e5(many):
+    out = Pipeline.from_spec([{"op": "rms_normalize"}, {"op": "powers_iq", "powers": "1,2,4,8"}])(many)
+    ref = _f64_powers_iq(_f64_rms(many), (1, 2, 4, 8))
+    # relative to the signal's own scale (unit mean power after rms_normalize)
+    assert np.max(np.abs(out - ref)) < 1e-5 * max(1.0, float(np.max(np.abs(ref))))
+
+
+def test_powers_iq_of_raw_scale_matches_float64(many):
+    raw = many * 7.0  # not normalised: magnitudes up to ~100
+    out = Pipeline.from_spec([{"op": "powers_iq", "powers": "2,3,5"}])(raw)
+    ref = _f64_powers_iq(raw, (2, 3, 5))
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5 * float(np.max(np.abs(ref))))
+
+
+def test_powers_iq_of_silence_is_zero():
+    out = Pipeline.from_spec([{"op": "powers_iq", "powers": "1,2,4"}])(np.zeros((1, 2, 16)))
+    assert out.shape == (1, 6, 16) and not np.any(out)
+
+
+def test_mag_phase_matches_float64_in_every_mode(many):
+    x64 = many.astype(np.float64)
+    z = x64[:, 0] + 1j * x64[:, 1]
+    wrap = np.angle(z)
+    unwrap = np.unwrap(wrap, axis=1)
+    diff = np.diff(unwrap, axis=1, prepend=wrap[:, :1])
+    for mode, phase in (("wrap", wrap), ("unwrap", unwrap), ("diff", diff)):
+        out = Pipeline.from_spec([{"op": "mag_phase", "phase": mode, "keep_iq": True}])(many)
+        np.testing.assert_allclose(out[:, :2], x64, rtol=1e-6)
+        np.testing.assert_allclose(out[:, 2], np.abs(z), rtol=1e-5, atol=1e-6)
+        # the unwrapped phase grows to thousands of radians: compare relative to its size
+        scale = np.maximum(1.0, np.abs(phase))
+        assert np.max(np.abs(out[:, 3] - phase) / scale) < 1e-5, mode
+
+
+def test_spectrum_matches_float64(many):
+    x64 = many.astype(np.float64)
+    z = x64[:, 0] + 1j * x64[:, 1]
+    segs = z.reshape(len(z), 4, 256)
+    spec = np.fft.fftshift(np.fft.fft(segs, 256, axis=2), axes=2)
+    ref = 10 * np.log10((np.abs(spec) ** 2).mean(axis=1) / 256 + 1e-10)
+    out = Pipeline.from_spec([{"op": "spectrum", "n_fft": 256}])(many)[:, 0]
+    # dB values: 1e-5 relative to the level, or 1e-4 dB for levels near 0 dB
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-4)
+
+
+def test_reference_cnn_predictions_unchanged_by_float32_preprocessing():
+    """The shipped reference CNN on 300 synthetic captures: float32 preprocessing against the
+    float64 computation gives the same predicted class and logits within 1e-3."""
+    from edgekit.backends import open_backend
+
+    root = Path(__file__).resolve().parents[2] / "models" / "rfclass-cnn"
+    x = generate(300, seed=4242).x
+    ref_in = _f64_powers_iq(_f64_rms(x), (1, 2, 4)).astype(np.float32)
+    new_in = Pipeline.from_spec([{"op": "rms_normalize"}, {"op": "powers_iq", "powers": "1,2,4"}])(x)
+    with open_backend(root / "model.onnx", threads=1) as backend:
+        ref = backend.run(ref_in)
+        new = backend.run(new_in)
+    assert np.array_equal(ref.argmax(axis=1), new.argmax(axis=1))
+    assert np.max(np.abs(ref - new)) < 1e-3

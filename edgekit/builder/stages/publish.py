@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.builder import metrics
+from edgekit.builder.runtime_fields import drift_reference
 from edgekit.builder.stages.context import EvalData, Run
 from edgekit.config import BuildConfig
 from edgekit.data.dataset import Dataset
@@ -54,6 +55,10 @@ def bundle(run: Run) -> Run:
     prepared, staging = run.need(run.prepared, "prepared"), run.staging
     with run.timer.stage("bundle") as d:
         ref_stats = _reference_statistics(run.eval_ds or run.cal_ds, run.ev, run.ref_scores, cfg)
+        ev = run.ev
+        ref_stats.update(
+            drift_reference(ev.x if ev else None, run.ref_scores, ev.in_dist if ev else None, cfg)
+        )
         bdir, archive = write_bundle(
             result,
             cfg,

@@ -1,0 +1,277 @@
+"""CPU time of ``edgekit run`` per capture against preprocessing + the bare inference call.
+
+One run, on the reference CNN (``models/rfclass-cnn/model.onnx`` as a bundle with the onnx-fp32
+variant, or ``--bundle`` for a built one):
+
+1. Baseline, in this process: the bundle's preprocessing (``Pipeline``) and ``backend.run`` on
+   one capture at a time, 1 thread, after a warm-up; process CPU time (``time.process_time``)
+   per capture, measured twice: back to back over ``--n`` captures (warm caches: the best case)
+   and paced at the reference rate with sleeps in between, as the daemon runs them (caches and
+   clocks cool down between captures: at 2 Hz the same call costs several times more). The
+   paced figure is the baseline of the goal.
+2. The daemon, as a subprocess (``edgekit run``) against ``edgekit emulate`` on a pty at the
+   reference capture rate (the manifest's ``battery.duty_hz``, 2 Hz) and at 20 Hz: its CPU time
+   (psutil, user + system, all threads; 10 ms ticks, so spans of tens of seconds) between two
+   snapshots taken after warm-up, divided by the results announced in between (``/status``).
+   Everything the daemon does counts:
+   wire decode, int16 -> float, the engine, journal commits (fsync), metrics, drift, energy
+   bookkeeping and the POWER frames of the link meter, the idle loop.
+3. Overhead = (daemon - baseline) / baseline; goal <= 10 %. Twice: with the link meter (the
+   emulator's POWER frames at 10 Hz) and with ``--meter none`` and no POWER frames.
+
+Also printed: the daemon's resident memory (RSS and peak VmHWM), journal commits and their
+mean duration, and capture-to-result latency p50/p99.
+
+    .venv/bin/python bench/bench_daemon.py [--seconds 30] [--rates duty,20] [--n 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from edgekit.backends import open_backend  # noqa: E402
+from edgekit.bundle import MANIFEST, load_bundle, sha256_file  # noqa: E402
+from edgekit.data.synth import CLASSES, generate  # noqa: E402
+from edgekit.runtime.model import decode_iq  # noqa: E402
+from edgekit.signals.preprocess import Pipeline  # noqa: E402
+
+CNN = REPO / "models" / "rfclass-cnn" / "model.onnx"
+PREPROCESS = [{"op": "rms_normalize", "eps": 1e-8}, {"op": "powers_iq", "powers": "1,2,4"}]
+
+
+def make_bundle(root: Path) -> Path:
+    """The reference CNN as a one-variant bundle (no baseline, no drift reference needed)."""
+    (root / "variants").mkdir(parents=True)
+    shutil.copy2(CNN, root / "variants" / "onnx-fp32.onnx")
+    manifest = {
+        "schema_version": 1,
+        "name": "rfclass-cnn",
+        "selected": "onnx-fp32",
+        "variants": [
+            {
+                "name": "onnx-fp32",
+                "file": "variants/onnx-fp32.onnx",
+                "passed": True,
+                "backend_options": {},
+                "ood_threshold": 0.41,
+            }
+        ],
+        "input": {"name": "x", "shape": ["batch", 6, 1024], "dtype": "float32"},
+        "output": {"index": 0, "kind": "logits"},
+        "labels": list(CLASSES),
+        "preprocess": PREPROCESS,
+        "ood": {"score": "max_softmax", "threshold": 0.41},
+        "budgets": {"max_latency_p99_ms": 150.0},
+        "battery": {"duty_hz": 2.0},
+        "capture": {
+            "sample_rate_hz": 1_000_000,
+            "sample_format": "ci16",
+            "samples_per_capture": 1024,
+            "iq_full_scale": 16.0,
+        },
+        "files": {"variants/onnx-fp32.onnx": sha256_file(root / "variants" / "onnx-fp32.onnx")},
+    }
+    (root / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    return root
+
+
+def baseline_cpu_s(bundle: Path, n: int, rate: float, paced_n: int) -> dict[str, float]:
+    """Preprocessing + bare inference, one capture at a time: CPU seconds per capture, back
+    to back and paced at ``rate``."""
+    b = load_bundle(bundle)
+    v = b.variant(None)
+    pipe = Pipeline.from_spec(b.manifest["preprocess"])
+    backend = open_backend(b.path(v["file"]), threads=1, **(v.get("backend_options") or {}))
+    # the captures as the daemon gets them: int16 on the wire, decoded to float32
+    from edgekit.data.synth import to_int16_iq
+
+    raw = to_int16_iq(generate(n, seed=5).x)
+    xs = [decode_iq(raw[i], 16.0) for i in range(n)]
+    for x in xs[:20]:
+        backend.run(pipe(x))
+    t0 = time.process_time()
+    for x in xs:
+        pipe(x)
+    t1 = time.process_time()
+    for x in xs:
+        backend.run(pipe(x))
+    t2 = time.process_time()
+    paced = 0.0
+    for i in range(paced_n):
+        time.sleep(1.0 / rate)
+        c0 = time.process_time()
+        backend.run(pipe(xs[i % n]))
+        paced += time.process_time() - c0
+    backend.close()
+    return {
+        "preprocess_s": (t1 - t0) / n,
+        "preprocess_and_inference_s": (t2 - t1) / n,
+        "paced_preprocess_and_inference_s": paced / paced_n,
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _status(port: int) -> dict[str, Any]:
+    return json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=5).read())
+
+
+def daemon_cpu_s(bundle: Path, tmp: Path, rate: float, seconds: float, meter: str) -> dict[str, Any]:
+    """Run emulator + daemon; CPU seconds of the daemon per announced result after warm-up."""
+    link, port = tmp / f"scanner-{meter}", _free_port()
+    power = ["--power-period-ms", "100"] if meter == "link" else ["--power-period-ms", "0"]
+    emu = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "edgekit",
+            "emulate",
+            "--symlink",
+            str(link),
+            "--rate",
+            str(rate),
+            "--seed",
+            "9",
+            *power,
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    while not link.exists():
+        time.sleep(0.05)
+    journal = tmp / f"journal-{meter}.sqlite"
+    daemon = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "edgekit",
+            "run",
+            str(bundle),
+            "--port",
+            str(link),
+            "--journal",
+            str(journal),
+            "--metrics-addr",
+            f"127.0.0.1:{port}",
+            "--meter",
+            meter,
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    proc = psutil.Process(daemon.pid)
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # warm-up: started, streaming, a few results
+            try:
+                if _status(port)["results_total"] >= max(3, int(rate * 2)):
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or daemon.poll() is not None:
+                raise SystemExit(
+                    f"daemon did not start streaming: {daemon.stderr.read() if daemon.stderr else ''}"
+                )
+            time.sleep(0.2)
+        c0, s0 = proc.cpu_times(), _status(port)
+        time.sleep(seconds)
+        c1, s1 = proc.cpu_times(), _status(port)
+        rss = proc.memory_info().rss
+        hwm_kb = next(
+            int(line.split()[1])
+            for line in Path(f"/proc/{daemon.pid}/status").read_text().splitlines()
+            if line.startswith("VmHWM")
+        )
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=20)
+        emu.send_signal(signal.SIGTERM)
+        emu.wait(timeout=20)
+    results = s1["results_total"] - s0["results_total"]
+    cpu = (c1.user + c1.system) - (c0.user + c0.system)
+    return {
+        "meter": meter,
+        "rate_hz": rate,
+        "seconds": seconds,
+        "results": results,
+        "cpu_s_per_capture": cpu / max(1, results),
+        "rss_mib": rss / 2**20,
+        "peak_rss_mib": hwm_kb / 1024,
+        "commits": s1["journal"].get("commits"),
+        "mean_commit_ms": s1["journal"].get("mean_commit_ms"),
+        "latency_ms": s1["latency_ms"],
+        "results_by_status": s1["results"],
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--bundle", type=Path, help="a built bundle (default: the reference CNN, onnx-fp32)")
+    ap.add_argument(
+        "--rates",
+        default="duty,20",
+        help="capture rates in Hz, comma list; 'duty' = the manifest's battery.duty_hz",
+    )
+    ap.add_argument("--seconds", type=float, default=30.0, help="measured span per daemon run")
+    ap.add_argument("--n", type=int, default=500, help="captures for the back-to-back baseline")
+    args = ap.parse_args()
+    print(
+        f"host: {platform.machine()} {platform.processor() or ''} python {platform.python_version()}, "
+        f"load avg {psutil.getloadavg()[0]:.2f} at start"
+    )
+    out = []
+    with tempfile.TemporaryDirectory(prefix="bench-daemon-") as t:
+        tmp = Path(t)
+        bundle = args.bundle or make_bundle(tmp / "bundle")
+        duty = float(load_bundle(bundle).manifest.get("battery", {}).get("duty_hz") or 10.0)
+        rates = [duty if r.strip() == "duty" else float(r) for r in args.rates.split(",")]
+        print(f"bundle: {args.bundle or 'reference CNN model.onnx as onnx-fp32'}; rates {rates} Hz")
+        for rate in rates:
+            base = baseline_cpu_s(bundle, args.n, rate, max(20, min(200, int(rate * args.seconds / 2))))
+            ref = base["paced_preprocess_and_inference_s"]
+            print(
+                f"\n{rate:g} Hz baseline: preprocessing {base['preprocess_s'] * 1e3:.3f} ms CPU; "
+                f"preprocessing + inference {base['preprocess_and_inference_s'] * 1e3:.3f} ms back to back, "
+                f"{ref * 1e3:.3f} ms paced at {rate:g} Hz (the baseline of the goal)"
+            )
+            for meter in ("link", "none"):
+                r = daemon_cpu_s(bundle, tmp, rate, args.seconds, meter)
+                r["overhead"] = (r["cpu_s_per_capture"] - ref) / ref
+                print(
+                    f"{rate:g} Hz daemon (meter {meter}): {r['cpu_s_per_capture'] * 1e3:.3f} ms CPU per "
+                    f"capture over {r['results']} results in {r['seconds']:g} s -> overhead "
+                    f"{r['overhead']:+.0%} ({'meets' if r['overhead'] <= 0.10 else 'MISSES'} the 10 % goal); "
+                    f"RSS {r['rss_mib']:.0f} MiB (peak {r['peak_rss_mib']:.0f} MiB); {r['commits']} commits, "
+                    f"mean {r['mean_commit_ms']:.2f} ms; latency p50 {r['latency_ms']['p50']:.2f} ms "
+                    f"p99 {r['latency_ms']['p99']:.2f} ms; {r['results_by_status']}"
+                )
+                out.append({"rate_hz": rate, "baseline": base, **r})
+    print(f"load avg {psutil.getloadavg()[0]:.2f} at end")
+    print(json.dumps(out, default=float))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,407 @@
+"""``edgekit run``: the loop that ties the link, the engine, the journal and the monitors.
+
+One thread does the work (the inference watchdog and the HTTP endpoint have their own): poll
+the link until the next deadline (a journal commit, an energy window, the governor), decide
+each capture, queue its record, and announce (RESULT, metrics, drift) only what the journal
+has committed. Commits are grouped: one per batch of input that arrived together, and within a
+long batch one per ``commit_interval_ms`` (or ``commit_max_records``). SIGTERM or SIGINT end
+the loop; shutdown commits and announces what is pending, asks the scanner to stop, checkpoints
+the journal and closes everything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+from edgekit.bundle import Bundle
+from edgekit.runtime.engine import Outcome
+from edgekit.runtime.housekeeping import govern, publish_energy
+from edgekit.runtime.journal import ResultRow
+from edgekit.runtime.jsonlog import StructuredLog
+from edgekit.runtime.link_adapter import sample_format_name
+from edgekit.runtime.link_events import (
+    CaptureReceived,
+    CapturesLost,
+    LinkDown,
+    LinkErrorSeen,
+    LinkUp,
+    PacketsLost,
+    PowerReceived,
+    RuntimeLinkEvent,
+    ScannerHello,
+    ScannerLog,
+    ScannerReset,
+)
+from edgekit.runtime.model import decode_iq
+from edgekit.runtime.parts import Parts, build_parts
+from edgekit.runtime.settings import RuntimeSettings
+
+__all__ = ["Daemon", "Pending"]
+
+_MAX_WAIT_S = 0.5
+_RETENTION_EVERY_S = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A decided capture waiting for its record's commit."""
+
+    capture_id: int
+    ended_at_s: float
+    outcome: Outcome
+
+
+class Daemon:
+    """The running daemon (see the module docstring). ``run`` returns the exit code."""
+
+    def __init__(
+        self,
+        bundle: Bundle,
+        port: str,
+        settings: RuntimeSettings,
+        *,
+        log: StructuredLog | None = None,
+        roots: dict[str, Any] | None = None,
+    ) -> None:
+        self.log = log or StructuredLog()
+        self.settings = settings
+        self.parts: Parts = build_parts(bundle, port, settings, self.log, roots or {})
+        self.stop_reason: str | None = None
+        self._refusal: str | None = None
+        self._capture_refusals: set[str] = set()
+        self._next_governor_s = 0.0
+        self._next_retention_s = time.monotonic() + _RETENTION_EVERY_S
+
+    # -- the loop -------------------------------------------------------------------------------
+    def run(self, should_stop: Callable[[], bool] | None = None) -> int:
+        p = self.parts
+        with _signals(self):
+            try:
+                while self.stop_reason is None:
+                    if should_stop is not None and should_stop():
+                        self.stop_reason = "stopped"
+                        break
+                    for event in p.link.poll(self._wait_s()):
+                        self._handle(event)
+                        self._announce(p.journal.commit_if_due())
+                    # Group commit: everything that arrived together shares one commit, made as
+                    # soon as the input is drained (or, in a long burst, at the interval above).
+                    self._announce(p.journal.commit())
+                    try:
+                        self._periodic(time.monotonic())
+                    except Exception as e:  # bookkeeping must not stop the answers; say so loudly
+                        p.metrics.internal_errors.inc()
+                        self.log.emit(
+                            "error", "internal_error", f"periodic task failed: {type(e).__name__}: {e}"
+                        )
+            finally:
+                self._shutdown()
+        return 0
+
+    def _wait_s(self) -> float:
+        now = time.monotonic()
+        waits = [_MAX_WAIT_S, max(0.0, self._next_governor_s - now)]
+        due = self.parts.journal.seconds_until_due()
+        if due is not None:
+            waits.append(due)
+        if self.parts.energy is not None:
+            waits.append(self.parts.energy.seconds_until_due(now) + 0.05)
+        return min(waits)
+
+    def _shutdown(self) -> None:
+        p = self.parts
+        with contextlib.suppress(Exception):
+            self._announce(p.journal.commit())
+        p.journal.add_event("stop", f"daemon stopped ({self.stop_reason})", reason=self.stop_reason)
+        p.journal.commit()
+        with contextlib.suppress(Exception):
+            p.link.refuse()  # ask the scanner to stop streaming into a closed port
+        p.close()
+        self.log.emit("info", "stopped", f"edgekit run stopped ({self.stop_reason})", reason=self.stop_reason)
+
+    # -- events ---------------------------------------------------------------------------------
+    def _handle(self, event: RuntimeLinkEvent) -> None:
+        p = self.parts
+        if isinstance(event, CaptureReceived):
+            self._capture(event)
+        elif isinstance(event, PowerReceived):
+            if p.link_meter is not None:
+                p.link_meter.feed(event.samples)
+        elif isinstance(event, ScannerHello):
+            self._hello(event)
+        elif isinstance(event, CapturesLost):
+            p.metrics.captures_lost.inc(event.count)
+            p.board.counts["captures_lost"] += event.count
+            p.journal.add_event(
+                "captures_lost",
+                f"{event.count} captures lost before capture {event.next_capture_id}",
+                level="warning",
+                count=event.count,
+            )
+        elif isinstance(event, PacketsLost):
+            p.metrics.packets_lost.inc(event.count)
+            p.board.counts["packets_lost"] += event.count
+        elif isinstance(event, LinkErrorSeen):
+            p.metrics.link_errors.labels(event.kind).inc()
+            p.board.link_errors[event.kind] += 1
+            if event.kind == "version_mismatch":
+                self._refuse(f"the scanner speaks another protocol: {event.detail}")
+        elif isinstance(event, ScannerReset):
+            p.metrics.resets.inc()
+            p.board.counts["resets"] += 1
+            self._note("warning", "scanner_reset", "the scanner rebooted; handshaking again")
+        elif isinstance(event, LinkDown):
+            p.metrics.disconnects.inc()
+            p.board.counts["disconnects"] += 1
+            p.board.scanner["state"] = "disconnected"
+            self._note(
+                "warning",
+                "link_down",
+                f"serial link lost ({event.reason}); reconnecting",
+                reason=event.reason,
+            )
+        elif isinstance(event, LinkUp):
+            p.metrics.reconnects.inc()
+            p.board.counts["reconnects"] += 1
+            p.board.scanner["state"] = "connected"
+            self._note(
+                "info",
+                "link_up",
+                f"serial link back after {event.attempts} attempts",
+                attempts=event.attempts,
+            )
+        elif isinstance(event, ScannerLog):
+            self.log.emit("info", "scanner_log", event.text, scanner_level=event.level)
+
+    def _note(self, level: str, kind: str, msg: str, /, **data: Any) -> None:
+        self.log.emit(level, kind, msg, **data)
+        self.parts.journal.add_event(kind, msg, level=level, **data)
+
+    def _hello(self, h: ScannerHello) -> None:
+        p = self.parts
+        fmt = sample_format_name(h.sample_format)
+        scanner = {
+            "firmware": h.firmware_version,
+            "protocol": h.protocol_version,
+            "device_id": f"{h.device_id:#018x}",
+            "sample_rate_hz": h.sample_rate_hz,
+            "sample_format": fmt,
+            "samples_per_capture": h.samples_per_capture,
+        }
+        if {k: v for k, v in p.board.scanner.items() if k in scanner} != scanner:
+            self._note(
+                "info",
+                "scanner_hello",
+                f"scanner {scanner['device_id']} firmware "
+                f"{h.firmware_version}, protocol {h.protocol_version}",
+                **scanner,
+            )
+            p.metrics.scanner.info({k: str(v) for k, v in scanner.items()})
+        p.board.scanner.update(scanner)
+        problem = p.capture_spec.mismatch(
+            sample_rate_hz=h.sample_rate_hz, sample_format=fmt, samples_per_capture=h.samples_per_capture
+        )
+        if problem is not None:
+            self._refuse(problem)
+            return
+        if self._refusal is not None:
+            self._note("info", "scanner_accepted", "the scanner's format matches the bundle again")
+        self._refusal = None
+        p.metrics.compatible.set(1)
+        p.board.scanner["state"] = "streaming"
+        p.link.accept()
+
+    def _refuse(self, problem: str) -> None:
+        p = self.parts
+        p.metrics.compatible.set(0)
+        p.board.scanner["state"] = f"refused: {problem}"
+        p.link.refuse()
+        if problem != self._refusal:
+            self._refusal = problem
+            msg = (
+                f"refusing scanner {p.board.scanner.get('device_id', '?')} (firmware "
+                f"{p.board.scanner.get('firmware', '?')}): the upstream format changed and "
+                f"nobody told us: {problem}; bundle {p.bundle_name} was built for {p.capture_spec_text}"
+            )
+            self._note("error", "scanner_refused", msg, problem=problem)
+
+    def _capture(self, c: CaptureReceived) -> None:
+        p = self.parts
+        now = time.monotonic()
+        p.metrics.captures.inc()
+        p.board.arrival(now)
+        if self._refusal is not None:
+            self._refuse_capture("scanner refused", c)
+            return
+        problem = p.capture_spec.mismatch(
+            sample_rate_hz=c.sample_rate_hz,
+            sample_format=sample_format_name(c.sample_format),
+            samples_per_capture=c.iq.shape[0],
+        )
+        if problem is not None:
+            self._refuse_capture(problem, c)
+            return
+        x = decode_iq(c.iq, p.capture_spec.iq_full_scale)
+        if p.governor is None or p.governor.admit(now):
+            outcome = p.engine.decide(x, age_s=now - c.ended_at_s)
+        else:
+            outcome = p.engine.skip(
+                f"governor critical: at most one inference per "
+                f"{self.settings.governor.critical_min_interval_s:g} s"
+            )
+        done = time.monotonic()
+        if p.energy is not None and outcome.source != "none":
+            p.energy.note_inference(now, done)
+        row = ResultRow(
+            at=time.time(),
+            capture_id=c.capture_id,
+            device_timestamp_us=c.device_timestamp_us,
+            status=outcome.status,
+            label=outcome.display_label,
+            label_index=outcome.label_index,
+            confidence=outcome.confidence,
+            score=outcome.score,
+            source=outcome.source,
+            model=outcome.model,
+            reason=outcome.reason,
+            detail=outcome.detail,
+            overrun=outcome.overrun,
+            predicted=outcome.predicted,
+            latency_ms=(done - c.ended_at_s) * 1e3,
+            preprocess_ms=outcome.preprocess_s * 1e3,
+            inference_ms=outcome.inference_s * 1e3,
+        )
+        p.journal.add_result(row, Pending(c.capture_id, c.ended_at_s, outcome))
+
+    def _refuse_capture(self, problem: str, c: CaptureReceived) -> None:
+        p = self.parts
+        p.metrics.captures_refused.labels("format").inc()
+        p.board.counts["captures_refused"] += 1
+        if problem not in self._capture_refusals:  # one line per distinct problem, then counted
+            self._capture_refusals.add(problem)
+            self._note(
+                "error", "capture_refused", f"capture {c.capture_id} not inferred: {problem}", problem=problem
+            )
+
+    # -- announcing -----------------------------------------------------------------------------
+    def _announce(self, tokens: list[Any]) -> None:
+        if not tokens:
+            return
+        p = self.parts
+        st = p.journal.stats
+        p.metrics.commits.inc()
+        p.metrics.commit_duration.observe(st.last_commit_s)
+        p.board.journal.update(
+            commits=st.commits,
+            results=st.results,
+            mean_commit_ms=st.commit_s_total / max(1, st.commits) * 1e3,
+        )
+        for t in tokens:
+            o: Outcome = t.outcome
+            latency_s = max(0.0, time.monotonic() - t.ended_at_s)
+            sent = p.link.send_result(
+                t.capture_id,
+                o.label_index,
+                o.confidence,
+                latency_s,
+                unknown=o.unknown,
+                fallback=o.status == "fallback",
+                overrun=o.overrun,
+            )
+            if not sent:
+                p.metrics.undelivered.inc()
+                p.board.counts["undelivered"] += 1
+            m = p.metrics
+            m.result(o.status, o.model, o.display_label, latency_s)
+            if o.status in ("ok", "unknown"):
+                m.preprocess.observe(o.preprocess_s)
+                m.inference.labels("model").observe(o.inference_s)
+            elif o.status == "fallback":
+                m.fallbacks.labels(o.reason or "error").inc()
+                m.inference.labels("baseline").observe(o.inference_s)
+            elif o.status == "unavailable":
+                m.unavailable.labels(o.reason or "error").inc()
+            elif o.status == "skipped":
+                m.skipped.inc()
+            if o.label is None:
+                m.unknowns.inc()
+            p.board.announced(o.status, o.reason, latency_s, o.inference_s)
+            if p.drift is not None and o.status in ("ok", "unknown"):
+                report = p.drift.observe(o.preprocessed, o.predicted, o.confidence)
+                if report is not None:
+                    self._drift(report)
+            if self.settings.log_results:
+                self.log.emit(
+                    "info",
+                    "result",
+                    f"capture {t.capture_id}: {o.display_label}",
+                    capture_id=t.capture_id,
+                    status=o.status,
+                    confidence=o.confidence,
+                )
+
+    def _drift(self, report: Any) -> None:
+        p = self.parts
+        for name, value in report.scores.items():
+            p.metrics.drift.labels(name).set(value)
+        p.metrics.drift_detected.set(1 if report.drifting else 0)
+        p.board.drift = {
+            "drifting": report.drifting,
+            "worst": report.worst,
+            "worst_psi": report.worst_psi,
+            "threshold": report.threshold,
+            "window": report.window,
+        }
+        if report.changed:
+            if report.drifting:
+                p.metrics.drift_events.inc()
+            word = "detected" if report.drifting else "ended"
+            self._note(
+                "warning" if report.drifting else "info",
+                f"drift_{word}",
+                f"drift {word}: {report.worst} PSI {report.worst_psi:.3f} (threshold "
+                f"{report.threshold:g}, last {report.window} captures)",
+                scores={k: round(v, 4) for k, v in report.scores.items()},
+            )
+
+    # -- periodic -------------------------------------------------------------------------------
+    def _periodic(self, now: float) -> None:
+        p = self.parts
+        publish_energy(p, now)
+        if now >= self._next_governor_s:
+            self._next_governor_s = now + self.settings.governor.poll_s
+            govern(p, self.settings.threads, self._note)
+        if now >= self._next_retention_s:
+            self._next_retention_s = now + _RETENTION_EVERY_S
+            self._announce(p.journal.commit())
+            p.journal.enforce_retention()
+
+
+class _Stop:
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+
+    def __call__(self, signum: int, _frame: FrameType | None) -> None:
+        self.daemon.stop_reason = signal.Signals(signum).name
+
+
+@contextlib.contextmanager
+def _signals(daemon: Daemon) -> Iterator[None]:
+    """SIGTERM / SIGINT end the loop gracefully (main thread only; elsewhere left alone)."""
+    handler = _Stop(daemon)
+    try:
+        saved = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        for s, old in saved.items():
+            signal.signal(s, old)

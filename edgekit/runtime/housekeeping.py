@@ -1,0 +1,69 @@
+"""The daemon's periodic work, apart from the loop: publishing closed energy windows, and reading
+the battery gauge to let the governor switch the variant or the inference rate."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from edgekit.errors import EdgekitError
+from edgekit.runtime.model import load_runner
+from edgekit.runtime.parts import Parts
+
+__all__ = ["govern", "publish_energy"]
+
+Note = Callable[..., None]
+"""``note(level, kind, message, **data)``: a JSON log line and a journal event."""
+
+
+def publish_energy(p: Parts, now: float) -> None:
+    """Close the rolling energy window if it is over; metrics, status and journal get it."""
+    if p.energy is None:
+        return
+    window = p.energy.poll(now)
+    if window is None:
+        return
+    p.metrics.energy_windows.labels(str(window.resolved).lower()).inc()
+    if window.resolved and window.energy_per_inference_j is not None:
+        p.metrics.energy.observe(window.energy_per_inference_j)
+        p.metrics.energy_last.labels("total").set(window.energy_per_inference_j)
+        p.metrics.energy_last.labels("dynamic").set(window.dynamic_energy_per_inference_j or 0.0)
+        p.board.energy = {**window.to_dict(), "provenance": p.energy.provenance}
+        p.journal.add_event("energy", "energy window", **window.to_dict())
+    elif not p.board.energy.get("resolved"):
+        p.board.energy = {**window.to_dict(), "provenance": p.energy.provenance}
+
+
+def govern(p: Parts, threads: int, note: Note) -> None:
+    """Read the gauge, update the governor, and load the variant it asks for."""
+    if p.gauge is None or p.governor is None:
+        return
+    soc = p.gauge.percent()
+    p.metrics.battery.set(float("nan") if soc is None else soc / 100.0)
+    p.board.battery = {"soc_pct": soc, "status": p.gauge.status(), "gauge": p.gauge.name}
+    d = p.governor.update(soc)
+    p.board.governor = {"state": d.state, "variant": d.variant, "min_interval_s": d.min_interval_s}
+    p.metrics.governor.state(d.state)
+    if not d.changed:
+        return
+    p.metrics.governor_changes.inc()
+    extra: dict[str, Any] = {"state": d.state, "variant": d.variant, "soc_pct": soc}
+    rate = f", at most one inference per {d.min_interval_s:g} s" if d.min_interval_s else ""
+    note(
+        "warning" if d.state != "normal" else "info",
+        "governor",
+        f"battery {soc:.0f} %: governor {d.state}, variant {d.variant}{rate}",
+        **extra,
+    )
+    current = p.engine.primary.name if p.engine.primary is not None else None
+    if d.variant == current:
+        return
+    try:
+        runner = load_runner(p.bundle, d.variant, threads=threads)
+    except EdgekitError as e:
+        note("error", "variant_switch_failed", f"cannot load {d.variant}: {e}")
+        return
+    old = p.engine.swap_primary(runner)
+    if old is not None:
+        old.close()
+    p.set_model_info(runner)

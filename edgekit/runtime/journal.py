@@ -1,0 +1,390 @@
+"""The durable journal: results and events in SQLite, WAL mode, committed before announced.
+
+A result goes to the scanner (or metrics, or anything else) only after the transaction holding
+its record has committed (``commit`` returns what may now be announced). Records are grouped:
+the daemon commits once per batch of input that arrived together, and a transaction is due
+(``commit_if_due``) once its oldest record is ``commit_interval_ms`` old or it holds
+``commit_max_records``, so a burst pays one fsync and no result waits longer than the interval.
+``synchronous=FULL`` makes a commit durable across power loss (WAL's NORMAL would survive a
+process crash but may lose the last commits when the power goes). After ``kill -9`` SQLite
+recovers the WAL on the next open; nothing committed is lost.
+
+The file is ours only if its ``PRAGMA application_id`` says so: another SQLite database at the
+path is refused, never altered. Retention deletes rows (never the file) by age and by size.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgekit.errors import UsageError
+from edgekit.runtime.settings import JournalSettings
+
+__all__ = [
+    "APPLICATION_ID",
+    "SCHEMA_VERSION",
+    "Journal",
+    "JournalStats",
+    "ResultRow",
+    "check_journal",
+    "read_journal",
+]
+
+APPLICATION_ID = 0x45444B4A  # "EDKJ": marks the file as an edgekit journal
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS results (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    session TEXT NOT NULL,
+    capture_id INTEGER NOT NULL,
+    device_timestamp_us INTEGER,
+    status TEXT NOT NULL,
+    label TEXT NOT NULL,
+    label_index INTEGER,
+    confidence REAL NOT NULL,
+    score REAL,
+    source TEXT NOT NULL,
+    model TEXT,
+    reason TEXT,
+    detail TEXT,
+    overrun INTEGER NOT NULL,
+    predicted TEXT,
+    latency_ms REAL,
+    preprocess_ms REAL,
+    inference_ms REAL
+);
+CREATE INDEX IF NOT EXISTS results_at ON results (at);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    session TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    level TEXT NOT NULL,
+    message TEXT NOT NULL,
+    data TEXT
+);
+CREATE INDEX IF NOT EXISTS events_at ON events (at);
+"""
+
+_RESULT_COLUMNS = (
+    "at",
+    "session",
+    "capture_id",
+    "device_timestamp_us",
+    "status",
+    "label",
+    "label_index",
+    "confidence",
+    "score",
+    "source",
+    "model",
+    "reason",
+    "detail",
+    "overrun",
+    "predicted",
+    "latency_ms",
+    "preprocess_ms",
+    "inference_ms",
+)
+_INSERT_RESULT = (
+    f"INSERT INTO results ({', '.join(_RESULT_COLUMNS)}) VALUES ({', '.join('?' for _ in _RESULT_COLUMNS)})"
+)
+_INSERT_EVENT = "INSERT INTO events (at, session, kind, level, message, data) VALUES (?, ?, ?, ?, ?, ?)"
+
+
+@dataclass(frozen=True, slots=True)
+class ResultRow:
+    """One result record, as written (units in the names; ``at`` is Unix time)."""
+
+    at: float
+    capture_id: int
+    device_timestamp_us: int | None
+    status: str
+    label: str
+    label_index: int | None
+    confidence: float
+    score: float | None
+    source: str
+    model: str | None
+    reason: str | None
+    detail: str | None
+    overrun: bool
+    predicted: str | None
+    latency_ms: float | None
+    preprocess_ms: float | None
+    inference_ms: float | None
+
+
+@dataclass
+class JournalStats:
+    """Counters of the writer (read by metrics, status and bench)."""
+
+    commits: int = 0
+    results: int = 0
+    events: int = 0
+    commit_s_total: float = 0.0
+    commit_s_max: float = 0.0
+    last_commit_s: float = 0.0
+    retention_deleted: int = 0
+    records_per_commit: list[int] = field(default_factory=list)
+
+
+class Journal:
+    """The writer. ``add_result``/``add_event`` join the open transaction; ``commit`` ends it
+    and returns the tokens of the results it made durable, in order."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        settings: JournalSettings | None = None,
+        *,
+        session: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = Path(path)
+        self.settings = s = settings or JournalSettings()
+        self.session = session or f"{int(wall())}-{os.getpid()}"
+        self.stats = JournalStats()
+        self._clock = clock
+        self._wall = wall
+        self._db = _open_owned(self.path, create=True)
+        self._db.execute(f"PRAGMA synchronous={s.synchronous.upper()}")
+        self._pending: list[Any] = []
+        self._pending_records = 0
+        self._opened_at: float | None = None
+        self._interval_s = s.commit_interval_ms / 1e3
+
+    # -- writing --------------------------------------------------------------------------------
+    def add_result(self, row: ResultRow, token: Any = None) -> None:
+        """Queue a result record in the open transaction; ``token`` comes back from ``commit``."""
+        self._begin()
+        values = (
+            row.at,
+            self.session,
+            row.capture_id,
+            row.device_timestamp_us,
+            row.status,
+            row.label,
+            row.label_index,
+            row.confidence,
+            row.score,
+            row.source,
+            row.model,
+            row.reason,
+            row.detail,
+            int(row.overrun),
+            row.predicted,
+            row.latency_ms,
+            row.preprocess_ms,
+            row.inference_ms,
+        )
+        self._db.execute(_INSERT_RESULT, values)
+        self._pending.append(token)
+        self._pending_records += 1
+
+    def add_event(self, kind: str, message: str, /, *, level: str = "info", **data: Any) -> None:
+        """Queue an event record (link, drift, governor, ...) in the open transaction."""
+        self._begin()
+        blob = json.dumps(data, default=str, allow_nan=False) if data else None
+        self._db.execute(_INSERT_EVENT, (self._wall(), self.session, kind, level, message, blob))
+        self._pending_records += 1
+        self.stats.events += 1
+
+    def seconds_until_due(self) -> float | None:
+        """Time left before the open transaction must commit (None: nothing pending)."""
+        if self._opened_at is None:
+            return None
+        if self._pending_records >= self.settings.commit_max_records:
+            return 0.0
+        return max(0.0, self._opened_at + self._interval_s - self._clock())
+
+    def commit(self) -> list[Any]:
+        """Commit the open transaction (if any); the returned tokens may now be announced."""
+        if self._opened_at is None:
+            return []
+        t0 = time.perf_counter()
+        self._db.execute("COMMIT")
+        took_s = time.perf_counter() - t0
+        st = self.stats
+        st.commits += 1
+        st.commit_s_total += took_s
+        st.commit_s_max = max(st.commit_s_max, took_s)
+        st.last_commit_s = took_s
+        if len(st.records_per_commit) < 100_000:
+            st.records_per_commit.append(self._pending_records)
+        tokens, self._pending = self._pending, []
+        st.results += len(tokens)
+        self._pending_records = 0
+        self._opened_at = None
+        return tokens
+
+    def commit_if_due(self) -> list[Any]:
+        """``commit`` when the open transaction is due, else nothing."""
+        due = self.seconds_until_due()
+        return self.commit() if due is not None and due <= 0 else []
+
+    def enforce_retention(self) -> int:
+        """Delete records older than ``max_age_days`` and, beyond ``max_bytes``, the oldest
+        results and events; returns how many rows went. Commits anything pending first."""
+        self.commit()
+        s = self.settings
+        cutoff = self._wall() - s.max_age_days * 86400.0
+        db = self._db
+        deleted = 0
+        if _db_bytes(db) <= s.max_bytes and not self._has_older_than(cutoff):
+            return 0
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for table in ("results", "events"):
+                deleted += db.execute(f"DELETE FROM {table} WHERE at < ?", (cutoff,)).rowcount
+            # Beyond max_bytes: the oldest rows go, a tenth at a time, until the pages in use
+            # are under 90 % of the limit (so retention does not run again at once).
+            while _db_bytes(db) > 0.9 * s.max_bytes:
+                removed = 0
+                for table in ("results", "events"):
+                    n = db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                    removed += db.execute(
+                        f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} ORDER BY id LIMIT ?)",
+                        (max(1, n // 10),),
+                    ).rowcount
+                deleted += removed
+                if removed == 0:
+                    break
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        if deleted:
+            db.execute("PRAGMA incremental_vacuum")
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.stats.retention_deleted += deleted
+        return deleted
+
+    def _has_older_than(self, cutoff: float) -> bool:
+        return any(
+            self._db.execute(f"SELECT 1 FROM {t} WHERE at < ? LIMIT 1", (cutoff,)).fetchone()
+            for t in ("results", "events")
+        )
+
+    def close(self) -> None:
+        """Commit what is pending, checkpoint the WAL into the database, close."""
+        with suppress(sqlite3.Error):
+            self.commit()
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._db.close()
+
+    def _begin(self) -> None:
+        if self._opened_at is None:
+            self._db.execute("BEGIN")
+            self._opened_at = self._clock()
+
+
+def _db_bytes(db: sqlite3.Connection) -> int:
+    pages = db.execute("PRAGMA page_count").fetchone()[0]
+    free = db.execute("PRAGMA freelist_count").fetchone()[0]
+    size = db.execute("PRAGMA page_size").fetchone()[0]
+    return int((pages - free) * size)
+
+
+def _open_owned(path: Path, *, create: bool, read_only: bool = False) -> sqlite3.Connection:
+    """Open the journal, refusing a file that is not one (one line naming the path)."""
+    if not path.exists() and not create:
+        raise UsageError(f"{path}: no such journal")
+    if not path.parent.is_dir():
+        raise UsageError(f"journal {path}: folder {path.parent} does not exist")
+    if path.exists() and not path.is_file():
+        raise UsageError(f"journal {path}: not a file")
+    fresh = not path.exists() or path.stat().st_size == 0
+    try:
+        if read_only:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+        else:
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA busy_timeout=5000")
+        app_id = db.execute("PRAGMA application_id").fetchone()[0]
+    except sqlite3.DatabaseError as e:
+        raise UsageError(f"journal {path}: not an edgekit journal ({e})") from e
+    if fresh and not read_only:
+        db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # only takes effect before the first table
+        db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+    elif app_id != APPLICATION_ID:
+        db.close()
+        raise UsageError(
+            f"journal {path}: an SQLite database of another application (application_id "
+            f"{app_id:#x}, expected {APPLICATION_ID:#x}); refusing to touch it"
+        )
+    if not read_only:
+        mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise UsageError(
+                f"journal {path}: cannot use WAL mode (got {mode}); is the folder on a local disk?"
+            )
+        db.executescript(_SCHEMA)
+        db.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+        )
+    return db
+
+
+def _rows(
+    db: sqlite3.Connection, table: str, since: float | None, limit: int | None
+) -> Iterator[dict[str, Any]]:
+    cur = db.execute(
+        f"SELECT * FROM {table} WHERE at >= ? ORDER BY id" + (" LIMIT ?" if limit else ""),
+        (since if since is not None else -math.inf, *((limit,) if limit else ())),
+    )
+    names = [d[0] for d in cur.description]
+    for values in cur:
+        row = dict(zip(names, values, strict=True))
+        if table == "events" and row.get("data"):
+            row["data"] = json.loads(row["data"])
+        if "overrun" in row:
+            row["overrun"] = bool(row["overrun"])
+        yield row
+
+
+def read_journal(
+    path: str | Path,
+    *,
+    since: float | None = None,
+    tables: Sequence[str] = ("results", "events"),
+    limit: int | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """Records at or after Unix time ``since``, per table, oldest first (read-only open; a
+    journal left by a crash is first recovered by a read-write open, as SQLite requires)."""
+    p = Path(path)
+    try:
+        db = _open_owned(p, create=False, read_only=True)
+    except UsageError:
+        raise
+    except sqlite3.Error:
+        db = _open_owned(p, create=False)
+    with closing(db):
+        try:
+            return {t: list(_rows(db, t, since, limit)) for t in tables}
+        except sqlite3.OperationalError as e:
+            raise UsageError(f"journal {p}: unreadable ({e})") from e
+
+
+def check_journal(path: str | Path) -> tuple[str, int, int]:
+    """(``PRAGMA integrity_check`` answer, results, events) after a normal open (recovering
+    the WAL as the daemon would on restart)."""
+    db = _open_owned(Path(path), create=False)
+    with closing(db):
+        ok = db.execute("PRAGMA integrity_check").fetchone()[0]
+        n_results = db.execute("SELECT count(*) FROM results").fetchone()[0]
+        n_events = db.execute("SELECT count(*) FROM events").fetchone()[0]
+    return str(ok), int(n_results), int(n_events)

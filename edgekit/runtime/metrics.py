@@ -1,0 +1,227 @@
+"""The daemon's Prometheus metrics, and the HTTP endpoint that serves them (and ``/status``).
+
+Names follow Prometheus conventions: ``edgekit_`` prefix, base units (seconds, joules, ratio),
+``_total`` for counters. The registry is the daemon's own (not the library's global one) with
+the process collector added (``process_cpu_seconds_total``, ``process_resident_memory_bytes``).
+The server binds 127.0.0.1 unless told otherwise and answers ``/metrics`` (text exposition)
+and ``/status`` (the JSON summary ``edgekit status`` prints).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Enum,
+    Gauge,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+    make_wsgi_app,
+)
+
+from edgekit.errors import UsageError
+
+__all__ = ["GOVERNOR_STATES", "DaemonMetrics", "MetricsServer", "serve"]
+
+GOVERNOR_STATES = ["normal", "low", "critical"]
+_LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5)
+_INFERENCE_BUCKETS_S = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
+_ENERGY_BUCKETS_J = (1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1)
+_COMMIT_BUCKETS_S = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
+
+
+class DaemonMetrics:
+    """Every metric of the daemon, with one method per thing observed."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        r = self.registry = registry if registry is not None else CollectorRegistry()
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        p = "edgekit_"
+        self.captures = Counter(f"{p}captures_received", "Captures that arrived whole", registry=r)
+        self.captures_lost = Counter(
+            f"{p}captures_lost", "Captures that never arrived whole (gaps in capture ids)", registry=r
+        )
+        self.captures_refused = Counter(
+            f"{p}captures_refused",
+            "Captures not inferred: format differs from the bundle's",
+            ["reason"],
+            registry=r,
+        )
+        self.packets_lost = Counter(
+            f"{p}link_packets_lost", "Packets of any type missing from the sequence numbers", registry=r
+        )
+        self.link_errors = Counter(
+            f"{p}link_errors", "Frames dropped or packets refused, by kind", ["kind"], registry=r
+        )
+        self.disconnects = Counter(f"{p}link_disconnects", "Serial link lost", registry=r)
+        self.reconnects = Counter(f"{p}link_reconnects", "Serial link re-opened", registry=r)
+        self.resets = Counter(f"{p}scanner_resets", "Scanner reboots seen", registry=r)
+        self.compatible = Gauge(
+            f"{p}scanner_compatible",
+            "1 when the scanner's format matches the bundle, 0 when refused",
+            registry=r,
+        )
+        self.scanner = Info(f"{p}scanner", "The scanner the daemon talks to (from HELLO)", registry=r)
+        self.model = Info(f"{p}model", "The bundle and the variant answering now", registry=r)
+        self.inferences = Counter(
+            f"{p}inferences",
+            "Model inferences answered, by variant and label ('unknown' below the OOD threshold)",
+            ["variant", "label"],
+            registry=r,
+        )
+        self.results = Counter(f"{p}results", "Results announced, by status", ["status"], registry=r)
+        self.unknowns = Counter(f"{p}unknown", "Results without a label ('unknown')", registry=r)
+        self.fallbacks = Counter(
+            f"{p}fallbacks", "Results answered by the baseline, by reason", ["reason"], registry=r
+        )
+        self.unavailable = Counter(
+            f"{p}unavailable", "Results with no model able to answer, by reason", ["reason"], registry=r
+        )
+        self.skipped = Counter(f"{p}skipped", "Captures the governor did not infer", registry=r)
+        self.undelivered = Counter(
+            f"{p}results_undelivered", "Results journaled but not sent (link down)", registry=r
+        )
+        self.latency = Histogram(
+            f"{p}capture_to_result_latency_seconds",
+            "Capture end (device clock mapped to host) to RESULT sent",
+            buckets=_LATENCY_BUCKETS_S,
+            registry=r,
+        )
+        self.inference = Histogram(
+            f"{p}inference_duration_seconds",
+            "Inference call alone, by source (model, baseline)",
+            ["source"],
+            buckets=_INFERENCE_BUCKETS_S,
+            registry=r,
+        )
+        self.preprocess = Histogram(
+            f"{p}preprocess_duration_seconds",
+            "Preprocessing of one capture",
+            buckets=_INFERENCE_BUCKETS_S,
+            registry=r,
+        )
+        self.energy = Histogram(
+            f"{p}energy_per_inference_joules",
+            "Energy per inference of each resolved rolling window (total, incl. idle share)",
+            buckets=_ENERGY_BUCKETS_J,
+            registry=r,
+        )
+        self.energy_last = Gauge(
+            f"{p}energy_per_inference_last_joules",
+            "Latest resolved window, total or dynamic (above idle)",
+            ["kind"],
+            registry=r,
+        )
+        self.energy_windows = Counter(
+            f"{p}energy_windows", "Rolling energy windows, resolved or not", ["resolved"], registry=r
+        )
+        self.energy_meter = Info(f"{p}energy_meter", "Where the energy figures come from", registry=r)
+        self.battery = Gauge(
+            f"{p}battery_state_of_charge_ratio", "Battery state of charge 0..1 (NaN: no gauge)", registry=r
+        )
+        self.battery.set(float("nan"))
+        self.governor = Enum(
+            f"{p}governor_state", "Battery governor state", states=GOVERNOR_STATES, registry=r
+        )
+        self.governor_changes = Counter(f"{p}governor_changes", "Governor state changes", registry=r)
+        self.drift = Gauge(
+            f"{p}drift_score",
+            "Population stability index of the rolling window vs the bundle's reference, by statistic",
+            ["statistic"],
+            registry=r,
+        )
+        self.drift_detected = Gauge(f"{p}drift_detected", "1 while drift is above threshold", registry=r)
+        self.drift_events = Counter(f"{p}drift_events", "Drift threshold crossings", registry=r)
+        self.commits = Counter(f"{p}journal_commits", "Journal transactions committed", registry=r)
+        self.commit_duration = Histogram(
+            f"{p}journal_commit_duration_seconds",
+            "COMMIT (with fsync) duration",
+            buckets=_COMMIT_BUCKETS_S,
+            registry=r,
+        )
+        self.internal_errors = Counter(
+            f"{p}internal_errors", "Periodic bookkeeping that failed (a bug: please report)", registry=r
+        )
+        self._inference_children: dict[tuple[str, str], Any] = {}
+        self._status_children: dict[str, Any] = {}
+
+    # per-result observations: children cached, so a result costs a few increments
+    def result(self, status: str, variant: str | None, label: str, latency_s: float | None) -> None:
+        child = self._status_children.get(status)
+        if child is None:
+            child = self._status_children[status] = self.results.labels(status)
+        child.inc()
+        if status in ("ok", "unknown") and variant is not None:
+            key = (variant, label)
+            inf = self._inference_children.get(key)
+            if inf is None:
+                inf = self._inference_children[key] = self.inferences.labels(variant, label)
+            inf.inc()
+        if latency_s is not None:
+            self.latency.observe(latency_s)
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class MetricsServer:
+    """The HTTP endpoint on its own thread; ``close`` stops it."""
+
+    def __init__(self, server: WSGIServer, thread: threading.Thread) -> None:
+        self._server = server
+        self._thread = thread
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def serve(
+    host: str, port: int, metrics: DaemonMetrics, status: Callable[[], dict[str, Any]]
+) -> MetricsServer:
+    """Serve ``/metrics`` and ``/status`` on ``host:port`` (port 0: any free port)."""
+    prom = make_wsgi_app(metrics.registry)
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "/")
+        if path == "/status":
+            body = json.dumps(status(), default=str).encode()
+            start_response(
+                "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+            )
+            return [body]
+        if path == "/metrics":
+            return prom(environ, start_response)
+        body = b"edgekit run: /metrics (Prometheus), /status (JSON)\n"
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [body]
+
+    try:
+        server = make_server(host, port, app, _Server, handler_class=_Quiet)
+    except OSError as e:
+        raise UsageError(f"--metrics-addr {host}:{port}: cannot listen ({e})") from e
+    thread = threading.Thread(target=server.serve_forever, name="edgekit-metrics", daemon=True)
+    thread.start()
+    return MetricsServer(server, thread)

@@ -1,0 +1,200 @@
+"""The engine's decisions: label, unknown, fallback on error / overrun / no model, unavailable."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from edgekit.runtime.baseline import BaselineAnswer
+from edgekit.runtime.engine import Engine, Watchdog
+from edgekit.runtime.model import ModelRunner, Prediction
+from edgekit.signals.preprocess import Pipeline
+
+LABELS = ["noise", "tone", "am"]
+
+
+class FakeBackend:
+    """A backend whose scores are fixed (or that raises, or blocks until released)."""
+
+    name = "fake"
+    input_spec: tuple = ()
+    output_spec: tuple = ()
+
+    def __init__(self, scores=None, error=None, hold: threading.Event | None = None):
+        self.scores = np.asarray(scores if scores is not None else [[0.0, 5.0, 0.0]], np.float32)
+        self.error = error
+        self.hold = hold
+        self.calls = 0
+
+    def run(self, x):
+        self.calls += 1
+        if self.hold is not None:
+            self.hold.wait(5)
+        if self.error is not None:
+            raise self.error
+        return self.scores
+
+    def run_all(self, feeds):
+        return [self.run(None)]
+
+    def close(self):
+        pass
+
+
+def runner(backend, threshold=0.5) -> ModelRunner:
+    return ModelRunner(
+        "fake-v",
+        backend,
+        Pipeline.from_spec([]),
+        labels=LABELS,
+        input_name="x",
+        output_index=0,
+        output_kind="logits",
+        ood_score="max_softmax",
+        ood_threshold=threshold,
+    )
+
+
+class FakeBaseline:
+    kind = "rule"
+    name = "fake-baseline"
+    accuracy = 0.9
+    source = "test"
+
+    def __init__(self, label="am", error=None):
+        self.label, self.error, self.calls = label, error, 0
+
+    def answer(self, x):
+        self.calls += 1
+        if self.error:
+            raise self.error
+        return BaselineAnswer(self.label, 0.7)
+
+    def close(self):
+        pass
+
+
+X = np.zeros((1, 2, 8), np.float32)
+
+
+def test_confident_answer_is_the_label_with_its_index():
+    # softmax of (0, 5, 0): 1 / (1 + 2 e^-5), computed here by hand
+    o = Engine(LABELS, runner(FakeBackend()), None, budget_s=None).decide(X)
+    assert (o.status, o.label, o.label_index, o.source) == ("ok", "tone", 1, "model")
+    assert o.confidence == pytest.approx(1 / (1 + 2 * np.exp(-5)), rel=1e-6)
+
+
+def test_below_the_threshold_is_unknown_but_keeps_the_top_label_for_drift():
+    flat = FakeBackend([[1.0, 1.1, 1.0]])  # top softmax ~0.35 < 0.5
+    o = Engine(LABELS, runner(flat), None, budget_s=None).decide(X)
+    assert (o.status, o.label, o.label_index, o.predicted) == ("unknown", None, None, "tone")
+    assert o.unknown and o.display_label == "unknown"
+
+
+def test_a_raising_primary_answers_from_the_baseline_marked_fallback():
+    base = FakeBaseline()
+    o = Engine(LABELS, runner(FakeBackend(error=RuntimeError("boom"))), base, budget_s=0.5).decide(X)
+    assert (o.status, o.label, o.label_index, o.source, o.reason) == (
+        "fallback",
+        "am",
+        2,
+        "baseline",
+        "error",
+    )
+    assert "RuntimeError: boom" in (o.detail or "") and not o.overrun and base.calls == 1
+
+
+def test_without_a_baseline_the_answer_is_unavailable_explicitly():
+    o = Engine(LABELS, runner(FakeBackend(error=ValueError("bad"))), None, budget_s=None).decide(X)
+    assert (o.status, o.label, o.source, o.reason) == ("unavailable", None, "none", "error")
+
+
+def test_no_model_loaded_uses_the_baseline():
+    o = Engine(LABELS, None, FakeBaseline("noise"), budget_s=None, primary_error="truncated").decide(X)
+    assert (o.status, o.label, o.reason, o.detail) == ("fallback", "noise", "not_loaded", "truncated")
+
+
+def test_an_overrunning_primary_is_cut_off_and_the_next_capture_too_while_it_is_busy():
+    hold = threading.Event()
+    backend = FakeBackend(hold=hold)
+    base = FakeBaseline()
+    eng = Engine(LABELS, runner(backend), base, budget_s=0.05, reserve_s=0.0)
+    first = eng.decide(X)
+    assert (first.status, first.reason, first.overrun) == ("fallback", "overrun", True)
+    assert "no answer within" in (first.detail or "")
+    second = eng.decide(X)  # the first call is still running: no queue behind it
+    assert (second.status, second.reason) == ("fallback", "overrun") and "busy" in (second.detail or "")
+    assert backend.calls == 1
+    hold.set()
+    deadline = time.monotonic() + 5
+    while eng._watchdog is not None and eng._watchdog.busy and time.monotonic() < deadline:
+        time.sleep(0.01)
+    third = eng.decide(X)  # the late answer of the first call must not be taken for this one
+    assert third.status == "ok" and backend.calls == 2
+    eng.close()
+
+
+def test_a_capture_already_past_its_budget_skips_the_model():
+    backend = FakeBackend()
+    o = Engine(LABELS, runner(backend), None, budget_s=0.15, reserve_s=0.005).decide(X, age_s=0.149)
+    assert (o.status, o.reason, o.overrun) == ("unavailable", "overrun", True)
+    assert backend.calls == 0
+
+
+def test_a_failing_baseline_still_gives_an_answer():
+    eng = Engine(
+        LABELS, runner(FakeBackend(error=RuntimeError("x"))), FakeBaseline(error=OSError("y")), budget_s=None
+    )
+    o = eng.decide(X)
+    assert o.status == "unavailable" and "baseline failed too" in (o.detail or "")
+
+
+def test_skip_is_explicit():
+    o = Engine(LABELS, None, None, budget_s=None).skip("governor critical")
+    assert (o.status, o.reason, o.label) == ("skipped", "governor", None)
+
+
+def test_watchdog_reports_errors_and_values():
+    w = Watchdog()
+    assert w.call(lambda: 7, 1.0) == ("done", 7)
+    state, err = w.call(lambda: 1 / 0, 1.0)
+    assert state == "error" and isinstance(err, ZeroDivisionError)
+    w.close()
+
+
+def test_real_predict_rejects_non_finite_scores():
+    with pytest.raises(FloatingPointError):
+        runner(FakeBackend([[np.nan, 0.0, 0.0]])).predict(X)
+
+
+def test_prediction_carries_timings():
+    p = runner(FakeBackend()).predict(X)
+    assert isinstance(p, Prediction) and p.preprocess_s >= 0 and p.inference_s >= 0
+
+
+class SlowBaseline(FakeBaseline):
+    def answer(self, x):
+        time.sleep(0.02)
+        return super().answer(x)
+
+
+def test_a_late_capture_is_answered_by_the_model_when_the_baseline_is_not_faster():
+    base = SlowBaseline()
+    eng = Engine(LABELS, runner(FakeBackend()), base, budget_s=0.15, reserve_s=0.0)
+    times = eng.warm_up(X)
+    assert times["baseline"] > times["primary"]
+    o = eng.decide(X, age_s=0.2)
+    assert (o.status, o.label, o.source, o.reason, o.overrun) == ("ok", "tone", "model", "overrun", True)
+    assert "not faster" in (o.detail or "")
+    eng.close()
+
+
+def test_a_late_capture_falls_back_when_the_baseline_is_cheaper():
+    eng = Engine(LABELS, runner(FakeBackend(hold=None)), FakeBaseline(), budget_s=0.15, reserve_s=0.0)
+    eng._primary_s, eng._baseline_s = 0.010, 0.001  # measured: the baseline is 10x cheaper
+    o = eng.decide(X, age_s=0.2)
+    assert (o.status, o.source, o.reason, o.overrun) == ("fallback", "baseline", "overrun", True)
+    eng.close()
