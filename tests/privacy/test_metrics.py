@@ -61,4 +61,5 @@ def test_loss_from_logits_and_probabilities() -> None:
     probs = np.array([[0.9, 0.1], [0.5, 0.5]])
     assert per_example_loss(probs, y, "probabilities") == pytest.approx([-np.log(0.9), np.log(2)])
     s = attack_scores(logits, y, reference_scores=np.zeros((2, 2)))
+    assert s["confidence"] == pytest.approx([1 / (1 + np.exp(-2.0)), 0.5])
     assert s["reference_loss"] == pytest.approx(np.log(2.0) - expect)
