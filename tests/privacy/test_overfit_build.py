@@ -90,6 +90,12 @@ def test_memorising_model_is_rejected(tmp_path: Path) -> None:
         assert vr.privacy is not None and vr.privacy.attacks[0].n_members == 60
     rep_v = got["report"]["variants"][0]
     assert rep_v["privacy"]["attacks"][0]["n_non_members"] == 1000
+    md = (tmp_path / "out" / "report.md").read_text().replace("\\", "")  # markdown escapes
+    assert "Privacy: membership inference" in md
+    assert "not a proof of privacy" in md
+    adv = result.variants[0].privacy.attacks[0]
+    assert f"{adv.advantage:.3f} [{adv.advantage_ci[0]:.3f}, {adv.advantage_ci[1]:.3f}]" in md
+    assert "Privacy: membership inference" in (tmp_path / "out" / "report.html").read_text()
 
 
 def test_model_trained_on_plenty_of_data_passes(tmp_path: Path) -> None:
