@@ -8,10 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from edgekit.builder.pipeline import run_build
 from edgekit.builder.stages.context import BuildOptions
+from edgekit.cli import main
 from edgekit.config import load_config
 
 FEATURES = 200
@@ -96,6 +98,25 @@ def test_memorising_model_is_rejected(tmp_path: Path) -> None:
     adv = result.variants[0].privacy.attacks[0]
     assert f"{adv.advantage:.3f} [{adv.advantage_ci[0]:.3f}, {adv.advantage_ci[1]:.3f}]" in md
     assert "Privacy: membership inference" in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_audit_command_on_the_built_bundle(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    got = _build(tmp_path, n_train=60, l2=0.0, steps=3000)
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    args = ["audit", "out/logreg.bundle.tar.gz", "--members", "members.npz",
+            "--non-members", "non_members.npz", "--bootstrap", "20"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    built = {v.name: v.privacy for v in got["result"].variants}
+    assert set(out["variants"]) == set(built)
+    for name, audit in out["variants"].items():
+        # the same model and data give the same point figures as the build's audit stage
+        assert audit["attacks"][0]["auc"] == pytest.approx(built[name].attacks[0].auc)
+    assert main([*args, "--max-advantage", "0.3"]) == 1
+    assert main([*args[:3], "missing.npz", *args[4:]]) == 2
 
 
 def test_model_trained_on_plenty_of_data_passes(tmp_path: Path) -> None:
