@@ -7,7 +7,7 @@ Renderer-neutral, like ``_view``'s sections.
 
 from __future__ import annotations
 
-from edgekit.report._view import Bullets, Cell, Para, Section, Table, fmt_pct, rich
+from edgekit.report._view import Bullets, Cell, Para, Section, Table, code, fmt_pct, rich
 from edgekit.results import BuildResult, MembershipAttack, VariantResult
 
 __all__ = ["privacy_section"]
@@ -57,11 +57,14 @@ def privacy_section(r: BuildResult) -> Section | None:
                     Cell(rich(_change(a, ref, v))),
                 ]
             )
-    tested = (
-        f"Could someone holding the model file tell whether a given capture was in its training "
-        f"set? Members: {first.members}; non-members (same distribution, never trained on): "
-        f"{first.non_members}. {first.provenance}. Each attack scores every capture from the "
-        "model's outputs only and is judged over all its thresholds."
+    tested = rich(
+        "Could someone holding the model file tell whether a given capture was in its training "
+        "set? Members: ",
+        code(first.members),
+        "; non-members (same distribution, never trained on): ",
+        code(first.non_members),
+        f". {first.provenance}. Each attack scores every capture from the model's outputs only "
+        "and is judged over all its thresholds.",
     )
     meaning = [
         rich("AUC 0.5 and advantage 0 are what guessing achieves; advantage is the largest "
@@ -81,7 +84,7 @@ def privacy_section(r: BuildResult) -> Section | None:
         "privacy",
         "Privacy: membership inference",
         [
-            Para(rich(tested)),
+            Para(tested),
             Bullets([rich(f"{k}: {m}") for k, m in methods.items()]),
             Table(
                 ["Variant", "Attack", "Members / non", "ROC AUC [95 %]", "Advantage [95 %]",
