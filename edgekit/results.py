@@ -175,6 +175,7 @@ class PrivacyResult:
     non_members: str
     attacks: list[MembershipAttack] = field(default_factory=list)
     provenance: str = ""
+    hygiene: list[str] = field(default_factory=list)  # training traces found in the file
 
     @property
     def worst(self) -> MembershipAttack | None:

@@ -32,6 +32,17 @@ def _change(a: MembershipAttack, ref: VariantResult | None, v: VariantResult) ->
     return f"{delta:+.3f}" + (" (within the intervals)" if overlap else " (intervals disjoint)")
 
 
+def _hygiene(audited: list[VariantResult]) -> Para | Bullets:
+    """What the ONNX files carry beyond their computation (reported, not stripped)."""
+    lines = [
+        rich(f"{v.name}: {line}") for v in audited if v.privacy for line in v.privacy.hygiene
+    ]
+    if not lines:
+        return Para(rich("Artifact scan (ONNX variants): no doc strings, metadata properties or "
+                         "initializers holding member rows were found."))
+    return Bullets(lines, "ne")
+
+
 def privacy_section(r: BuildResult) -> Section | None:
     """None when no variant was audited (no ``[privacy]`` data)."""
     audited = [v for v in r.variants if v.privacy is not None]
@@ -93,6 +104,7 @@ def privacy_section(r: BuildResult) -> Section | None:
                 [False, False, True, True, True, True, True, False],
             ),
             Bullets(meaning),
+            _hygiene(audited),
             Para(rich(f"Intervals: {first.attacks[0].bootstrap} bootstrap resamples, "
                       f"{fmt_pct(first.attacks[0].confidence, 0)} percentile."), note=True),
         ],

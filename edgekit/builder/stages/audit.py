@@ -17,6 +17,7 @@ from edgekit.builder.stages.scoring import score_file
 from edgekit.data.dataset import Dataset, load_source
 from edgekit.errors import DataError
 from edgekit.privacy.audit import audit_outputs, subsample
+from edgekit.privacy.hygiene import scan_onnx
 
 __all__ = ["audit", "load_group"]
 
@@ -78,6 +79,10 @@ def audit(run: Run) -> Run:
                 member_reference=m_ref,
                 non_member_reference=n_ref,
             )
+            if vr.runtime == "onnxruntime" and vr.path.endswith(".onnx"):
+                vr.privacy.hygiene = scan_onnx(run.staging / vr.path, m_x[: p.max_rows])
+                for line in vr.privacy.hygiene:
+                    run.warnings.append(f"{vr.name}: the artifact carries {line}")
             w = vr.privacy.worst
             if w is not None:
                 run.log(
