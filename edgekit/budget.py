@@ -103,6 +103,19 @@ def _memory(limit: float, v: VariantResult, ctx: BudgetContext) -> BudgetCheck:
     return _cmp("max_peak_memory_mb", limit, v.latency.peak_memory_mb, "MiB")
 
 
+def _membership(key: str, attr: str) -> Evaluator:
+    """The strongest attack's figure ``attr``; not evaluated without a [privacy] audit."""
+
+    def evaluate(limit: float, v: VariantResult, ctx: BudgetContext) -> BudgetCheck:
+        if v.privacy is None or not v.privacy.attacks:
+            return _ne(key, limit, "no member data ([privacy] members and non_members)")
+        a = max(v.privacy.attacks, key=lambda x: float(getattr(x, attr)))
+        detail = f"{a.attack} attack; {v.privacy.provenance}"
+        return _cmp(key, limit, float(getattr(a, attr)), "", detail)
+
+    return evaluate
+
+
 def _energy_check(key: str, unit: str, attr: str, minimum: bool = False) -> Evaluator:
     def evaluate(limit: float, v: VariantResult, ctx: BudgetContext) -> BudgetCheck:
         e = v.energy
@@ -153,6 +166,18 @@ BUDGET_KINDS: dict[str, BudgetKind] = {
             "h",
             "battery life at the duty cycle",
             _energy_check("min_battery_life_h", "h", "battery_life_h", minimum=True),
+        ),
+        BudgetKind(
+            "max_membership_advantage",
+            "",
+            "membership-inference advantage (max TPR - FPR), strongest attack",
+            _membership("max_membership_advantage", "advantage"),
+        ),
+        BudgetKind(
+            "max_membership_auc",
+            "",
+            "membership-inference ROC AUC, strongest attack",
+            _membership("max_membership_auc", "auc"),
         ),
     )
 }

@@ -28,6 +28,7 @@ __all__ = [
     "DataConfig",
     "ModelConfig",
     "OodConfig",
+    "PrivacyConfig",
     "ProfileConfig",
     "QuantConfig",
     "SlicesConfig",
@@ -143,6 +144,19 @@ class BudgetsConfig:
     max_battery_life_loss_pct: float | None = None
     min_battery_life_h: float | None = None
     require_measured_energy: bool = False
+    max_membership_advantage: float | None = None
+    max_membership_auc: float | None = None
+
+
+@dataclass(frozen=True)
+class PrivacyConfig:
+    """The membership-inference audit: data the model was trained on and data it never saw."""
+
+    members: str = ""  # an .npz or a synthetic recipe: the training data
+    non_members: str = ""  # same distribution, never seen in training
+    max_rows: int = 2000  # per group, subsampled (seeded) to keep the audit under a minute
+    bootstrap: int = 200  # bootstrap resamples for the intervals
+    reference_model: str = ""  # an ONNX trained without the members, for the calibrated attack
 
 
 @dataclass(frozen=True)
@@ -181,6 +195,7 @@ class BuildConfig:
     budgets: BudgetsConfig = field(default_factory=BudgetsConfig)
     battery: BatteryConfig = field(default_factory=BatteryConfig)
     target: TargetConfig = field(default_factory=TargetConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     schema: int = 1
     source: str = ""
     base_dir: str = "."
@@ -362,6 +377,8 @@ def _check_ranges(cfg: BuildConfig, fail: Any) -> None:
         # the wire's range rules (firmware_bridge/PROTOCOL.md): a HELLO announcing more than 1024
         # samples per capture is Incompatible, so a bundle needing more could never run
         "capture.samples_per_capture": (cfg.capture.samples_per_capture, 1, 1024),
+        "privacy.max_rows": (cfg.privacy.max_rows, 10, math.inf),
+        "privacy.bootstrap": (cfg.privacy.bootstrap, 0, 100_000),
     }
     # Budgets: fractions of accuracy in [0, 1], a percentage in [0, 100], the rest >= 0.
     budget_highs = {
@@ -369,6 +386,8 @@ def _check_ranges(cfg: BuildConfig, fail: Any) -> None:
         "max_slice_accuracy_drop": 1.0,
         "min_accuracy": 1.0,
         "max_battery_life_loss_pct": 100.0,
+        "max_membership_advantage": 1.0,
+        "max_membership_auc": 1.0,
     }
     for f in dataclasses.fields(BudgetsConfig):
         v = getattr(cfg.budgets, f.name)
@@ -415,10 +434,19 @@ def _check_ranges(cfg: BuildConfig, fail: Any) -> None:
             )
 
 
+def _check_privacy(cfg: BuildConfig, fail: Any) -> None:
+    """Members and non-members go together; a membership budget needs both."""
+    p = cfg.privacy
+    if bool(p.members) != bool(p.non_members):
+        missing = "privacy.non_members" if p.members else "privacy.members"
+        raise fail(missing, "missing: members and non_members go together (the audit needs both)")
+
+
 def _check_values(cfg: BuildConfig, fail: Any) -> None:
     """Everything types alone cannot express, so a bad file stops before any work starts."""
     if cfg.schema != 1:
         raise fail("schema", f"unsupported schema {cfg.schema}; this edgekit reads schema 1")
+    _check_privacy(cfg, fail)
     _check_names(cfg, fail)
     _check_ranges(cfg, fail)
     for i, step in enumerate(cfg.preprocess):

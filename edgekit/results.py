@@ -16,7 +16,9 @@ __all__ = [
     "BuildResult",
     "EnergyFigure",
     "LatencyResult",
+    "MembershipAttack",
     "OodResult",
+    "PrivacyResult",
     "QuantStep",
     "SliceResult",
     "StageTiming",
@@ -146,6 +148,42 @@ class QuantStep:
 
 
 @dataclass
+class MembershipAttack:
+    """One membership-inference attack's figures; each ``_ci`` is a bootstrap (low, high)."""
+
+    attack: str
+    method: str  # which attack from the literature, in a line
+    n_members: int
+    n_non_members: int
+    auc: float
+    auc_ci: tuple[float, float]
+    advantage: float  # max over thresholds of TPR - FPR
+    advantage_ci: tuple[float, float]
+    tpr_at_1pct_fpr: float
+    tpr_at_1pct_fpr_ci: tuple[float, float]
+    tpr_at_01pct_fpr: float
+    tpr_at_01pct_fpr_ci: tuple[float, float]
+    bootstrap: int
+    confidence: float
+
+
+@dataclass
+class PrivacyResult:
+    """The membership-inference audit of one variant (edgekit.privacy)."""
+
+    members: str
+    non_members: str
+    attacks: list[MembershipAttack] = field(default_factory=list)
+    provenance: str = ""
+    hygiene: list[str] = field(default_factory=list)  # training traces found in the file
+
+    @property
+    def worst(self) -> MembershipAttack | None:
+        """The attack with the highest membership advantage."""
+        return max(self.attacks, key=lambda a: a.advantage, default=None)
+
+
+@dataclass
 class VariantResult:
     """Everything known about one variant."""
 
@@ -164,6 +202,7 @@ class VariantResult:
     energy: EnergyFigure | None = None
     checks: list[BudgetCheck] = field(default_factory=list)
     quant_search: list[QuantStep] = field(default_factory=list)
+    privacy: PrivacyResult | None = None  # membership-inference audit ([privacy])
     meta: dict[str, Any] = field(default_factory=dict)  # converter versions, layouts, qparams
 
     @property

@@ -25,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edgekit.config import load_config  # noqa: E402
+from edgekit.config import BuildConfig, load_config  # noqa: E402
 from edgekit.data.dataset import Dataset  # noqa: E402
 from edgekit.data.synth import CLASSES, generate  # noqa: E402
 from edgekit.signals.preprocess import Pipeline  # noqa: E402
@@ -34,7 +34,22 @@ TRAIN_SEED = 1
 VAL_SEED = 2
 TEST_SEED = 3
 TORCH_SEED = 0
+# Non-members for edgekit's membership-inference audit ([privacy] in each edgekit.toml): the
+# training recipe with a seed no other data set of these models uses.
+NON_MEMBER_SEED = 404
 SNR_BUCKETS = [(-10, -5), (-5, 0), (0, 5), (5, 10), (10, 15), (15, 20)]
+
+
+def check_privacy_recipes(cfg: BuildConfig, n_train: int, where: Path) -> None:
+    """The config's [privacy] must name this script's training set and a disjoint seed, so the
+    reference build audits the data the model was really trained on."""
+    want = (
+        f"synthetic:rf?n={n_train}&seed={TRAIN_SEED}",
+        f"synthetic:rf?n={n_train}&seed={NON_MEMBER_SEED}",
+    )
+    have = (cfg.privacy.members, cfg.privacy.non_members)
+    if have != want:  # a warning: --quick runs train on fewer captures on purpose
+        log(f"WARNING {where}: [privacy] members/non_members are {have}; this run trains on {want}")
 
 
 def log(msg: str) -> None:
@@ -140,6 +155,7 @@ def train_cnn(n_train: int, epochs: int, out: Path) -> None:
     from torch import nn
 
     cfg = load_config(out / "edgekit.toml")
+    check_privacy_recipes(cfg, n_train, out / "edgekit.toml")
     pipe = Pipeline.from_spec(cfg.preprocess)
     torch.manual_seed(TORCH_SEED)
     torch.use_deterministic_algorithms(True)
@@ -245,6 +261,7 @@ def train_gbt(n_train: int, rounds: int, out: Path) -> None:
     from onnxmltools.convert.common.data_types import FloatTensorType
 
     cfg = load_config(out / "edgekit.toml")
+    check_privacy_recipes(cfg, n_train, out / "edgekit.toml")
     pipe = Pipeline.from_spec(cfg.preprocess)
     t0 = time.perf_counter()
     train = generate(n_train, seed=TRAIN_SEED)

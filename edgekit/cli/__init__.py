@@ -47,6 +47,7 @@ def _root(
 def _register() -> None:
     # Imported for their side effect of adding commands to ``app``.
     from edgekit.cli import (  # noqa: F401
+        audit_cmd,
         bench_cmd,
         build_cmd,
         bundle_cmd,

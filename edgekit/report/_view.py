@@ -590,6 +590,11 @@ def build_view(result: BuildResult, *, worst_n: int = 5) -> ReportView:
 
     at = next((i for i, s in enumerate(sections) if s.id in ("stages", "provenance")), len(sections))
     sections[at:at] = trees_sections(r)  # feature costs and truncation, before the timings
+    from edgekit.report.privacy_section import privacy_section  # imports this module's blocks
+
+    priv = privacy_section(r)
+    at = next((i for i, s in enumerate(sections) if s.id in ("stages", "provenance")), len(sections))
+    sections[at:at] = [priv] if priv is not None else []  # the audit, before the timings
     if r.warnings:
         sections.append(Section("warnings", "Warnings",
                                 [Bullets([rich(w) for w in r.warnings], "ne")]))

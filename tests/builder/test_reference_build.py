@@ -111,3 +111,18 @@ def test_tightened_budget_rejects_with_reason(tmp_path: Path, capsys: pytest.Cap
     assert "REJECTED" in out and "max_latency_p99_ms" in out and "limit 0.001" in out
     md = (tmp_path / "out" / "report.md").read_text()
     assert md.startswith("## Build REJECTED") and "max\\_latency\\_p99\\_ms" in md
+
+
+@pytest.mark.converter
+def test_reference_build_audits_membership_per_variant(built: tuple[int, Path, dict]) -> None:
+    """[privacy] of the reference config: every built variant carries the audit, and the report
+    has the auditor's section with its figures."""
+    _, out, report = built
+    for v in report["variants"]:
+        attacks = {a["attack"]: a for a in v["privacy"]["attacks"]}
+        assert set(attacks) >= {"loss", "confidence"}
+        loss = attacks["loss"]
+        assert loss["n_members"] == loss["n_non_members"] == 1000
+        assert loss["auc_ci"][0] <= loss["auc"] <= loss["auc_ci"][1]
+    md = (out / "report.md").read_text()
+    assert "Privacy: membership inference" in md and "not a proof of privacy" in md
