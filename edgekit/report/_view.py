@@ -28,6 +28,8 @@ __all__ = [
     "build_view",
     "fmt_ms",
     "fmt_pct",
+    "largest_drop_slices",
+    "lowest_accuracy_slices",
     "slice_label",
     "worst_slices",
 ]
@@ -239,18 +241,30 @@ def _checks_summary(v: VariantResult) -> Cell:
 # ---------------------------------------------------------------------------- sections
 
 
-def worst_slices(v: VariantResult, n: int, *, by_accuracy: bool = False) -> list[SliceResult]:
-    """The ``n`` slices with the largest accuracy drop (the variant's own ranking if it has one),
-    or, with ``by_accuracy`` (the reference, whose drops are all zero), the least accurate."""
+def _rankable(v: VariantResult) -> list[SliceResult]:
     if v.accuracy is None:
         return []
-    if by_accuracy:
-        return sorted(v.accuracy.slices, key=lambda s: (
-            s.accuracy if _ok(s.accuracy) else math.inf, slice_label(s)))[:n]
-    ranked = v.accuracy.worst_slices or sorted(
-        v.accuracy.slices, key=lambda s: (-(s.drop if _ok(s.drop) else -math.inf), slice_label(s))
-    )
-    return ranked[:n]
+    return [s for s in v.accuracy.slices if s.n >= v.accuracy.min_slice_size]
+
+
+def largest_drop_slices(v: VariantResult, n: int) -> list[SliceResult]:
+    """The ``n`` slices with the largest accuracy drop vs the reference, largest first.
+
+    Only real drops (> 0) qualify: a slice the variant improves is never listed as worst.
+    """
+    drops = [s for s in _rankable(v) if _ok(s.drop) and s.drop > 0]
+    return sorted(drops, key=lambda s: (-s.drop, slice_label(s)))[:n]
+
+
+def lowest_accuracy_slices(v: VariantResult, n: int) -> list[SliceResult]:
+    """The ``n`` least accurate slices, lowest first (a weakness of the model, not of the build)."""
+    accs = [s for s in _rankable(v) if _ok(s.accuracy)]
+    return sorted(accs, key=lambda s: (s.accuracy, slice_label(s)))[:n]
+
+
+def worst_slices(v: VariantResult, n: int, *, by_accuracy: bool = False) -> list[SliceResult]:
+    """Largest drops, or with ``by_accuracy`` the least accurate slices (kept for callers)."""
+    return lowest_accuracy_slices(v, n) if by_accuracy else largest_drop_slices(v, n)
 
 
 def _verdict(r: BuildResult) -> Verdict:
@@ -400,25 +414,46 @@ def _budgets_section(r: BuildResult) -> Section:
     return Section("budgets", "Budget checks", blocks)
 
 
-def _slices_section(r: BuildResult, n: int) -> Section | None:
-    target = next((v for v in r.variants if v.name == r.selected and v.accuracy), None) or next(
-        (v for v in r.variants if v.name == r.reference and v.accuracy), None)
-    if target is None:
-        return None
-    top = worst_slices(target, n, by_accuracy=target.name == r.reference)
-    if not top:
-        return None
-    rows = [
+def _slice_rows(top: list[SliceResult]) -> list[list[Cell]]:
+    return [
         [Cell(rich(slice_label(s))), Cell(rich(str(s.n))), Cell(rich(fmt_pct(s.accuracy))),
          Cell(rich(fmt_pct(s.reference_accuracy))),
          Cell(rich(fmt_pp(s.drop)), "fail" if _ok(s.drop) and s.drop > 0 else "")]
         for s in top
     ]
-    which = ("selected variant, by drop vs reference" if target.name == r.selected
-             else "reference, least accurate; no variant selected")
-    return Section("slices", f"Worst slices — {target.name} ({which})", [
-        Table(["Slice", "n", "Accuracy", "Ref accuracy", "Drop"], rows,
-              [False, True, True, True, True])])
+
+
+_SLICE_HEADERS = ["Slice", "n", "Accuracy", "Ref accuracy", "Drop"]
+_SLICE_NUMERIC = [False, True, True, True, True]
+
+
+def _slices_section(r: BuildResult, n: int) -> Section | None:
+    """Two lists, each sorted by its own key: largest drop vs reference, and lowest accuracy."""
+    target = next((v for v in r.variants if v.name == r.selected and v.accuracy), None) or next(
+        (v for v in r.variants if v.name == r.reference and v.accuracy), None)
+    if target is None or target.accuracy is None:
+        return None
+    lowest = lowest_accuracy_slices(target, n)
+    if not lowest:
+        return None
+    blocks: list[Block] = []
+    size = target.accuracy.min_slice_size
+    scope = f"slices of at least {size} captures" if size else "all slices"
+    if target.name != r.reference:
+        drops = largest_drop_slices(target, n)
+        blocks.append(Para(rich(b("Largest drop vs reference"),
+                                f" ({scope}, largest first; improvements are not listed)")))
+        if drops:
+            blocks.append(Table(_SLICE_HEADERS, _slice_rows(drops), _SLICE_NUMERIC))
+        else:
+            blocks.append(Para(rich("No slice is less accurate than on the reference."),
+                               note=True))
+    else:
+        blocks.append(Para(rich("No variant selected: the reference is shown, whose drops are "
+                                "zero by definition."), note=True))
+    blocks.append(Para(rich(b("Lowest accuracy"), f" ({scope}, lowest first)")))
+    blocks.append(Table(_SLICE_HEADERS, _slice_rows(lowest), _SLICE_NUMERIC))
+    return Section("slices", f"Slices — {target.name}", blocks)
 
 
 def _ood_section(r: BuildResult) -> Section | None:

@@ -84,14 +84,41 @@ def test_skipped_variant_reason_is_shown(passed_result: BuildResult) -> None:
     assert "TFLite converter not installed (pip install 'edgekit[tflite]')" in section
 
 
-def test_worst_slices_of_selected_variant(passed_result: BuildResult) -> None:
-    md = render_markdown(passed_result, worst_n=3)
-    section = _section(md, "Worst slices")
+def _plant_slices(result: BuildResult) -> None:
+    """On the shipped variant: QPSK improves by 5.13 pp, FM drops 30 pp on too few captures."""
+    acc = result.variant("onnx-int8-static").accuracy
+    assert acc is not None
+    acc.min_slice_size = 100
+    for s in acc.slices:
+        if s.value == "QPSK":
+            s.drop, s.accuracy = -0.0513, s.reference_accuracy + 0.0513
+        if s.value == "FM":
+            s.n, s.drop, s.accuracy = 50, 0.30, s.reference_accuracy - 0.30
+
+
+def test_slice_lists_each_sorted_by_its_own_key(passed_result: BuildResult) -> None:
+    _plant_slices(passed_result)
+    section = _unescape(_section(render_markdown(passed_result, worst_n=10), "Slices"))
     assert "onnx-int8-static" in section.splitlines()[0]
-    rows = _table_rows(section)
-    assert len(rows) == 3
-    assert _unescape(rows[0][0]) == "snr_db=-10..-5"
-    assert rows[0][1:] == ["180", "58.9%", "62.0%", "3.10 pp"]
+    drops, lowest = _tables(section)
+    # Positive drops of slices with >= 100 captures: -10..-5 3.1 pp, then eight at 0.4 pp minus
+    # QPSK (an improvement) and FM (50 captures), ties by label.
+    assert [r[0] for r in drops] == [
+        "snr_db=-10..-5", "signal_type=16QAM", "signal_type=AM", "signal_type=BPSK",
+        "snr_db=-5..0", "snr_db=0..5", "snr_db=10..20", "snr_db=5..10"]
+    assert drops[0][1:] == ["180", "58.9%", "62.0%", "3.10 pp"]
+    assert all(not r[4].startswith("-") for r in drops)
+    # Accuracy = reference - drop: 0.589, 0.806, 0.856 (16QAM), 0.926 (BPSK), 0.936, 0.9513 (QPSK)
+    assert [r[0] for r in lowest[:6]] == [
+        "snr_db=-10..-5", "snr_db=-5..0", "signal_type=16QAM", "signal_type=BPSK",
+        "snr_db=0..5", "signal_type=QPSK"]
+    assert lowest[5][4] == "-5.13 pp"
+    assert "signal_type=FM" not in section
+
+
+def test_slice_lists_respect_worst_n(passed_result: BuildResult) -> None:
+    drops, lowest = _tables(_section(render_markdown(passed_result, worst_n=3), "Slices"))
+    assert len(drops) == 3 and len(lowest) == 3
 
 
 def test_energy_quant_ood_provenance_and_warnings(passed_result: BuildResult) -> None:
