@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from edgekit.results import BudgetCheck, BuildResult, SliceResult, VariantResult
 
 __all__ = [
+    "LATENCY_SCOPE",
+    "MODEL_ONLY",
     "Block",
     "Bullets",
     "Cell",
@@ -26,11 +28,14 @@ __all__ = [
     "Table",
     "Verdict",
     "build_view",
+    "fmt_mj",
     "fmt_ms",
     "fmt_pct",
     "largest_drop_slices",
+    "latency_basis",
     "lowest_accuracy_slices",
     "slice_label",
+    "with_code",
     "worst_slices",
 ]
 
@@ -140,7 +145,45 @@ def fmt_num(x: float | None) -> str:
 
 
 def fmt_ms(x: float | None) -> str:
-    return fmt_num(x)
+    """Milliseconds to 3 significant figures (0.182, 4.48, 12.3, 150)."""
+    return _sig3(x)
+
+
+def fmt_mj(x: float | None) -> str:
+    """Millijoules to 3 significant figures."""
+    return _sig3(x)
+
+
+def _sig3(x: float | None) -> str:
+    if x is None or isinstance(x, bool) or not math.isfinite(x):
+        return _NA
+    if x == 0:
+        return "0"
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
+    digits = max(0, 2 - math.floor(math.log10(abs(x))))
+    return f"{x:.{digits}f}"
+
+
+def _signed_ms(x: float | None) -> str:
+    if x is None or not _ok(x):
+        return _NA
+    return ("-" if x < 0 else "+") + fmt_ms(abs(x))
+
+
+LATENCY_SCOPE = "preprocessing + inference"
+MODEL_ONLY = "model only"
+
+
+def latency_basis(r: BuildResult) -> str:
+    """Where the variants' latencies were measured: the host, the target, or both."""
+    kinds = {("target" if v.latency.provenance.startswith("target") else "host")
+             for v in r.variants if v.latency}
+    if kinds == {"target"}:
+        return "measured on the target"
+    if kinds == {"host", "target"}:
+        return "target where measured there, else this host"
+    return "measured on this host"
 
 
 def fmt_pct(x: float | None, digits: int = 1) -> str:
@@ -170,10 +213,30 @@ def _is_min(c: BudgetCheck) -> bool:
     return c.budget.startswith("min_")
 
 
+def _display_unit(c: BudgetCheck) -> tuple[float, str]:
+    """(scale, unit) a budget's figures are shown in: one unit per quantity across the report.
+
+    Accuracy drops are fractions in the budget ("abs") but percentage points everywhere else;
+    an accuracy without a unit is a fraction shown as %.
+    """
+    if c.unit == "abs" or (c.unit == "" and "drop" in c.budget):
+        return 100.0, "pp"
+    if c.unit == "" and "accuracy" in c.budget:
+        return 100.0, "%"
+    return 1.0, c.unit
+
+
+def _fig(c: BudgetCheck, x: float) -> str:
+    scale, unit = _display_unit(c)
+    if unit == "pp":
+        return fmt_pp(x)  # the same 2 decimals as every Drop column
+    return _with_unit(fmt_num(scale * x), unit)
+
+
 def _limit_text(c: BudgetCheck) -> str:
     if isinstance(c.limit, bool):
         return "must be true" if c.limit else "must be false"
-    return ("≥ " if _is_min(c) else "≤ ") + _with_unit(fmt_num(c.limit), c.unit)
+    return ("≥ " if _is_min(c) else "≤ ") + _fig(c, c.limit)
 
 
 def _value_text(c: BudgetCheck) -> str:
@@ -181,7 +244,7 @@ def _value_text(c: BudgetCheck) -> str:
         return _NA
     if isinstance(c.limit, bool):
         return "true" if c.value else "false"
-    return _with_unit(fmt_num(c.value), c.unit)
+    return _fig(c, float(c.value))
 
 
 def _margin_text(c: BudgetCheck) -> str:
@@ -189,7 +252,7 @@ def _margin_text(c: BudgetCheck) -> str:
     ex = c.excess
     if ex is None or not _ok(ex) or c.status == "not_evaluated":
         return _NA
-    amount = _with_unit(fmt_num(abs(ex)), c.unit)
+    amount = _fig(c, abs(ex))
     rel = ""
     if isinstance(c.limit, int | float) and c.limit != 0 and ex > 0:
         rel = f" ({100 * ex / abs(c.limit):+.0f}%)"
@@ -211,7 +274,7 @@ def _failure_line(v: VariantResult, c: BudgetCheck) -> Rich:
         body = f": {_value_text(c)}, {_limit_text(c)}"
     else:
         op = "<" if _is_min(c) else ">"
-        bound = _with_unit(fmt_num(c.limit), c.unit)
+        bound = _fig(c, c.limit)
         body = f": {_value_text(c)} {op} limit {bound}, {_margin_text(c)}"
     return rich(b(c.budget), " on ", b(v.name), body, f" — {c.detail}" if c.detail else "")
 
@@ -314,7 +377,7 @@ def _variants_section(r: BuildResult) -> Section:
         ref_acc = ref.accuracy.accuracy
     has_energy = any(v.energy for v in r.variants)
     headers = ["Variant", "Status", "Size KiB", "Accuracy", "Drop vs ref", "Agreement",
-               "p50 ms", "p99 ms", "Peak MB"]
+               f"p50 ms ({LATENCY_SCOPE})", f"p99 ms ({LATENCY_SCOPE})", "Peak MiB"]
     numeric = [False, False, True, True, True, True, True, True, True]
     if has_energy:
         headers.append("Energy mJ")
@@ -322,8 +385,10 @@ def _variants_section(r: BuildResult) -> Section:
     headers.append("Budgets")
     numeric.append(False)
     rows: list[list[Cell]] = []
+    marks_used: set[str] = set()
     for v in r.variants:
         mark = (" ★" if v.name == r.selected else "") + (" (ref)" if v.name == r.reference else "")
+        marks_used.update(m for m in ("★", "(ref)") if m in mark)
         acc, lat = v.accuracy, v.latency
         drop: str
         if v.name == r.reference:
@@ -347,14 +412,19 @@ def _variants_section(r: BuildResult) -> Section:
         ]
         if has_energy:
             e = v.energy
-            text = (f"{fmt_num(e.energy_per_inference_mj)} ± {fmt_num(e.spread_mj)} ({e.kind})"
+            text = (f"{fmt_mj(e.energy_per_inference_mj)} ± {fmt_mj(e.spread_mj)} ({e.kind})"
                     if e else _NA)
             row.append(Cell(rich(text)))
         row.append(_checks_summary(v))
         rows.append(row)
     blocks: list[Block] = [Table(headers, rows, numeric)]
-    blocks.append(Para(rich("★ selected · (ref) reference every drop and agreement is measured "
-                            "against · p50/p99 and peak memory are host figures"), note=True))
+    legend = [m for m in ("★ selected", "(ref) the reference")
+              if m.split()[0] in marks_used]
+    if "(ref)" not in marks_used:
+        legend.append(f"drop and agreement are measured against {r.reference}")
+    legend.append(f"p50/p99: {LATENCY_SCOPE}, {latency_basis(r)}; "
+                  "each variant's provenance is under Host and provenance")
+    blocks.append(Para(rich(" · ".join(legend)), note=True))
     return Section("variants", "Variants", blocks)
 
 
@@ -500,8 +570,9 @@ def _quant_section(r: BuildResult) -> Section | None:
             cost = ""
             if _ok(base.p50_ms) and _ok(chosen.p50_ms) and base.p50_ms and chosen.p50_ms:
                 delta = chosen.p50_ms - base.p50_ms
-                cost = (f"; p50 {fmt_ms(base.p50_ms)} → {fmt_ms(chosen.p50_ms)} ms "
-                        f"({delta:+.2f} ms, {100 * delta / base.p50_ms:+.0f}%) vs fully quantised")
+                cost = (f"; p50 ({MODEL_ONLY}) {fmt_ms(base.p50_ms)} → {fmt_ms(chosen.p50_ms)} "
+                        f"ms ({_signed_ms(delta)} ms, {100 * delta / base.p50_ms:+.0f}%) vs fully "
+                        "quantised")
             blocks.append(Para(rich(
                 b(v.name), f": kept {len(chosen.float_nodes)} node(s) in float",
                 f" ({', '.join(chosen.float_nodes)})" if chosen.float_nodes else "",
@@ -515,11 +586,11 @@ def _quant_section(r: BuildResult) -> Section | None:
                 Cell(rich(str(i + 1))), Cell(rich(_nodes_text(s.float_nodes))),
                 Cell(rich(fmt_pct(s.accuracy, 2))), Cell(rich(fmt_pp(s.accuracy_drop))),
                 Cell(rich(fmt_pp(s.worst_slice_drop))), Cell(rich(fmt_ms(s.p50_ms))),
-                Cell(rich(f"{dp:+.2f}" if dp is not None else _NA)),
+                Cell(rich(_signed_ms(dp))),
                 Cell(rich("yes" if s.accepted else "no"), "pass" if s.accepted else "muted"),
             ])
         blocks.append(Table(["Step", "Float nodes", "Accuracy", "Drop", "Worst slice drop",
-                             "p50 ms", "Δ p50 ms", "Accepted"], rows,
+                             f"p50 ms ({MODEL_ONLY})", "Δ p50 ms", "Accepted"], rows,
                             [True, False, True, True, True, True, True, False]))
     return Section("quant", "Accuracy-aware quantisation", blocks) if blocks else None
 
@@ -529,27 +600,24 @@ def _energy_section(r: BuildResult) -> Section | None:
     if not with_energy:
         return None
     rows = []
-    provenance: list[Rich] = []
     for v in with_energy:
         e = v.energy
         if e is None:  # cannot happen (filtered above); narrows the type
             continue
         rows.append([
-            Cell(rich(v.name)), Cell(rich(fmt_num(e.energy_per_inference_mj))),
-            Cell(rich(fmt_num(e.dynamic_energy_per_inference_mj))),
-            Cell(rich(f"± {fmt_num(e.spread_mj)}")),
+            Cell(rich(v.name)), Cell(rich(fmt_mj(e.energy_per_inference_mj))),
+            Cell(rich(fmt_mj(e.dynamic_energy_per_inference_mj))),
+            Cell(rich(f"± {fmt_mj(e.spread_mj)}")),
             Cell(rich(b(e.kind)), "ne" if e.kind == "estimated" else ""),
             Cell(rich(e.meter)), Cell(rich(f"{e.n_inferences} × {e.windows}")),
             Cell(rich(fmt_num(e.battery_life_h))), Cell(rich(fmt_num(e.battery_life_loss_pct))),
         ])
-        if e.provenance:
-            provenance.append(rich(b(v.name), ": ", e.provenance))
     blocks: list[Block] = [Table(
         ["Variant", "Energy/inf. mJ", "Dynamic mJ", "Spread mJ", "Kind", "Meter",
          "N × windows", "Battery life h", "Life lost %"], rows,
         [False, True, True, True, False, False, True, True, True])]
-    if provenance:
-        blocks.append(Bullets(provenance))
+    blocks.append(Para(rich("How each figure was obtained: the variant's entry under Host and "
+                            "provenance."), note=True))
     if any(v.energy and v.energy.kind == "estimated" for v in with_energy):
         blocks.append(Para(rich("Estimated figures come from a CPU-utilisation power model, not a "
                                 "meter; measure on the target with ", code("edgekit bench"), "."),
@@ -589,13 +657,36 @@ def _host_name(host: dict[str, str]) -> str:
     return f"{name} ({rest})" if rest else name
 
 
+def with_code(text: str) -> Rich:
+    """Plain text whose `backticked` parts become code spans (never printed as literal ticks)."""
+    parts = text.split("`")
+    if len(parts) % 2 == 0:  # an unpaired tick: keep the text as it is
+        return rich(text)
+    return rich(*(code(p) if i % 2 else p for i, p in enumerate(parts) if p))
+
+
+def _variant_provenance(v: VariantResult) -> Rich | None:
+    """One named entry per variant: where its latency, memory, energy and accuracy come from."""
+    parts: list[Span] = []
+    if v.latency and v.latency.provenance:
+        parts += [b("latency and memory"), Span(f" ({LATENCY_SCOPE}): ")]
+        parts += with_code(v.latency.provenance)
+    if v.energy and v.energy.provenance:
+        parts += [Span("; " if parts else ""), b("energy"), Span(": ")]
+        parts += with_code(v.energy.provenance)
+    if v.accuracy and v.accuracy.data_source:
+        parts += [Span("; " if parts else ""), b("accuracy"), Span(f": {v.accuracy.data_source}")]
+    if not parts:
+        return None
+    return rich(b(v.name), ": ", *parts)
+
+
 def _provenance_section(r: BuildResult) -> Section:
-    provs = list(dict.fromkeys(v.latency.provenance for v in r.variants
-                               if v.latency and v.latency.provenance))
+    entries = [e for e in (_variant_provenance(v) for v in r.variants) if e is not None]
     blocks: list[Block] = [Para(rich(
-        f"Latency and memory are host figures measured on {_host_name(r.host)}: ",
-        "; ".join(provs) if provs else "no provenance recorded",
-        "; on-target figures come from ", code("edgekit bench"), "."))]
+        f"Host: {_host_name(r.host)}. Each variant's figures and how they were obtained "
+        "(on-target figures come from ", code("edgekit bench"), "):"))]
+    blocks.append(Bullets(entries) if entries else Para(rich("No provenance recorded.")))
     if r.versions:
         blocks.append(Para(rich("Versions: ", ", ".join(f"{k} {v}" for k, v in r.versions.items())),
                            note=True))

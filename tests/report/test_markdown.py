@@ -50,8 +50,8 @@ def test_rejected_verdict_names_budget_variant_slice_and_excess(
     verdict = _unescape(md[: md.index("### Variants")])  # everything above the first table
     line = next(ln for ln in verdict.splitlines() if "max_slice_accuracy_drop" in ln)
     assert "tflite-int8" in line
-    assert "limit 0.05" in line and "0.12" in line
-    assert "over by 0.07" in line and "+140%" in line
+    assert "limit 5.00 pp" in line and "12.00 pp" in line  # 0.05 and 0.12 as drops
+    assert "over by 7.00 pp" in line and "+140%" in line
     assert "snr_db=-10..-5" in line
     latency = next(ln for ln in verdict.splitlines() if "onnx-int8-static" in ln)
     assert "max_latency_p99_ms" in latency and "172 ms" in latency and "over by 22.0 ms" in latency
@@ -128,10 +128,10 @@ def test_energy_quant_ood_provenance_and_warnings(passed_result: BuildResult) ->
     assert variants[1][9] == "1.60 ± 0.128 (estimated)"
     quant = _unescape(_section(md, "Accuracy-aware quantisation"))
     assert "kept 2 node(s) in float (conv_0, fc_logits)" in quant
-    assert "+0.40 ms" in quant
+    assert "+0.400 ms" in quant
     ood = _table_rows(_section(md, 'Out of distribution ("unknown")'))
     assert ood[0][3:5] == ["95.0%", "71.0%"]
-    assert "Latency and memory are host figures measured on ci-runner-3" in _unescape(md)
+    assert "Host: ci-runner-3" in _unescape(md)
     assert "`edgekit bench`" in md
     assert "<script>" not in md and "&lt;script>" in md and "\\| pipe" in md
 
@@ -140,3 +140,39 @@ def test_write_markdown(passed_result: BuildResult, tmp_path: Path) -> None:
     path = write_markdown(passed_result, tmp_path / "report.md")
     assert path.read_text("utf-8") == render_markdown(passed_result)
     assert [p.name for p in tmp_path.iterdir()] == ["report.md"]
+
+
+def test_one_unit_per_quantity_and_every_latency_labelled(passed_result: BuildResult) -> None:
+    md = _unescape(render_markdown(passed_result))
+    assert " abs" not in md  # accuracy drops are pp everywhere, budgets included
+    headers = [ln for ln in md.splitlines() if ln.startswith("| ") and "p50 ms" in ln]
+    assert len(headers) == 2  # the variants table and the quantisation steps
+    assert all("p50 ms (" in h for h in headers)
+    assert "p50 ms (preprocessing + inference)" in headers[0]
+    assert "p50 ms (model only)" in headers[1]
+    assert "Peak MB" not in md and "Peak MiB" in md
+    budgets = _table_rows(_section(md, "Budget checks"))
+    # tflite-int8's slice drop 0.12 (conftest) is 12.00 pp, as in the slice tables
+    row = next(r for r in budgets if r[0] == "tflite-int8")
+    assert "**12.00 pp**" in row  # bold: it fails
+
+
+def test_legend_names_only_marks_that_are_used(passed_result: BuildResult) -> None:
+    passed_result.reference = "the input fp32 model under onnxruntime"
+    legend = _unescape(_section(render_markdown(passed_result), "Variants")).split("<sub>")[1]
+    assert "(ref)" not in legend
+    assert "measured against the input fp32 model under onnxruntime" in legend
+    assert "★ selected" in legend
+
+
+def test_provenance_once_per_variant_and_named(passed_result: BuildResult) -> None:
+    for v in passed_result.variants:
+        if v.energy:
+            v.energy.provenance = "estimated; run `edgekit bench` on the board"
+    md = render_markdown(passed_result)
+    prov = _section(md, "Host and provenance")
+    built = [v.name for v in passed_result.variants if v.latency]
+    bullets = [ln for ln in prov.splitlines() if ln.startswith("- **")]
+    assert [re.match(r"- \*\*(.+?)\*\*", ln)[1] for ln in bullets] == built  # type: ignore[index]
+    assert "\\`" not in md  # no literal (escaped) backticks anywhere
+    assert "run `edgekit bench` on the board" in prov
