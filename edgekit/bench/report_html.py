@@ -116,7 +116,9 @@ def _figures(result: BenchResult) -> list[str]:
             ),
         )
     ]
-    values, errors, tags = [], [], []
+    values: list[float] = []
+    errors: list[float | tuple[float, float]] = []
+    tags: list[str] = []
     for v in vs:
         e = v.energy
         if e is None:
@@ -127,7 +129,7 @@ def _figures(result: BenchResult) -> list[str]:
         mid = float(e["energy_per_inference_mj"])
         lo, hi = (float(x) for x in e["spread_mj"])
         values.append(mid)
-        errors.append(max(hi - mid, mid - lo))
+        errors.append((mid - lo, hi - mid))  # asymmetric: the interval as measured
         tags.append(str(e["kind"]))
     out.append(
         _figure(
@@ -142,8 +144,9 @@ def _figures(result: BenchResult) -> list[str]:
                 figure_id="bench-energy",
             ),
             "Median of the windows; error bars span the lowest to highest window widened by its "
-            "uncertainty (drawn symmetric at the larger side). Hatched bars are ESTIMATED by a power "
-            "model, solid bars measured. " + "; ".join(f"{v.name}: {v.energy_label}" for v in vs),
+            "uncertainty (drawn as it is, asymmetric around the median). Hatched bars are "
+            "ESTIMATED by a power model, solid bars measured. "
+            + "; ".join(f"{v.name}: {v.energy_label}" for v in vs),
         )
     )
     xs, series = battery_curves(result)
@@ -157,6 +160,7 @@ def _figures(result: BenchResult) -> list[str]:
                 "duty cycle, captures per second",
                 "battery life, hours" + est_word,
                 title="Battery life vs duty cycle" + est_word,
+                y_from_zero=True,  # from 0 h: a 0.1 % difference must look like one
                 figure_id="bench-battery",
             ),
             (
