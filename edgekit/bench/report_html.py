@@ -41,7 +41,9 @@ h2{font-size:17px;border-bottom:1px solid var(--line);padding-bottom:4px}
 .meta{color:var(--muted);margin:0 0 8px}
 nav{font-size:13px;margin:0 0 8px}nav a{margin-right:10px;color:#0969da;text-decoration:none}
 section{margin-top:22px}
-.scroll{overflow-x:auto}
+.scroll{overflow-x:auto;max-width:100%}
+p,li,figcaption{overflow-wrap:anywhere}
+@media (max-width:600px){main{padding:8px 10px 32px}}
 table{border-collapse:collapse;font-size:13px;margin:6px 0}
 th,td{border:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
 th{background:var(--zebra);font-weight:600;white-space:nowrap}
@@ -51,7 +53,7 @@ ul.warnings li{color:var(--bad)}
 ul.prov li{margin-bottom:4px}
 code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;background:var(--zebra);
 padding:1px 4px;border-radius:4px}
-.figs{display:grid;grid-template-columns:repeat(auto-fit,minmax(480px,1fr));gap:12px}
+.figs{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(480px,100%),1fr));gap:12px}
 figure{margin:0;padding:8px;border:1px solid var(--line);border-radius:8px}
 figcaption{color:var(--muted);font-size:12px;margin-top:4px}
 figure svg{display:block;width:100%;height:auto}
