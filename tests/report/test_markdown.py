@@ -176,3 +176,24 @@ def test_provenance_once_per_variant_and_named(passed_result: BuildResult) -> No
     assert [re.match(r"- \*\*(.+?)\*\*", ln)[1] for ln in bullets] == built  # type: ignore[index]
     assert "\\`" not in md  # no literal (escaped) backticks anywhere
     assert "run `edgekit bench` on the board" in prov
+
+
+def test_noisy_p99_warns_and_a_budget_within_the_noise_is_marginal(
+        passed_result: BuildResult) -> None:
+    v = passed_result.variant("onnx-int8-static")
+    assert v.latency is not None
+    v.latency.p50_ms, v.latency.p99_ms = 0.2, 9.0  # p99 = 45 x p50: a loaded host
+    check = next(c for c in v.checks if c.budget == "max_latency_p99_ms")
+    check.limit, check.value, check.status = 10.0, 9.0, "pass"  # 1 ms room, 8.8 ms of noise
+    md = _unescape(render_markdown(passed_result))
+    variants = _section(md, "Variants")
+    assert "Host interference" in variants and "onnx-int8-static 0.200 → 9.00 ms" in variants
+    row = next(r for r in _table_rows(_section(md, "Budget checks")) if r[0] == "onnx-int8-static")
+    assert "**9.00 ms (pass, marginal)**" in row
+    verdict = md[: md.index("### Variants")]
+    assert "max_latency_p99_ms" in verdict and "marginal" in verdict and "8.80 ms" in verdict
+
+
+def test_quiet_p99_is_neither_noisy_nor_marginal(passed_result: BuildResult) -> None:
+    md = _unescape(render_markdown(passed_result))  # conftest p99 <= 2 x p50, limits far away
+    assert "Host interference" not in md and "marginal" not in md
