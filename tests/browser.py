@@ -44,7 +44,8 @@ window.addEventListener("load", () => {
     if (r.width === 0 || r.right <= vw + 1 || scrolls(el)) continue;
     over.push(el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
               (el.className && typeof el.className === "string" ? "." + el.className : "") +
-              " right=" + Math.round(r.right));
+              " right=" + Math.round(r.right) + " " +
+              JSON.stringify((el.textContent || "").slice(0, 40)));
   }
   const figs = [...document.querySelectorAll("figure")].map(f => ({
     id: f.id, svg: !!f.querySelector("svg path"),

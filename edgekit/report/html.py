@@ -50,7 +50,7 @@ nav{font-size:13px;margin:0 0 8px}nav a{margin-right:10px;color:#0969da;text-dec
 section{margin-top:22px}
 h2{font-size:17px;border-bottom:1px solid var(--line);padding-bottom:4px}
 .scroll{overflow-x:auto;max-width:100%}
-p,li,figcaption{overflow-wrap:anywhere}
+p,li,figcaption,code{overflow-wrap:anywhere}
 @media (max-width:600px){main{padding:8px 10px 32px}}
 table{border-collapse:collapse;font-size:13px;margin:6px 0}
 th,td{border:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}

@@ -25,6 +25,9 @@ def test_report_html_fits_the_page(passed_result: BuildResult, tmp_path: Path,
                                    size: tuple[int, int]) -> None:
     out = tmp_path / "out"
     out.mkdir()
+    # Long unbreakable words, as a real build has: the 64-hex bundle ID and absolute paths.
+    passed_result.bundle_id = "f2860a7ae50376ab9c5f65159f0743c26e711f256f8b073eccc096ce556c7133"
+    passed_result.bundle_dir = "/home/ci/builds/rfclass-cnn/out/rfclass-cnn/bundle"
     page = write_html(passed_result, out / "report.html")
     got = check_page(page, size, tmp_path)
     assert got.viewport <= size[0]
