@@ -70,6 +70,7 @@ class AccuracyResult:
     worst_slices: list[SliceResult] = field(default_factory=list)
     ood: OodResult | None = None
     data_source: str = ""
+    min_slice_size: int = 0  # slices smaller than this are too noisy to rank (config slices.min_size)
 
 
 @dataclass

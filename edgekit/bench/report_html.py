@@ -41,7 +41,9 @@ h2{font-size:17px;border-bottom:1px solid var(--line);padding-bottom:4px}
 .meta{color:var(--muted);margin:0 0 8px}
 nav{font-size:13px;margin:0 0 8px}nav a{margin-right:10px;color:#0969da;text-decoration:none}
 section{margin-top:22px}
-.scroll{overflow-x:auto}
+.scroll{overflow-x:auto;max-width:100%}
+p,li,figcaption,code{overflow-wrap:anywhere}
+@media (max-width:600px){main{padding:8px 10px 32px}}
 table{border-collapse:collapse;font-size:13px;margin:6px 0}
 th,td{border:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
 th{background:var(--zebra);font-weight:600;white-space:nowrap}
@@ -51,7 +53,7 @@ ul.warnings li{color:var(--bad)}
 ul.prov li{margin-bottom:4px}
 code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;background:var(--zebra);
 padding:1px 4px;border-radius:4px}
-.figs{display:grid;grid-template-columns:repeat(auto-fit,minmax(480px,1fr));gap:12px}
+.figs{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(480px,100%),1fr));gap:12px}
 figure{margin:0;padding:8px;border:1px solid var(--line);border-radius:8px}
 figcaption{color:var(--muted);font-size:12px;margin-top:4px}
 figure svg{display:block;width:100%;height:auto}
@@ -116,7 +118,9 @@ def _figures(result: BenchResult) -> list[str]:
             ),
         )
     ]
-    values, errors, tags = [], [], []
+    values: list[float] = []
+    errors: list[float | tuple[float, float]] = []
+    tags: list[str] = []
     for v in vs:
         e = v.energy
         if e is None:
@@ -127,7 +131,7 @@ def _figures(result: BenchResult) -> list[str]:
         mid = float(e["energy_per_inference_mj"])
         lo, hi = (float(x) for x in e["spread_mj"])
         values.append(mid)
-        errors.append(max(hi - mid, mid - lo))
+        errors.append((mid - lo, hi - mid))  # asymmetric: the interval as measured
         tags.append(str(e["kind"]))
     out.append(
         _figure(
@@ -142,8 +146,9 @@ def _figures(result: BenchResult) -> list[str]:
                 figure_id="bench-energy",
             ),
             "Median of the windows; error bars span the lowest to highest window widened by its "
-            "uncertainty (drawn symmetric at the larger side). Hatched bars are ESTIMATED by a power "
-            "model, solid bars measured. " + "; ".join(f"{v.name}: {v.energy_label}" for v in vs),
+            "uncertainty (drawn as it is, asymmetric around the median). Hatched bars are "
+            "ESTIMATED by a power model, solid bars measured. "
+            + "; ".join(f"{v.name}: {v.energy_label}" for v in vs),
         )
     )
     xs, series = battery_curves(result)
@@ -157,6 +162,7 @@ def _figures(result: BenchResult) -> list[str]:
                 "duty cycle, captures per second",
                 "battery life, hours" + est_word,
                 title="Battery life vs duty cycle" + est_word,
+                y_from_zero=True,  # from 0 h: a 0.1 % difference must look like one
                 figure_id="bench-battery",
             ),
             (

@@ -6,6 +6,7 @@ the evaluation data's metadata columns: categorical values as they are, numeric 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -116,24 +117,14 @@ def slice_results(
 
 
 def worst_slices(results: Sequence[SliceResult], min_size: int, k: int) -> list[SliceResult]:
-    """The ``k`` worst slices of at least ``min_size`` rows: largest drop first, then lowest accuracy.
+    """The ``k`` slices of at least ``min_size`` rows with the largest drop vs the reference.
 
-    Both orderings matter: a slice can be bad for every variant (low absolute accuracy, the
-    client's problem with the model) or made bad by quantisation (a drop, the build's problem).
-    The returned list interleaves the two rankings without repeats.
+    Only real drops (> 0) are listed: a slice the variant improves is never "worst". The
+    lowest-accuracy ranking is a separate list (the report builds it from ``slices``), because
+    mixing the two orderings put improvements between drops.
     """
-    big = [r for r in results if r.n >= min_size]
-    by_drop = sorted(big, key=lambda r: (-r.drop, r.accuracy))
-    by_acc = sorted(big, key=lambda r: (r.accuracy, -r.drop))
-    out: list[SliceResult] = []
-    seen: set[tuple[str, str]] = set()
-    for pair in zip(by_drop, by_acc, strict=False):
-        for r in pair:
-            key = (r.column, r.value)
-            if key not in seen and len(out) < k:
-                seen.add(key)
-                out.append(r)
-    return out
+    big = [r for r in results if r.n >= min_size and math.isfinite(r.drop) and r.drop > 0]
+    return sorted(big, key=lambda r: (-r.drop, r.accuracy, r.column, r.value))[:k]
 
 
 def calibrate_ood(
@@ -184,4 +175,5 @@ def accuracy_result(
         worst_slices=worst_slices(sl, min_slice, worst_k),
         ood=ood,
         data_source=source,
+        min_slice_size=min_slice,
     )

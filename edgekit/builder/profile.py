@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from edgekit.builder.host_load import cpu_snapshot, load_between
 from edgekit.children import run_child
 from edgekit.errors import ConversionError
 from edgekit.results import LatencyResult
@@ -73,12 +74,14 @@ def profile_variant(
             "backend_options": backend_options or {},
         }
         cmd = [sys.executable, "-m", "edgekit.builder._profile_worker", json.dumps(job)]
+        before = cpu_snapshot()
         try:
             proc = run_child(cmd, timeout_s=timeout_s)
         except subprocess.TimeoutExpired as e:
             raise ConversionError(
                 f"{model_path}: profiling did not finish in {timeout_s:.0f} s"
             ) from e
+    host_load = load_between(before, cpu_snapshot())
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise ConversionError(f"{model_path}: profiling failed: {tail}")
@@ -89,7 +92,8 @@ def profile_variant(
     provenance = (
         f"host, measured: {host_description()}; {runtime}; {len(t)} runs after {warmup} warm-up, "
         f"{threads} thread(s), batch {sample.shape[0]}, spread p10-p90 "
-        f"{np.percentile(t, 10):.3g}-{np.percentile(t, 90):.3g} ms"
+        f"{np.percentile(t, 10):.3g}-{np.percentile(t, 90):.3g} ms wall, CPU time median "
+        f"{np.median(cpu):.3g} ms; {host_load.text()}"
     )
     return LatencyResult(
         cold_ms=float(r["cold_ms"]),

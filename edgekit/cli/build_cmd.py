@@ -98,7 +98,11 @@ def build(
 
 
 def _summary(con: Console, result: BuildResult, out_dir: Path) -> None:
-    t = Table(title=f"{esc(result.model_name)}: variants (host figures)")
+    from edgekit.report._view import LATENCY_SCOPE, fmt_ms, fmt_pct, latency_basis
+
+    # Latency basis from the figures themselves: --target-results makes them target figures.
+    t = Table(title=f"{esc(result.model_name)}: variants (latency {latency_basis(result)}, "
+                    f"{LATENCY_SCOPE})")
     for col in (
         "variant",
         "status",
@@ -125,10 +129,10 @@ def _summary(con: Console, result: BuildResult, out_dir: Path) -> None:
             v.name + (" *" if v.name == result.selected else ""),
             v.status,
             _fmt((v.size_bytes or 0) / 1024, ".1f"),
-            _fmt(acc.accuracy if acc else None, ".4f"),
-            _fmt(acc.agreement_with_reference if acc else None, ".4f"),
-            _fmt(lat.p50_ms if lat else None),
-            _fmt(lat.p99_ms if lat else None),
+            fmt_pct(acc.accuracy if acc else None, 2),
+            fmt_pct(acc.agreement_with_reference if acc else None, 2),
+            fmt_ms(lat.p50_ms if lat else None),
+            fmt_ms(lat.p99_ms if lat else None),
             _fmt(lat.peak_memory_mb if lat else None, ".0f"),
             esc(verdict),
         )

@@ -49,7 +49,9 @@ main{max-width:1180px;margin:0 auto;padding:16px 24px 48px}
 nav{font-size:13px;margin:0 0 8px}nav a{margin-right:10px;color:#0969da;text-decoration:none}
 section{margin-top:22px}
 h2{font-size:17px;border-bottom:1px solid var(--line);padding-bottom:4px}
-.scroll{overflow-x:auto}
+.scroll{overflow-x:auto;max-width:100%}
+p,li,figcaption,code{overflow-wrap:anywhere}
+@media (max-width:600px){main{padding:8px 10px 32px}}
 table{border-collapse:collapse;font-size:13px;margin:6px 0}
 th,td{border:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
 th{background:var(--zebra);font-weight:600;white-space:nowrap}

@@ -21,7 +21,9 @@ from typing import Any, cast
 
 import matplotlib
 import numpy as np
+from adjustText import adjust_text
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "errorbars",
     "grouped_bars",
     "heatmap",
+    "label_boxes_overlap",
     "line",
     "pareto_front",
     "scatter_pareto",
@@ -38,10 +41,15 @@ __all__ = [
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 
+# Sizes chosen to stay readable when a 6.4 in figure is scaled down to a phone's width.
 _RC: dict[str, Any] = {
     "svg.fonttype": "none",
-    "font.size": 9.0,
-    "axes.titlesize": 10.0,
+    "font.size": 11.0,
+    "axes.titlesize": 12.0,
+    "axes.labelsize": 11.0,
+    "xtick.labelsize": 10.0,
+    "ytick.labelsize": 10.0,
+    "legend.fontsize": 10.0,
     "axes.spines.top": False,
     "axes.spines.right": False,
     "axes.grid": True,
@@ -109,6 +117,24 @@ def _xml_attr(text: str) -> str:
     )
 
 
+def _place_labels(fig: Figure, ax: Axes, texts: list[Any], xs: list[float],
+                  ys: list[float]) -> None:
+    """Move point labels apart so none overlaps another label or a point (adjustText), with a
+    thin leader line back to the point when a label had to move."""
+    if len(texts) < 2:
+        return
+    FigureCanvasAgg(fig)  # adjustText measures text extents with a renderer; Agg gives one
+    adjust_text(texts, x=xs, y=ys, ax=ax, expand=(1.2, 1.4),
+                arrowprops={"arrowstyle": "-", "color": "#888888", "lw": 0.6})
+
+
+def label_boxes_overlap(fig: Figure, texts: list[Any]) -> bool:
+    """Whether any two of ``texts`` overlap on the drawn figure (used by the tests)."""
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in texts]
+    return any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
 def _empty(ax: Axes, message: str) -> None:
     ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color="#666")
     ax.set_xticks([])
@@ -168,15 +194,17 @@ def scatter_pareto(
                         linewidth=1.2, alpha=0.8, zorder=2)
                 ax.scatter([p[1] for p in on], [p[2] for p in on], s=36, color=PALETTE[0],
                            label="Pareto front", zorder=3)
+            texts = []
             for name, x, y in pts:
                 if name == selected:
                     ax.scatter([x], [y], s=180, facecolors="none", edgecolors=PALETTE[3],
                                linewidths=2.0, label=f"selected: {name}", zorder=4)
-                ax.annotate(name, (x, y), xytext=(5, 4), textcoords="offset points", fontsize=8)
+                texts.append(ax.text(x, y, name, fontsize=10))
             ax.set_xlabel(x_label)
             ax.set_ylabel(y_label)
             ax.margins(x=0.15, y=0.12)
-            ax.legend(loc="best", fontsize=8, frameon=False)
+            ax.legend(loc="best", frameon=False)
+            _place_labels(fig, ax, texts, [p[1] for p in pts], [p[2] for p in pts])
         if title:
             ax.set_title(title)
         return _to_svg(fig, figure_id, title or f"{y_label} vs {x_label}")
@@ -209,7 +237,7 @@ def grouped_bars(
             ax.grid(axis="x", visible=False)
             if y_lim is not None:
                 ax.set_ylim(*y_lim)
-            ax.legend(fontsize=8, frameon=False, ncols=min(n_series, 4), loc="lower right")
+            ax.legend(frameon=False, ncols=min(n_series, 4), loc="lower right")
         if title:
             ax.set_title(title)
         return _to_svg(fig, figure_id, title or y_label)
@@ -266,15 +294,19 @@ def heatmap(
 def errorbars(
     labels: Sequence[str],
     values: Sequence[float],
-    errors: Sequence[float],
+    errors: Sequence[float | tuple[float, float]],
     y_label: str,
     *,
     tags: Sequence[str] | None = None,
     title: str = "",
     figure_id: str = "plot-errorbars",
 ) -> str:
-    """Bars with ± error bars, one per label; ``tags`` (e.g. "estimated"/"measured") are printed
-    under each label, and bars tagged "estimated" are hatched so they never pass for measured."""
+    """Bars with error bars, one per label; ``tags`` (e.g. "estimated"/"measured") are printed
+    under each label, and bars tagged "estimated" are hatched so they never pass for measured.
+
+    An error is ``e`` (symmetric, ± e) or ``(below, above)`` for an asymmetric interval (e.g. a
+    p10-p90 spread around a median), drawn as it is rather than symmetric at the larger side.
+    """
     with _figure(figure_id, (max(5.0, 1.1 * len(labels) + 2), 3.8)) as fig:
         ax = fig.subplots()
         rows = [(i, v, e) for i, (v, e) in enumerate(zip(values, errors, strict=True))
@@ -285,12 +317,14 @@ def errorbars(
             tag_list = list(tags) if tags is not None else [""] * len(labels)
             for i, v, e in rows:
                 estimated = tag_list[i] == "estimated"
-                ax.bar([i], [v], yerr=[e if _finite(e) else 0.0], capsize=4, width=0.6,
+                lo, hi = e if isinstance(e, tuple) else (e, e)
+                yerr = [[lo if _finite(lo) else 0.0], [hi if _finite(hi) else 0.0]]
+                ax.bar([i], [v], yerr=yerr, capsize=4, width=0.6,
                        color=PALETTE[i % len(PALETTE)], alpha=0.55 if estimated else 0.9,
                        hatch="//" if estimated else None, edgecolor="#333333", linewidth=0.6)
             ticks = [f"{lbl}\n({t})" if t else lbl
                      for lbl, t in zip(labels, tag_list, strict=True)]
-            ax.set_xticks(range(len(labels)), ticks, fontsize=8)
+            ax.set_xticks(range(len(labels)), ticks)
             ax.set_ylabel(y_label)
             ax.grid(axis="x", visible=False)
         if title:
@@ -329,7 +363,7 @@ def cdf(
             ax.set_xlabel(x_label)
             ax.set_ylabel("fraction ≤ x")
             ax.set_ylim(0, 1.02)
-            ax.legend(fontsize=8, frameon=False, loc="lower right")
+            ax.legend(frameon=False, loc="lower right")
         if title:
             ax.set_title(title)
         return _to_svg(fig, figure_id, title or f"CDF of {x_label}")
@@ -342,9 +376,14 @@ def line(
     y_label: str,
     *,
     title: str = "",
+    y_from_zero: bool = False,
     figure_id: str = "plot-line",
 ) -> str:
-    """Lines over a shared x axis (e.g. power over time, battery life vs duty cycle)."""
+    """Lines over a shared x axis (e.g. power over time, battery life vs duty cycle).
+
+    ``y_from_zero`` starts the y axis at 0, so that a 0.1 % difference (battery life with and
+    without a model) does not fill the plot and look large.
+    """
     with _figure(figure_id, (6.4, 3.8)) as fig:
         ax = fig.subplots()
         if not xs or not series:
@@ -355,8 +394,10 @@ def line(
                         color=PALETTE[i % len(PALETTE)])
             ax.set_xlabel(x_label)
             ax.set_ylabel(y_label)
+            if y_from_zero:
+                ax.set_ylim(bottom=0)
             if len(series) > 1:
-                ax.legend(fontsize=8, frameon=False)
+                ax.legend(frameon=False)
         if title:
             ax.set_title(title)
         return _to_svg(fig, figure_id, title or f"{y_label} vs {x_label}")

@@ -12,6 +12,7 @@ import pytest
 
 from edgekit.bench.report_html import FIGURE_IDS, render_html
 from edgekit.bench_result import load_bench_json
+from tests.browser import DESKTOP, PHONE, check_page, screenshot
 
 from .conftest import CliRun
 
@@ -77,3 +78,18 @@ def test_user_strings_are_escaped(estimate_run: CliRun) -> None:
     page = render_html(evil)
     assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
     assert "&lt;b&gt;bold&lt;/b&gt; &amp; more" in page
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(_CHROMIUM is None, reason="no chromium binary on PATH (apt-get install chromium)")
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_bench_html_fits_the_page(estimate_run: CliRun, tmp_path: Path, size: tuple[int, int]) -> None:
+    """Nothing passes the page's right edge (tables scroll inside their own box); every plot is
+    drawn; a screenshot at this width is kept in the output folder."""
+    page = estimate_run.out_dir / "bench.html"
+    got = check_page(page, size, tmp_path)
+    assert got.overflowing == [], got.overflowing
+    assert got.scroll_width <= got.viewport
+    assert {k: v for k, v in got.figures.items() if k in FIGURE_IDS} == dict.fromkeys(FIGURE_IDS, True)
+    shot = screenshot(page, size, estimate_run.out_dir / f"bench-{size[0]}px.png", tmp_path)
+    assert shot.stat().st_size > 20_000

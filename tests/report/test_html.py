@@ -72,7 +72,7 @@ def test_verdict_banner_and_budget_cells(rejected_html: str, passed_result: Buil
     failing = re.search(r"<li><strong>max_slice_accuracy_drop</strong> on <strong>tflite-int8"
                         r"</strong>: ([^<]*)</li>", rejected_html)
     assert failing is not None
-    assert "over by 0.07" in failing[1] and "snr_db=-10..-5" in failing[1]
+    assert "over by 7.00 pp" in failing[1] and "snr_db=-10..-5" in failing[1]
     # Not evaluated is its own cell class and text, never "pass".
     assert '<td class="ne">not evaluated</td>' in rejected_html
     # Matrix cells carry their check's status as the class: as many "pass" cells as passing

@@ -50,8 +50,8 @@ def test_rejected_verdict_names_budget_variant_slice_and_excess(
     verdict = _unescape(md[: md.index("### Variants")])  # everything above the first table
     line = next(ln for ln in verdict.splitlines() if "max_slice_accuracy_drop" in ln)
     assert "tflite-int8" in line
-    assert "limit 0.05" in line and "0.12" in line
-    assert "over by 0.07" in line and "+140%" in line
+    assert "limit 5.00 pp" in line and "12.00 pp" in line  # 0.05 and 0.12 as drops
+    assert "over by 7.00 pp" in line and "+140%" in line
     assert "snr_db=-10..-5" in line
     latency = next(ln for ln in verdict.splitlines() if "onnx-int8-static" in ln)
     assert "max_latency_p99_ms" in latency and "172 ms" in latency and "over by 22.0 ms" in latency
@@ -84,14 +84,41 @@ def test_skipped_variant_reason_is_shown(passed_result: BuildResult) -> None:
     assert "TFLite converter not installed (pip install 'edgekit[tflite]')" in section
 
 
-def test_worst_slices_of_selected_variant(passed_result: BuildResult) -> None:
-    md = render_markdown(passed_result, worst_n=3)
-    section = _section(md, "Worst slices")
+def _plant_slices(result: BuildResult) -> None:
+    """On the shipped variant: QPSK improves by 5.13 pp, FM drops 30 pp on too few captures."""
+    acc = result.variant("onnx-int8-static").accuracy
+    assert acc is not None
+    acc.min_slice_size = 100
+    for s in acc.slices:
+        if s.value == "QPSK":
+            s.drop, s.accuracy = -0.0513, s.reference_accuracy + 0.0513
+        if s.value == "FM":
+            s.n, s.drop, s.accuracy = 50, 0.30, s.reference_accuracy - 0.30
+
+
+def test_slice_lists_each_sorted_by_its_own_key(passed_result: BuildResult) -> None:
+    _plant_slices(passed_result)
+    section = _unescape(_section(render_markdown(passed_result, worst_n=10), "Slices"))
     assert "onnx-int8-static" in section.splitlines()[0]
-    rows = _table_rows(section)
-    assert len(rows) == 3
-    assert _unescape(rows[0][0]) == "snr_db=-10..-5"
-    assert rows[0][1:] == ["180", "58.9%", "62.0%", "3.10 pp"]
+    drops, lowest = _tables(section)
+    # Positive drops of slices with >= 100 captures: -10..-5 3.1 pp, then eight at 0.4 pp minus
+    # QPSK (an improvement) and FM (50 captures), ties by label.
+    assert [r[0] for r in drops] == [
+        "snr_db=-10..-5", "signal_type=16QAM", "signal_type=AM", "signal_type=BPSK",
+        "snr_db=-5..0", "snr_db=0..5", "snr_db=10..20", "snr_db=5..10"]
+    assert drops[0][1:] == ["180", "58.9%", "62.0%", "3.10 pp"]
+    assert all(not r[4].startswith("-") for r in drops)
+    # Accuracy = reference - drop: 0.589, 0.806, 0.856 (16QAM), 0.926 (BPSK), 0.936, 0.9513 (QPSK)
+    assert [r[0] for r in lowest[:6]] == [
+        "snr_db=-10..-5", "snr_db=-5..0", "signal_type=16QAM", "signal_type=BPSK",
+        "snr_db=0..5", "signal_type=QPSK"]
+    assert lowest[5][4] == "-5.13 pp"
+    assert "signal_type=FM" not in section
+
+
+def test_slice_lists_respect_worst_n(passed_result: BuildResult) -> None:
+    drops, lowest = _tables(_section(render_markdown(passed_result, worst_n=3), "Slices"))
+    assert len(drops) == 3 and len(lowest) == 3
 
 
 def test_energy_quant_ood_provenance_and_warnings(passed_result: BuildResult) -> None:
@@ -101,10 +128,10 @@ def test_energy_quant_ood_provenance_and_warnings(passed_result: BuildResult) ->
     assert variants[1][9] == "1.60 ± 0.128 (estimated)"
     quant = _unescape(_section(md, "Accuracy-aware quantisation"))
     assert "kept 2 node(s) in float (conv_0, fc_logits)" in quant
-    assert "+0.40 ms" in quant
+    assert "+0.400 ms" in quant
     ood = _table_rows(_section(md, 'Out of distribution ("unknown")'))
     assert ood[0][3:5] == ["95.0%", "71.0%"]
-    assert "Latency and memory are host figures measured on ci-runner-3" in _unescape(md)
+    assert "Host: ci-runner-3" in _unescape(md)
     assert "`edgekit bench`" in md
     assert "<script>" not in md and "&lt;script>" in md and "\\| pipe" in md
 
@@ -113,3 +140,60 @@ def test_write_markdown(passed_result: BuildResult, tmp_path: Path) -> None:
     path = write_markdown(passed_result, tmp_path / "report.md")
     assert path.read_text("utf-8") == render_markdown(passed_result)
     assert [p.name for p in tmp_path.iterdir()] == ["report.md"]
+
+
+def test_one_unit_per_quantity_and_every_latency_labelled(passed_result: BuildResult) -> None:
+    md = _unescape(render_markdown(passed_result))
+    assert " abs" not in md  # accuracy drops are pp everywhere, budgets included
+    headers = [ln for ln in md.splitlines() if ln.startswith("| ") and "p50 ms" in ln]
+    assert len(headers) == 2  # the variants table and the quantisation steps
+    assert all("p50 ms (" in h for h in headers)
+    assert "p50 ms (preprocessing + inference)" in headers[0]
+    assert "p50 ms (model only)" in headers[1]
+    assert "Peak MB" not in md and "Peak MiB" in md
+    budgets = _table_rows(_section(md, "Budget checks"))
+    # tflite-int8's slice drop 0.12 (conftest) is 12.00 pp, as in the slice tables
+    row = next(r for r in budgets if r[0] == "tflite-int8")
+    assert "**12.00 pp**" in row  # bold: it fails
+
+
+def test_legend_names_only_marks_that_are_used(passed_result: BuildResult) -> None:
+    passed_result.reference = "the input fp32 model under onnxruntime"
+    legend = _unescape(_section(render_markdown(passed_result), "Variants")).split("<sub>")[1]
+    assert "(ref)" not in legend
+    assert "measured against the input fp32 model under onnxruntime" in legend
+    assert "★ selected" in legend
+
+
+def test_provenance_once_per_variant_and_named(passed_result: BuildResult) -> None:
+    for v in passed_result.variants:
+        if v.energy:
+            v.energy.provenance = "estimated; run `edgekit bench` on the board"
+    md = render_markdown(passed_result)
+    prov = _section(md, "Host and provenance")
+    built = [v.name for v in passed_result.variants if v.latency]
+    bullets = [ln for ln in prov.splitlines() if ln.startswith("- **")]
+    assert [re.match(r"- \*\*(.+?)\*\*", ln)[1] for ln in bullets] == built  # type: ignore[index]
+    assert "\\`" not in md  # no literal (escaped) backticks anywhere
+    assert "run `edgekit bench` on the board" in prov
+
+
+def test_noisy_p99_warns_and_a_budget_within_the_noise_is_marginal(
+        passed_result: BuildResult) -> None:
+    v = passed_result.variant("onnx-int8-static")
+    assert v.latency is not None
+    v.latency.p50_ms, v.latency.p99_ms = 0.2, 9.0  # p99 = 45 x p50: a loaded host
+    check = next(c for c in v.checks if c.budget == "max_latency_p99_ms")
+    check.limit, check.value, check.status = 10.0, 9.0, "pass"  # 1 ms room, 8.8 ms of noise
+    md = _unescape(render_markdown(passed_result))
+    variants = _section(md, "Variants")
+    assert "Host interference" in variants and "onnx-int8-static 0.200 → 9.00 ms" in variants
+    row = next(r for r in _table_rows(_section(md, "Budget checks")) if r[0] == "onnx-int8-static")
+    assert "**9.00 ms (pass, marginal)**" in row
+    verdict = md[: md.index("### Variants")]
+    assert "max_latency_p99_ms" in verdict and "marginal" in verdict and "8.80 ms" in verdict
+
+
+def test_quiet_p99_is_neither_noisy_nor_marginal(passed_result: BuildResult) -> None:
+    md = _unescape(render_markdown(passed_result))  # conftest p99 <= 2 x p50, limits far away
+    assert "Host interference" not in md and "marginal" not in md
