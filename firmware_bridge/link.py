@@ -233,9 +233,16 @@ class Link:
         if due_us is not None:
             wait_s = min(wait_s, (due_us - monotonic_us()) / 1e6)
         try:
-            port.timeout = max(0.0, wait_s)
             waiting = port.in_waiting
-            data = port.read(min(max(waiting, 1), _READ_CHUNK))
+            if waiting:  # bytes are there: read them without touching the port's settings
+                data = port.read(min(waiting, _READ_CHUNK))
+            else:
+                # pyserial re-applies the termios settings whenever ``timeout`` is set, so it is
+                # set only when the wait (rounded to a millisecond) changes
+                timeout = round(max(0.0, wait_s), 3)
+                if port.timeout != timeout:
+                    port.timeout = timeout
+                data = port.read(1)
         except (serial.SerialException, OSError) as e:
             self._lost(f"read failed: {e}")
             return
