@@ -33,6 +33,7 @@ __all__ = [
     "QuantConfig",
     "SlicesConfig",
     "TargetConfig",
+    "build_table",
     "load_config",
     "parse_config",
 ]
@@ -268,6 +269,12 @@ def _convert(
     if tp is str and isinstance(value, str):
         return value
     raise fail(where, f"expected {_type_name(tp)}, got {value!r}")
+
+
+def build_table(cls: Any, table: dict[str, Any], where: str, fail: Any) -> Any:
+    """Validate ``table`` into dataclass ``cls`` (strict keys and types); used for edgekit.toml
+    and the daemon's ``[runtime]`` file alike."""
+    return _build(cls, table, where, fail)
 
 
 def _build(cls: Any, table: dict[str, Any], where: str, fail: Any) -> Any:

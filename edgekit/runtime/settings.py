@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 # The typed walk over dataclasses that validates edgekit.toml; shared rather than duplicated.
-from edgekit.config import _build as _build_table
+from edgekit.config import build_table
 from edgekit.errors import ConfigError
 
 __all__ = [
@@ -167,7 +167,7 @@ def parse_settings(table: dict[str, Any], *, source: str = "<config>") -> Runtim
     raw = table.get("runtime", {})
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: runtime: expected a table [runtime], got {raw!r}")
-    settings: RuntimeSettings = _build_table(RuntimeSettings, raw, "", fail)
+    settings: RuntimeSettings = build_table(RuntimeSettings, raw, "", fail)
     _check(settings, fail)
     return settings
 
