@@ -158,6 +158,14 @@ class PrivacyConfig:
     max_rows: int = 2000  # per group, subsampled (seeded) to keep the audit under a minute
     bootstrap: int = 200  # bootstrap resamples for the intervals
     reference_model: str = ""  # an ONNX trained without the members, for the calibrated attack
+    # ONNX models trained like the model on other data (never the members): the calibrated attacks
+    reference_models: list[str] = field(default_factory=list)
+    keep_metadata: bool = False  # keep doc strings / metadata properties in the shipped files
+
+    @property
+    def references(self) -> list[str]:
+        """Every reference model, ``reference_model`` first (the two keys add up)."""
+        return ([self.reference_model] if self.reference_model else []) + list(self.reference_models)
 
 
 @dataclass(frozen=True)
@@ -447,6 +455,11 @@ def _check_privacy(cfg: BuildConfig, fail: Any) -> None:
     if bool(p.members) != bool(p.non_members):
         missing = "privacy.non_members" if p.members else "privacy.members"
         raise fail(missing, "missing: members and non_members go together (the audit needs both)")
+    for i, ref in enumerate(p.reference_models):
+        if not ref.strip():
+            raise fail(f"privacy.reference_models[{i}]", "must name an ONNX file, got an empty string")
+    if len(set(p.references)) != len(p.references):
+        raise fail("privacy.reference_models", "a reference model appears more than once; each once")
 
 
 def _check_values(cfg: BuildConfig, fail: Any) -> None:

@@ -176,7 +176,8 @@ class PrivacyResult:
     non_members: str
     attacks: list[MembershipAttack] = field(default_factory=list)
     provenance: str = ""
-    hygiene: list[str] = field(default_factory=list)  # training traces found in the file
+    hygiene: list[str] = field(default_factory=list)  # training traces found and kept in the file
+    removed: list[str] = field(default_factory=list)  # what was stripped from the file (hygiene)
 
     @property
     def worst(self) -> MembershipAttack | None:

@@ -28,16 +28,27 @@ def audit_outputs(
     members: str,
     non_members: str,
     bootstrap: int,
-    member_reference: np.ndarray | None = None,
-    non_member_reference: np.ndarray | None = None,
+    member_reference: list[np.ndarray] | None = None,
+    non_member_reference: list[np.ndarray] | None = None,
+    reference_note: str = "",
     seed: int = 0,
 ) -> PrivacyResult:
-    """Every attack's figures from the model's scores (rows: examples, columns: classes)."""
-    ref_given = member_reference is not None and non_member_reference is not None
-    sm = attack_scores(member_scores, member_y, output, member_reference if ref_given else None)
-    sn = attack_scores(non_member_scores, non_member_y, output, non_member_reference if ref_given else None)
+    """Every attack's figures from the model's scores (rows: examples, columns: classes).
+
+    ``member_reference`` / ``non_member_reference``: each reference model's scores on the same
+    rows (one array per model); they enable the calibrated attacks.
+    """
+    n_m = len(member_y)
+    y = np.concatenate([member_y, non_member_y])
+    refs = None
+    if member_reference and non_member_reference:
+        refs = [np.concatenate([a, b]) for a, b in zip(member_reference, non_member_reference, strict=True)]
+    # Both groups scored together: the offline LiRA pools one variance over all audited rows,
+    # which must not differ between members and non-members.
+    s = attack_scores(np.concatenate([member_scores, non_member_scores]), y, output, refs)
     attacks = [
-        attack_figures(name, ATTACKS[name], sm[name], sn[name], bootstrap=bootstrap, seed=seed) for name in sm
+        attack_figures(name, ATTACKS[name], v[:n_m], v[n_m:], bootstrap=bootstrap, seed=seed)
+        for name, v in s.items()
     ]
     return PrivacyResult(
         members=members,
@@ -46,5 +57,6 @@ def audit_outputs(
         provenance=(
             f"{len(member_y)} members, {len(non_member_y)} non-members; intervals: "
             f"{bootstrap} bootstrap resamples of each group, 95 % percentile"
+            + (f"; {reference_note}" if refs and reference_note else "")
         ),
     )

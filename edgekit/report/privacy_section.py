@@ -32,15 +32,32 @@ def _change(a: MembershipAttack, ref: VariantResult | None, v: VariantResult) ->
     return f"{delta:+.3f}" + (" (within the intervals)" if overlap else " (intervals disjoint)")
 
 
-def _hygiene(audited: list[VariantResult]) -> Para | Bullets:
-    """What the ONNX files carry beyond their computation (reported, not stripped)."""
-    lines = [
-        rich(f"{v.name}: {line}") for v in audited if v.privacy for line in v.privacy.hygiene
+def _hygiene(audited: list[VariantResult]) -> list[Para | Bullets]:
+    """What was stripped from each variant file before hashing, and what was found and kept."""
+    removed = [
+        rich(f"{v.name} ({v.path}): removed {line}")
+        for v in audited if v.privacy for line in v.privacy.removed
     ]
-    if not lines:
-        return Para(rich("Artifact scan (ONNX variants): no doc strings, metadata properties or "
-                         "initializers holding member rows were found."))
-    return Bullets(lines, "ne")
+    kept = [
+        rich(f"{v.name} ({v.path}): {line}") for v in audited if v.privacy for line in v.privacy.hygiene
+    ]
+    blocks: list[Para | Bullets] = [
+        Para(rich(
+            "Artifact hygiene, before the bundle is hashed and signed: doc strings, metadata "
+            "properties and producer text from the training environment are stripped from every "
+            "ONNX file (unless [privacy] keep_metadata), and initializers holding member rows "
+            "(memorised inputs) are stripped when the graph does not read them; a file is "
+            "rewritten only when its outputs on validation rows stay bit-identical."
+        ))
+    ]
+    if removed:
+        blocks.append(Bullets(removed))
+    else:
+        blocks.append(Para(rich("Nothing was removed: no file carried such text or tensors.")))
+    if kept:
+        blocks.append(Para(rich("Found and kept (the file needs it, or it was not scanned):")))
+        blocks.append(Bullets(kept, "ne"))
+    return blocks
 
 
 def privacy_section(r: BuildResult) -> Section | None:
@@ -50,8 +67,15 @@ def privacy_section(r: BuildResult) -> Section | None:
         return None
     ref = next((v for v in audited if v.name == "onnx-fp32"), None)
     first = audited[0].privacy
-    if first is None or not first.attacks:
+    if first is None:
         return None
+    if not first.attacks:  # hygiene only: no member data to attack with
+        return Section(
+            "privacy",
+            "Privacy: artifact hygiene",
+            [Para(rich("No [privacy] members: the membership-inference audit did not run and the "
+                       "membership budgets are not evaluated.")), *_hygiene(audited)],
+        )
     methods = {a.attack: a.method for v in audited for a in (v.privacy.attacks if v.privacy else [])}
     rows = []
     for v in audited:
@@ -104,7 +128,7 @@ def privacy_section(r: BuildResult) -> Section | None:
                 [False, False, True, True, True, True, True, False],
             ),
             Bullets(meaning),
-            _hygiene(audited),
+            *_hygiene(audited),
             Para(rich(f"Intervals: {first.attacks[0].bootstrap} bootstrap resamples, "
                       f"{fmt_pct(first.attacks[0].confidence, 0)} percentile."), note=True),
         ],

@@ -38,3 +38,26 @@ def test_refusals_name_the_key(privacy: dict, budgets: dict, key: str) -> None:
         _cfg(privacy, budgets)
     msg = str(e.value)
     assert key in msg and "\n" not in msg
+
+
+def test_reference_models_and_keep_metadata() -> None:
+    c = _cfg({"reference_model": "r0.onnx", "reference_models": ["r1.onnx", "r2.onnx.gz"],
+              "keep_metadata": True})
+    assert c.privacy.references == ["r0.onnx", "r1.onnx", "r2.onnx.gz"]
+    assert c.privacy.keep_metadata is True
+    assert _cfg({}).privacy.keep_metadata is False and _cfg({}).privacy.references == []
+
+
+@pytest.mark.parametrize(
+    ("privacy", "key"),
+    [
+        ({"reference_models": ["a.onnx", " "]}, "privacy.reference_models[1]"),
+        ({"reference_models": ["a.onnx", "a.onnx"]}, "privacy.reference_models"),
+        ({"reference_models": "a.onnx"}, "privacy.reference_models"),
+        ({"keep_metadata": "yes"}, "privacy.keep_metadata"),
+    ],
+)
+def test_reference_and_metadata_refusals(privacy: dict, key: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        _cfg(privacy)
+    assert key in str(e.value) and "\n" not in str(e.value)

@@ -1,25 +1,36 @@
-"""The audit stage: a membership-inference audit of every built variant ([privacy]).
+"""The audit stage: artifact hygiene of every built file, then a membership-inference audit of
+every variant ([privacy]).
 
-Runs after profile and before judge, so ``max_membership_advantage`` / ``max_membership_auc``
-join the verdict like every other budget. Without member data it does nothing and those budgets
-are "not evaluated".
+Runs after profile and before judge and bundle: what it strips (doc strings, metadata from the
+training environment, unused initializers holding member rows) is gone before the bundle hashes
+and signs the files, and ``max_membership_advantage`` / ``max_membership_auc`` join the verdict
+like every other budget. Without member data the attacks do not run and those budgets are
+"not evaluated"; the hygiene of the environment text runs regardless.
 """
 
 from __future__ import annotations
 
+import gzip
+import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from edgekit.backends import open_backend
 from edgekit.builder.stages.context import Run
 from edgekit.builder.stages.data import preprocess
 from edgekit.builder.stages.scoring import score_file
+from edgekit.bundle import sha256_file
 from edgekit.data.dataset import Dataset, load_source
 from edgekit.errors import DataError
 from edgekit.privacy.audit import audit_outputs, subsample
-from edgekit.privacy.hygiene import scan_onnx
+from edgekit.privacy.hygiene import Cleaning, strip_onnx_file
+from edgekit.results import PrivacyResult, VariantResult
 
-__all__ = ["audit", "load_group"]
+__all__ = ["audit", "clean_variants", "load_group", "reference_files"]
+
+_CHECK_ROWS = 256  # validation rows the stripped file must reproduce exactly
 
 
 def load_group(
@@ -41,36 +52,135 @@ def load_group(
     return ds.subset(keep), y[keep]
 
 
+def reference_files(refs: list[str], base: Path, scratch: Path) -> list[Path]:
+    """The reference models as ONNX files; ``.onnx.gz`` ones decompressed into ``scratch``
+    (the run's own folder). One ``DataError`` line for a missing file."""
+    files = []
+    for i, ref in enumerate(refs):
+        path = base / ref
+        if not path.is_file():
+            raise DataError(
+                f"{path} (privacy.reference_models[{i}]): not found; name an ONNX file (or "
+                ".onnx.gz) relative to the config, e.g. written by scripts/train_reference.py"
+            )
+        if path.name.endswith(".gz"):
+            plain = scratch / f"privacy-ref-{i}.onnx"
+            try:
+                with gzip.open(path, "rb") as src, plain.open("wb") as dst:
+                    shutil.copyfileobj(src, dst)
+            except (OSError, EOFError) as e:
+                raise DataError(f"{path} (privacy.reference_models[{i}]): not gzip data: {e}") from e
+            path = plain
+        files.append(path)
+    return files
+
+
+def _all_outputs(
+    path: Path, x: np.ndarray, input_name: str, threads: int, opts: dict[str, Any]
+) -> list[np.ndarray]:
+    """Every output of the model on ``x``, in rows of the batch the model accepts."""
+    backend = open_backend(path, threads=threads, **opts)
+    try:
+        dim0 = backend.input_spec[0].shape[0] if backend.input_spec[0].shape else None
+        step = dim0 if isinstance(dim0, int) and dim0 > 0 else len(x)
+        if len(x) % step:
+            x = x[: len(x) - len(x) % step]
+        parts = [backend.run_all({input_name: x[i : i + step]}) for i in range(0, len(x), step)]
+        return [np.concatenate([np.asarray(p[k]) for p in parts]) for k in range(len(parts[0]))]
+    finally:
+        backend.close()
+
+
+def _check_rows(run: Run, member_x: np.ndarray | None) -> np.ndarray | None:
+    """The rows a stripped file must reproduce: validation data, else calibration, else members."""
+    for x in (run.ev.x if run.ev is not None else None, run.calibration, member_x):
+        if x is not None and len(x):
+            return x[:_CHECK_ROWS]
+    return None
+
+
+def clean_variants(run: Run, member_x: np.ndarray | None) -> dict[str, Cleaning]:
+    """Strip every built ONNX file in the staging folder (see ``edgekit.privacy.hygiene``) when
+    its outputs on validation rows stay bit-identical; re-measure size and hash after."""
+    cfg = run.cfg
+    rows = _check_rows(run, member_x)
+    done: dict[str, Cleaning] = {}
+    for vr in run.built:
+        path = run.staging / vr.path
+        if not vr.path.endswith(".onnx"):
+            # TFLite and compiled trees: not rewritten (their converters add no environment text
+            # the build could find); reported so the auditor knows the scan's reach.
+            done[vr.name] = Cleaning(kept=[f"{Path(vr.path).suffix or vr.path} file: not scanned"])
+            continue
+        opts = run.backend_opts.get(vr.name) or {}
+
+        def same(a: Path, b: Path, opts: dict[str, Any] = opts) -> bool:
+            if rows is None:
+                return False  # nothing to check the stripped file against: keep it as built
+            out_a = _all_outputs(a, rows, run.input_name, cfg.profile.threads, opts)
+            out_b = _all_outputs(b, rows, run.input_name, cfg.profile.threads, opts)
+            return len(out_a) == len(out_b) and all(
+                np.array_equal(p, q, equal_nan=True) for p, q in zip(out_a, out_b, strict=True)
+            )
+
+        c = strip_onnx_file(
+            path,
+            member_x[: cfg.privacy.max_rows] if member_x is not None else None,
+            same,
+            keep_metadata=cfg.privacy.keep_metadata,
+        )
+        if c.removed:
+            vr.size_bytes = path.stat().st_size
+            vr.sha256 = sha256_file(path)
+            run.log(f"  {vr.name}: stripped {len(c.removed)} item(s): {'; '.join(c.removed)}")
+        for line in c.kept:
+            if "member row" in line:
+                run.warnings.append(f"{vr.name}: the artifact carries {line}")
+        done[vr.name] = c
+    return done
+
+
+def _record(vr: VariantResult, c: Cleaning | None, members: str, non_members: str) -> None:
+    if vr.privacy is None:
+        vr.privacy = PrivacyResult(members=members, non_members=non_members)
+    if c is not None:
+        vr.privacy.removed, vr.privacy.hygiene = list(c.removed), list(c.kept)
+
+
 def audit(run: Run) -> Run:
-    """Stage ``audit`` (skipped without ``[privacy] members``)."""
+    """Stage ``audit``: hygiene always; the attacks only with ``[privacy] members``."""
     cfg, p = run.cfg, run.cfg.privacy
     with run.timer.stage("audit") as d:
-        if not p.members:
-            d.append("no [privacy] members: membership budgets not evaluated")
-            return run
         pipe = run.need(run.pipe, "pipe")
         base = Path(cfg.base_dir)
-        m_ds, m_y = load_group(p.members, "members", run.labels, p.max_rows, 1, base)
-        n_ds, n_y = load_group(p.non_members, "non_members", run.labels, p.max_rows, 2, base)
-        m_x = preprocess(pipe, m_ds.x, f"{p.members} (privacy.members)")
-        n_x = preprocess(pipe, n_ds.x, f"{p.non_members} (privacy.non_members)")
-        m_ref = n_ref = None
-        if p.reference_model:
-            ref = base / p.reference_model
-            m_ref = score_file(ref, m_x, run.input_name, run.out_index, cfg.profile.threads)
-            n_ref = score_file(ref, n_x, run.input_name, run.out_index, cfg.profile.threads)
+        m_x = n_x = m_y = n_y = None
+        if p.members:
+            m_ds, m_y = load_group(p.members, "members", run.labels, p.max_rows, 1, base)
+            n_ds, n_y = load_group(p.non_members, "non_members", run.labels, p.max_rows, 2, base)
+            m_x = preprocess(pipe, m_ds.x, f"{p.members} (privacy.members)")
+            n_x = preprocess(pipe, n_ds.x, f"{p.non_members} (privacy.non_members)")
+        cleaned = clean_variants(run, m_x)
+        stripped = sum(1 for c in cleaned.values() if c.removed)
+        d.append(f"hygiene: {stripped} of {len(cleaned)} files stripped")
+        if m_x is None or n_x is None or m_y is None or n_y is None:
+            for vr in run.built:
+                _record(vr, cleaned.get(vr.name), "", "")
+            d.append("no [privacy] members: membership budgets not evaluated")
+            return run
+        m_ref: list[np.ndarray] = []
+        n_ref: list[np.ndarray] = []
+        refs = reference_files(p.references, base, run.scratch)
+        for ref in refs:
+            m_ref.append(score_file(ref, m_x, run.input_name, run.out_index, cfg.profile.threads))
+            n_ref.append(score_file(ref, n_x, run.input_name, run.out_index, cfg.profile.threads))
+        note = f"{len(refs)} reference model(s): {', '.join(p.references)}"
         for vr in run.built:
             opts = run.backend_opts.get(vr.name)
-            sm = score_file(
-                run.staging / vr.path, m_x, run.input_name, run.out_index, cfg.profile.threads, opts
-            )
-            sn = score_file(
-                run.staging / vr.path, n_x, run.input_name, run.out_index, cfg.profile.threads, opts
-            )
+            path, th = run.staging / vr.path, cfg.profile.threads
             vr.privacy = audit_outputs(
-                member_scores=sm,
+                member_scores=score_file(path, m_x, run.input_name, run.out_index, th, opts),
                 member_y=m_y,
-                non_member_scores=sn,
+                non_member_scores=score_file(path, n_x, run.input_name, run.out_index, th, opts),
                 non_member_y=n_y,
                 output=cfg.model.output,
                 members=p.members,
@@ -78,11 +188,9 @@ def audit(run: Run) -> Run:
                 bootstrap=p.bootstrap,
                 member_reference=m_ref,
                 non_member_reference=n_ref,
+                reference_note=note,
             )
-            if vr.runtime == "onnxruntime" and vr.path.endswith(".onnx"):
-                vr.privacy.hygiene = scan_onnx(run.staging / vr.path, m_x[: p.max_rows])
-                for line in vr.privacy.hygiene:
-                    run.warnings.append(f"{vr.name}: the artifact carries {line}")
+            _record(vr, cleaned.get(vr.name), p.members, p.non_members)
             w = vr.privacy.worst
             if w is not None:
                 run.log(
@@ -90,5 +198,6 @@ def audit(run: Run) -> Run:
                     f"[{w.advantage_ci[0]:.3f}, {w.advantage_ci[1]:.3f}] ({w.attack}), "
                     f"AUC {w.auc:.3f}"
                 )
-        d.append(f"{len(run.built)} variants on {len(m_y)} members, {len(n_y)} non-members")
+        d.append(f"{len(run.built)} variants on {len(m_y)} members, {len(n_y)} non-members, "
+                 f"{len(refs)} reference models")
     return run
