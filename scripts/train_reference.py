@@ -2,7 +2,11 @@
 """Train the two reference models and write their ONNX files and model cards.
 
     pip install -e '.[train]'          # on these machines: pip install torch==2.13.0 first
-    python scripts/train_reference.py  [--only cnn|gbt] [--quick]
+    python scripts/train_reference.py  [--only cnn|gbt] [--quick] [--refs N [--refs-only]]
+
+``--refs N`` also trains N reference models of the GBT for the privacy audit's calibrated attacks
+(the offline likelihood-ratio attack): the same recipe on data of disjoint seeds (REF_SEEDS, never
+the training or non-member seed), written gzip-compressed to models/rfclass-gbt/privacy_refs/.
 
 Deterministic for the seeds below: same machine, same library versions -> same model files.
 Each model's preprocessing comes from its ``edgekit.toml`` (the same steps the build validates
@@ -19,6 +23,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -37,6 +42,9 @@ TORCH_SEED = 0
 # Non-members for edgekit's membership-inference audit ([privacy] in each edgekit.toml): the
 # training recipe with a seed no other data set of these models uses.
 NON_MEMBER_SEED = 404
+# Reference models for the calibrated attacks: trained like the model, each on its own seed,
+# disjoint from every data set above (1, 2, 3, 101, 202, 404).
+REF_SEEDS = (501, 502, 503, 504, 505, 506, 507, 508)
 SNR_BUCKETS = [(-10, -5), (-5, 0), (0, 5), (5, 10), (10, 15), (15, 20)]
 
 
@@ -255,19 +263,12 @@ def train_cnn(n_train: int, epochs: int, out: Path) -> None:
     )
 
 
-def train_gbt(n_train: int, rounds: int, out: Path) -> None:
+def _fit_gbt(ftr: np.ndarray, y: np.ndarray, rounds: int, seed: int) -> Any:
+    """The GBT recipe: LightGBM fitted on ``ftr`` and converted to ONNX (batch axis named)."""
     import lightgbm as lgb
     from onnxmltools import convert_lightgbm
     from onnxmltools.convert.common.data_types import FloatTensorType
 
-    cfg = load_config(out / "edgekit.toml")
-    check_privacy_recipes(cfg, n_train, out / "edgekit.toml")
-    pipe = Pipeline.from_spec(cfg.preprocess)
-    t0 = time.perf_counter()
-    train = generate(n_train, seed=TRAIN_SEED)
-    test = generate(max(5000, n_train // 5), seed=TEST_SEED)
-    ftr = pipe(train.x).astype(np.float32)
-    log(f"gbt: {ftr.shape[1]} features for {len(ftr)} captures in {time.perf_counter() - t0:.1f} s")
     clf = lgb.LGBMClassifier(
         n_estimators=rounds,
         num_leaves=15,
@@ -275,14 +276,13 @@ def train_gbt(n_train: int, rounds: int, out: Path) -> None:
         subsample=0.8,
         subsample_freq=1,
         colsample_bytree=0.8,
-        random_state=TRAIN_SEED,
+        random_state=seed,
         deterministic=True,
         force_row_wise=True,
         n_jobs=2,
         verbose=-1,
     )
-    clf.fit(ftr, train.y)
-    train_s = time.perf_counter() - t0
+    clf.fit(ftr, y)
     onx = convert_lightgbm(
         clf,
         initial_types=[("features", FloatTensorType([None, ftr.shape[1]]))],
@@ -296,6 +296,48 @@ def train_gbt(n_train: int, rounds: int, out: Path) -> None:
         tensor.type.tensor_type.shape.dim[0].Clear()
         tensor.type.tensor_type.shape.dim[0].dim_param = "batch"
     onx.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "batch"
+    return onx
+
+
+def train_gbt_refs(n_train: int, rounds: int, out: Path, count: int) -> None:
+    """``count`` reference models for the privacy audit: the GBT recipe on REF_SEEDS' data (never
+    a member), gzip-compressed (deterministic: no name or time in the header) under privacy_refs/."""
+    import gzip
+
+    if not 1 <= count <= len(REF_SEEDS):
+        raise SystemExit(f"--refs: must be in [1, {len(REF_SEEDS)}], got {count}")
+    cfg = load_config(out / "edgekit.toml")
+    pipe = Pipeline.from_spec(cfg.preprocess)
+    folder = out / "privacy_refs"
+    folder.mkdir(exist_ok=True)
+    names = []
+    for seed in REF_SEEDS[:count]:
+        t0 = time.perf_counter()
+        data = generate(n_train, seed=seed)
+        onx = _fit_gbt(pipe(data.x).astype(np.float32), data.y, rounds, seed)
+        onx.doc_string = ""  # nothing from this machine in the shipped reference files
+        del onx.metadata_props[:]
+        path = folder / f"ref-seed{seed}.onnx.gz"
+        with path.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", filename="", mtime=0) as gz:
+            gz.write(onx.SerializeToString())
+        names.append(f"privacy_refs/{path.name}")
+        log(f"gbt-ref: seed {seed}: {path} ({path.stat().st_size} B) in {time.perf_counter() - t0:.0f} s")
+    want = sorted(names)
+    if sorted(cfg.privacy.reference_models) != want:
+        log(f"WARNING {out / 'edgekit.toml'}: set [privacy] reference_models = {want}")
+
+
+def train_gbt(n_train: int, rounds: int, out: Path) -> None:
+    cfg = load_config(out / "edgekit.toml")
+    check_privacy_recipes(cfg, n_train, out / "edgekit.toml")
+    pipe = Pipeline.from_spec(cfg.preprocess)
+    t0 = time.perf_counter()
+    train = generate(n_train, seed=TRAIN_SEED)
+    test = generate(max(5000, n_train // 5), seed=TEST_SEED)
+    ftr = pipe(train.x).astype(np.float32)
+    log(f"gbt: {ftr.shape[1]} features for {len(ftr)} captures in {time.perf_counter() - t0:.1f} s")
+    onx = _fit_gbt(ftr, train.y, rounds, TRAIN_SEED)
+    train_s = time.perf_counter() - t0
     onnx_path = out / "model.onnx"
     onnx_path.write_bytes(onx.SerializeToString())
     res = evaluate_onnx(onnx_path, pipe, test, 1)
@@ -344,18 +386,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--out", type=Path, default=ROOT / "models", help="models folder (default: %(default)s)"
     )
+    ap.add_argument("--refs", type=int, default=0,
+                    help="also train N GBT reference models for the privacy audit (privacy_refs/)")
+    ap.add_argument("--refs-only", action="store_true", help="train the reference models only")
     args = ap.parse_args(argv)
+    n_gbt, r_gbt = (2000, 20) if args.quick else (20000, 200)
     runs: dict[str, Callable[[], None]] = {
         "cnn": lambda: train_cnn(
             2000 if args.quick else 24000, 1 if args.quick else 12, args.out / "rfclass-cnn"
         ),
-        "gbt": lambda: train_gbt(
-            2000 if args.quick else 20000, 20 if args.quick else 200, args.out / "rfclass-gbt"
-        ),
+        "gbt": lambda: train_gbt(n_gbt, r_gbt, args.out / "rfclass-gbt"),
     }
     for name, run in runs.items():
-        if args.only in (None, name):
+        if args.only in (None, name) and not args.refs_only:
             run()
+    if args.refs and args.only in (None, "gbt"):
+        train_gbt_refs(n_gbt, r_gbt, args.out / "rfclass-gbt", args.refs)
     return 0
 
 
