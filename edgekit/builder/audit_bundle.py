@@ -11,12 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgekit.builder.stages.audit import load_group
+from edgekit.builder.stages.audit import load_group, reference_files
 from edgekit.builder.stages.data import preprocess
 from edgekit.builder.stages.scoring import score_file
 from edgekit.bundle import load_bundle
 from edgekit.errors import UsageError
 from edgekit.privacy.audit import audit_outputs
+from edgekit.privacy.hygiene import scan_onnx
 from edgekit.results import PrivacyResult
 from edgekit.signals.preprocess import Pipeline
 
@@ -41,8 +42,12 @@ def audit_bundle(
     max_rows: int = 2000,
     bootstrap: int = 200,
     threads: int = 1,
+    references: Sequence[str] = (),
 ) -> BundleAudit:
-    """Audit ``variants`` (default: all) of the bundle on ``members`` against ``non_members``."""
+    """Audit ``variants`` (default: all) of the bundle on ``members`` against ``non_members``;
+    ``references``: reference models (.onnx or .onnx.gz) for the calibrated attacks. Each ONNX
+    variant is also scanned for training-environment text and member rows (reported only: a
+    built bundle is signed and is not rewritten)."""
     if max_rows < 10:
         raise UsageError(f"--max-rows: must be >= 10, got {max_rows}")
     if bootstrap < 0:
@@ -58,6 +63,9 @@ def audit_bundle(
         n_x = preprocess(pipe, n_ds.x, f"{non_members} (--non-members)")
         input_name, out_index = m["input"]["name"], int(m["output"]["index"])
         names = list(variants) or [v["name"] for v in m["variants"]]
+        refs = reference_files(list(references), Path.cwd(), Path(tmp))
+        m_ref = [score_file(r, m_x, input_name, out_index, threads) for r in refs]
+        n_ref = [score_file(r, n_x, input_name, out_index, threads) for r in refs]
         out: dict[str, PrivacyResult] = {}
         for name in names:
             v = b.variant(name)
@@ -72,5 +80,10 @@ def audit_bundle(
                 members=members,
                 non_members=non_members,
                 bootstrap=bootstrap,
+                member_reference=m_ref,
+                non_member_reference=n_ref,
+                reference_note=f"{len(refs)} reference model(s): {', '.join(references)}",
             )
+            if path.suffix == ".onnx":
+                out[name].hygiene = scan_onnx(path, m_x)
         return BundleAudit(str(bundle_path), b.bundle_id, out)

@@ -27,13 +27,19 @@ def audit(
     ),
     max_rows: int = typer.Option(2000, "--max-rows", help="At most this many rows per group."),
     bootstrap: int = typer.Option(200, "--bootstrap", help="Bootstrap resamples for intervals."),
+    reference: list[str] = typer.Option(
+        [], "--reference", help="A reference model (.onnx/.onnx.gz) trained without the members; "
+        "repeat it: one enables reference_loss, two or more the offline LiRA."
+    ),
     max_advantage: float | None = typer.Option(
         None, "--max-advantage", help="Exit 1 when a variant's strongest attack exceeds this."
     ),
 ) -> None:
-    """Membership-inference attacks (loss and confidence thresholds) on every variant of the
-    bundle: ROC AUC, membership advantage (max TPR - FPR), TPR at 1 % and 0.1 % FPR, each with a
-    bootstrap interval. Prints JSON {"bundle", "bundle_id", "variants": {name: audit}}.
+    """Membership-inference attacks (loss and confidence thresholds; with --reference the
+    calibrated ones) on every variant of the bundle: ROC AUC, membership advantage (max TPR - FPR),
+    TPR at 1 % and 0.1 % FPR, each with a bootstrap interval; ONNX files are scanned for
+    training-environment text and member rows. Prints JSON {"bundle", "bundle_id", "variants":
+    {name: audit}}.
 
     An empirical test of these attacks on this data, not a proof of privacy. Exit codes: 0 done
     (and within --max-advantage if given); 1 a variant exceeds --max-advantage; 2 bad input.
@@ -42,7 +48,8 @@ def audit(
 
     names = [v.strip() for v in variants.split(",") if v.strip()]
     got = audit_bundle(
-        bundle, members, non_members, variants=names, max_rows=max_rows, bootstrap=bootstrap
+        bundle, members, non_members, variants=names, max_rows=max_rows, bootstrap=bootstrap,
+        references=reference,
     )
     typer.echo(
         json.dumps(

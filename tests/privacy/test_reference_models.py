@@ -70,3 +70,18 @@ def test_a_missing_reference_model_is_one_line(tmp_path: Path, capsys: pytest.Ca
     assert main(["build", str(cfg), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip()
     assert "ref0.onnx (privacy.reference_models[0]): not found" in err and "\n" not in err
+
+
+def test_audit_command_takes_reference_models(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = load_config(_setup(tmp_path, 2))
+    run_build(cfg, BuildOptions(out_dir=tmp_path / "out", log=lambda _m: None))
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    args = ["audit", "out/bundle", "--members", "members.npz", "--non-members", "non_members.npz",
+            "--bootstrap", "10", "--reference", "ref0.onnx", "--reference", "ref1.onnx.gz"]
+    assert main(args) == 0
+    audit = json.loads(capsys.readouterr().out)["variants"]["onnx-fp32"]
+    assert {a["attack"] for a in audit["attacks"]} == {"loss", "confidence", "reference_loss", "lira_offline"}
+    assert audit["hygiene"] == []  # the logistic regression holds no member row
+    assert main([*args[:-1], "missing.onnx"]) == 2
