@@ -29,10 +29,10 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-__all__ = ["Cleaning", "clean_onnx", "scan_onnx", "strip_onnx_file"]
+__all__ = ["ENV_TEXT", "Cleaning", "clean_onnx", "member_rows_in", "scan_onnx", "strip_onnx_file"]
 
 # A home folder or a user's profile, or an e-mail address: the text names a person or a machine.
-_ENV_TEXT = re.compile(r"(/home/|/Users/|/root\b|[A-Za-z]:\\|\\Users\\|~/|[\w.+-]+@[\w-]+\.)")
+ENV_TEXT = re.compile(r"(/home/|/Users/|/root\b|[A-Za-z]:\\|\\Users\\|~/|[\w.+-]+@[\w-]+\.)")
 
 
 @dataclass
@@ -46,7 +46,7 @@ class Cleaning:
 
 def _traits(text: str) -> str:
     """'N characters' plus a hint an auditor can act on, never the text itself (it may be a path)."""
-    hint = ", names a path or a user" if _ENV_TEXT.search(text) else ""
+    hint = ", names a path or a user" if ENV_TEXT.search(text) else ""
     return f"{len(text)} characters{hint}"
 
 
@@ -81,7 +81,7 @@ def _graphs(g: onnx.GraphProto) -> list[onnx.GraphProto]:
     return found
 
 
-def _member_rows_in(arr: np.ndarray, rows: np.ndarray, rtol: float) -> int:
+def member_rows_in(arr: np.ndarray, rows: np.ndarray, rtol: float) -> int:
     """How many distinct member rows appear as a row of ``arr`` (viewed with the rows' length)."""
     width = rows.shape[1]
     if arr.size < width or arr.size % width or not np.issubdtype(arr.dtype, np.number):
@@ -105,7 +105,7 @@ def _environment(model: onnx.ModelProto, keep: bool, c: Cleaning) -> bool:
     lines = []
     for place, found in places.items():
         chars = sum(len(t) for _, t in found)
-        hint = ", names a path or a user" if any(_ENV_TEXT.search(t) for _, t in found) else ""
+        hint = ", names a path or a user" if any(ENV_TEXT.search(t) for _, t in found) else ""
         first = found[0][0].partition(":")[2]
         lines.append(
             f"doc_string of the model ({chars} characters{hint})" if place == "model"
@@ -114,9 +114,9 @@ def _environment(model: onnx.ModelProto, keep: bool, c: Cleaning) -> bool:
         )
     lines += [f"metadata property {p.key!r} ({_traits(p.value)})" for p in model.metadata_props]
     fields = [("producer_name", model), ("producer_version", model), ("domain", model)]
-    pathlike = [(n, m) for n, m in fields if _ENV_TEXT.search(getattr(m, n))]
+    pathlike = [(n, m) for n, m in fields if ENV_TEXT.search(getattr(m, n))]
     lines += [f"{n} ({_traits(getattr(m, n))})" for n, m in pathlike]
-    if _ENV_TEXT.search(model.graph.name):
+    if ENV_TEXT.search(model.graph.name):
         pathlike.append(("name", model.graph))
         lines.append(f"graph name ({_traits(model.graph.name)})")
     if keep:
@@ -141,7 +141,7 @@ def _memorised(
     changed = False
     for g in graphs:
         for init in list(g.initializer):
-            n = _member_rows_in(numpy_helper.to_array(init), rows, rtol)
+            n = member_rows_in(numpy_helper.to_array(init), rows, rtol)
             if not n:
                 continue
             what = f"initializer {init.name!r} holds {n} member row(s) (memorised inputs)"
@@ -157,7 +157,7 @@ def _memorised(
             if node.op_type != "Constant":
                 continue
             vals = [numpy_helper.to_array(a.t) for a in node.attribute if a.name == "value"]
-            n = _member_rows_in(vals[0], rows, rtol) if vals else 0
+            n = member_rows_in(vals[0], rows, rtol) if vals else 0
             if not n:
                 continue
             what = f"Constant {node.output[0]!r} holds {n} member row(s) (memorised inputs)"

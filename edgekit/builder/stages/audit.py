@@ -26,6 +26,7 @@ from edgekit.data.dataset import Dataset, load_source
 from edgekit.errors import DataError
 from edgekit.privacy.audit import audit_outputs, subsample
 from edgekit.privacy.hygiene import Cleaning, strip_onnx_file
+from edgekit.privacy.hygiene_tflite import strip_tflite_file
 from edgekit.results import PrivacyResult, VariantResult
 
 __all__ = ["audit", "clean_variants", "load_group", "reference_files"]
@@ -85,7 +86,9 @@ def _all_outputs(
         step = dim0 if isinstance(dim0, int) and dim0 > 0 else len(x)
         if len(x) % step:
             x = x[: len(x) - len(x) % step]
-        parts = [backend.run_all({input_name: x[i : i + step]}) for i in range(0, len(x), step)]
+        # one input: its name as this runtime reports it (a TFLite file may rename it)
+        name = backend.input_spec[0].name if len(backend.input_spec) == 1 else input_name
+        parts = [backend.run_all({name: x[i : i + step]}) for i in range(0, len(x), step)]
         return [np.concatenate([np.asarray(p[k]) for p in parts]) for k in range(len(parts[0]))]
     finally:
         backend.close()
@@ -107,10 +110,10 @@ def clean_variants(run: Run, member_x: np.ndarray | None) -> dict[str, Cleaning]
     done: dict[str, Cleaning] = {}
     for vr in run.built:
         path = run.staging / vr.path
-        if not vr.path.endswith(".onnx"):
-            # TFLite and compiled trees: not rewritten (their converters add no environment text
-            # the build could find); reported so the auditor knows the scan's reach.
-            done[vr.name] = Cleaning(kept=[f"{Path(vr.path).suffix or vr.path} file: not scanned"])
+        strip = {".onnx": strip_onnx_file, ".tflite": strip_tflite_file}.get(path.suffix)
+        if strip is None:
+            # compiled trees: machine code from the same trees as the ONNX file it was built from
+            done[vr.name] = Cleaning(kept=[f"{path.suffix or vr.path} file: not scanned"])
             continue
         opts = run.backend_opts.get(vr.name) or {}
 
@@ -123,7 +126,7 @@ def clean_variants(run: Run, member_x: np.ndarray | None) -> dict[str, Cleaning]
                 np.array_equal(p, q, equal_nan=True) for p, q in zip(out_a, out_b, strict=True)
             )
 
-        c = strip_onnx_file(
+        c = strip(
             path,
             member_x[: cfg.privacy.max_rows] if member_x is not None else None,
             same,
