@@ -53,7 +53,7 @@ def strip_tflite_file(
         return Cleaning(kept=["TFLite file: not scanned (ai-edge-litert's tools not installed)"])
     try:
         model = fu.read_model_from_bytearray(bytearray(path.read_bytes()))
-    except Exception as e:  # noqa: BLE001 - the flatbuffer reader raises anything on odd files
+    except Exception as e:  # the flatbuffer reader raises anything on odd files
         return Cleaning(kept=[f"TFLite file: not scanned (unreadable here: {type(e).__name__})"])
     c = Cleaning()
     if member_rows is not None and len(member_rows):

@@ -88,7 +88,9 @@ def test_keep_metadata_and_a_failed_check_leave_the_file(tmp_path: Path) -> None
     raw = path.read_bytes()
     kept = strip_tflite_file(path, None, _same, keep_metadata=True)
     assert kept.removed == [] and path.read_bytes() == raw
-    assert kept.kept == ["description (12 characters, names a path or a user): kept ([privacy] keep_metadata)"]
+    assert kept.kept == [
+        "description (12 characters, names a path or a user): kept ([privacy] keep_metadata)"
+    ]
     failed = strip_tflite_file(path, None, lambda a, b: False)
     assert failed.removed == [] and path.read_bytes() == raw
     assert not list(tmp_path.glob(".stripped-*"))
