@@ -144,6 +144,7 @@ def test_gbt_builds_onnx_and_skips_the_rest(tmp_path: Path) -> None:
     src = ROOT / "models" / "rfclass-gbt"
     text = (src / "edgekit.toml").read_text()
     text = text.replace('path = "model.onnx"', f'path = "{src / "model.onnx"}"')
+    text = text.replace('"privacy_refs/', f'"{src}/privacy_refs/')  # [privacy] reference models
     text = text.replace("n=3000", "n=400").replace("runs = 200", "runs = 20")
     cfg = load_config(_write(tmp_path, text))
     result = run_build(cfg, BuildOptions(out_dir=tmp_path / "out", log=lambda m: None))

@@ -142,3 +142,18 @@ def test_clean_works_on_a_copy() -> None:
     m = helper.make_model(helper.make_graph([], "g", [], []), doc_string=HOME_DOC)
     c = clean_onnx(m)
     assert m.doc_string == HOME_DOC and c.model is not None and c.model.doc_string == ""
+
+
+def test_path_like_producer_and_graph_name_are_replaced(tmp_path: Path) -> None:
+    path = _model(tmp_path / "m.onnx", np.eye(3, 16, dtype=np.float32))
+    m = onnx.load(str(path))
+    m.producer_name, m.producer_version, m.graph.name = "pytorch", "2.13.0", "C:\\Users\\bob\\net"
+    m.domain = "bob@example.org"
+    onnx.save(m, str(path))
+    c = strip_onnx_file(path, None, _same)
+    after = onnx.load(str(path))
+    onnx.checker.check_model(after)
+    assert (after.producer_name, after.producer_version) == ("pytorch", "2.13.0")  # a tool, kept
+    assert after.domain == "" and "bob" not in after.graph.name
+    assert c.removed == ["domain (15 characters, names a path or a user)",
+                         "graph name (16 characters, names a path or a user)"]
