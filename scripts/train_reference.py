@@ -299,7 +299,7 @@ def _fit_gbt(ftr: np.ndarray, y: np.ndarray, rounds: int, seed: int) -> Any:
     return onx
 
 
-def train_gbt_refs(n_train: int, rounds: int, out: Path, count: int) -> None:
+def train_gbt_refs(n_train: int, rounds: int, out: Path, count: int, first: int = 0) -> None:
     """``count`` reference models for the privacy audit: the GBT recipe on REF_SEEDS' data (never
     a member), gzip-compressed (deterministic: no name or time in the header) under privacy_refs/."""
     import gzip
@@ -310,8 +310,7 @@ def train_gbt_refs(n_train: int, rounds: int, out: Path, count: int) -> None:
     pipe = Pipeline.from_spec(cfg.preprocess)
     folder = out / "privacy_refs"
     folder.mkdir(exist_ok=True)
-    names = []
-    for seed in REF_SEEDS[:count]:
+    for seed in REF_SEEDS[first:count]:
         t0 = time.perf_counter()
         data = generate(n_train, seed=seed)
         onx = _fit_gbt(pipe(data.x).astype(np.float32), data.y, rounds, seed)
@@ -320,9 +319,8 @@ def train_gbt_refs(n_train: int, rounds: int, out: Path, count: int) -> None:
         path = folder / f"ref-seed{seed}.onnx.gz"
         with path.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", filename="", mtime=0) as gz:
             gz.write(onx.SerializeToString())
-        names.append(f"privacy_refs/{path.name}")
         log(f"gbt-ref: seed {seed}: {path} ({path.stat().st_size} B) in {time.perf_counter() - t0:.0f} s")
-    want = sorted(names)
+    want = sorted(f"privacy_refs/ref-seed{seed}.onnx.gz" for seed in REF_SEEDS[:count])
     if sorted(cfg.privacy.reference_models) != want:
         log(f"WARNING {out / 'edgekit.toml'}: set [privacy] reference_models = {want}")
 
@@ -389,6 +387,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--refs", type=int, default=0,
                     help="also train N GBT reference models for the privacy audit (privacy_refs/)")
     ap.add_argument("--refs-only", action="store_true", help="train the reference models only")
+    ap.add_argument("--refs-from", type=int, default=0,
+                    help="skip the first K reference seeds (to split --refs over processes)")
     args = ap.parse_args(argv)
     n_gbt, r_gbt = (2000, 20) if args.quick else (20000, 200)
     runs: dict[str, Callable[[], None]] = {
@@ -401,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.only in (None, name) and not args.refs_only:
             run()
     if args.refs and args.only in (None, "gbt"):
-        train_gbt_refs(n_gbt, r_gbt, args.out / "rfclass-gbt", args.refs)
+        train_gbt_refs(n_gbt, r_gbt, args.out / "rfclass-gbt", args.refs, args.refs_from)
     return 0
 
 

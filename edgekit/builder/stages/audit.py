@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +154,7 @@ def _record(vr: VariantResult, c: Cleaning | None, members: str, non_members: st
 def audit(run: Run) -> Run:
     """Stage ``audit``: hygiene always; the attacks only with ``[privacy] members``."""
     cfg, p = run.cfg, run.cfg.privacy
+    cpu0 = time.process_time()  # this process's CPU time (all threads): the host's load aside
     with run.timer.stage("audit") as d:
         pipe = run.need(run.pipe, "pipe")
         base = Path(cfg.base_dir)
@@ -202,5 +204,5 @@ def audit(run: Run) -> Run:
                     f"AUC {w.auc:.3f}"
                 )
         d.append(f"{len(run.built)} variants on {len(m_y)} members, {len(n_y)} non-members, "
-                 f"{len(refs)} reference models")
+                 f"{len(refs)} reference models; CPU time {time.process_time() - cpu0:.1f} s")
     return run
