@@ -32,7 +32,7 @@ from edgekit.energy import (
 )
 from edgekit.energy.attribute import AttributionOptions
 from edgekit.energy.meters.replay import ReplayMeter
-from edgekit.energy.provenance import recording_provenance
+from edgekit.energy.provenance import Provenance, recording_provenance
 from edgekit.energy.result import EnergyRefused
 from edgekit.errors import EdgekitError, MeterError
 
@@ -104,12 +104,31 @@ def _open(meter_spec: str, roots: Mapping[str, Any], clock: Clock | None) -> Met
     return open_meter(meter_spec, **meter_roots)
 
 
-def _replayed(meter: ReplayMeter, variant: str | None) -> EnergyResult:
+def _replayed(meter: ReplayMeter, variant: str | None, context: Mapping[str, Any] | None) -> EnergyResult:
     recording = meter.recording_for(variant)
     trace, events = recording.trace, recording.events
-    prov = recording_provenance(trace.header, events.header, f"replay:{trace.source}")
+    prov = _for_this_file(
+        recording_provenance(trace.header, events.header, f"replay:{trace.source}"), context
+    )
     result = attribute(trace, events, provenance=prov)
     return replace(result, recording=recording)
+
+
+def _for_this_file(prov: Provenance, context: Mapping[str, Any] | None) -> Provenance:
+    """A replayed recording is measured *for this variant* only when it names the SHA-256 of the
+    variant file being benched; a recording of another file (or one that does not say) is
+    ``unverified`` here, whatever its own header claims."""
+    want = (context or {}).get("variant_sha256")
+    if prov.kind != "measured" or not want:
+        return prov
+    if not prov.variant_sha256:
+        why = "the recording does not name the SHA-256 of the variant file it measured"
+    elif prov.variant_sha256 != want:
+        why = (f"the recording measured variant file sha256 {prov.variant_sha256[:12]}..., "
+               f"not the benched file's {str(want)[:12]}...")
+    else:
+        return prov
+    return replace(prov, kind="unverified", reason=why)
 
 
 def _record(result: EnergyResult, record_dir: str | Path | None, name: str | None) -> None:
@@ -140,7 +159,7 @@ def measure_variant_energy(
     meter = _open(meter_spec, roots, clock)
     try:
         if isinstance(meter, ReplayMeter):
-            result = _replayed(meter, variant)
+            result = _replayed(meter, variant, context)
         else:
             virtual = getattr(clock, "is_virtual", False)
             result = measure_energy(
@@ -187,7 +206,7 @@ def measure_variant_duty_energy(
     meter = _open(meter_spec, roots, clock)
     try:
         if isinstance(meter, ReplayMeter):
-            result = _replayed(meter, name)
+            result = _replayed(meter, name, context)
         else:
             result = measure_duty_energy(
                 run_batch, meter, duty_hz, captures_per_window=plan.duty_captures,

@@ -11,6 +11,7 @@ over the latency for the total. They are labelled ``estimated`` everywhere, and 
 from __future__ import annotations
 
 import math
+from typing import TypedDict
 
 from edgekit.config import BatteryConfig
 from edgekit.energy.battery import Battery, ScannerDuty, project_battery
@@ -20,9 +21,16 @@ from edgekit.results import EnergyFigure, LatencyResult
 __all__ = ["battery_fields", "estimate_energy"]
 
 
-def battery_fields(
-    battery: BatteryConfig, dynamic_mj: float, kind: str
-) -> dict[str, float | None]:
+class BatteryFields(TypedDict):
+    """The battery fields of an ``EnergyFigure``."""
+
+    battery_life_h: float | None
+    battery_life_without_model_h: float | None
+    battery_life_loss_pct: float | None
+    drain_pct_per_h: float | None
+
+
+def battery_fields(battery: BatteryConfig, dynamic_mj: float, kind: str) -> BatteryFields:
     """Battery life with and without the model, life lost and drain, or Nones with no battery."""
     if battery.capacity_wh is None and (battery.capacity_mah is None or battery.nominal_v is None):
         return {"battery_life_h": None, "battery_life_without_model_h": None,

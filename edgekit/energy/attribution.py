@@ -126,7 +126,8 @@ class _Run:
             resolution_w=info.resolution_w, clock="host", board=named("board"),
             delay_s=delay,
             board_model=named("board_model"), soc=named("soc"), bundle_id=named("bundle_id"),
-            variant=named("variant"), recorded_by=named("recorded_by"),
+            variant=named("variant"), variant_sha256=named("variant_sha256"),
+            recorded_by=named("recorded_by"),
         )
         return PowerTrace(np.asarray(t), np.asarray(p), header, source=f"{info.name} (live)")
 

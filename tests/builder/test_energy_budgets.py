@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import replace
@@ -14,6 +15,12 @@ from edgekit.energy import Recording, write_recording
 from edgekit.energy.simulate import MeterModel, Workload, synthesize_recording
 
 from .conftest import reference_config
+
+
+NO_AUDIT = {  # the membership audit (half a minute) is not what these tests are about
+    'non_members = "synthetic:rf?n=24000&seed=404"': "",
+    'members = "synthetic:rf?n=24000&seed=1"': "",
+}
 
 
 def _config(tmp: Path, **replace: str) -> Path:
@@ -61,11 +68,17 @@ def test_require_measured_energy_with_only_an_estimate_is_not_a_pass(
 
 def test_target_results_from_bench_are_judged(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """build -> bench on the bundle with a (replayed) meter -> build --target-results."""
-    cfg = _config(tmp_path, **{"require_measured_energy = false": "require_measured_energy = true"})
+    cfg = _config(tmp_path, **{"require_measured_energy = false": "require_measured_energy = true",
+                               **NO_AUDIT})
     out1 = tmp_path / "first"
     assert main(["build", str(cfg), "--out", str(out1), "--variants", "onnx-fp32"]) == 1
+    manifest = json.loads((out1 / "bundle" / "manifest.json").read_text())
+    entry = next(v for v in manifest["variants"] if v["name"] == "onnx-fp32")
+    sha = hashlib.sha256((out1 / "bundle" / entry["file"]).read_bytes()).hexdigest()
     # a recording (power trace + event log) as `edgekit bench --record` writes it on a Pi 4B with
-    # an INA260; a bare trace, or one without this provenance, can never count as measured
+    # an INA260, for this variant file; a bare trace, or one without this provenance, can never
+    # count as measured. Its bundle ID is another's: a rebuilt bundle never has the benched ID, so
+    # only the variant file's digest is compared.
     result, _ = synthesize_recording(
         Workload(idle_w=2.0, active_w=3.5, inference_s=0.002, jitter=0.02),
         MeterModel(rate_hz=200.0, noise_w=0.005),
@@ -74,7 +87,8 @@ def test_target_results_from_bench_are_judged(tmp_path: Path, capsys: pytest.Cap
         idle_s=1.0,
     )
     rec = result.recording
-    header = replace(rec.trace.header, kind="measured", meter="ina260", board="rpi4b", bundle_id="b-test")
+    header = replace(rec.trace.header, kind="measured", meter="ina260", board="rpi4b", bundle_id="b-test",
+                     variant_sha256=sha)
     write_recording(tmp_path / "rec", "onnx-fp32", Recording(replace(rec.trace, header=header), rec.events))
     bench_out = tmp_path / "bench"
     code = main(
@@ -112,7 +126,11 @@ def test_target_results_from_bench_are_judged(tmp_path: Path, capsys: pytest.Cap
     captured = capsys.readouterr()
     assert code == 0, captured.out + captured.err
     v = _report(out2)["variants"][0]
-    assert v["energy"]["kind"] == "measured" and "edgekit bench" in v["energy"]["provenance"]
+    assert v["sha256"] == sha  # the rebuilt variant file is byte for byte the benched one
+    assert v["energy"]["kind"] == "measured" and v["energy"]["measured_on_target"] is True
+    assert v["energy"]["provenance"].startswith("measured on the target (measured on rpi4b with ina260")
+    check = next(c for c in v["checks"] if c["budget"] == "max_battery_life_loss_pct")
+    assert check["status"] == "pass" and "measured" in check["detail"]
     assert v["latency"]["provenance"].startswith("target, measured by edgekit bench")
     assert any("replaced by the target" in n for n in v["notes"])
     # the bench ran with --quick: the build report says its budgets were judged on quick figures
