@@ -16,7 +16,6 @@ from edgekit.energy.simulate import MeterModel, Workload, synthesize_recording
 
 from .conftest import reference_config
 
-
 NO_AUDIT = {  # the membership audit (half a minute) is not what these tests are about
     'non_members = "synthetic:rf?n=24000&seed=404"': "",
     'members = "synthetic:rf?n=24000&seed=1"': "",
