@@ -70,5 +70,7 @@ def estimate_energy(latency: LatencyResult, board: str, battery: BatteryConfig) 
         n_inferences=latency.runs,
         windows=1,
         provenance=provenance,
+        dynamic_spread_mj=half_spread if math.isfinite(half_spread) else float("nan"),
+        target_reason=f"only an estimate (model:{prof.board}, from the host's CPU time at build time)",
         **battery_fields(battery, dynamic, "estimated"),
     )
