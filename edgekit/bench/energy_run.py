@@ -10,6 +10,7 @@ events gives no energy figure (``EnergyRefused``).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -41,6 +42,7 @@ __all__ = [
     "battery_from_manifest",
     "check_trace_covers",
     "cpu_spin",
+    "duty_captures",
     "measure_variant_duty_energy",
     "measure_variant_energy",
     "project",
@@ -184,6 +186,12 @@ def measure_variant_energy(
         meter.close()
 
 
+def duty_captures(plan: EnergyPlan, duty_hz: float) -> int:
+    """Captures per duty-cycle window: ``plan.duty_captures``, more when fewer would make the window
+    shorter than ``plan.window_s`` (the meter needs as long to resolve it as back to back)."""
+    return max(plan.duty_captures, math.ceil(plan.window_s * duty_hz))
+
+
 def measure_variant_duty_energy(
     run_batch: Callable[[int], None],
     meter_spec: str,
@@ -197,7 +205,8 @@ def measure_variant_duty_energy(
     record_dir: str | Path | None = None,
     env_probe: Callable[[], dict[str, Any]] | None = None,
 ) -> EnergyResult:
-    """Energy per capture at ``duty_hz`` (sleep between captures), beside the back-to-back figure.
+    """Energy per capture at ``duty_hz`` (sleep between captures), beside the back-to-back figure;
+    each window is ``duty_captures(plan, duty_hz)`` periods long.
 
     Recorded as ``<variant>.duty.power.csv`` / ``.events.jsonl``; a ``replay:`` folder is read
     back the same way (its ``<variant>.duty`` recording).
@@ -209,7 +218,7 @@ def measure_variant_duty_energy(
             result = _replayed(meter, name, context)
         else:
             result = measure_duty_energy(
-                run_batch, meter, duty_hz, captures_per_window=plan.duty_captures,
+                run_batch, meter, duty_hz, captures_per_window=duty_captures(plan, duty_hz),
                 windows=plan.windows, idle_s=plan.idle_s, clock=clock, env_probe=env_probe,
                 context={**dict(context or {}), "variant": variant} if variant else context,
                 options=AttributionOptions(),

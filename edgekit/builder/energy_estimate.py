@@ -36,7 +36,9 @@ def battery_fields(battery: BatteryConfig, dynamic_mj: float, kind: str) -> Batt
         return {"battery_life_h": None, "battery_life_without_model_h": None,
                 "battery_life_loss_pct": None, "drain_pct_per_h": None}
     b = Battery(battery.capacity_mah, battery.nominal_v, battery.capacity_wh, battery.usable_fraction)
-    p = project_battery(b, ScannerDuty(battery.scanner_baseline_w, battery.duty_hz, dynamic_mj), kind=kind)
+    duty = ScannerDuty(battery.scanner_baseline_w, battery.duty_hz, dynamic_mj,
+                       converter_efficiency=battery.converter_efficiency)
+    p = project_battery(b, duty, kind=kind)
     return {
         "battery_life_h": p.life_with_model_h,
         "battery_life_without_model_h": p.life_without_model_h,

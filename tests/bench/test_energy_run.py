@@ -10,6 +10,7 @@ import pytest
 from edgekit.bench.energy_run import (
     EnergyPlan,
     check_trace_covers,
+    duty_captures,
     measure_variant_duty_energy,
     measure_variant_energy,
     project,
@@ -116,3 +117,9 @@ def test_projection_carries_efficiency_and_interval(tmp_path: Path) -> None:
     assert p.life_with_model_interval_h == pytest.approx(
         (20.0 / (1.0 + 2.0 * hi / 1e3 / 0.85), 20.0 / (1.0 + 2.0 * max(lo, 0.0) / 1e3 / 0.85)))
     assert p.converter_efficiency == 0.85
+
+
+@pytest.mark.parametrize(("duty_hz", "captures"), [(5.0, 20), (40.0, 60), (13.4, 21)])
+def test_duty_windows_are_at_least_as_long_as_back_to_back_ones(duty_hz: float, captures: int) -> None:
+    # PLAN: 1.5 s windows, 20 captures at least; 40 Hz x 1.5 s = 60, 13.4 Hz x 1.5 s = 20.1 -> 21
+    assert duty_captures(PLAN, duty_hz) == captures
