@@ -116,6 +116,9 @@ class EnergyFigure:
     # edgekit.energy.provenance.is_measured_on_target, from a bench.json; target_reason says why
     measured_on_target: bool = False
     target_reason: str = ""
+    # the battery projection at both ends of the dynamic energy's interval
+    battery_life_interval_h: tuple[float, float] | None = None
+    battery_life_loss_interval_pct: tuple[float, float] | None = None
 
 
 @dataclass

@@ -132,7 +132,7 @@ def _energy(
         dynamic_spread_mj=(_float(dhi) - _float(dlo)) / 2,
         measured_on_target=verdict,
         target_reason=reason,
-        **battery_fields(battery, dynamic, kind),
+        **battery_fields(battery, dynamic, kind, (_float(dlo), _float(dhi))),
     )
 
 

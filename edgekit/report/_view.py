@@ -661,7 +661,8 @@ def _energy_section(r: BuildResult) -> Section | None:
             Cell(rich(f"± {fmt_mj(e.dynamic_spread_mj)}")),
             Cell(rich(b(_energy_kind(e))), "" if e.measured_on_target else "ne"),
             Cell(rich(e.meter)), Cell(rich(f"{e.n_inferences} × {e.windows}")),
-            Cell(rich(fmt_num(e.battery_life_h))), Cell(rich(fmt_num(e.battery_life_loss_pct))),
+            Cell(rich(fmt_num(e.battery_life_h) + _span(e.battery_life_interval_h))),
+            Cell(rich(fmt_num(e.battery_life_loss_pct) + _span(e.battery_life_loss_interval_pct))),
         ])
     blocks: list[Block] = [Table(
         ["Variant", "Energy/inf. mJ", "Dynamic mJ", "Spread mJ", "Dynamic spread mJ", "Kind",
@@ -674,6 +675,11 @@ def _energy_section(r: BuildResult) -> Section | None:
                                 "meter; measure on the target with ", code("edgekit bench"), "."),
                            note=True))
     return Section("energy", "Energy per inference", blocks)
+
+
+def _span(pair: tuple[float, float] | None) -> str:
+    """`` [lo–hi]`` of an interval carried from the dynamic energy, or nothing."""
+    return "" if not pair else f" [{fmt_num(pair[0])}–{fmt_num(pair[1])}]"
 
 
 def _energy_kind(e: EnergyFigure) -> str:

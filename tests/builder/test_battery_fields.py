@@ -27,3 +27,14 @@ def test_an_impossible_efficiency_is_one_line(bad: float) -> None:
 
     with pytest.raises(ConfigError, match=r"battery\.converter_efficiency: must be in \(0, 1\]"):
         parse_config({"model": {"path": "m.onnx"}, "battery": {"converter_efficiency": bad}})
+
+
+def test_the_dynamic_interval_is_carried_into_life_and_life_lost() -> None:
+    bat = BatteryConfig(capacity_wh=10.0, usable_fraction=0.9, scanner_baseline_w=1.0, duty_hz=4.0)
+    got = battery_fields(bat, 50.0, "measured", (25.0, 100.0))
+    # 4/s x 25 mJ = 0.1 W, 4/s x 100 mJ = 0.4 W: life 9/1.4 to 9/1.1 h, lost 1-1/1.1 to 1-1/1.4
+    assert got["battery_life_interval_h"] == pytest.approx((9.0 / 1.4, 9.0 / 1.1))
+    assert got["battery_life_loss_interval_pct"] == pytest.approx(
+        (100.0 * (1 - 1 / 1.1), 100.0 * (1 - 1 / 1.4))
+    )
+    assert battery_fields(bat, 50.0, "measured")["battery_life_interval_h"] is None
