@@ -134,7 +134,10 @@ def _energy_check(key: str, unit: str, attr: str, minimum: bool = False) -> Eval
                 unit,
                 f"not measured on the target: {why}; require_measured_energy = true",
             )
-        return _cmp(key, limit, float(value), unit, f"{e.kind}, {e.meter}", minimum=minimum)
+        kind = e.kind if e.kind != "measured" else (
+            "measured on target" if e.measured_on_target else "measured, not on target"
+        )
+        return _cmp(key, limit, float(value), unit, f"{kind}, {e.meter}", minimum=minimum)
 
     return evaluate
 

@@ -184,6 +184,12 @@ def apply_target_results(
             else f"energy not measured on the target: {on_target[1]}"
         )
         notes.append(f"{vr.name}: latency, memory and energy from {source} ({board}); {verdict}")
+    ran_on = _identity(bench, bench.variants[0])["board"] if bench.variants else None
+    if ran_on != target_board:
+        notes.append(
+            f"the bench ran on {ran_on or 'an unrecognised board'} ({board}), not [target] board "
+            f"{target_board}: its latency and memory are that board's"
+        )
     missing = [v.name for v in variants if v.status == "built" and v.name not in by_name]
     if missing:
         notes.append(f"not in {source}, host figures kept: {', '.join(missing)}")
