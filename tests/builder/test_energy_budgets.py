@@ -135,3 +135,21 @@ def test_target_results_from_bench_are_judged(tmp_path: Path, capsys: pytest.Cap
     # the bench ran with --quick: the build report says its budgets were judged on quick figures
     warnings = _report(out2)["warnings"]
     assert any("--quick" in w and str(bench_out / "bench.json") in w for w in warnings)
+    # the same build judged on an estimate of the same bundle (the CPU model on this host) never
+    # passes: the budget is not evaluated and the report says why, in one line per budget
+    estimate_out = tmp_path / "bench-estimate"
+    code = main(["bench", str(out1 / "bundle"), "--meter", "model:rpi4b", "--out", str(estimate_out),
+                 "--quick", "--windows", "2", "--idle-s", "0.4", "--runs", "30"])
+    assert code == 0, capsys.readouterr().err
+    capsys.readouterr()
+    out3 = tmp_path / "third"
+    code = main(["build", str(cfg), "--out", str(out3), "--variants", "onnx-fp32",
+                 "--target-results", str(estimate_out / "bench.json")])
+    captured = capsys.readouterr()
+    assert code == 1, captured.out + captured.err
+    assert (
+        "onnx-fp32: max_battery_life_loss_pct not evaluated — not measured on the target: energy is "
+        "estimated, not measured (model:rpi4b is a model, not a meter); require_measured_energy = true"
+    ) in " ".join(captured.out.split())
+    v = _report(out3)["variants"][0]
+    assert v["energy"]["kind"] == "estimated" and v["energy"]["measured_on_target"] is False
