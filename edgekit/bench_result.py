@@ -8,6 +8,11 @@ Every figure carries how it was obtained: latency and memory are ``measured`` on
 fresh process; energy is the ``EnergyResult`` dict (``kind`` measured/estimated, meter, sample
 rate, N, spread); the battery projection inherits the energy's ``kind``; accuracy is copied from
 the bundle's build-time validation on the host (``accuracy_source``), never from bench inputs.
+``board`` is the board's identity (device-tree model, profile key, SoC), ``bundle_id`` the bundle
+benched, and each variant's ``file_sha256`` the digest of the file measured: with the meter's
+``kind`` they decide whether a build may count a figure as measured on its target.
+``duty_energy``/``duty_battery`` are the field duty-cycle figures (``--duty``) beside the
+back-to-back ones.
 """
 
 from __future__ import annotations
@@ -87,6 +92,16 @@ class VariantBench:
     energy_error: str | None = None
     accuracy: float | None = None
     accuracy_source: str = "host-validated at build time (bundle manifest)"
+    file_sha256: str = ""  # SHA-256 of the variant file benched: what a build matches its file on
+    duty_energy: dict[str, Any] | None = None  # energy per capture at the duty cycle (--duty)
+    duty_battery: dict[str, Any] | None = None  # the battery projection from ``duty_energy``
+    duty_energy_error: str | None = None
+    recording: dict[str, str] | None = None  # file names in the --record folder
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """The variant's keys for ``is_measured_on_target`` (its file's digest)."""
+        return {"variant_sha256": self.file_sha256 or None}
 
     @property
     def energy_kind(self) -> str | None:
@@ -125,6 +140,8 @@ class BenchResult:
     warnings: tuple[str, ...] = ()
     throttled_during_run: bool = False
     bundle_id: str = ""  # SHA-256 of the bundle's canonical manifest: which bundle was measured
+    board: dict[str, Any] = field(default_factory=dict)  # BoardIdentity: board, model, soc, ...
+    record_dir: str | None = None  # where --record wrote each variant's trace and event log
     schema_version: int = BENCH_SCHEMA_VERSION
     tool: str = ""
     extra: dict[str, Any] = field(default_factory=dict)

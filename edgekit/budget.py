@@ -124,16 +124,20 @@ def _energy_check(key: str, unit: str, attr: str, minimum: bool = False) -> Eval
         value = getattr(e, attr)
         if value is None:
             return _ne(key, limit, "no battery configured ([battery])", unit)
-        if ctx.require_measured_energy and e.kind != "measured":
+        if ctx.require_measured_energy and not (e.kind == "measured" and e.measured_on_target):
+            why = e.target_reason or f"only an estimate ({e.meter})"
             return BudgetCheck(
                 key,
                 "not_evaluated",
                 limit,
                 value,
                 unit,
-                f"only an estimate ({e.meter}); require_measured_energy = true",
+                f"not measured on the target: {why}; require_measured_energy = true",
             )
-        return _cmp(key, limit, float(value), unit, f"{e.kind}, {e.meter}", minimum=minimum)
+        kind = e.kind if e.kind != "measured" else (
+            "measured on target" if e.measured_on_target else "measured, not on target"
+        )
+        return _cmp(key, limit, float(value), unit, f"{kind}, {e.meter}", minimum=minimum)
 
     return evaluate
 

@@ -178,6 +178,7 @@ class BatteryConfig:
     usable_fraction: float = 0.9
     scanner_baseline_w: float = 0.0
     duty_hz: float = 1.0
+    converter_efficiency: float = 1.0  # DC-DC converter between battery and board, in (0, 1]
 
 
 @dataclass(frozen=True)
@@ -434,6 +435,11 @@ def _check_ranges(cfg: BuildConfig, fail: Any) -> None:
         raise fail(missing, "missing: capacity_mah and nominal_v go together")
     if not 0 < b.usable_fraction <= 1:
         raise fail("battery.usable_fraction", f"must be in (0, 1], got {b.usable_fraction:g}")
+    if not 0 < b.converter_efficiency <= 1:
+        raise fail(
+            "battery.converter_efficiency",
+            f"must be in (0, 1] (0.9 is a converter losing 10 %), got {b.converter_efficiency:g}",
+        )
     if not 0 < cfg.ood.target_in_distribution_accept < 1:
         raise fail(
             "ood.target_in_distribution_accept",

@@ -22,7 +22,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgekit.energy.boards import board_from_compatible, board_from_model_string, soc_from_compatible
+from edgekit.energy.boards import (
+    BOARD_SOCS,
+    board_from_compatible,
+    board_from_model_string,
+    soc_from_compatible,
+)
 
 __all__ = [
     "THROTTLE_BITS",
@@ -216,8 +221,9 @@ def read_board_identity(
         raw = ""
     compatible = tuple(c for c in raw.split("\x00") if c.strip())
     board = board_from_compatible(raw) or (board_from_model_string(model) if model else None)
-    return BoardIdentity(board, model, soc_from_compatible(raw), compatible,
-                         _cpuinfo_field(roots, "Revision"))
+    # without a compatible list, a recognised board names its SoC (each board has exactly one)
+    soc = soc_from_compatible(raw) or (BOARD_SOCS.get(board) if board else None)
+    return BoardIdentity(board, model, soc, compatible, _cpuinfo_field(roots, "Revision"))
 
 
 def cpu_snapshot(*, sysfs_root: str | Path = "/sys") -> dict[str, Any]:

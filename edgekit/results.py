@@ -101,7 +101,7 @@ class EnergyFigure:
     energy_per_inference_mj: float
     dynamic_energy_per_inference_mj: float
     spread_mj: float
-    kind: Literal["measured", "estimated"]
+    kind: Literal["measured", "estimated", "unverified"]
     meter: str
     sample_rate_hz: float
     n_inferences: int
@@ -111,6 +111,14 @@ class EnergyFigure:
     battery_life_loss_pct: float | None = None
     drain_pct_per_h: float | None = None
     provenance: str = ""
+    dynamic_spread_mj: float = float("nan")  # half-width of the dynamic energy's interval
+    # "measured on the target" (what require_measured_energy needs) is decided only by
+    # edgekit.energy.provenance.is_measured_on_target, from a bench.json; target_reason says why
+    measured_on_target: bool = False
+    target_reason: str = ""
+    # the battery projection at both ends of the dynamic energy's interval
+    battery_life_interval_h: tuple[float, float] | None = None
+    battery_life_loss_interval_pct: tuple[float, float] | None = None
 
 
 @dataclass

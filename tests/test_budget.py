@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from edgekit.budget import BUDGET_KINDS, BudgetContext, check_variant, pareto_front, select_variant
@@ -99,6 +101,7 @@ def test_not_evaluated_is_not_a_pass() -> None:
 
 
 def _energy(mj: float, kind: str = "estimated", loss: float | None = 5.0) -> EnergyFigure:
+    # a measured figure here stands for one is_measured_on_target accepted
     return EnergyFigure(
         mj,
         mj / 2,
@@ -111,6 +114,7 @@ def _energy(mj: float, kind: str = "estimated", loss: float | None = 5.0) -> Ene
         battery_life_h=10.0,
         battery_life_without_model_h=11.0,
         battery_life_loss_pct=loss,
+        measured_on_target=kind == "measured",
     )
 
 
@@ -163,3 +167,18 @@ def test_pareto_front() -> None:
         _variant("d", 0.90, 4, 5),
     ]
     assert pareto_front(vs) == ["b", "d"]
+
+
+def test_measured_elsewhere_is_not_evaluated_with_the_reason() -> None:
+    b = BudgetsConfig(max_battery_life_loss_pct=15.0, require_measured_energy=True)
+    ctx = BudgetContext(0.9, 40, require_measured_energy=True)
+    e = dataclasses.replace(
+        _energy(1.0, "measured"), measured_on_target=False,
+        target_reason="measured on rpi5 (Raspberry Pi 5), but [target] board is rpi4b",
+    )
+    c = _by(check_variant(_variant("v", 0.9, 1, 1, energy=e), b, ctx), "max_battery_life_loss_pct")
+    assert c.status == "not_evaluated"
+    assert c.detail == (
+        "not measured on the target: measured on rpi5 (Raspberry Pi 5), but [target] board is "
+        "rpi4b; require_measured_energy = true"
+    )

@@ -9,12 +9,17 @@ from edgekit.bench_result import BenchResult, VariantBench
 from edgekit.energy import Battery, ScannerDuty, project_duty_range
 
 __all__ = [
+    "BATTERY_HEADERS",
+    "DUTY_HEADERS",
     "SUMMARY_HEADERS",
     "battery_curves",
+    "battery_rows",
+    "duty_row",
     "energy_provenance",
     "environment_rows",
     "fmt",
     "how_obtained",
+    "interval",
     "summary_row",
     "title",
 ]
@@ -29,11 +34,35 @@ SUMMARY_HEADERS = (
     "CPU ms/inf",
     "peak MiB",
     "energy mJ/inf [spread]",
-    "dynamic mJ/inf",
+    "dynamic mJ/inf [spread]",
     "energy is",
-    "battery h (without model)",
-    "life lost %",
+    "battery h [spread] (without model)",
+    "life lost % [spread]",
     "accuracy (host-validated)",
+)
+
+DUTY_HEADERS = (
+    "variant",
+    "duty Hz",
+    "energy mJ/capture [spread]",
+    "dynamic mJ/capture [spread]",
+    "back-to-back dynamic mJ/inf [spread]",
+    "energy is",
+    "battery h [spread]",
+    "life lost % [spread]",
+)
+"""The field duty-cycle figures (``edgekit bench --duty``) beside the back-to-back ones."""
+
+BATTERY_HEADERS = (
+    "variant",
+    "dynamic energy measured",
+    "life without model h",
+    "life with model h [spread]",
+    "drain without %/h",
+    "drain with %/h",
+    "life lost % [spread]",
+    "converter efficiency",
+    "from energy",
 )
 
 
@@ -50,8 +79,29 @@ def title(result: BenchResult) -> str:
     return f"edgekit bench: {result.bundle.get('name') or 'bundle'} on {board}"
 
 
+def interval(pair: Any, spec: str = ".3g") -> str:
+    """``[lo, hi]`` of an interval, or ``[-]`` when there is none."""
+    if not pair or len(pair) != 2:
+        return "[-]"
+    return f"[{fmt(pair[0], spec)}, {fmt(pair[1], spec)}]"
+
+
+def _figure(e: dict[str, Any], key: str, spread: str) -> str:
+    return f"{fmt(e[key])} {interval(e.get(spread))}"
+
+
+def _life(b: dict[str, Any] | None) -> tuple[str, str]:
+    if not b:
+        return "-", "-"
+    life = (f"{fmt(b['life_with_model_h'], '.1f')} {interval(b.get('life_with_model_interval_h'), '.1f')}"
+            f" ({fmt(b['life_without_model_h'], '.1f')})")
+    lost = f"{fmt(b['life_lost_pct'], '.2f')} {interval(b.get('life_lost_interval_pct'), '.2f')}"
+    return life, lost
+
+
 def summary_row(v: VariantBench) -> list[str]:
-    e, b = v.energy, v.battery
+    e = v.energy
+    life, lost = _life(v.battery)
     return [
         v.name,
         v.runtime,
@@ -61,35 +111,90 @@ def summary_row(v: VariantBench) -> list[str]:
         fmt(v.latency.p99_ms),
         fmt(v.cpu_ms_per_inference),
         fmt(v.peak_memory_mb, ".0f"),
-        (
-            f"{fmt(e['energy_per_inference_mj'])} [{fmt(e['spread_mj'][0])}, {fmt(e['spread_mj'][1])}]"
-            if e
-            else "not measured"
-        ),
-        fmt(e["dynamic_energy_per_inference_mj"]) if e else "-",
+        _figure(e, "energy_per_inference_mj", "spread_mj") if e else "not measured",
+        _figure(e, "dynamic_energy_per_inference_mj", "dynamic_spread_mj") if e else "-",
         v.energy_label,
-        (f"{fmt(b['life_with_model_h'], '.1f')} ({fmt(b['life_without_model_h'], '.1f')})" if b else "-"),
-        fmt(b["life_lost_pct"], ".2f") if b else "-",
+        life,
+        lost,
         fmt(v.accuracy, ".4f"),
     ]
 
 
+def duty_row(v: VariantBench) -> list[str]:
+    """The variant's energy per capture at the duty cycle, beside its back-to-back dynamic figure."""
+    e, d = v.energy, v.duty_energy
+    life, lost = _life(v.duty_battery)
+    back = _figure(e, "dynamic_energy_per_inference_mj", "dynamic_spread_mj") if e else "not measured"
+    if d is None:
+        return [v.name, "-", f"not measured ({v.duty_energy_error or 'no duty cycle'})", "-", back,
+                "-", "-", "-"]
+    return [
+        v.name,
+        fmt(d.get("duty_hz")),
+        _figure(d, "energy_per_inference_mj", "spread_mj"),
+        _figure(d, "dynamic_energy_per_inference_mj", "dynamic_spread_mj"),
+        back,
+        str(d.get("label") or d.get("kind")),
+        life.split(" (")[0],
+        lost,
+    ]
+
+
+def battery_rows(result: BenchResult) -> list[list[str]]:
+    """One row per projection: from the back-to-back figure and, with --duty, the duty-cycle one."""
+    rows = []
+    for v in result.variants:
+        for how, b in (("back to back", v.battery), ("at the duty cycle", v.duty_battery)):
+            if b is None:
+                if how == "back to back":
+                    rows.append([v.name, how, "-", "-", "-", "-", "-", "-", v.energy_label])
+                continue
+            life = b.get("life_with_model_interval_h")
+            lost = b.get("life_lost_interval_pct")
+            rows.append([
+                v.name,
+                how,
+                fmt(b["life_without_model_h"], ".1f"),
+                f"{fmt(b['life_with_model_h'], '.1f')} {interval(life, '.1f')}",
+                fmt(b["drain_without_model_pct_per_h"], ".2f"),
+                fmt(b["drain_with_model_pct_per_h"], ".2f"),
+                f"{fmt(b['life_lost_pct'], '.2f')} {interval(lost, '.2f')}",
+                fmt(b.get("converter_efficiency")),
+                str(b["energy_label"]),
+            ])
+    return rows
+
+
 def energy_provenance(v: VariantBench) -> str:
-    """One sentence saying how this variant's energy figure was obtained."""
+    """How this variant's energy figures were obtained, in a few sentences."""
     e = v.energy
     if e is None:
         return f"{v.name}: energy not measured: {v.energy_error}"
-    lo, hi = e["spread_mj"]
-    windows = e.get("windows") or []
-    return (
-        f"{v.name}: {fmt(e['energy_per_inference_mj'])} mJ/inference, {e['label']}; meter "
-        f"{e['meter_spec']} ({e['measures']}), {fmt(e['sample_rate_hz'], '.0f')} Hz achieved, "
-        f"N = {e['n_inferences']} inferences in {len(windows)} windows over "
-        f"{fmt(e['duration_s'], '.1f')} s, median of windows, spread {fmt(lo)} to {fmt(hi)} mJ "
-        f"(lowest/highest window widened by its uncertainty), IQR {fmt(e['iqr_mj'])} mJ; idle "
-        f"{fmt(e['idle_power_before_w'], '.3f')} W before, {fmt(e['idle_power_after_w'], '.3f')} W "
-        f"after; dynamic {fmt(e['dynamic_energy_per_inference_mj'])} mJ above idle"
+    prov = e.get("provenance") or {}
+    text = (
+        f"{v.name}: {fmt(e['energy_per_inference_mj'])} mJ/inference {interval(e['spread_mj'])}, "
+        f"dynamic {fmt(e['dynamic_energy_per_inference_mj'])} mJ {interval(e.get('dynamic_spread_mj'))} "
+        f"above idle ({fmt(e.get('confidence'), '.0%')} intervals), {e['label']}: "
+        f"{prov.get('reason') or e['kind']}; meter {e['meter_spec']} ({e['measures']}), "
+        f"{fmt(e['sample_rate_hz'], '.0f')} Hz achieved; N = {e['n_inferences']} inferences in "
+        f"{len(e.get('windows') or [])} windows over {fmt(e['duration_s'], '.1f')} s; idle "
+        f"{fmt(e['idle_power_before_w'], '.3f')} W first, {fmt(e['idle_power_after_w'], '.3f')} W last, "
+        f"{(e.get('idle') or {}).get('interpolation', 'interpolated')} across each window; method: "
+        f"{e.get('method') or '-'}; variant file sha256 {v.file_sha256[:16] or '-'}"
     )
+    for w in e.get("warnings") or []:
+        text += f"; warning: {w}"
+    if v.recording:
+        text += f"; recorded as {v.recording.get('power')} + {v.recording.get('events')}"
+    d = v.duty_energy
+    if d is not None:
+        text += (
+            f". At the duty cycle ({fmt(d.get('duty_hz'))} captures/s, sleep between captures): "
+            f"{fmt(d['energy_per_inference_mj'])} mJ/capture {interval(d['spread_mj'])}, dynamic "
+            f"{fmt(d['dynamic_energy_per_inference_mj'])} mJ {interval(d.get('dynamic_spread_mj'))}, "
+            f"N = {d['n_inferences']} captures, {d['label']}"
+        )
+    return text
 
 
 def environment_rows(result: BenchResult) -> list[tuple[str, str, str]]:
@@ -133,17 +238,39 @@ def how_obtained(result: BenchResult) -> list[str]:
         "Peak MiB: " + (first.memory_provenance if first else "-") + ".",
         f"Energy: {meter['kind'].upper() if meter['kind'] == 'estimated' else meter['kind']} with "
         f"{meter['name']} ({meter['spec']}; {meter['measures']}; chosen by {meter['chosen_by']}): "
-        "inferences back to back, power integrated over each window (MLPerf Tiny EnergyRunner "
-        "method), median of the windows; dynamic = above the idle power measured before and after.",
+        "inferences back to back in windows with idle before and after each (MLPerf Tiny "
+        "EnergyRunner method); the trace is attributed to the event log: idle interpolated across "
+        "each window, dynamic = above that idle, total = dynamic + idle over the inferences' busy "
+        "time; spreads are intervals from a block bootstrap over the windows widened by systematic "
+        "terms (idle interpolation, clock fit, window edges, aliasing); see docs/energy-files.md.",
+        "Energy at the duty cycle (--duty): one capture per period with sleep between, so wake-up "
+        "and governor tails count; dynamic energy per capture above the interpolated idle.",
         "Battery: usable energy / average power; without the model = the scanner's baseline draw, "
-        "with it = baseline + duty x dynamic energy per inference; the projection is as measured or "
-        "estimated as the energy it uses.",
+        "with it = baseline + duty x dynamic energy (per inference back to back, or per capture at "
+        "the duty cycle) / converter efficiency; the dynamic energy's interval is carried into "
+        "life and life lost; the projection is as measured or estimated as the energy it uses.",
+        f"Board: {_board(result)}; bundle ID {result.bundle_id or '-'}; each variant's file "
+        "SHA-256 is in bench.json (a build counts a figure as measured on its target only for "
+        "that board and that file).",
         "Accuracy: copied from the bundle's build-time validation on the host (not measured by "
         f"bench). Bench inputs: {result.inputs.get('source')} ({result.inputs.get('note')}).",
     ]
     if meter.get("notes"):
         lines.append(f"Meter notes: {meter['notes']}.")
+    if result.record_dir:
+        lines.append(f"Recordings (power trace + event log per variant, for `edgekit energy attribute`): "
+                     f"{result.record_dir}.")
     return lines
+
+
+def _board(result: BenchResult) -> str:
+    b = result.board or {}
+    if not b:
+        return "not recorded"
+    return (
+        f"{b.get('model') or 'model unknown'} (board {b.get('board') or 'not recognised'}, "
+        f"SoC {b.get('soc') or '-'})"
+    )
 
 
 def battery_curves(

@@ -10,6 +10,7 @@ events gives no energy figure (``EnergyRefused``).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -32,7 +33,7 @@ from edgekit.energy import (
 )
 from edgekit.energy.attribute import AttributionOptions
 from edgekit.energy.meters.replay import ReplayMeter
-from edgekit.energy.provenance import recording_provenance
+from edgekit.energy.provenance import Provenance, recording_provenance
 from edgekit.energy.result import EnergyRefused
 from edgekit.errors import EdgekitError, MeterError
 
@@ -41,6 +42,7 @@ __all__ = [
     "battery_from_manifest",
     "check_trace_covers",
     "cpu_spin",
+    "duty_captures",
     "measure_variant_duty_energy",
     "measure_variant_energy",
     "project",
@@ -104,12 +106,31 @@ def _open(meter_spec: str, roots: Mapping[str, Any], clock: Clock | None) -> Met
     return open_meter(meter_spec, **meter_roots)
 
 
-def _replayed(meter: ReplayMeter, variant: str | None) -> EnergyResult:
+def _replayed(meter: ReplayMeter, variant: str | None, context: Mapping[str, Any] | None) -> EnergyResult:
     recording = meter.recording_for(variant)
     trace, events = recording.trace, recording.events
-    prov = recording_provenance(trace.header, events.header, f"replay:{trace.source}")
+    prov = _for_this_file(
+        recording_provenance(trace.header, events.header, f"replay:{trace.source}"), context
+    )
     result = attribute(trace, events, provenance=prov)
     return replace(result, recording=recording)
+
+
+def _for_this_file(prov: Provenance, context: Mapping[str, Any] | None) -> Provenance:
+    """A replayed recording is measured *for this variant* only when it names the SHA-256 of the
+    variant file being benched; a recording of another file (or one that does not say) is
+    ``unverified`` here, whatever its own header claims."""
+    want = (context or {}).get("variant_sha256")
+    if prov.kind != "measured" or not want:
+        return prov
+    if not prov.variant_sha256:
+        why = "the recording does not name the SHA-256 of the variant file it measured"
+    elif prov.variant_sha256 != want:
+        why = (f"the recording measured variant file sha256 {prov.variant_sha256[:12]}..., "
+               f"not the benched file's {str(want)[:12]}...")
+    else:
+        return prov
+    return replace(prov, kind="unverified", reason=why)
 
 
 def _record(result: EnergyResult, record_dir: str | Path | None, name: str | None) -> None:
@@ -140,7 +161,7 @@ def measure_variant_energy(
     meter = _open(meter_spec, roots, clock)
     try:
         if isinstance(meter, ReplayMeter):
-            result = _replayed(meter, variant)
+            result = _replayed(meter, variant, context)
         else:
             virtual = getattr(clock, "is_virtual", False)
             result = measure_energy(
@@ -165,6 +186,12 @@ def measure_variant_energy(
         meter.close()
 
 
+def duty_captures(plan: EnergyPlan, duty_hz: float) -> int:
+    """Captures per duty-cycle window: ``plan.duty_captures``, more when fewer would make the window
+    shorter than ``plan.window_s`` (the meter needs as long to resolve it as back to back)."""
+    return max(plan.duty_captures, math.ceil(plan.window_s * duty_hz))
+
+
 def measure_variant_duty_energy(
     run_batch: Callable[[int], None],
     meter_spec: str,
@@ -178,7 +205,8 @@ def measure_variant_duty_energy(
     record_dir: str | Path | None = None,
     env_probe: Callable[[], dict[str, Any]] | None = None,
 ) -> EnergyResult:
-    """Energy per capture at ``duty_hz`` (sleep between captures), beside the back-to-back figure.
+    """Energy per capture at ``duty_hz`` (sleep between captures), beside the back-to-back figure;
+    each window is ``duty_captures(plan, duty_hz)`` periods long.
 
     Recorded as ``<variant>.duty.power.csv`` / ``.events.jsonl``; a ``replay:`` folder is read
     back the same way (its ``<variant>.duty`` recording).
@@ -187,10 +215,10 @@ def measure_variant_duty_energy(
     meter = _open(meter_spec, roots, clock)
     try:
         if isinstance(meter, ReplayMeter):
-            result = _replayed(meter, name)
+            result = _replayed(meter, name, context)
         else:
             result = measure_duty_energy(
-                run_batch, meter, duty_hz, captures_per_window=plan.duty_captures,
+                run_batch, meter, duty_hz, captures_per_window=duty_captures(plan, duty_hz),
                 windows=plan.windows, idle_s=plan.idle_s, clock=clock, env_probe=env_probe,
                 context={**dict(context or {}), "variant": variant} if variant else context,
                 options=AttributionOptions(),

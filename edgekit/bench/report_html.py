@@ -1,6 +1,8 @@
 """``bench.html``: one self-contained page (inline CSS and SVG, no script, nothing fetched).
 
-Plots: latency CDF per variant, energy per inference with spread (estimated bars hatched),
+Tables: summary (total and dynamic energy with their intervals), energy per capture at the duty
+cycle (``--duty``), battery projections from each with their intervals and the converter efficiency.
+Plots: latency CDF per variant, energy per inference with its interval (estimated bars hatched),
 battery life vs duty cycle (a line per variant and one without the model), and accuracy
 (host-validated at build time) vs energy with the Pareto front. Every user string is escaped.
 """
@@ -11,8 +13,12 @@ import html
 import math
 
 from edgekit.bench._text import (
+    BATTERY_HEADERS,
+    DUTY_HEADERS,
     SUMMARY_HEADERS,
     battery_curves,
+    battery_rows,
+    duty_row,
     energy_provenance,
     environment_rows,
     fmt,
@@ -59,7 +65,7 @@ figcaption{color:var(--muted);font-size:12px;margin-top:4px}
 figure svg{display:block;width:100%;height:auto}
 """
 
-_TEXT_COLUMNS = {0, 1, 8, 10, 11}
+_TEXT_COLUMNS = {0, 1, 8, 9, 10, 11, 12}  # figures with their intervals read as text
 
 
 def _esc(text: object) -> str:
@@ -145,9 +151,9 @@ def _figures(result: BenchResult) -> list[str]:
                 title="Energy per inference" + est_word,
                 figure_id="bench-energy",
             ),
-            "Median of the windows; error bars span the lowest to highest window widened by its "
-            "uncertainty (drawn as it is, asymmetric around the median). Hatched bars are "
-            "ESTIMATED by a power model, solid bars measured. "
+            "The trace attributed to the run's events over all windows; error bars: the "
+            "interval (block bootstrap over the windows, widened by the systematic terms), drawn "
+            "as it is. Hatched bars are ESTIMATED by a power model, solid bars measured. "
             + "; ".join(f"{v.name}: {v.energy_label}" for v in vs),
         )
     )
@@ -235,6 +241,13 @@ def render_html(result: BenchResult) -> str:
         )
     )
     sections.append(("plots", "Plots", '<div class="figs">' + "\n".join(_figures(result)) + "</div>"))
+    if any(v.duty_energy is not None or v.duty_energy_error for v in result.variants):
+        rows = [duty_row(v) for v in result.variants]
+        sections.append(("duty", "Energy per capture at the duty cycle",
+                         _table(DUTY_HEADERS, rows, {1, 2, 3, 4, 6, 7})))
+    if result.battery is not None:
+        table = _table(BATTERY_HEADERS, battery_rows(result), {2, 3, 4, 5, 6, 7})
+        sections.append(("battery", "Battery", table))
     prov = "".join(f"<li>{_esc(energy_provenance(v))}</li>" for v in result.variants)
     sections.append(("energy", "Energy per inference: provenance", f'<ul class="prov">{prov}</ul>'))
     env_rows = [list(r) for r in environment_rows(result)]

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from edgekit.bench._text import (
+    BATTERY_HEADERS,
+    DUTY_HEADERS,
     SUMMARY_HEADERS,
+    battery_rows,
+    duty_row,
     energy_provenance,
     environment_rows,
     fmt,
@@ -52,6 +56,9 @@ def render_markdown(result: BenchResult) -> str:
         lines += ["## Warnings", ""] + [f"- {_cell(w)}" for w in result.warnings] + [""]
     lines += ["## Summary", ""]
     lines += [*_table(SUMMARY_HEADERS, [summary_row(v) for v in result.variants]), ""]
+    if any(v.duty_energy is not None or v.duty_energy_error for v in result.variants):
+        lines += ["## Energy per capture at the duty cycle", ""]
+        lines += [*_table(DUTY_HEADERS, [duty_row(v) for v in result.variants]), ""]
     lines += ["## Energy per inference: provenance", ""]
     lines += [f"- {energy_provenance(v)}" for v in result.variants] + [""]
     lines += ["## Battery", ""]
@@ -70,33 +77,7 @@ def render_markdown(result: BenchResult) -> str:
             f"({bat['duty_hz_source']}).",
             "",
         ]
-        rows = []
-        for v in result.variants:
-            b = v.battery
-            if b is None:
-                rows.append([v.name, "-", "-", "-", "-", "-", v.energy_label])
-                continue
-            rows.append(
-                [
-                    v.name,
-                    fmt(b["life_without_model_h"], ".1f"),
-                    fmt(b["life_with_model_h"], ".1f"),
-                    fmt(b["drain_without_model_pct_per_h"], ".2f"),
-                    fmt(b["drain_with_model_pct_per_h"], ".2f"),
-                    fmt(b["life_lost_pct"], ".2f"),
-                    b["energy_label"],
-                ]
-            )
-        headers = [
-            "variant",
-            "life without model h",
-            "life with model h",
-            "drain without %/h",
-            "drain with %/h",
-            "life lost %",
-            "from energy",
-        ]
-        lines += [*_table(headers, rows), ""]
+        lines += [*_table(BATTERY_HEADERS, battery_rows(result)), ""]
     lines += ["## Environment", ""]
     lines += [*_table(["", "before", "after"], [list(r) for r in environment_rows(result)]), ""]
     lines += ["## How each number was obtained", ""]

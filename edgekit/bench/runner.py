@@ -22,6 +22,7 @@ from edgekit.bench.energy_run import (
     EnergyPlan,
     battery_from_manifest,
     check_trace_covers,
+    measure_variant_duty_energy,
     measure_variant_energy,
     project,
 )
@@ -31,9 +32,13 @@ from edgekit.bench_result import BenchResult, VariantBench
 from edgekit.bundle import MANIFEST, ArchiveLimits, Bundle, TrustedKey, load_bundle
 from edgekit.energy import Clock, EnergyResult, detect_meter, open_meter
 from edgekit.energy.meters import DETECTION_ORDER
+from edgekit.energy.recording import EVENTS_SUFFIX, POWER_SUFFIX
 from edgekit.environment import (
+    BoardIdentity,
     EnvironmentRoots,
+    cpu_snapshot,
     probe_environment,
+    read_board_identity,
     throttle_warnings,
     throttled_during,
 )
@@ -69,6 +74,9 @@ class BenchOptions:
     trusted_keys: tuple[TrustedKey, ...] = ()  # when given, the bundle must be signed by one
     archive_limits: ArchiveLimits = field(default_factory=ArchiveLimits)
     scratch_dir: Path | None = None  # temporary files (the run's own scratch folder when given)
+    record_dir: Path | None = None  # each variant's power trace + event log go here (--record)
+    record_dir_shown: Path | None = None  # where they appear once published (for bench.json)
+    measure_duty: bool = False  # also measure energy per capture at duty_hz (--duty)
 
 
 def _resolve_variants(bundle: Bundle, wanted: list[str] | None) -> list[dict[str, Any]]:
@@ -127,19 +135,53 @@ def _runner(bundle: Bundle, variant: dict[str, Any], inputs: BenchInputs, opts: 
     return backend, run_batch
 
 
+@dataclass(frozen=True)
+class _Context:
+    """What every variant's energy provenance names: the board, the bundle, the run's settings."""
+
+    identity: BoardIdentity
+    bundle_id: str
+    meter_spec: str
+    battery: dict[str, Any] | None
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _projection(battery: dict[str, Any], energy: EnergyResult, duty_hz: float) -> dict[str, Any]:
+    projection = project(battery, energy, duty_hz).to_dict()
+    projection["duty_hz_source"] = battery["duty_hz_source"]
+    projection["energy_label"] = energy.label
+    projection["energy_mode"] = energy.mode
+    projection["note"] = (
+        "baseline = scanner_baseline_w (includes the board idling); the model adds "
+        + ("duty x dynamic energy per inference measured back to back"
+           if energy.mode != "duty" else "duty x dynamic energy per capture measured at the duty cycle")
+        + " (clamped at 0), divided by the converter efficiency"
+    )
+    return projection
+
+
 def _bench_variant(
     bundle: Bundle,
     variant: dict[str, Any],
     inputs: BenchInputs,
-    meter_spec: str,
-    battery: dict[str, Any] | None,
+    ctx: _Context,
     opts: BenchOptions,
     warnings: list[str],
 ) -> VariantBench:
     name = variant["name"]
+    meter_spec, battery = ctx.meter_spec, ctx.battery
+    model_path = bundle.model_path(name)  # checked now, right before the worker loads it
+    file_sha256 = _file_sha256(model_path)
     opts.log(f"{name}: cold start, latency ({opts.runs} runs), CPU time, peak memory ...")
     figures = profile_in_fresh_process(
-        bundle.model_path(name),  # checked now, right before the worker loads it
+        model_path,
         inputs=inputs.x,
         preprocess=inputs.preprocess,
         backend_options=variant.get("backend_options") or {},
@@ -154,34 +196,55 @@ def _bench_variant(
         f"idle {opts.plan.idle_s:g} s) ..."
     )
     per_call = max(1, int(_CALL_TARGET_S / max(figures.latency.p50_ms / 1e3, 1e-6)))
+    context = {**ctx.identity.as_context(), "bundle_id": ctx.bundle_id, "variant_sha256": file_sha256}
+    sysfs = opts.roots.sysfs_root
+
+    def env_probe() -> dict[str, Any]:
+        return cpu_snapshot(sysfs_root=sysfs)
+
     energy: EnergyResult | None = None
-    energy_error = None
+    duty: EnergyResult | None = None
+    energy_error = duty_error = None
+    duty_hz = float(battery["duty_hz"]) if battery is not None else opts.duty_hz
     backend, run_batch = _runner(bundle, variant, inputs, opts)
     try:
-        energy = measure_variant_energy(
-            run_batch,
-            meter_spec,
-            opts.plan,
-            inferences_per_call=per_call,
-            roots=opts.roots.as_kwargs(),
-            clock=opts.clock,
-        )
-    except MeterError as e:
-        energy_error = str(e)
-        warnings.append(f"{name}: energy not measured: {e}")
+        try:
+            energy = measure_variant_energy(
+                run_batch, meter_spec, opts.plan, inferences_per_call=per_call,
+                roots=opts.roots.as_kwargs(), clock=opts.clock, variant=name, context=context,
+                record_dir=opts.record_dir, env_probe=env_probe,
+            )
+        except MeterError as e:
+            energy_error = str(e)
+            warnings.append(f"{name}: energy not measured: {e}")
+        if opts.measure_duty and duty_hz:
+            opts.log(f"{name}: energy per capture at the duty cycle ({duty_hz:g} Hz) ...")
+            try:
+                duty = measure_variant_duty_energy(
+                    run_batch, meter_spec, duty_hz, opts.plan, roots=opts.roots.as_kwargs(),
+                    clock=opts.clock, variant=name, context=context, record_dir=opts.record_dir,
+                    env_probe=env_probe,
+                )
+            except MeterError as e:
+                duty_error = str(e)
+                warnings.append(f"{name}: energy at the duty cycle not measured: {e}")
     finally:
         backend.close()
-    if energy is not None:
-        warnings.extend(_energy_warnings(name, energy))
-    projection = None
-    if energy is not None and battery is not None:
-        projection = project(battery, energy, float(battery["duty_hz"])).to_dict()
-        projection["duty_hz_source"] = battery["duty_hz_source"]
-        projection["energy_label"] = energy.label
-        projection["note"] = (
-            "baseline = scanner_baseline_w (includes the board idling); the model adds "
-            "duty x dynamic energy per inference (clamped at 0)"
-        )
+    for figure in (energy, duty):
+        if figure is not None:
+            warnings.extend(_energy_warnings(name, figure))
+    projection = duty_projection = None
+    if battery is not None:
+        if energy is not None:
+            projection = _projection(battery, energy, float(battery["duty_hz"]))
+        if duty is not None:
+            duty_projection = _projection(battery, duty, float(battery["duty_hz"]))
+    recording = None
+    if opts.record_dir is not None:
+        recording = {k: f"{name}{suffix}" for k, suffix, fig in (
+            ("power", POWER_SUFFIX, energy), ("events", EVENTS_SUFFIX, energy),
+            ("duty_power", ".duty" + POWER_SUFFIX, duty), ("duty_events", ".duty" + EVENTS_SUFFIX, duty),
+        ) if fig is not None and fig.recording is not None}
     return VariantBench(
         name=name,
         file=variant["file"],
@@ -196,26 +259,33 @@ def _bench_variant(
         battery=projection,
         energy_error=energy_error,
         accuracy=variant.get("accuracy"),
+        file_sha256=file_sha256,
+        duty_energy=duty.to_dict() if duty is not None else None,
+        duty_battery=duty_projection,
+        duty_energy_error=duty_error,
+        recording=recording,
     )
 
 
 def _energy_warnings(name: str, energy: EnergyResult) -> list[str]:
-    """Call out a dynamic energy the meter could not separate from idle or background load."""
-    lo, hi = energy.spread_mj
+    """Call out a dynamic energy whose interval reaches zero: the meter could not separate the
+    model from idle or background load."""
+    lo, hi = energy.dynamic_spread_mj
     dyn = energy.dynamic_energy_per_inference_mj
-    if dyn > 0.5 * (hi - lo) and dyn > 0:
+    if lo > 0:  # NaN compares False: an interval that could not be computed is called out too
         return []
+    per = "capture at the duty cycle" if energy.mode == "duty" else "inference"
     hint = (
         "; background load saturates a system-wide estimate, try model:<board>,scope=process"
         if energy.meter.startswith("model:")
         else ""
     )
     return [
-        f"{name}: dynamic energy {dyn:.3g} mJ/inference is within the spread "
-        f"({lo:.3g}-{hi:.3g} mJ): the meter cannot separate the model from idle "
+        f"{name}: dynamic energy {dyn:.3g} mJ/{per} has an interval reaching zero "
+        f"({lo:.3g} to {hi:.3g} mJ): the meter cannot separate the model from idle "
         f"({energy.idle_power_w:.3f} W idle vs {energy.active_power_w:.3f} W active){hint}; "
         "the battery projection counts the model's dynamic energy as "
-        f"{max(dyn, 0.0):.3g} mJ"
+        f"{max(dyn, 0.0):.3g} mJ (interval {max(lo, 0.0):.3g}-{max(hi, 0.0):.3g} mJ)"
     ]
 
 
@@ -267,9 +337,18 @@ def _run(bundle_path: str | Path, bundle: Bundle, opts: BenchOptions) -> BenchRe
         warnings.append(f"no battery projection: {battery_why}")
     env_before = probe_environment(**opts.roots.as_kwargs())
     opts.log(f"environment: {env_before.summary}")
+    identity = read_board_identity(proc_root=opts.roots.proc_root, devicetree_root=opts.roots.devicetree_root)
+    if identity.board is None:
+        warnings.append(
+            f"board not recognised ({identity.model or 'no device-tree model'}): no figure from "
+            "this run can count as measured on a target board"
+        )
+    if opts.measure_duty and not (battery or {}).get("duty_hz", opts.duty_hz):
+        warnings.append("--duty 0: no captures at all, so no energy at the duty cycle is measured")
     inputs = make_inputs(bundle.manifest, n=max(opts.n_inputs, opts.batch), seed=0)
     opts.log(f"inputs: {inputs.source}")
-    results = [_bench_variant(bundle, v, inputs, meter_spec, battery, opts, warnings) for v in variants]
+    ctx = _Context(identity, bundle.bundle_id, meter_spec, battery)
+    results = [_bench_variant(bundle, v, inputs, ctx, opts, warnings) for v in variants]
     env_after = probe_environment(**opts.roots.as_kwargs())
     throttle = throttle_warnings(env_before, env_after)
     warnings.extend(throttle)
@@ -288,6 +367,8 @@ def _run(bundle_path: str | Path, bundle: Bundle, opts: BenchOptions) -> BenchRe
             "budgets": bundle.manifest.get("budgets"),
         },
         bundle_id=bundle.bundle_id,
+        board=identity.to_dict(),
+        record_dir=str(opts.record_dir_shown) if opts.record_dir_shown is not None else None,
         started_at=started,
         duration_s=time.monotonic() - t0,
         quick=opts.quick,
@@ -298,6 +379,7 @@ def _run(bundle_path: str | Path, bundle: Bundle, opts: BenchOptions) -> BenchRe
             "warmup": opts.warmup,
             "batch": opts.batch,
             "duty_hz": opts.duty_hz,
+            "measure_duty": opts.measure_duty,
             **opts.plan.to_dict(),
         },
         meter=meter_info,

@@ -6,9 +6,11 @@ edited file could pass budgets it should fail: negative energy or latency, or an
 build reads is checked for type, presence, unit range (finite, non-negative, below a physical
 bound) and internal consistency, and a ``measured`` energy figure must be consistent with its
 provenance: a physical meter (not the CPU model or the null meter) named the same in the figure,
-its spec and the run's meter record, a positive sample rate, and windows whose figures add up to
-the reported median. This cannot stop a forger who rewrites every field consistently (only a
-signature could); it stops a hand-edited or damaged file. Any failure is one
+its spec and the run's meter record, a positive sample rate, and windows whose inferences add up
+and whose figure lies inside its own interval. The board identity and each variant's file digest,
+which decide whether a build counts a figure as measured on its target, must be well formed. This
+cannot stop a forger who rewrites every field consistently (only a signature could); it stops a
+hand-edited or damaged file. Any failure is one
 :class:`~edgekit.errors.DataError` line naming the file and the field path.
 """
 
@@ -124,8 +126,10 @@ def _latency(c: _Check, v: dict[str, Any], where: str) -> None:
 def _energy(c: _Check, e: dict[str, Any], run_meter: dict[str, Any], where: str) -> str:
     """Check one variant's energy figure; return its kind."""
     kind = e.get("kind")
-    if kind not in ("measured", "estimated"):
-        raise c.fail(f"{where}.kind", f"expected 'measured' or 'estimated', got {_show(kind)}")
+    if kind not in ("measured", "estimated", "unverified"):
+        raise c.fail(
+            f"{where}.kind", f"expected 'measured', 'estimated' or 'unverified', got {_show(kind)}"
+        )
     total = c.number(e, "energy_per_inference_mj", where) or 0.0
     mj = LIMITS["mj"]
     c.number(e, "dynamic_energy_per_inference_mj", where, lo=-mj, hi=mj)
@@ -228,8 +232,36 @@ def check_bench(data: Any, source: str, *, model_name: str | None = None) -> Non
         kind = None
         if energy is not None:
             kind = _energy(c, c.table(v, "energy", f"{where}.energy"), run_meter, f"{where}.energy")
-        battery = v.get("battery")
-        if battery is not None:
-            b = c.table(v, "battery", f"{where}.battery")
-            if b.get("kind") != kind:
-                raise c.fail(f"{where}.battery.kind", f"{_show(b.get('kind'))} differs from the energy's")
+        _battery(c, v, "battery", kind, where)
+        _sha256(c, v, "file_sha256", where)
+        duty = v.get("duty_energy")
+        duty_kind = None
+        if duty is not None:
+            duty_kind = _energy(
+                c, c.table(v, "duty_energy", f"{where}.duty_energy"), run_meter, f"{where}.duty_energy"
+            )
+        _battery(c, v, "duty_battery", duty_kind, where)
+    board = data.get("board")
+    if board is not None:
+        b = c.table(data, "board", "board")
+        for key in ("board", "model", "soc"):
+            if b.get(key) is not None:
+                c.text(b, key, "board")
+
+
+def _battery(c: _Check, v: dict[str, Any], key: str, kind: str | None, where: str) -> None:
+    """A battery projection inherits the kind of the energy figure it was made from."""
+    if v.get(key) is None:
+        return
+    b = c.table(v, key, f"{where}.{key}")
+    if b.get("kind") != kind:
+        raise c.fail(f"{where}.{key}.kind", f"{_show(b.get('kind'))} differs from the energy's")
+
+
+def _sha256(c: _Check, v: dict[str, Any], key: str, where: str) -> None:
+    """Absent (an older bench: never counted as measured on a target), or 64 lowercase hex digits."""
+    value = v.get(key)
+    if value in (None, ""):
+        return
+    if not (isinstance(value, str) and len(value) == 64 and all(ch in "0123456789abcdef" for ch in value)):
+        raise c.fail(f"{where}.{key}", f"expected a SHA-256 (64 hex digits), got {_show(value)}")

@@ -11,6 +11,7 @@ over the latency for the total. They are labelled ``estimated`` everywhere, and 
 from __future__ import annotations
 
 import math
+from typing import TypedDict
 
 from edgekit.config import BatteryConfig
 from edgekit.energy.battery import Battery, ScannerDuty, project_battery
@@ -20,20 +21,42 @@ from edgekit.results import EnergyFigure, LatencyResult
 __all__ = ["battery_fields", "estimate_energy"]
 
 
+class BatteryFields(TypedDict):
+    """The battery fields of an ``EnergyFigure``."""
+
+    battery_life_h: float | None
+    battery_life_without_model_h: float | None
+    battery_life_loss_pct: float | None
+    drain_pct_per_h: float | None
+    battery_life_interval_h: tuple[float, float] | None
+    battery_life_loss_interval_pct: tuple[float, float] | None
+
+
 def battery_fields(
-    battery: BatteryConfig, dynamic_mj: float, kind: str
-) -> dict[str, float | None]:
-    """Battery life with and without the model, life lost and drain, or Nones with no battery."""
+    battery: BatteryConfig,
+    dynamic_mj: float,
+    kind: str,
+    dynamic_interval_mj: tuple[float, float] | None = None,
+) -> BatteryFields:
+    """Battery life with and without the model, life lost and drain, or Nones with no battery;
+    with the dynamic energy's interval, life and life lost as intervals too."""
     if battery.capacity_wh is None and (battery.capacity_mah is None or battery.nominal_v is None):
         return {"battery_life_h": None, "battery_life_without_model_h": None,
-                "battery_life_loss_pct": None, "drain_pct_per_h": None}
+                "battery_life_loss_pct": None, "drain_pct_per_h": None,
+                "battery_life_interval_h": None, "battery_life_loss_interval_pct": None}
     b = Battery(battery.capacity_mah, battery.nominal_v, battery.capacity_wh, battery.usable_fraction)
-    p = project_battery(b, ScannerDuty(battery.scanner_baseline_w, battery.duty_hz, dynamic_mj), kind=kind)
+    usable = dynamic_interval_mj is not None and all(math.isfinite(x) for x in dynamic_interval_mj)
+    duty = ScannerDuty(battery.scanner_baseline_w, battery.duty_hz, dynamic_mj,
+                       converter_efficiency=battery.converter_efficiency,
+                       dynamic_interval_mj=dynamic_interval_mj if usable else None)
+    p = project_battery(b, duty, kind=kind)
     return {
         "battery_life_h": p.life_with_model_h,
         "battery_life_without_model_h": p.life_without_model_h,
         "battery_life_loss_pct": p.life_lost_pct,
         "drain_pct_per_h": p.drain_with_model_pct_per_h,
+        "battery_life_interval_h": p.life_with_model_interval_h,
+        "battery_life_loss_interval_pct": p.life_lost_interval_pct,
     }
 
 
@@ -62,5 +85,7 @@ def estimate_energy(latency: LatencyResult, board: str, battery: BatteryConfig) 
         n_inferences=latency.runs,
         windows=1,
         provenance=provenance,
-        **battery_fields(battery, dynamic, "estimated"),
+        dynamic_spread_mj=half_spread if math.isfinite(half_spread) else float("nan"),
+        target_reason=f"only an estimate (model:{prof.board}, from the host's CPU time at build time)",
+        **battery_fields(battery, dynamic, "estimated", (dynamic - half_spread, dynamic + half_spread)),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,21 @@ def bench(
         None, "--variants", help="Comma-separated variant names (default: every variant in the bundle)."
     ),
     duty: float | None = typer.Option(
-        None, "--duty", help="Captures per second for the battery projection (default: the manifest's)."
+        None,
+        "--duty",
+        metavar="HZ",
+        help="Captures per second in the field: also measure energy per capture at this duty cycle "
+        "(one capture per period, sleep between) beside the back-to-back figure, and project the "
+        "battery from both (default: no duty-cycle measurement; projection at the manifest's duty).",
+    ),
+    record: Path | None = typer.Option(
+        None,
+        "--record",
+        metavar="DIR",
+        help="Also write each variant's power trace and event log (VARIANT.power.csv, "
+        "VARIANT.events.jsonl; docs/energy-files.md) to DIR, for `edgekit energy attribute`: a new "
+        "path, an empty folder, or one an earlier `edgekit bench --record` wrote; replaced in one "
+        "atomic step at the end.",
     ),
     out: Path = typer.Option(
         Path("bench-out"),
@@ -118,8 +133,20 @@ def bench(
     def say(m: str) -> None:
         err.print(m, highlight=False, markup=False)
 
-    # The output folder is checked and locked before minutes of measuring, not after.
-    with open_output(out, kind="bench", protect=[("bundle", bundle)], log=say) as folder:
+    protect: list[tuple[str, Path]] = [("bundle", bundle)]
+    replayed = _replayed_path(meter)
+    if replayed is not None:
+        protect.append(("replayed recording", replayed))
+    # The output folders are checked and locked before minutes of measuring, not after.
+    with contextlib.ExitStack() as stack:
+        folder = stack.enter_context(
+            open_output(out, kind="bench", protect=[*protect, *_also(record, "--record folder")], log=say)
+        )
+        recorder = None
+        if record is not None:
+            recorder = stack.enter_context(
+                open_output(record, kind="bench-record", protect=[*protect, ("--out folder", out)], log=say)
+            )
         opts = BenchOptions(
             variants=names,
             meter=meter,
@@ -135,26 +162,23 @@ def bench(
             scratch_dir=folder.scratch,
             trusted_keys=keys,
             archive_limits=limits,
+            record_dir=recorder.staging if recorder is not None else None,
+            record_dir_shown=record,
+            measure_duty=duty is not None,
         )
         result = run_bench(bundle, opts)
         written = write_reports(result, folder.staging)
+        if recorder is not None:
+            recorder.publish()
         folder.publish()
     paths = {kind: out / p.name for kind, p in written.items()}
     con = Console(width=width)
     for v in result.variants:
         e = v.energy
         energy = (
-            f"{_fmt(e['energy_per_inference_mj'])} mJ [{_fmt(e['spread_mj'][0])}-{_fmt(e['spread_mj'][1])}] "
-            f"{v.energy_label}"
-            if e
-            else f"energy not measured ({v.energy_error})"
+            f"{_figure(e, 'inference')} {v.energy_label}" if e else f"energy not measured ({v.energy_error})"
         )
-        life = (
-            f"; battery {_fmt(v.battery['life_with_model_h'], '.1f')} h, "
-            f"life lost {_fmt(v.battery['life_lost_pct'], '.2f')}%"
-            if v.battery
-            else ""
-        )
+        life = f"; {_life(v.battery)}" if v.battery else ""
         con.print(
             f"{v.name}: p50 {_fmt(v.latency.p50_ms)} ms, p99 {_fmt(v.latency.p99_ms)} ms, "
             f"cold {_fmt(v.cold_start.cold_start_ms, '.0f')} ms, {_fmt(v.peak_memory_mb, '.0f')} MiB; "
@@ -162,11 +186,58 @@ def bench(
             highlight=False,
             markup=False,
         )
+        if duty is not None:
+            con.print(f"  {_duty_line(v)}", highlight=False, markup=False)
     for w in result.warnings:
         err.print(f"warning: {w}", highlight=False, markup=False)
     con.print(f"Reports: {', '.join(str(p) for p in paths.values())}", highlight=False, markup=False)
     if any(v.energy is None for v in result.variants):
         raise typer.Exit(1)
+
+
+def _figure(e: dict[str, Any], per: str) -> str:
+    """Total and dynamic energy, each with its interval."""
+    lo, hi = e["spread_mj"]
+    dlo, dhi = e.get("dynamic_spread_mj") or (None, None)
+    return (
+        f"{_fmt(e['energy_per_inference_mj'])} mJ/{per} [{_fmt(lo)}-{_fmt(hi)}], dynamic "
+        f"{_fmt(e['dynamic_energy_per_inference_mj'])} mJ [{_fmt(dlo)}-{_fmt(dhi)}]"
+    )
+
+
+def _life(b: dict[str, Any]) -> str:
+    lo, hi = b.get("life_with_model_interval_h") or (None, None)
+    span = f" [{_fmt(lo, '.1f')}-{_fmt(hi, '.1f')}]" if lo is not None else ""
+    return (
+        f"battery {_fmt(b['life_with_model_h'], '.1f')} h{span}, life lost "
+        f"{_fmt(b['life_lost_pct'], '.2f')}%"
+    )
+
+
+def _duty_line(v: Any) -> str:
+    e = v.duty_energy
+    if not e:
+        return f"at the duty cycle: not measured ({v.duty_energy_error or 'no duty cycle'})"
+    life = f"; {_life(v.duty_battery)}" if v.duty_battery else ""
+    return f"at {_fmt(e.get('duty_hz'))} Hz duty cycle: {_figure(e, 'capture')} {e['label']}{life}"
+
+
+def _replayed_path(meter: str | None) -> Path | None:
+    """The file or folder a ``replay:`` spec reads (protected from the output folders)."""
+    if meter is None or not meter.startswith("replay:"):
+        return None
+    rest = meter.split(":", 1)[1]
+    for part in rest.split(","):
+        key, eq, value = part.partition("=")
+        if not eq:
+            return Path(key)
+        if key in ("path", "power"):
+            return Path(value)
+    return None
+
+
+def _also(path: Path | None, what: str) -> list[tuple[str, Path]]:
+    return [] if path is None else [(what, path)]
 
 
 def _check_plan(overrides: dict[str, Any]) -> None:

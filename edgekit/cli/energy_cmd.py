@@ -77,6 +77,7 @@ def attribute_cmd(
     Exit codes: 0 a figure, 1 refused (the files are understood but cannot give a defensible
     figure: aliasing, clock, units, drift, coverage), 2 unreadable or malformed input.
     """
+    from edgekit._json import json_safe
     from edgekit.energy import attribute, read_events, read_trace
     from edgekit.energy.attribute import profile_for
     from edgekit.energy.meters.model import BOARD_ALIASES
@@ -96,8 +97,8 @@ def attribute_cmd(
             raise typer.Exit(e.exit_code) from e
         raise
     data = {"status": "ok", **result.to_dict()}
-    if as_json:
-        typer.echo(json.dumps(data, indent=2, allow_nan=False, default=float))
+    if as_json:  # NaN/inf (e.g. a window with no idle reading) are written as null
+        typer.echo(json.dumps(json_safe(data), indent=2, allow_nan=False))
         return
     con = Console(width=None if typer.get_text_stream("stdout").isatty() else 150)
     _print_result(data, con)

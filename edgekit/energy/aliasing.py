@@ -108,6 +108,9 @@ def _level(
     coverage = float(np.median([c for c, *_ in parts]))
     bias = sum(b * n for _, b, _, n in parts) / total
     se = float(np.sqrt(sum((s * n) ** 2 for _, _, s, n in parts))) / total
+    # a perfectly steady trace has a redraw spread of 0 and a "bias" of float rounding: no bias
+    # below a billionth of the power counts as one
+    se = max(se, 1e-9 * float(np.mean(np.abs(power))) if power.size else 0.0)
     rel = abs(bias) / abs(dyn_w) if dyn_w != 0 else 0.0
     return AliasLevel(name, cycle_s, coverage, bias, rel, se)
 

@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 _MAX_SAMPLER_HZ = 1000.0
+MIN_IDLE_PERIODS = 5.0  # the shortest idle segment, in meter sample periods
 
 
 class _Run:
@@ -86,6 +87,10 @@ class _Run:
             self.rec.env(self.clock.monotonic(), dict(self.env_probe()))
 
     def idle(self, idle_s: float) -> None:
+        # an idle segment must keep samples after attribution's settle and tail guards (which take
+        # up to half of it): at least MIN_IDLE_PERIODS sample periods, however short --idle-s is;
+        # the event log records the idle actually spent, so attribution is unaffected
+        idle_s = max(idle_s, MIN_IDLE_PERIODS * self.period_s)
         t0 = self.clock.monotonic()
         self.clock.sleep(idle_s)
         self.rec.idle(t0, self.clock.monotonic())
@@ -126,7 +131,8 @@ class _Run:
             resolution_w=info.resolution_w, clock="host", board=named("board"),
             delay_s=delay,
             board_model=named("board_model"), soc=named("soc"), bundle_id=named("bundle_id"),
-            variant=named("variant"), recorded_by=named("recorded_by"),
+            variant=named("variant"), variant_sha256=named("variant_sha256"),
+            recorded_by=named("recorded_by"),
         )
         return PowerTrace(np.asarray(t), np.asarray(p), header, source=f"{info.name} (live)")
 

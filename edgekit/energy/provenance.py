@@ -8,7 +8,10 @@
   physical meter, the board and the bundle ID, and its event log agrees on board and bundle ID;
   anything less is ``unverified`` (a CSV without a ``kind`` line is never measured);
 - a figure is *measured on the target* (``is_measured_on_target``) only when it is measured, its
-  board is the build's ``[target] board`` and its bundle ID is the build's.
+  board is the build's ``[target] board`` and the variant file it measured has the SHA-256 of the
+  build's variant file. The bundle ID is recorded but not compared: it hashes the manifest, which
+  holds the build's timestamps, so a rebuilt bundle never has the benched one's ID even when every
+  variant file is byte for byte the same. The variant file's digest is what the figure is about.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ __all__ = [
 
 KINDS = ("measured", "estimated", "unverified")
 PHYSICAL_METERS = frozenset({"ina219", "ina226", "ina260", "hwmon", "pmic", "battery", "rapl", "link"})
-_CONTEXT_KEYS = ("board", "board_model", "soc", "bundle_id", "variant")
+_CONTEXT_KEYS = ("board", "board_model", "soc", "bundle_id", "variant", "variant_sha256")
 
 
 def is_physical_meter(name: str | None) -> bool:
@@ -53,6 +56,7 @@ class Provenance:
     soc: str | None = None
     bundle_id: str | None = None
     variant: str | None = None
+    variant_sha256: str | None = None
     source: str = "live"
 
     def to_dict(self) -> dict[str, Any]:
@@ -105,7 +109,7 @@ def recording_provenance(
         return verdict("unverified", f"the trace header does not name {' and '.join(missing)}")
     if events_header is None:
         return verdict("unverified", "no event log")
-    for key in ("board", "bundle_id", "variant"):
+    for key in ("board", "bundle_id", "variant", "variant_sha256"):
         if ev[key] and tr[key] and ev[key] != tr[key]:
             return verdict(
                 "unverified", f"trace and event log disagree on {key} ({tr[key]} vs {ev[key]})"
@@ -117,21 +121,25 @@ def is_measured_on_target(
     energy: Mapping[str, Any],
     *,
     target_board: str,
-    bundle_id: str | None,
+    variant_sha256: str | None,
     board: Mapping[str, Any] | None = None,
 ) -> tuple[bool, str]:
     """Whether an energy figure (an ``EnergyResult.to_dict()``) counts as measured on the target.
 
-    ``board`` is the bench's board identity (``board``/``board_model`` keys) when the figure's
-    own provenance does not name one. Returns (verdict, reason) where the reason is one line a
-    build report can show beside a budget left *not evaluated*.
+    ``variant_sha256`` is the SHA-256 of the build's variant file. ``board`` is what the bench
+    recorded beside the figure (``board``/``board_model``/``soc`` of the board it ran on, and
+    ``variant_sha256`` of the file it benched); the figure's own provenance wins where both name a
+    board. Every variant digest either names must equal the build's, and at least one must be
+    named. Returns (verdict, reason): one line a build report can show beside a budget left
+    *not evaluated*.
     """
     kind = energy.get("kind")
     prov = dict(energy.get("provenance") or {})
     if kind != "measured" or prov.get("kind", "measured") != "measured":
         why = prov.get("reason") or "not from a physical meter"
         return False, f"energy is {kind or 'of unknown kind'}, not measured ({why})"
-    identity = _context({**dict(board or {}), **{k: v for k, v in prov.items() if v}})
+    bench = dict(board or {})
+    identity = _context({**bench, **{k: v for k, v in prov.items() if v}})
     if identity["board"] is None:
         model = identity["board_model"] or "unknown"
         return False, f"the bench does not say which board it ran on (board model: {model})"
@@ -140,12 +148,19 @@ def is_measured_on_target(
             f"measured on {identity['board']} ({identity['board_model'] or 'model unknown'}), "
             f"but [target] board is {target_board}"
         )
-    if not bundle_id:
-        return False, "the build has no bundle ID to compare with"
-    if identity["bundle_id"] != bundle_id:
+    if not variant_sha256:
+        return False, "the build has no variant file digest to compare with"
+    named = {str(d) for d in (prov.get("variant_sha256"), bench.get("variant_sha256")) if d}
+    if not named:
+        return False, "the bench does not record which variant file it measured (no SHA-256)"
+    other = sorted(named - {variant_sha256})
+    if other:
         return False, (
-            f"measured for bundle {identity['bundle_id'] or '(none recorded)'}, "
-            f"not this build's {bundle_id}"
+            f"measured variant file sha256 {other[0][:12]}..., not this build's "
+            f"{variant_sha256[:12]}... (re-run edgekit bench on this build's bundle)"
         )
     meter = prov.get("meter") or energy.get("meter")
-    return True, f"measured on {identity['board']} for bundle {bundle_id} with {meter}"
+    return True, (
+        f"measured on {identity['board']} with {meter}, variant file sha256 {variant_sha256[:12]}... "
+        f"(bench bundle {identity['bundle_id'] or 'not recorded'})"
+    )

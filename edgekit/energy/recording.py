@@ -53,6 +53,7 @@ def _replace_into(path: Path, marker: str, write: object) -> None:
     os.close(fd)
     try:
         write(tmp)  # type: ignore[operator]
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a recording is meant to be shared
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

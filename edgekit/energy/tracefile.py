@@ -64,6 +64,7 @@ class TraceHeader:
     soc: str | None = None
     bundle_id: str | None = None
     variant: str | None = None
+    variant_sha256: str | None = None
     recorded_by: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from edgekit.results import BudgetCheck, BuildResult, SliceResult, VariantResult
+    from edgekit.results import BudgetCheck, BuildResult, EnergyFigure, SliceResult, VariantResult
 
 __all__ = [
     "LATENCY_SCOPE",
@@ -658,14 +658,16 @@ def _energy_section(r: BuildResult) -> Section | None:
             Cell(rich(v.name)), Cell(rich(fmt_mj(e.energy_per_inference_mj))),
             Cell(rich(fmt_mj(e.dynamic_energy_per_inference_mj))),
             Cell(rich(f"± {fmt_mj(e.spread_mj)}")),
-            Cell(rich(b(e.kind)), "ne" if e.kind == "estimated" else ""),
+            Cell(rich(f"± {fmt_mj(e.dynamic_spread_mj)}")),
+            Cell(rich(b(_energy_kind(e))), "" if e.measured_on_target else "ne"),
             Cell(rich(e.meter)), Cell(rich(f"{e.n_inferences} × {e.windows}")),
-            Cell(rich(fmt_num(e.battery_life_h))), Cell(rich(fmt_num(e.battery_life_loss_pct))),
+            Cell(rich(fmt_num(e.battery_life_h) + _span(e.battery_life_interval_h))),
+            Cell(rich(fmt_num(e.battery_life_loss_pct) + _span(e.battery_life_loss_interval_pct))),
         ])
     blocks: list[Block] = [Table(
-        ["Variant", "Energy/inf. mJ", "Dynamic mJ", "Spread mJ", "Kind", "Meter",
-         "N × windows", "Battery life h", "Life lost %"], rows,
-        [False, True, True, True, False, False, True, True, True])]
+        ["Variant", "Energy/inf. mJ", "Dynamic mJ", "Spread mJ", "Dynamic spread mJ", "Kind",
+         "Meter", "N × windows", "Battery life h", "Life lost %"], rows,
+        [False, True, True, True, True, False, False, True, True, True])]
     blocks.append(Para(rich("How each figure was obtained: the variant's entry under Host and "
                             "provenance."), note=True))
     if any(v.energy and v.energy.kind == "estimated" for v in with_energy):
@@ -673,6 +675,19 @@ def _energy_section(r: BuildResult) -> Section | None:
                                 "meter; measure on the target with ", code("edgekit bench"), "."),
                            note=True))
     return Section("energy", "Energy per inference", blocks)
+
+
+def _span(pair: tuple[float, float] | None) -> str:
+    """`` [lo–hi]`` of an interval carried from the dynamic energy, or nothing."""
+    return "" if not pair else f" [{fmt_num(pair[0])}–{fmt_num(pair[1])}]"
+
+
+def _energy_kind(e: EnergyFigure) -> str:
+    """``measured on target``, ``measured (not on target)``, ``estimated`` or ``unverified``:
+    only a figure ``is_measured_on_target`` accepted reads as measured on the target."""
+    if e.kind != "measured":
+        return e.kind
+    return "measured on target" if e.measured_on_target else "measured (not on target)"
 
 
 def _pareto_section(r: BuildResult) -> Section:

@@ -143,7 +143,8 @@ QUICK = ["--quick", "--windows", "2", "--idle-s", "0.4", "--runs", "30"]
 @pytest.fixture(scope="session")
 def estimate_run(tmp_path_factory: pytest.TempPathFactory) -> CliRun:
     """One estimated-energy bench of a two-variant bundle on a fake Pi 4 whose vcgencmd reports
-    under-voltage and throttling appearing during the run; shared by the report tests."""
+    under-voltage and throttling appearing during the run, recorded (--record) to ``out/../rec``;
+    shared by the report tests."""
     tmp = tmp_path_factory.mktemp("bench-estimate")
     bundle = make_bundle(tmp / "bundle")
     board = tmp / "board"
@@ -161,6 +162,8 @@ def estimate_run(tmp_path_factory: pytest.TempPathFactory) -> CliRun:
             str(board / "proc"),
             "--vcgencmd",
             str(vcgencmd),
+            "--record",
+            str(tmp / "rec"),
         ],
         tmp / "out",
     )

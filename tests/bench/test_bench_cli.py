@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
 import re
@@ -10,8 +12,16 @@ from pathlib import Path
 import pytest
 
 from edgekit.bench_result import BENCH_SCHEMA_VERSION, load_bench_json
-from edgekit.energy import write_recording
-from edgekit.energy.simulate import MeterModel, Workload, synthesize_recording, synthesize_trace
+from edgekit.cli import main
+from edgekit.energy import VirtualClock, measure_duty_energy, write_recording
+from edgekit.energy.simulate import (
+    MeterModel,
+    SimulatedBoard,
+    SimulatedMeter,
+    Workload,
+    synthesize_recording,
+    synthesize_trace,
+)
 from edgekit.errors import DataError
 
 from .conftest import QUICK, CliRun, run_cli
@@ -64,13 +74,76 @@ def test_estimate_run_reports_the_fake_board_and_throttling(estimate_run: CliRun
     assert "throttled during the run" in (estimate_run.out_dir / "bench.html").read_text()
 
 
+def _attribute_cli(power: Path, events: Path) -> dict:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["energy", "attribute", "--power", str(power), "--events", str(events), "--json"])
+    assert code == 0
+    return json.loads(out.getvalue())
+
+
+def test_attribute_reproduces_bench_from_the_recorded_files(estimate_run: CliRun) -> None:
+    """edgekit energy attribute on the files --record wrote gives bench's figures, field for field
+    (docs/energy-files.md: equal within 1e-9 relative; in practice bit for bit)."""
+    rec = estimate_run.out_dir.parent / "rec"
+    result = load_bench_json(estimate_run.out_dir / "bench.json")
+    assert result.record_dir == str(rec)
+    marker = json.loads((rec / ".edgekit-output").read_text())
+    assert marker["kind"] == "bench-record"  # a folder edgekit owns (replaced only by edgekit)
+    assert sorted(marker["entries"]) == sorted(
+        f"{v}{suffix}" for v in ("onnx-fp32", "onnx-wide") for suffix in (".power.csv", ".events.jsonl")
+    )
+    for v in result.variants:
+        assert v.recording == {"power": f"{v.name}.power.csv", "events": f"{v.name}.events.jsonl"}
+        power, events = rec / v.recording["power"], rec / v.recording["events"]
+        # the estimate model's trace says what it is
+        assert "# kind=estimated" in power.read_text().splitlines()[:5]
+        again = _attribute_cli(power, events)
+        bench = json.loads(json.dumps(v.energy))
+        assert again["kind"] == bench["kind"] == "estimated"
+        numeric = [k for k, x in bench.items() if isinstance(x, int | float | list) and k != "warnings"]
+        assert {"energy_per_inference_mj", "dynamic_energy_per_inference_mj", "spread_mj",
+                "dynamic_spread_mj", "n_inferences", "idle_power_w", "windows"} <= set(numeric)
+        for key in numeric:
+            assert _close(again[key], bench[key]), key
+        assert again["warnings"] == bench["warnings"]
+        # the provenance differs only in how it was read (live vs the file)
+        same = ("board", "board_model", "soc", "bundle_id", "variant", "variant_sha256", "meter")
+        assert {k: again["provenance"][k] for k in same} == {k: bench["provenance"][k] for k in same}
+        assert bench["provenance"]["variant_sha256"] == v.file_sha256
+        assert bench["provenance"]["bundle_id"] == result.bundle_id
+
+
+def _close(a: object, b: object) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) or isinstance(b, float):
+        return a is not None and b is not None and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)  # type: ignore[arg-type]
+    return a == b
+
+
+def test_record_folder_that_is_not_edgekits_is_refused_before_the_bench(
+    bundle_dir: Path, tmp_path: Path
+) -> None:
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    (rec / "notes.txt").write_text("mine")
+    run = run_cli([str(bundle_dir), "--meter", "model:rpi4b", "--record", str(rec), *QUICK], tmp_path / "out")
+    assert run.code == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"output folder {rec}" in lines[0] and "notes.txt" in lines[0]
+    assert (rec / "notes.txt").read_text() == "mine" and not (tmp_path / "out").exists()
+
+
 def test_bench_json_round_trips(estimate_run: CliRun) -> None:
     raw = json.loads((estimate_run.out_dir / "bench.json").read_text())
     again = load_bench_json(estimate_run.out_dir / "bench.json").to_dict()
     assert again == raw
 
 
-def _recording_dir(tmp_path: Path) -> Path:
+def _recording_dir(tmp_path: Path, name: str = "onnx-fp32") -> Path:
     """A recorded run (power trace + event log, as --record writes them) of a board idling at 2 W
     and drawing 3.5 W while inferring (2 ms): 7 mJ per inference, 3 mJ above idle."""
     result, _ = synthesize_recording(
@@ -80,8 +153,19 @@ def _recording_dir(tmp_path: Path) -> Path:
         window_s=1.5,
         idle_s=1.0,
     )
-    write_recording(tmp_path / "rec", "onnx-fp32", result.recording)
+    write_recording(tmp_path / "rec", name, result.recording)
     return tmp_path / "rec"
+
+
+def _duty_recording(folder: Path, name: str, duty_hz: float) -> None:
+    """A duty-cycle run of a simulated board (2 W idle, 4 W for 10 ms per capture, one capture per
+    period and sleep between): 20 mJ above idle per capture, recorded as ``NAME.duty``."""
+    clock = VirtualClock()
+    board = SimulatedBoard(Workload(2.0, 4.0, 0.01), clock, seed=1)
+    meter = SimulatedMeter(board, MeterModel(1000, averaging_s=0.001), seed=2)
+    duty = measure_duty_energy(board.run_batch, meter, duty_hz, captures_per_window=15, windows=2,
+                               idle_s=1.0, clock=clock)
+    write_recording(folder, f"{name}.duty", duty.recording)
 
 
 def test_replayed_recording_end_to_end(bundle_dir: Path, tmp_path: Path) -> None:
@@ -105,26 +189,43 @@ def test_replayed_recording_end_to_end(bundle_dir: Path, tmp_path: Path) -> None
     assert "UNVERIFIED" in md and not re.search(r"measured \(replay", md)
 
 
-def test_duty_option_overrides_the_manifest(bundle_dir: Path, tmp_path: Path) -> None:
+def test_duty_is_measured_beside_back_to_back_and_projected_from_both(
+    bundle_dir: Path, tmp_path: Path
+) -> None:
+    rec = _recording_dir(tmp_path, "onnx-wide")
+    _duty_recording(rec, "onnx-wide", 7.5)
     run = run_cli(
-        [
-            str(bundle_dir),
-            "--meter",
-            f"replay:{_recording_dir(tmp_path)}",
-            "--variants",
-            "onnx-wide",
-            "--duty",
-            "7.5",
-            *QUICK,
-        ],
+        [str(bundle_dir), "--meter", f"replay:{rec}", "--variants", "onnx-wide", "--duty", "7.5", *QUICK],
         tmp_path / "out",
     )
     assert run.code == 0, run.stderr
     v = load_bench_json(tmp_path / "out" / "bench.json").variants[0]
-    assert v.battery is not None
+    assert v.battery is not None and v.duty_battery is not None and v.duty_energy is not None
+    # --duty overrides the manifest's 2 captures/s in both projections
     assert v.battery["captures_per_s"] == 7.5 and v.battery["duty_hz_source"] == "--duty"
-    dyn = max(0.0, v.energy["dynamic_energy_per_inference_mj"])  # type: ignore[index]
-    assert v.battery["model_power_w"] == pytest.approx(7.5 * dyn / 1e3)
+    assert v.duty_battery["captures_per_s"] == 7.5
+    # closed forms: back to back 3 mJ above idle per inference; at the duty cycle 20 mJ per capture
+    e, d = v.energy, v.duty_energy
+    assert e is not None and e["dynamic_energy_per_inference_mj"] == pytest.approx(3.0, rel=0.02)
+    assert d["mode"] == "duty" and d["duty_hz"] == 7.5
+    assert d["dynamic_energy_per_inference_mj"] == pytest.approx(20.0, rel=0.02)
+    dlo, dhi = d["dynamic_spread_mj"]
+    assert dlo <= 20.0 <= dhi
+    # battery from each: baseline 2 W + 7.5/s x dynamic energy (converter efficiency 1 here)
+    assert v.battery["model_power_w"] == pytest.approx(7.5 * e["dynamic_energy_per_inference_mj"] / 1e3)
+    assert v.duty_battery["model_power_w"] == pytest.approx(7.5 * d["dynamic_energy_per_inference_mj"] / 1e3)
+    usable_wh = 5000e-3 * 3.7 * 0.9
+    assert v.duty_battery["life_with_model_h"] == pytest.approx(usable_wh / (2.0 + 0.15), rel=0.02)
+    lo_h, hi_h = v.duty_battery["life_with_model_interval_h"]
+    assert lo_h == pytest.approx(usable_wh / (2.0 + 7.5 * dhi / 1e3))
+    assert hi_h == pytest.approx(usable_wh / (2.0 + 7.5 * max(dlo, 0.0) / 1e3))
+    md = (tmp_path / "out" / "bench.md").read_text()
+    html = (tmp_path / "out" / "bench.html").read_text()
+    for text in (md, html):
+        assert "Energy per capture at the duty cycle" in text and "at the duty cycle" in text
+        assert f"{dlo:.3g}, {dhi:.3g}" in text  # the duty figure's dynamic interval
+        assert f"{lo_h:.1f}, {hi_h:.1f}" in text  # and the battery life's
+    assert "7.5 Hz duty cycle" in run.stdout
 
 
 def test_trace_without_events_is_refused_up_front(bundle_dir: Path, tmp_path: Path) -> None:

@@ -47,7 +47,8 @@ def test_identity_from_the_device_tree(tmp_path: Path, model: bytes, compatible:
 def test_model_string_alone_still_names_the_board(tmp_path: Path) -> None:
     proc = _tree(tmp_path / "proc", {"device-tree/model": b"Raspberry Pi 4 Model B Rev 1.5\x00"})
     ident = read_board_identity(proc_root=proc)
-    assert ident.board == "rpi4b" and ident.soc is None and ident.compatible == ()
+    # the model string names the board, and a Pi 4 has exactly one SoC
+    assert ident.board == "rpi4b" and ident.soc == "bcm2711" and ident.compatible == ()
 
 
 def test_an_x86_server_is_no_target_board(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import pytest
 from edgekit.bench.energy_run import (
     EnergyPlan,
     check_trace_covers,
+    duty_captures,
     measure_variant_duty_energy,
     measure_variant_energy,
     project,
@@ -116,3 +117,25 @@ def test_projection_carries_efficiency_and_interval(tmp_path: Path) -> None:
     assert p.life_with_model_interval_h == pytest.approx(
         (20.0 / (1.0 + 2.0 * hi / 1e3 / 0.85), 20.0 / (1.0 + 2.0 * max(lo, 0.0) / 1e3 / 0.85)))
     assert p.converter_efficiency == 0.85
+
+
+@pytest.mark.parametrize(("duty_hz", "captures"), [(5.0, 20), (40.0, 60), (13.4, 21)])
+def test_duty_windows_are_at_least_as_long_as_back_to_back_ones(duty_hz: float, captures: int) -> None:
+    # PLAN: 1.5 s windows, 20 captures at least; 40 Hz x 1.5 s = 60, 13.4 Hz x 1.5 s = 20.1 -> 21
+    assert duty_captures(PLAN, duty_hz) == captures
+
+
+def test_idle_shorter_than_the_meter_can_resolve_is_lengthened() -> None:
+    # a 10 Hz meter and --idle-s 0.2: two samples, none left after the settle guard; the run
+    # idles 5 sample periods (0.5 s) instead and says so in its event log
+    from edgekit.energy import measure_energy
+
+    clock = VirtualClock()
+    board = SimulatedBoard(Workload(2.0, 3.0, 0.01), clock, seed=1)
+    meter = SimulatedMeter(board, MeterModel(10.0, averaging_s=0.1), seed=2)
+    result = measure_energy(board.run_batch, meter, min_window_s=2.0, min_samples=10, windows=2,
+                            idle_s=0.2, clock=clock)
+    idle = result.recording.events.idle
+    assert len(idle) == 3 and all(end - start >= 0.5 - 1e-9 for start, end in idle)
+    # closed form: 1 W above idle for 10 ms
+    assert result.dynamic_energy_per_inference_mj == pytest.approx(10.0, rel=0.05)

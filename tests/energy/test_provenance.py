@@ -47,36 +47,53 @@ def test_live_kind_rules() -> None:
     assert ctx.board == "rpi4b"  # derived from the model string when not given
 
 
+SHA = "a" * 64
+OTHER = "b" * 64
+
+
 def _energy(kind: str = "measured", **prov: object) -> dict[str, object]:
-    base = {"kind": kind, "reason": "x", "meter": "ina260", "board": "rpi4b", "bundle_id": "b-1"}
+    base = {"kind": kind, "reason": "x", "meter": "ina260", "board": "rpi4b", "bundle_id": "b-1",
+            "variant_sha256": SHA}
     return {"kind": kind, "meter": "ina260", "provenance": {**base, **prov}}
 
 
 @pytest.mark.parametrize(
-    ("energy", "board", "bundle", "ok", "why"),
+    ("energy", "board", "sha", "ok", "why"),
     [
-        (_energy(), "rpi4b", "b-1", True, "measured on rpi4b for bundle b-1 with ina260"),
-        (_energy(kind="estimated", reason="model:rpi4b is a model"), "rpi4b", "b-1", False,
+        (_energy(), "rpi4b", SHA, True, "measured on rpi4b with ina260, variant file sha256 aaaaaaaaaaaa"),
+        (_energy(kind="estimated", reason="model:rpi4b is a model"), "rpi4b", SHA, False,
          "energy is estimated, not measured (model:rpi4b is a model)"),
-        (_energy(kind="unverified", reason="no kind line"), "rpi4b", "b-1", False, "unverified"),
-        (_energy(board="rpi5", board_model="Raspberry Pi 5 Model B"), "rpi4b", "b-1", False,
+        (_energy(kind="unverified", reason="no kind line"), "rpi4b", SHA, False, "unverified"),
+        (_energy(board="rpi5", board_model="Raspberry Pi 5 Model B"), "rpi4b", SHA, False,
          "measured on rpi5 (Raspberry Pi 5 Model B), but [target] board is rpi4b"),
-        (_energy(bundle_id="b-0"), "rpi4b", "b-1", False, "measured for bundle b-0, not this build's b-1"),
-        (_energy(board=None, board_model="AMD EPYC 7B13"), "rpi4b", "b-1", False,
+        # another bundle ID alone does not matter (a rebuilt bundle never has the same one) ...
+        (_energy(bundle_id="b-0"), "rpi4b", SHA, True, "bench bundle b-0"),
+        # ... another variant file does
+        (_energy(variant_sha256=OTHER), "rpi4b", SHA, False,
+         "measured variant file sha256 bbbbbbbbbbbb..., not this build's aaaaaaaaaaaa..."),
+        (_energy(variant_sha256=None), "rpi4b", SHA, False, "does not record which variant file"),
+        (_energy(board=None, board_model="AMD EPYC 7B13"), "rpi4b", SHA, False,
          "does not say which board it ran on (board model: AMD EPYC 7B13)"),
-        (_energy(), "rpi4b", None, False, "the build has no bundle ID"),
+        (_energy(), "rpi4b", None, False, "the build has no variant file digest"),
     ],
 )
-def test_measured_on_target(energy, board, bundle, ok, why) -> None:
-    verdict, reason = is_measured_on_target(energy, target_board=board, bundle_id=bundle)
+def test_measured_on_target(energy, board, sha, ok, why) -> None:
+    verdict, reason = is_measured_on_target(energy, target_board=board, variant_sha256=sha)
     assert verdict is ok and why in reason
 
 
 def test_board_identity_from_the_bench_fills_in() -> None:
     energy = _energy(board=None)
-    ok, _ = is_measured_on_target(energy, target_board="rpi4b", bundle_id="b-1",
+    ok, _ = is_measured_on_target(energy, target_board="rpi4b", variant_sha256=SHA,
                                   board={"board_model": "Raspberry Pi 4 Model B Rev 1.5"})
     assert ok
+
+
+def test_the_bench_digest_must_agree_too() -> None:
+    # the figure's provenance names this file, but the bench says it benched another one
+    ok, reason = is_measured_on_target(_energy(), target_board="rpi4b", variant_sha256=SHA,
+                                       board={"variant_sha256": OTHER})
+    assert not ok and "bbbbbbbbbbbb" in reason
 
 
 def _recording(tmp_path: Path, **header: object) -> Path:

@@ -80,7 +80,9 @@ def _apply_target(run: Run, d: list[str]) -> None:
     bench, target, prepared = run.bench, run.target, run.need(run.prepared, "prepared")
     if target is None or bench is None:
         return
-    for note in apply_target_results(run.built, bench, run.cfg.battery, str(target)):
+    for note in apply_target_results(
+        run.built, bench, run.cfg.battery, str(target), target_board=run.cfg.target.board
+    ):
         run.log(f"  {note}")
         d.append(note)
     timed = list(bench.inputs.get("shape") or [])[1:]
