@@ -19,6 +19,7 @@ from typing import Any
 
 from edgekit.backends.base import SUFFIXES
 from edgekit.backends.tflite import layout_sidecar_path
+from edgekit.bundle.context_section import check_context
 from edgekit.bundle.manifest import MANIFEST, MANIFEST_SCHEMA_VERSION, SIGNATURE
 from edgekit.errors import BundleError, ConfigError
 
@@ -410,6 +411,7 @@ _TOP_LEVEL: dict[str, Callable[[Any, str], Any]] = {
     "battery": lambda x, k: _scalars(x, k, numbers_only=True),
     "versions": _strings,
     "host": _strings,
+    "context": check_context,  # optional: results with context (edgekit.bundle.context_section)
 }
 
 

@@ -239,7 +239,7 @@ def slice_label(s: SliceResult) -> str:
 
 
 def _is_min(c: BudgetCheck) -> bool:
-    return c.budget.startswith("min_")
+    return c.is_minimum
 
 
 def _display_unit(c: BudgetCheck) -> tuple[float, str]:
