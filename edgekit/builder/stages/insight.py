@@ -39,8 +39,16 @@ def insight(run: Run) -> Run:
         if ev is None or ds is None or run.ref_pred is None:
             d.append("no evaluation data: context, discovery and scenarios not evaluated")
             return run
-        conditions = {name: observe(name, ds.x) for name in cfg.context.observable}
-        edges = context_edges(cfg)
+        conditions: dict[str, np.ndarray] = {}
+        for name in cfg.context.observable:
+            try:
+                conditions[name] = observe(name, ds.x)
+            except ValueError as e:  # not radio captures (an image model): no such condition
+                run.warnings.append(
+                    f"context.observable: {name!r} cannot be computed on {cfg.data.evaluation} ({e}); "
+                    "results carry context over all conditions only"
+                )
+        edges = {k: v for k, v in context_edges(cfg).items() if k in conditions}
         meta = dict(ev.meta)
         meta.update({OBSERVED_PREFIX + k: v for k, v in conditions.items()})
         bins = {**cfg.slices.bins, **{OBSERVED_PREFIX + k: v for k, v in edges.items()}}
