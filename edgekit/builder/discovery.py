@@ -194,18 +194,18 @@ def discover(
             continue  # explained by a stronger discovery it overlaps
         explained[t.metric] |= t.mask
         found.append(
-                DiscoveredSlice(
-                    metric=t.metric,
-                    conditions=[[c.column, c.value] for c in t.conds],
-                    description=" and ".join(f"{c.column} {c.value}" for c in t.conds),
-                    n=t.n,
-                    value=t.value,
-                    rest_value=t.rest_value,
-                    gap=t.gap,
-                    p_value=t.p,
-                    q_value=qv,
-                    score=t.n * t.gap,
-                    tested=len(tests),
-                )
+            DiscoveredSlice(
+                metric=t.metric,
+                conditions=[[c.column, c.value] for c in t.conds],
+                description=" and ".join(f"{c.column} {c.value}" for c in t.conds),
+                n=t.n,
+                value=t.value,
+                rest_value=t.rest_value,
+                gap=t.gap,
+                p_value=t.p,
+                q_value=qv,
+                score=t.n * t.gap,
+                tested=len(tests),
             )
+        )
     return sorted(found, key=lambda d: (-d.score, d.q_value, d.description, d.metric))
