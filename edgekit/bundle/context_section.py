@@ -69,6 +69,12 @@ def context_section(variants: Sequence[VariantResult], cfg: BuildConfig) -> dict
     }
 
 
+def _name(name: Any) -> str:
+    """A table key as shown in a one-line message (control characters escaped, at most 60)."""
+    text = repr(str(name))[1:-1]
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _bad(key: str, expect: str, v: Any) -> BundleError:
     text = repr(v)
     return BundleError(f"{key}: must be {expect}, got {text if len(text) <= 60 else text[:57] + '...'}")
@@ -95,7 +101,7 @@ def _cell(c: Any, key: str, conditions: dict[str, Any]) -> None:
         if not isinstance(c.get(name), str) or len(c[name]) > 256:
             raise _bad(f"{key}.{name}", "a string of at most 256 characters", c.get(name))
     if c["condition"] and c["condition"] not in conditions:
-        raise BundleError(f"{key}.condition: {c['condition']!r} is not in context.conditions")
+        raise BundleError(f"{key}.condition: {_name(c['condition'])!r} is not in context.conditions")
     n = _count(c.get("n"), f"{key}.n")
     k = _count(c.get("correct"), f"{key}.correct")
     if k > n:
@@ -121,7 +127,8 @@ def check_context(v: Any, key: str) -> None:
     conditions = v.get("conditions", {})
     if not isinstance(conditions, dict):
         raise _bad(f"{key}.conditions", "a table", conditions)
-    for name, cond in conditions.items():
+    for raw_name, cond in conditions.items():
+        name = _name(raw_name)
         edges = cond.get("edges") if isinstance(cond, dict) else None
         if not isinstance(edges, list) or len(edges) > 1000:
             raise _bad(f"{key}.conditions.{name}.edges", "a list of at most 1000 numbers", edges)
@@ -131,8 +138,8 @@ def check_context(v: Any, key: str) -> None:
     tables = v.get("variants", {})
     if not isinstance(tables, dict):
         raise _bad(f"{key}.variants", "a table of variant name -> list of cells", tables)
-    for name, cells in tables.items():
-        where = f"{key}.variants.{name}"
+    for raw_name, cells in tables.items():
+        where = f"{key}.variants.{_name(raw_name)}"
         if not isinstance(cells, list) or len(cells) > MAX_CELLS:
             raise _bad(where, f"a list of at most {MAX_CELLS} cells", cells)
         for i, c in enumerate(cells):

@@ -419,8 +419,8 @@ def validate_manifest(manifest: dict[str, Any], source: str = MANIFEST) -> None:
     """Check every field a loader uses; one ``BundleError`` line naming ``source`` and the key."""
     try:
         _validate(manifest)
-    except BundleError as e:
-        raise BundleError(f"{source}: {e}") from e
+    except BundleError as e:  # one line whatever a key holds (a key name may contain a newline)
+        raise BundleError(f"{source}: {_CONTROL.sub(lambda m: repr(m.group())[1:-1], str(e))}") from e
 
 
 def _validate(m: dict[str, Any]) -> None:
