@@ -13,13 +13,14 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 
-from edgekit.config import BudgetsConfig
+from edgekit.config import BudgetsConfig, ScenarioConfig
 from edgekit.results import BudgetCheck, VariantResult
 
 __all__ = [
     "BUDGET_KINDS",
     "BudgetContext",
     "BudgetKind",
+    "check_scenarios",
     "check_variant",
     "pareto_front",
     "select_variant",
@@ -198,6 +199,28 @@ def check_variant(
         if kind is None or limit is None:
             continue
         checks.append(kind.evaluate(float(limit), v, ctx))
+    return checks
+
+
+def check_scenarios(v: VariantResult, scenarios: Sequence[ScenarioConfig]) -> list[BudgetCheck]:
+    """Each ``[[scenarios]]`` entry as a budget ``scenario:<name>``: accuracy on the rows its
+    filter selects >= ``min_accuracy``. Not evaluated without data, with no matching rows (the
+    detail says which clause selected nothing) or fewer than the scenario's ``min_size``."""
+    results = {s.name: s for s in v.scenarios}
+    checks = []
+    for sc in scenarios:
+        key = f"scenario:{sc.name}"
+        r = results.get(sc.name)
+        if v.accuracy is None or r is None:
+            checks.append(_ne(key, sc.min_accuracy, "no evaluation data"))
+        elif r.n == 0 or r.accuracy is None:
+            checks.append(_ne(key, sc.min_accuracy, f"filter {sc.filter!r}: {r.why_empty}"))
+        elif r.n < sc.min_size:
+            why = f"filter {sc.filter!r} selects {r.n} captures, fewer than min_size = {sc.min_size}"
+            checks.append(_ne(key, sc.min_accuracy, why))
+        else:
+            detail = f"{r.correct} of {r.n} right ({sc.filter})"
+            checks.append(_cmp(key, sc.min_accuracy, r.accuracy, "", detail, minimum=True))
     return checks
 
 

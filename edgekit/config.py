@@ -19,18 +19,22 @@ from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
 from edgekit.errors import ConfigError
+from edgekit.filters import FilterError, parse_filter
 
 __all__ = [
     "BatteryConfig",
     "BudgetsConfig",
     "BuildConfig",
     "CaptureConfig",
+    "ContextConfig",
     "DataConfig",
+    "DiscoveryConfig",
     "ModelConfig",
     "OodConfig",
     "PrivacyConfig",
     "ProfileConfig",
     "QuantConfig",
+    "ScenarioConfig",
     "SlicesConfig",
     "TargetConfig",
     "build_table",
@@ -88,6 +92,40 @@ class SlicesConfig:
     bins: dict[str, list[float]] = field(default_factory=dict)
     min_size: int = 30
     worst: int = 5
+
+
+@dataclass(frozen=True)
+class DiscoveryConfig:
+    """Slice discovery: a search of the metadata for subgroups significantly worse than the rest."""
+
+    enabled: bool = True
+    columns: list[str] = field(default_factory=list)  # empty: every metadata column
+    pairs: bool = True  # also pairs of conditions on two columns
+    min_size: int = 30  # candidates smaller than this are not tested
+    alpha: float = 0.05  # false discovery rate (Benjamini-Hochberg) over every candidate tested
+    min_gap: float = 0.05  # a significant gap smaller than this is not reported
+    max_values: int = 12  # a non-numeric column with more distinct values is skipped
+    top: int = 10  # how many discoveries each report lists
+
+
+@dataclass(frozen=True)
+class ContextConfig:
+    """Results with context: validated precision per predicted label and on-device condition."""
+
+    enabled: bool = True
+    observable: list[str] = field(default_factory=lambda: ["snr_db"])  # edgekit.signals.observe
+    bins: dict[str, list[float]] = field(default_factory=dict)  # default: slices.bins, else below
+    confidence: float = 0.95  # of the Wilson score intervals
+
+
+@dataclass(frozen=True)
+class ScenarioConfig:
+    """A stakeholder scenario: a filter on metadata and the accuracy it must reach."""
+
+    name: str
+    filter: str
+    min_accuracy: float
+    min_size: int = 1  # fewer matching captures than this: not evaluated
 
 
 @dataclass(frozen=True)
@@ -206,6 +244,9 @@ class BuildConfig:
     battery: BatteryConfig = field(default_factory=BatteryConfig)
     target: TargetConfig = field(default_factory=TargetConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
+    context: ContextConfig = field(default_factory=ContextConfig)
+    scenarios: list[ScenarioConfig] = field(default_factory=list)
     schema: int = 1
     source: str = ""
     base_dir: str = "."
@@ -468,11 +509,54 @@ def _check_privacy(cfg: BuildConfig, fail: Any) -> None:
         raise fail("privacy.reference_models", "a reference model appears more than once; each once")
 
 
+def _check_insight(cfg: BuildConfig, fail: Any) -> None:
+    """[discovery], [context] and [[scenarios]]: ranges, known observables, parseable filters."""
+
+    d = cfg.discovery
+    for key, v, lo, hi in (
+        ("discovery.min_size", d.min_size, 1, math.inf),
+        ("discovery.alpha", d.alpha, 1e-9, 0.5),
+        ("discovery.min_gap", d.min_gap, 0.0, 1.0),
+        ("discovery.max_values", d.max_values, 2, 1000),
+        ("discovery.top", d.top, 0, 1000),
+        ("context.confidence", cfg.context.confidence, 0.5, 0.9999),
+    ):
+        if not lo <= v <= hi:
+            span = f">= {lo:g}" if hi == math.inf else f"in [{lo:g}, {hi:g}]"
+            raise fail(key, f"must be {span}, got {v:g}")
+    # context.observable names are checked against edgekit.signals.observe when the build loads
+    # its data (a layer above this one), still before any variant is built
+    for col, edges in cfg.context.bins.items():
+        if col not in cfg.context.observable:
+            what = f"{col!r} is not in context.observable {cfg.context.observable}"
+            raise fail(f"context.bins.{col}", what)
+        if not edges or any(b2 <= a for a, b2 in pairwise(edges)):
+            raise fail(f"context.bins.{col}", "must be one or more strictly increasing edges")
+    seen: set[str] = set()
+    for i, sc in enumerate(cfg.scenarios):
+        key = f"scenarios[{i}]"
+        if not sc.name.strip() or len(sc.name) > _MAX_NAME:
+            raise fail(f"{key}.name", f"must be a non-empty name of at most {_MAX_NAME} characters")
+        if sc.name in seen:
+            raise fail(f"{key}.name", f"{sc.name!r} names two scenarios; each name once")
+        seen.add(sc.name)
+        if not 0.0 <= sc.min_accuracy <= 1.0:
+            unit = " (a fraction: 0.6 is 60 %)" if sc.min_accuracy > 1 else ""
+            raise fail(f"{key}.min_accuracy", f"must be in [0, 1], got {sc.min_accuracy:g}{unit}")
+        if sc.min_size < 1:
+            raise fail(f"{key}.min_size", f"must be >= 1, got {sc.min_size}")
+        try:
+            parse_filter(sc.filter)
+        except FilterError as e:
+            raise fail(f"{key}.filter", f"{e}") from e
+
+
 def _check_values(cfg: BuildConfig, fail: Any) -> None:
     """Everything types alone cannot express, so a bad file stops before any work starts."""
     if cfg.schema != 1:
         raise fail("schema", f"unsupported schema {cfg.schema}; this edgekit reads schema 1")
     _check_privacy(cfg, fail)
+    _check_insight(cfg, fail)
     _check_names(cfg, fail)
     _check_ranges(cfg, fail)
     for i, step in enumerate(cfg.preprocess):

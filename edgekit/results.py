@@ -14,12 +14,15 @@ __all__ = [
     "AccuracyResult",
     "BudgetCheck",
     "BuildResult",
+    "ContextCell",
+    "DiscoveredSlice",
     "EnergyFigure",
     "LatencyResult",
     "MembershipAttack",
     "OodResult",
     "PrivacyResult",
     "QuantStep",
+    "ScenarioResult",
     "SliceResult",
     "StageTiming",
     "VariantResult",
@@ -71,6 +74,66 @@ class AccuracyResult:
     ood: OodResult | None = None
     data_source: str = ""
     min_slice_size: int = 0  # slices smaller than this are too noisy to rank (config slices.min_size)
+
+
+@dataclass
+class ContextCell:
+    """Validated precision of one predicted label in one on-device condition ("results with
+    context"): of ``n`` accepted answers ``label`` in this condition, ``correct`` were right.
+
+    ``condition`` is an observable's name (``edgekit.signals.observe``) or ``""`` for all
+    conditions; ``low``/``high`` bound the bin (null: open). The interval is Wilson's score
+    interval at ``confidence``."""
+
+    label: str
+    condition: str
+    bin: str  # printable, e.g. "[0, 10)", "< -10", "all"
+    low: float | None
+    high: float | None
+    n: int
+    correct: int
+    precision: float | None  # correct / n; None when n == 0
+    ci_low: float
+    ci_high: float
+    confidence: float
+
+
+@dataclass
+class DiscoveredSlice:
+    """A subgroup of the evaluation data found, not configured, to be significantly worse.
+
+    ``metric``: ``accuracy`` (the variant's accuracy in the subgroup against the rest) or
+    ``drop_vs_fp32`` (the share of captures fp32 gets right and the variant wrong, against the
+    rest). ``gap`` is how much worse (rest minus subgroup for accuracy; subgroup minus rest for
+    the drop); ``p_value`` one-sided Fisher exact, ``q_value`` Benjamini-Hochberg adjusted over
+    every candidate tested; ``score`` = n x gap ranks them."""
+
+    metric: str
+    conditions: list[list[str]]  # [[column, value], ...]: one or two
+    description: str
+    n: int
+    value: float  # the subgroup's accuracy (or drop rate)
+    rest_value: float
+    gap: float
+    p_value: float
+    q_value: float
+    score: float
+    tested: int  # how many candidates the correction covered
+
+
+@dataclass
+class ScenarioResult:
+    """A stakeholder scenario (``[[scenarios]]``): its filter's rows and the accuracy there."""
+
+    name: str
+    filter: str
+    min_accuracy: float
+    n: int
+    correct: int
+    accuracy: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    why_empty: str = ""  # when n == 0: which clause selected nothing
 
 
 @dataclass
@@ -133,13 +196,18 @@ class BudgetCheck:
     detail: str = ""  # e.g. the slice that broke it, or why it was not evaluated
 
     @property
+    def is_minimum(self) -> bool:
+        """True for a lower limit (``min_*`` budgets and ``scenario:*`` accuracies)."""
+        return self.budget.startswith(("min_", "scenario:"))
+
+    @property
     def excess(self) -> float | None:
         """By how much the value breaks the limit (positive) or how much room is left (negative)."""
         if self.value is None or isinstance(self.limit, bool):
             return None
         return (
             self.value - self.limit
-            if not self.budget.startswith("min_")
+            if not self.is_minimum
             else self.limit - self.value
         )
 
@@ -213,6 +281,9 @@ class VariantResult:
     checks: list[BudgetCheck] = field(default_factory=list)
     quant_search: list[QuantStep] = field(default_factory=list)
     privacy: PrivacyResult | None = None  # membership-inference audit ([privacy])
+    context: list[ContextCell] = field(default_factory=list)  # precision per label and condition
+    discovered_slices: list[DiscoveredSlice] = field(default_factory=list)
+    scenarios: list[ScenarioResult] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)  # converter versions, layouts, qparams
 
     @property

@@ -28,6 +28,8 @@ from firmware_bridge.messages import (
     Power,
     PowerSample,
     Result,
+    ResultContext,
+    ResultFlag,
     SampleFormat,
     Start,
     Stop,
@@ -50,7 +52,7 @@ __all__ = [
 ]
 
 PROTOCOL_MAJOR = 1
-PROTOCOL_MINOR = 1
+PROTOCOL_MINOR = 2
 MAX_CAPTURE_SAMPLES = 1024
 MAX_POWER_SAMPLES = 256
 MAX_LOG_TEXT_BYTES = 255
@@ -67,6 +69,8 @@ _LOG = struct.Struct("<BB")
 _TOKEN = struct.Struct("<I")
 _CONFIG = struct.Struct("<IQfIHH")
 _RESULT = struct.Struct("<IHBBfI")
+_RESULT_12 = struct.Struct("<HHHH")  # 1.2, with flag CONTEXT: precision, ci_low, ci_high (x 1e4), n
+_E4 = 10_000
 # TIME_REQUEST is padded to TIME_REPLY's size so that both frames take equally long on the wire:
 # the offset estimate assumes equal delays both ways.
 _TIME = struct.Struct("<QQQ")
@@ -192,11 +196,31 @@ def _pack_log(m: Log, minor: int) -> bytes:
     return _LOG.pack(m.level, len(text)) + text
 
 
+def _e4(name: str, value: float) -> int:
+    if not 0.0 <= _finite(name, value) <= 1.0:
+        raise LocalProtocolError(f"RESULT context {name} must be in [0, 1], got {value}")
+    return round(value * _E4)
+
+
 def _pack_result(m: Result, minor: int) -> bytes:
     confidence = _finite("confidence", m.confidence)
     if not 0.0 <= confidence <= 1.0:
         raise LocalProtocolError(f"RESULT confidence must be in [0, 1], got {confidence}")
-    return _RESULT.pack(m.capture_id, m.label_index, m.flags, 0, confidence, m.latency_us)
+    head = _RESULT.pack(m.capture_id, m.label_index, m.flags, 0, confidence, m.latency_us)
+    flagged = bool(m.flags & ResultFlag.CONTEXT)
+    if flagged != (m.context is not None):
+        raise LocalProtocolError("RESULT: flag CONTEXT and the context field go together (both or neither)")
+    if m.context is None:
+        return head
+    if minor < 2:
+        raise LocalProtocolError(f"RESULT context does not exist in protocol 1.{minor} (since 1.2)")
+    c = m.context
+    p, lo, hi = _e4("precision", c.precision), _e4("ci_low", c.ci_low), _e4("ci_high", c.ci_high)
+    if not lo <= p <= hi:
+        raise LocalProtocolError(
+            f"RESULT context needs ci_low <= precision <= ci_high, got {lo}, {p}, {hi} (x 1e-4)"
+        )
+    return head + _RESULT_12.pack(p, lo, hi, c.n)
 
 
 def _pack_config(m: Config, minor: int) -> bytes:
@@ -365,11 +389,22 @@ def _parse_log(p: bytes, minor: int, exact: bool) -> Log:
 
 
 def _parse_result(p: bytes, minor: int, exact: bool) -> Result:
-    _need(p, _RESULT.size, exact, "RESULT")
+    _need(p, _RESULT.size, False, "RESULT")
     cid, label, flags, _r, confidence, latency = _RESULT.unpack_from(p)
+    # 1.2's context field exists when the flag says so; a 1.0/1.1 receiver knows neither the
+    # flag nor the field, and ignores both in a 1.2 packet (bytes appended by a newer minor)
+    with_context = minor >= 2 and bool(flags & ResultFlag.CONTEXT)
+    _need(p, _RESULT.size + (_RESULT_12.size if with_context else 0), exact, "RESULT")
     if not 0.0 <= confidence <= 1.0:  # also rejects NaN
         raise PayloadError(f"RESULT confidence {confidence} outside [0, 1]")
-    return Result(cid, label, confidence, latency, flags)
+    if not with_context:
+        return Result(cid, label, confidence, latency, flags)
+    prec, lo, hi, n = _RESULT_12.unpack_from(p, _RESULT.size)
+    if not lo <= prec <= hi <= _E4:
+        raise PayloadError(
+            f"RESULT context needs ci_low <= precision <= ci_high <= 10000, got {lo}, {prec}, {hi}"
+        )
+    return Result(cid, label, confidence, latency, flags, ResultContext(prec / _E4, lo / _E4, hi / _E4, n))
 
 
 def _parse_config(p: bytes, minor: int, exact: bool) -> Config:

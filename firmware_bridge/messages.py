@@ -33,6 +33,7 @@ __all__ = [
     "Power",
     "PowerSample",
     "Result",
+    "ResultContext",
     "ResultFlag",
     "SampleFormat",
     "Start",
@@ -102,6 +103,7 @@ class ResultFlag(IntFlag):
     FALLBACK = 0x02  # produced by the baseline, not the model
     OVERRUN = 0x04  # the latency budget was exceeded
     LATENCY_FROM_RECEIPT = 0x08  # 1.1: latency_us counts from the CAPTURE's arrival (no clock map)
+    CONTEXT = 0x10  # 1.2: the 8-byte context field follows (Result.context), PROTOCOL.md §5.10
 
 
 class LogLevel(IntEnum):
@@ -279,8 +281,22 @@ class Config:
 
 
 @dataclass(frozen=True, slots=True)
+class ResultContext:
+    """1.2: how often the model was right, at build time, for this label in conditions like the
+    capture's: ``precision`` with its Wilson interval (fractions, 1e-4 resolution on the wire)
+    of ``n`` validated answers (at most 65535; the host saturates)."""
+
+    precision: float
+    ci_low: float
+    ci_high: float
+    n: int
+
+
+@dataclass(frozen=True, slots=True)
 class Result:
-    """The host's verdict on a capture, for the scanner to display or beep."""
+    """The host's verdict on a capture, for the scanner to display or beep.
+
+    ``context`` (1.2, optional) goes with flag ``ResultFlag.CONTEXT``: both or neither."""
 
     TYPE: ClassVar[MessageType] = MessageType.RESULT
     capture_id: int
@@ -288,6 +304,7 @@ class Result:
     confidence: float
     latency_us: int
     flags: int = ResultFlag.NONE
+    context: ResultContext | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from typing import Any
 
 from edgekit.backends.base import SUFFIXES
 from edgekit.backends.tflite import layout_sidecar_path
+from edgekit.bundle.context_section import check_context
 from edgekit.bundle.manifest import MANIFEST, MANIFEST_SCHEMA_VERSION, SIGNATURE
 from edgekit.errors import BundleError, ConfigError
 
@@ -410,6 +411,7 @@ _TOP_LEVEL: dict[str, Callable[[Any, str], Any]] = {
     "battery": lambda x, k: _scalars(x, k, numbers_only=True),
     "versions": _strings,
     "host": _strings,
+    "context": check_context,  # optional: results with context (edgekit.bundle.context_section)
 }
 
 
@@ -417,8 +419,8 @@ def validate_manifest(manifest: dict[str, Any], source: str = MANIFEST) -> None:
     """Check every field a loader uses; one ``BundleError`` line naming ``source`` and the key."""
     try:
         _validate(manifest)
-    except BundleError as e:
-        raise BundleError(f"{source}: {e}") from e
+    except BundleError as e:  # one line whatever a key holds (a key name may contain a newline)
+        raise BundleError(f"{source}: {_CONTROL.sub(lambda m: repr(m.group())[1:-1], str(e))}") from e
 
 
 def _validate(m: dict[str, Any]) -> None:

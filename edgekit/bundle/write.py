@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from edgekit._json import json_safe
 from edgekit.bundle.archive import dir_mode, file_mode, pack_archive
+from edgekit.bundle.context_section import context_section
 from edgekit.bundle.manifest import (
     MANIFEST,
     MANIFEST_SCHEMA_VERSION,
@@ -134,6 +135,9 @@ def write_bundle(
         "versions": result.versions,
         "host": result.host,
     }
+    context = context_section(shipped, cfg)  # precision per label and on-device condition
+    if context is not None:
+        manifest["context"] = context
     return pack_bundle(build_dir, name, manifest, sources)
 
 

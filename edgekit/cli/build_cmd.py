@@ -155,7 +155,7 @@ def _summary(con: Console, result: BuildResult, out_dir: Path) -> None:
         con.print(f"[bold red]REJECTED[/]: {esc(result.selection_reason)}")
         for v in result.variants:
             for c in v.failed_checks:
-                op = "<" if c.budget.startswith("min_") else ">"
+                op = "<" if c.is_minimum else ">"
                 unit = f" {c.unit}" if c.unit and c.unit != "abs" else ""
                 con.print(
                     f"  {v.name}: {c.budget} = {_fmt(c.value, '.4g')}{unit} {op} limit {c.limit}{unit} "

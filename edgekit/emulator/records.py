@@ -171,6 +171,7 @@ class ScannerStats:
     results_received: int = 0
     results_duplicate: int = 0
     results_unknown_id: int = 0
+    results_with_context: int = 0  # 1.2 RESULTs carrying the optional context field
     results_by_label: Counter[int] = field(default_factory=Counter)
     result_latency_us_total: int = 0
     starts: int = 0

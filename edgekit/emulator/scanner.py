@@ -385,6 +385,7 @@ class VirtualScanner:
         stats.results_received += 1
         stats.results_by_label[r.label_index] += 1
         stats.result_latency_us_total += r.latency_us
+        stats.results_with_context += r.context is not None
         if r.capture_id not in self._truth_index:
             stats.results_unknown_id += 1
         elif r.capture_id in self._answered:

@@ -239,7 +239,7 @@ def slice_label(s: SliceResult) -> str:
 
 
 def _is_min(c: BudgetCheck) -> bool:
-    return c.budget.startswith("min_")
+    return c.is_minimum
 
 
 def _display_unit(c: BudgetCheck) -> tuple[float, str]:
@@ -786,6 +786,10 @@ def build_view(result: BuildResult, *, worst_n: int = 5) -> ReportView:
     priv = privacy_section(r)
     at = next((i for i, s in enumerate(sections) if s.id in ("stages", "provenance")), len(sections))
     sections[at:at] = [priv] if priv is not None else []  # the audit, before the timings
+    from edgekit.report.insight_section import insight_sections  # imports this module's blocks
+
+    at = next((i for i, s in enumerate(sections) if s.id in ("ood", "quant", "energy")), len(sections))
+    sections[at:at] = insight_sections(r)  # scenarios, discovered slices, context: after the slices
     if r.warnings:
         sections.append(Section("warnings", "Warnings",
                                 [Bullets([rich(w) for w in r.warnings], "ne")]))

@@ -276,6 +276,7 @@ class Daemon:
             latency_ms=(done - c.ended_at_s) * 1e3,
             preprocess_ms=outcome.preprocess_s * 1e3,
             inference_ms=outcome.inference_s * 1e3,
+            context=outcome.context,
         )
         p.journal.add_result(row, Pending(c.capture_id, c.ended_at_s, outcome))
 
@@ -313,12 +314,15 @@ class Daemon:
                 unknown=o.unknown,
                 fallback=o.status == "fallback",
                 overrun=o.overrun,
+                context=o.context,
             )
             if not sent:
                 p.metrics.undelivered.inc()
                 p.board.counts["undelivered"] += 1
             m = p.metrics
             m.result(o.status, o.model, o.display_label, latency_s)
+            if p.context_metrics is not None:
+                p.context_metrics.observe(o.context)
             if o.status in ("ok", "unknown"):
                 m.preprocess.observe(o.preprocess_s)
                 m.inference.labels("model").observe(o.inference_s)

@@ -58,6 +58,8 @@ class Outcome:
     preprocess_s: float = 0.0
     inference_s: float = 0.0
     preprocessed: np.ndarray | None = field(default=None, compare=False, repr=False)
+    # validated precision in the capture's condition (edgekit.runtime.context); None without one
+    context: dict[str, Any] | None = field(default=None, compare=False)
 
     @property
     def display_label(self) -> str:
@@ -146,8 +148,10 @@ class Engine:
         budget_s: float | None,
         reserve_s: float = 0.005,
         primary_error: str | None = None,
+        annotate: Callable[[np.ndarray, Outcome], Outcome] | None = None,
     ) -> None:
         self.labels = labels
+        self.annotate = annotate  # e.g. ContextTable.attach: adds context to each answer
         self._index = {name: i for i, name in enumerate(labels)}
         self.primary = primary
         self.baseline = baseline
@@ -167,6 +171,15 @@ class Engine:
 
     def decide(self, x: np.ndarray, *, age_s: float = 0.0) -> Outcome:
         """Answer one decoded capture ``(1, 2, L)`` that ended ``age_s`` seconds ago."""
+        outcome = self._decide(x, age_s)
+        if self.annotate is None:
+            return outcome
+        try:
+            return self.annotate(x, outcome)
+        except Exception:  # context is an extra: its failure never costs the answer
+            return outcome
+
+    def _decide(self, x: np.ndarray, age_s: float) -> Outcome:
         primary = self.primary
         if primary is None:
             return self._fallback(x, "not_loaded", self.primary_error or "no model loaded", False)

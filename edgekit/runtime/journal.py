@@ -63,7 +63,8 @@ CREATE TABLE IF NOT EXISTS results (
     predicted TEXT,
     latency_ms REAL,
     preprocess_ms REAL,
-    inference_ms REAL
+    inference_ms REAL,
+    context TEXT
 );
 CREATE INDEX IF NOT EXISTS results_at ON results (at);
 CREATE TABLE IF NOT EXISTS events (
@@ -97,6 +98,7 @@ _RESULT_COLUMNS = (
     "latency_ms",
     "preprocess_ms",
     "inference_ms",
+    "context",
 )
 _INSERT_RESULT = (
     f"INSERT INTO results ({', '.join(_RESULT_COLUMNS)}) VALUES ({', '.join('?' for _ in _RESULT_COLUMNS)})"
@@ -125,6 +127,7 @@ class ResultRow:
     latency_ms: float | None
     preprocess_ms: float | None
     inference_ms: float | None
+    context: dict[str, Any] | None = None  # validated precision in the capture's condition (JSON)
 
 
 @dataclass
@@ -190,6 +193,7 @@ class Journal:
             row.latency_ms,
             row.preprocess_ms,
             row.inference_ms,
+            json.dumps(row.context, allow_nan=False) if row.context else None,
         )
         self._db.execute(_INSERT_RESULT, values)
         self._pending.append(token)
@@ -333,6 +337,9 @@ def _open_owned(path: Path, *, create: bool, read_only: bool = False) -> sqlite3
                 f"journal {path}: cannot use WAL mode (got {mode}); is the folder on a local disk?"
             )
         db.executescript(_SCHEMA)
+        columns = {r[1] for r in db.execute("PRAGMA table_info(results)")}
+        if "context" not in columns:  # a journal written before results carried context
+            db.execute("ALTER TABLE results ADD COLUMN context TEXT")
         db.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
         )
@@ -351,6 +358,8 @@ def _rows(
         row = dict(zip(names, values, strict=True))
         if table == "events" and row.get("data"):
             row["data"] = json.loads(row["data"])
+        if table == "results" and row.get("context"):
+            row["context"] = json.loads(row["context"])
         if "overrun" in row:
             row["overrun"] = bool(row["overrun"])
         yield row

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from edgekit.errors import UsageError
 from edgekit.runtime.link_events import (
@@ -52,6 +53,7 @@ from firmware_bridge import (
     Reconnected,
     RemoteProtocolError,
     Result,
+    ResultContext,
     ResultFlag,
     SampleFormat,
     SequenceGap,
@@ -185,8 +187,12 @@ class ScannerLink:
         unknown: bool = False,
         fallback: bool = False,
         overrun: bool = False,
+        context: Mapping[str, Any] | None = None,
     ) -> bool:
-        """Send RESULT; False (and counted in ``undelivered``) when the link is down."""
+        """Send RESULT; False (and counted in ``undelivered``) when the link is down.
+
+        ``context`` (``edgekit.runtime.context``) goes in 1.2's optional field, only to a device
+        that speaks 1.2 (PROTOCOL.md §5.10)."""
         flags = ResultFlag.NONE
         if unknown:
             flags |= ResultFlag.UNKNOWN
@@ -197,12 +203,16 @@ class ScannerLink:
         if not self.session.clock.is_synced:
             flags |= ResultFlag.LATENCY_FROM_RECEIPT  # §5.9: no clock mapping, from arrival
         conf = confidence if math.isfinite(confidence) else 0.0
+        wire_context = self._wire_context(context)
+        if wire_context is not None:
+            flags |= ResultFlag.CONTEXT
         result = Result(
             capture_id=capture_id & 0xFFFF_FFFF,
             label_index=NO_LABEL if label_index is None else label_index,
             confidence=min(1.0, max(0.0, conf)),
             latency_us=min(0xFFFF_FFFF, max(0, round(latency_s * 1e6))),
             flags=int(flags),
+            context=wire_context,
         )
         if self._send(result):
             return True
@@ -214,6 +224,13 @@ class ScannerLink:
         self._link.close()
 
     # -- internals ------------------------------------------------------------------------------
+    def _wire_context(self, context: Mapping[str, Any] | None) -> ResultContext | None:
+        if not context or (self.session.device_minor or 0) < 2 or context.get("precision") is None:
+            return None
+        lo, p, hi = (min(1.0, max(0.0, float(context[k]))) for k in ("ci_low", "precision", "ci_high"))
+        lo, hi = min(lo, p), max(hi, p)  # the wire's order rule, whatever rounding did
+        return ResultContext(p, lo, hi, min(0xFFFF, max(0, int(context["n"]))))
+
     def _send(self, message: Stop | Result) -> bool:
         if not self._link.is_connected:
             return False

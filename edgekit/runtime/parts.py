@@ -21,6 +21,7 @@ from edgekit.energy.meters.base import Meter, TraceSource
 from edgekit.errors import EdgekitError, MeterError
 from edgekit.runtime.baseline import Baseline, load_baseline
 from edgekit.runtime.battery_gauge import BatteryGauge, open_gauge
+from edgekit.runtime.context import ContextMetrics, ContextTable
 from edgekit.runtime.drift import DriftMonitor
 from edgekit.runtime.energy import RollingEnergy
 from edgekit.runtime.engine import Engine
@@ -58,6 +59,7 @@ class Parts:
     drift: DriftMonitor | None
     gauge: BatteryGauge | None
     governor: Governor | None
+    context_metrics: ContextMetrics | None = None  # with a bundle that carries context
 
     def set_model_info(self, runner: ModelRunner | None) -> None:
         baseline = self.engine.baseline
@@ -131,6 +133,7 @@ def build_parts(
         log.emit("error", "baseline_load_failed", f"the baseline cannot load: {e}; no fallback")
     budget_ms = settings.latency_budget_ms
     budget_s = budget_ms / 1e3 if budget_ms is not None else manifest_budget_s(manifest)
+    context = ContextTable.from_manifest(manifest)  # None for a bundle built without context
     p.engine = Engine(
         labels,
         primary,
@@ -138,11 +141,13 @@ def build_parts(
         budget_s=budget_s,
         reserve_s=settings.baseline_reserve_ms / 1e3,
         primary_error=primary_error,
+        annotate=context.attach if context is not None else None,
     )
     _warm_up(p.engine, log, p.capture_spec.samples_per_capture or 1024)
     try:
         p.journal = Journal(Path(settings.journal.path), settings.journal)
         p.metrics = DaemonMetrics()
+        p.context_metrics = ContextMetrics(p.metrics.registry) if context is not None else None
         p.board = StatusBoard(bundle=p.bundle_name, port=port, journal=settings.journal.path)
         p.board.info["bundle_id"] = bundle.bundle_id
         p.server = None

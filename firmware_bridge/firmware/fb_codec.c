@@ -388,7 +388,9 @@ static fb_rx_status_t parse_packet(fb_decoder_t *d, size_t n, fb_command_t *out)
         }
         break;
     case FB_MSG_RESULT:
-        if (!size_ok(payload_len, 16, exact)) {
+        /* 1.2: flag 0x10 announces the 8-byte context field; a 1.0/1.1 packet has neither */
+        out->u.result.has_context = (uint8_t)(p[1] >= 2u && payload_len >= 7u && (pl[6] & 0x10u));
+        if (!size_ok(payload_len, out->u.result.has_context ? 24u : 16u, exact)) {
             goto bad_payload;
         }
         out->u.result.capture_id = rd_u32(pl);
@@ -398,6 +400,21 @@ static fb_rx_status_t parse_packet(fb_decoder_t *d, size_t n, fb_command_t *out)
         out->u.result.latency_us = rd_u32(pl + 12);
         if (!f32_in_unit_interval(out->u.result.confidence)) { /* NaN is outside too */
             goto bad_payload;
+        }
+        out->u.result.ctx_precision_e4 = 0;
+        out->u.result.ctx_ci_low_e4 = 0;
+        out->u.result.ctx_ci_high_e4 = 0;
+        out->u.result.ctx_n = 0;
+        if (out->u.result.has_context) {
+            out->u.result.ctx_precision_e4 = rd_u16(pl + 16);
+            out->u.result.ctx_ci_low_e4 = rd_u16(pl + 18);
+            out->u.result.ctx_ci_high_e4 = rd_u16(pl + 20);
+            out->u.result.ctx_n = rd_u16(pl + 22);
+            if (out->u.result.ctx_ci_low_e4 > out->u.result.ctx_precision_e4 ||
+                out->u.result.ctx_precision_e4 > out->u.result.ctx_ci_high_e4 ||
+                out->u.result.ctx_ci_high_e4 > 10000u) {
+                goto bad_payload;
+            }
         }
         break;
     default:

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #define FB_PROTOCOL_MAJOR 1u
-#define FB_PROTOCOL_MINOR 1u
+#define FB_PROTOCOL_MINOR 2u
 
 #define FB_HEADER_SIZE 16u
 #define FB_CRC_SIZE 4u
@@ -146,9 +146,18 @@ typedef struct {
 typedef struct {
     uint32_t capture_id;
     uint16_t label_index;
-    uint8_t flags; /* 0x01 unknown, 0x02 fallback, 0x04 overrun */
+    uint8_t flags; /* 0x01 unknown, 0x02 fallback, 0x04 overrun, 0x08 latency from receipt,
+                      0x10 context (1.2) */
     float confidence;
     uint32_t latency_us;
+    /* 1.2, present when has_context (flag 0x10 in a packet of minor >= 2): how often the model
+       was right at build time for this label in conditions like the capture's. Fractions in
+       units of 1e-4 (0..10000, ci_low <= precision <= ci_high); n saturates at 65535. */
+    uint8_t has_context;
+    uint16_t ctx_precision_e4;
+    uint16_t ctx_ci_low_e4;
+    uint16_t ctx_ci_high_e4;
+    uint16_t ctx_n;
 } fb_result_t;
 
 typedef struct {

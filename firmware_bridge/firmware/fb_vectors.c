@@ -83,6 +83,11 @@ static void print_command(const fb_command_t *c) {
                (unsigned long)c->u.result.capture_id, c->u.result.label_index,
                (double)c->u.result.confidence, (unsigned long)c->u.result.latency_us,
                c->u.result.flags);
+        if (c->u.result.has_context) {
+            printf(" ctx_precision_e4=%u ctx_ci_low_e4=%u ctx_ci_high_e4=%u ctx_n=%u",
+                   c->u.result.ctx_precision_e4, c->u.result.ctx_ci_low_e4,
+                   c->u.result.ctx_ci_high_e4, c->u.result.ctx_n);
+        }
         break;
     default: break;
     }

@@ -126,3 +126,30 @@ def test_reference_build_audits_membership_per_variant(built: tuple[int, Path, d
         assert loss["auc_ci"][0] <= loss["auc"] <= loss["auc_ci"][1]
     md = (out / "report.md").read_text()
     assert "Privacy: membership inference" in md and "not a proof of privacy" in md
+
+
+@pytest.mark.converter
+def test_reference_build_carries_context_discoveries_and_scenarios(built: tuple[int, Path, dict]) -> None:
+    """Issue 13: the bundle's context table, discovered weak slices and the scenario budget."""
+    _, out, report = built
+    manifest = json.loads((out / "bundle" / "manifest.json").read_text())
+    selected = report["selected"]
+    cells = manifest["context"]["variants"][selected]
+    labels = manifest["labels"]
+    assert {c["label"] for c in cells} == set(labels)
+    for c in cells:
+        assert 0 <= c["correct"] <= c["n"] and c["ci_low"] <= c["ci_high"]
+        if c["n"]:
+            assert c["ci_low"] <= c["precision"] <= c["ci_high"]
+    v = next(v for v in report["variants"] if v["name"] == selected)
+    # each label's overall cell counts the answers spread over its condition bins
+    for label in labels:
+        overall = next(c for c in cells if c["label"] == label and c["condition"] == "")
+        assert overall["n"] == sum(c["n"] for c in cells if c["label"] == label and c["condition"])
+    assert v["discovered_slices"], "the reference CNN is weak at low SNR; discovery found nothing"
+    assert any("snr" in d["description"] for d in v["discovered_slices"])
+    check = next(c for c in v["checks"] if c["budget"] == "scenario:low-SNR BPSK")
+    assert check["status"] == "pass" and check["value"] >= 0.6
+    md = (out / "report.md").read_text()
+    for title in ("### Scenarios", "### Discovered weak slices", "### Results with context"):
+        assert title in md

@@ -78,6 +78,20 @@ def real_manifest() -> dict[str, Any]:
         "battery": {"capacity_mah": 5000.0, "nominal_v": 3.7, "capacity_wh": None, "duty_hz": 2.0},
         "versions": {"edgekit": "0.1.0", "onnxruntime": "1.32.0"},
         "host": {"description": "x86_64", "machine": "x86_64"},
+        "context": {  # optional: results with context (edgekit.bundle.context_section)
+            "method": "wilson",
+            "confidence": 0.95,
+            "source": "synthetic:rf?n=3000&seed=202",
+            "conditions": {"snr_db": {"edges": [-10.0, 0.0, 10.0], "describe": "blind SNR"}},
+            "variants": {
+                "tflite-int8": [
+                    {"label": "bpsk", "condition": "", "bin": "all", "low": None, "high": None,
+                     "n": 277, "correct": 241, "precision": 0.87, "ci_low": 0.83, "ci_high": 0.91},
+                    {"label": "bpsk", "condition": "snr_db", "bin": "[0, 10)", "low": 0.0, "high": 10.0,
+                     "n": 273, "correct": 167, "precision": 0.6117, "ci_low": 0.55, "ci_high": 0.67},
+                ]
+            },
+        },
         "files": {
             "variants/onnx-fp32.onnx": H,
             "variants/tflite-int8.tflite": H,

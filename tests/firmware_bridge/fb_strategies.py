@@ -16,6 +16,8 @@ from firmware_bridge import (
     Power,
     PowerSample,
     Result,
+    ResultContext,
+    ResultFlag,
     Start,
     Stop,
     TimeReply,
@@ -78,7 +80,22 @@ pongs = st.builds(Pong, u32)
 starts = st.just(Start())
 stops = st.just(Stop())
 configs = st.builds(Config, u32, u64, f32, u32, st.integers(0, MAX_CAPTURE_SAMPLES), u16)
-results = st.builds(Result, u32, u16, unit_f32, u32, u8)
+e4 = st.integers(0, 10_000)  # 1.2's optional context: ordered fractions on the wire's 1e-4 grid
+
+
+def _context(t: tuple[int, int, int, int]) -> ResultContext:
+    lo, mid, hi = sorted(t[:3])
+    return ResultContext(mid / 10_000, lo / 10_000, hi / 10_000, t[3])
+
+
+contexts = st.tuples(e4, e4, e4, u16).map(_context)
+results = st.one_of(
+    st.builds(Result, u32, u16, unit_f32, u32, u8.map(lambda f: f & ~ResultFlag.CONTEXT)),
+    st.builds(
+        lambda c, lbl, conf, lat, f, ctx: Result(c, lbl, conf, lat, f | ResultFlag.CONTEXT, ctx),
+        u32, u16, unit_f32, u32, u8, contexts,
+    ),
+)
 pings = st.builds(Ping, u32)
 
 device_messages = st.one_of(hellos, small_captures, powers, heartbeats, logs, pongs, time_replies)

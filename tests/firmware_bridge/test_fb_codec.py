@@ -57,8 +57,8 @@ def test_header_layout_is_little_endian_and_versioned():
     data = encode(Ping(0x01020304), seq=0x0A0B, timestamp_us=0x1122334455667788, flags=1)
     raw = cobs.decode(data[:-1])
     header = unpack_header(raw)
-    assert raw[:HEADER_SIZE] == bytes.fromhex("01 01 85 01 0b0a 0400 8877665544332211")
-    assert (header.version_major, header.version_minor, header.msg_type) == (1, 1, 0x85)
+    assert raw[:HEADER_SIZE] == bytes.fromhex("01 02 85 01 0b0a 0400 8877665544332211")
+    assert (header.version_major, header.version_minor, header.msg_type) == (1, 2, 0x85)
     assert raw[HEADER_SIZE:-4] == bytes([4, 3, 2, 1])
 
 
@@ -119,8 +119,8 @@ def test_a_10_layout_is_sent_with_minor_0_only():
     assert unpack_header(cobs.decode(encode(hello, 0, 0, minor=0)[:-1])).version_minor == 0
     with pytest.raises(LocalProtocolError, match=r"does not exist in protocol 1\.0"):
         encode(TimeRequest(5), 0, 0, minor=0)
-    with pytest.raises(LocalProtocolError, match=r"1\.0\.\.1\.1"):
-        encode(Ping(1), 0, 0, minor=2)
+    with pytest.raises(LocalProtocolError, match=r"1\.0\.\.1\.2"):
+        encode(Ping(1), 0, 0, minor=3)
 
 
 def test_non_message_is_refused():

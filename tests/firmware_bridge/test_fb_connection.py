@@ -31,6 +31,7 @@ from firmware_bridge import (
 from firmware_bridge._state import HOST_TRANSITIONS, Trigger
 from firmware_bridge._state import ConnectionState as S
 from firmware_bridge.codec import build_header, encode_raw, forge_payload
+from firmware_bridge.layouts import PROTOCOL_MINOR
 from firmware_bridge.messages import MessageType
 
 HELLO = Hello(1, 1, 1, 2, 3, 0xABCDEF, 2_000_000, 1, 1024, 433_920_000, 0x07, 0x5EED, 0, 100, 0)
@@ -62,11 +63,11 @@ class Pair:
 def test_handshake_walks_the_host_and_device_state_tables():
     pair = Pair()
     assert pair.host.state is ConnectionState.IDLE
-    assert pair.host_sends(Ping(1)) == [Packet(Ping(1), 0, 1, 0, 1)]
+    assert pair.host_sends(Ping(1)) == [Packet(Ping(1), 0, 1, 0, PROTOCOL_MINOR)]
     pair.device_sends(Pong(1))
     assert pair.host.state is ConnectionState.IDLE
     events = pair.device_sends(HELLO)  # a solicited HELLO: no BOOT flag, no reset
-    assert events == [Packet(HELLO, 1, 1_002, 0, 1)]
+    assert events == [Packet(HELLO, 1, 1_002, 0, 1)]  # the device of this pair speaks 1.1
     assert pair.host.state is ConnectionState.HELLO_RECEIVED
     assert pair.host.peer_hello == HELLO and pair.host.peer_minor == 1
 
@@ -151,7 +152,7 @@ def test_a_major_version_mismatch_is_refused_with_a_clear_error():
     host = Connection("host")
     raw = build_header(MessageType.HELLO, 0, 0, 0, major=2, minor=1)
     host.receive_data(encode_raw(raw))
-    with pytest.raises(RemoteProtocolError, match=r"protocol 2\.1.*we speak 1\.1"):
+    with pytest.raises(RemoteProtocolError, match=r"protocol 2\.1.*we speak 1\.2"):
         host.next_event()
     assert host.stats.version_mismatches == 1
     assert host.next_event() is None  # the refused packet was consumed

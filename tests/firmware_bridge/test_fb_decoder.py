@@ -28,6 +28,7 @@ from firmware_bridge import (
     encode,
 )
 from firmware_bridge.codec import build_header, encode_raw, forge_payload
+from firmware_bridge.layouts import PROTOCOL_MINOR
 from firmware_bridge.messages import MessageType
 
 HELLO = Hello(1, 0, 1, 0, 0, 42, 1_000_000, 1, 1024, 433_000_000, 0)  # protocol 1.0
@@ -72,7 +73,7 @@ def damaged_streams(draw):
             stream += bytes([0x5A]) * (MAX_ENCODED_SIZE + draw(st.integers(1, 300))) + b"\x00"
         if op in ("keep", "garbage_before", "overlong_before"):
             stream += packet
-            kept.append(Packet(message, seq, i, 0, 1))
+            kept.append(Packet(message, seq, i, 0, PROTOCOL_MINOR))
         elif op == "flip":
             damaged = bytearray(packet)
             pos = draw(st.integers(0, len(packet) - 2))
@@ -113,7 +114,7 @@ def test_arbitrary_garbage_never_raises_and_a_following_packet_survives(garbage,
     events = _feed(decoder, garbage + b"\x00" + packet, [c for c in cuts if c <= len(garbage)])
     allowed = (Packet, FrameError, SequenceGap, UnknownMessage, VersionMismatch, DeviceReset)
     assert all(isinstance(e, allowed) for e in events)
-    assert events[-1] == Packet(Pong(7), 3, 99, 0, 1)
+    assert events[-1] == Packet(Pong(7), 3, 99, 0, PROTOCOL_MINOR)
 
 
 def test_endless_garbage_is_discarded_with_a_bounded_buffer():
@@ -165,7 +166,7 @@ def test_a_lost_boot_hello_is_a_reset_not_65000_lost_packets():
     decoder.receive_data(b"".join(encode(Pong(seq), seq, 1_000 * seq) for seq in range(60)))
     decoder.receive_data(encode(Pong(1), 1, 20))  # new boot: its clock is back near 0
     events = list(decoder.events())
-    assert events[-2:] == [DeviceReset(1, "sequence", None, 1), Packet(Pong(1), 1, 20, 0, 1)]
+    assert events[-2:] == [DeviceReset(1, "sequence", None, 1), Packet(Pong(1), 1, 20, 0, PROTOCOL_MINOR)]
     assert decoder.stats.lost_packets == 1 and decoder.stats.device_resets == 1
 
 

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmware_bridge import (
+    PROTOCOL_MINOR,
     Capture,
     Decoder,
     Heartbeat,
@@ -29,8 +30,8 @@ from firmware_bridge.vectors import VECTORS_PATH
 from firmware_bridge.vectors.make_vectors import message_from_fields, render
 
 DOC = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))
-# the C codec is a 1.1 device: it encodes the 1.1 layouts only (the 1.0 ones are for hosts)
-DEVICE = [v for v in DOC["vectors"] if v["direction"] == "device_to_host" and v["minor"] == 1]
+# the C codec is a 1.2 device: it encodes the current layouts only (the 1.0 ones are for hosts)
+DEVICE = [v for v in DOC["vectors"] if v["direction"] == "device_to_host" and v["minor"] == PROTOCOL_MINOR]
 HOST = [v for v in DOC["vectors"] if v["direction"] == "host_to_device"]
 PY_ERROR_KIND = {
     "crc": "crc",
@@ -121,6 +122,11 @@ def _expected_c_decode(message, seq: int, timestamp_us: int, flags: int) -> dict
         for key in ("capture_id", "label_index", "confidence", "latency_us"):
             fields[key] = str(getattr(message, key))
         fields["result_flags"] = str(int(message.flags))
+        if message.context is not None:  # 1.2: fractions on the wire in units of 1e-4
+            c = message.context
+            for key, value in (("precision", c.precision), ("ci_low", c.ci_low), ("ci_high", c.ci_high)):
+                fields[f"ctx_{key}_e4"] = str(round(value * 10_000))
+            fields["ctx_n"] = str(c.n)
     return fields
 
 

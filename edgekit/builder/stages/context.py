@@ -113,6 +113,7 @@ class Run:
     # optimise / quantise / export
     ctx: BuildContext | None = None
     results: list[VariantResult] = field(default_factory=list)
+    scores: dict[str, np.ndarray] = field(default_factory=dict)  # validate: each variant's outputs
     backend_opts: dict[str, dict[str, Any]] = field(default_factory=dict)
     stopped_by: str | None = None  # the variant whose failure stopped the build (no --keep-going)
     # judge

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.builder import metrics
+from edgekit.builder.scenarios import check_columns
 from edgekit.builder.stages.context import EvalData
 from edgekit.config import BuildConfig
 from edgekit.data.dataset import Dataset, nonfinite_rows
@@ -99,6 +100,7 @@ def prepare_eval(cfg: BuildConfig, ds: Dataset, labels: Sequence[str], pipe: Pip
             f"); accuracy and the 'unknown' threshold need captures of model.labels"
         )
     _check_slice_columns(cfg, ds)
+    check_columns(cfg, ds.meta)  # [[scenarios]] filters and [context] observables
     x = preprocess(pipe, ds.x, where)
     meta = dict(ds.meta)
     slices = metrics.make_slices(meta, cfg.slices.columns, cfg.slices.bins, in_dist)

@@ -10,7 +10,7 @@ import platform
 import numpy as np
 
 from edgekit import __version__
-from edgekit.budget import BudgetContext, check_variant, pareto_front, select_variant
+from edgekit.budget import BudgetContext, check_scenarios, check_variant, pareto_front, select_variant
 from edgekit.builder.compare import compare_int8
 from edgekit.builder.energy_estimate import estimate_energy
 from edgekit.builder.feature_costs import feature_cost_table
@@ -107,7 +107,7 @@ def judge(run: Run) -> Run:
         _apply_target(run, d)
         bctx = BudgetContext(run.ref_acc, cfg.slices.min_size, cfg.budgets.require_measured_energy)
         for vr in built:
-            vr.checks = check_variant(vr, cfg.budgets, bctx)
+            vr.checks = check_variant(vr, cfg.budgets, bctx) + check_scenarios(vr, cfg.scenarios)
         chosen, why = select_variant(built)
         front = pareto_front(built)
         if run.stopped_by is not None:

@@ -26,6 +26,7 @@ def validate(run: Run) -> Run:
                 cfg.profile.threads,
                 run.backend_opts[vr.name],
             )
+            run.scores[vr.name] = s  # for the insight stage (context, discovery, scenarios)
             _conf, oscore = metrics.ood_scores(s, cfg.ood.score, cfg.model.output)
             ood = metrics.calibrate_ood(
                 oscore,

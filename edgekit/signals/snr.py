@@ -1,0 +1,82 @@
+"""A blind SNR estimate of a radio capture, computed from the capture alone.
+
+The daemon has no metadata: to say "in conditions like these" it needs a condition it can
+compute on the device. This is the spectral noise-floor estimator: Welch's power spectral density
+(``scipy.signal.welch``, 32-bin Hann segments, 50 % overlap) splits a capture's power into bins;
+the lowest quarter of the bins holds noise only for any signal that leaves a quarter of the band
+free (every synthetic class but ``noise``), so their mean, divided by what that mean is for pure
+white noise (the order-statistic bias, measured once on seeded white noise through the same
+estimator, not hard-coded), estimates the noise power. SNR = (total - noise) / noise.
+
+Checked against the synthetic generator's known SNR in ``tests/signals/test_snr.py``. A capture
+of noise alone reads as the floor, :data:`SNR_FLOOR_DB`.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+from scipy import signal
+
+__all__ = ["SNR_CEILING_DB", "SNR_FLOOR_DB", "estimate_snr_db"]
+
+SNR_FLOOR_DB = -30.0
+"""The lowest value reported: below it the estimate is noise-dominated anyway."""
+SNR_CEILING_DB = 60.0
+"""The highest value reported (a capture with no visible noise floor)."""
+
+_NPERSEG = 32
+_LOW_FRACTION = 0.25  # the share of PSD bins taken as noise-only
+
+
+def _psd(z: np.ndarray, nperseg: int) -> np.ndarray:
+    """Two-sided Welch PSD of each complex row ``z`` (N, L) -> (N, bins)."""
+    _f, p = signal.welch(
+        z, nperseg=nperseg, noverlap=nperseg // 2, window="hann", detrend=False,
+        return_onesided=False, axis=-1,
+    )  # fmt: skip
+    return np.asarray(p, dtype=np.float64)
+
+
+def _low_mean(p: np.ndarray) -> np.ndarray:
+    k = max(1, round(_LOW_FRACTION * p.shape[1]))
+    return np.asarray(np.sort(p, axis=1)[:, :k].mean(axis=1))
+
+
+@functools.lru_cache(maxsize=16)
+def _white_noise_bias(length: int, nperseg: int) -> float:
+    """Mean of the lowest bins over the mean of all bins, for complex white noise of ``length``.
+
+    Measured with a fixed seed on 2000 captures through the same PSD, so the correction follows
+    the estimator's real segment count and overlap rather than an approximate formula."""
+    rng = np.random.default_rng(20261129)
+    z = rng.standard_normal((2000, length)) + 1j * rng.standard_normal((2000, length))
+    p = _psd(z, nperseg)
+    return float(np.mean(_low_mean(p) / p.mean(axis=1)))
+
+
+def estimate_snr_db(x: np.ndarray) -> np.ndarray:
+    """Estimated SNR in dB of each capture: ``x`` is (N, 2, L) or (2, L) float I and Q.
+
+    Returns float64 (N,) (a 0-d array for one capture), clipped to
+    [:data:`SNR_FLOOR_DB`, :data:`SNR_CEILING_DB`]. Scale-invariant: int16 or float units alike.
+    """
+    arr = np.asarray(x, dtype=np.float64)
+    single = arr.ndim == 2
+    if single:
+        arr = arr[None]
+    if arr.ndim != 3 or arr.shape[1] != 2:
+        raise ValueError(f"expected captures of shape (N, 2, L) or (2, L), got {np.shape(x)}")
+    length = arr.shape[2]
+    nperseg = min(_NPERSEG, length)
+    z = arr[:, 0, :] + 1j * arr[:, 1, :]
+    p = _psd(z, nperseg)
+    total = p.mean(axis=1)
+    noise = _low_mean(p) / _white_noise_bias(length, nperseg)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(noise > 0, (total - noise) / noise, np.inf)
+        db = 10.0 * np.log10(np.maximum(ratio, 1e-30))
+    db = np.nan_to_num(db, nan=SNR_FLOOR_DB, posinf=SNR_CEILING_DB)
+    out = np.clip(db, SNR_FLOOR_DB, SNR_CEILING_DB)
+    return out[0] if single else out
