@@ -92,6 +92,16 @@ class LatencyResult:
     cpu_ms_per_inference: float = float("nan")  # process CPU time, all threads
     cpu_ms_p10: float = float("nan")
     cpu_ms_p90: float = float("nan")
+    cpu_ms_p99: float = float("nan")
+    # How the host timing went (edgekit.builder.interleave): rounds, the attempt reported, the
+    # host's load while timing, and each sign of interference left in that attempt.
+    rounds: int = 1
+    attempt: int = 1
+    host_busy_pct: float = float("nan")
+    host_steal_pct: float = float("nan")
+    host_loadavg_1m: float = float("nan")
+    descheduled_pct: float = float("nan")  # runs with wall time well above their CPU time
+    interference: list[str] = field(default_factory=list)
 
 
 @dataclass

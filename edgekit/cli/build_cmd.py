@@ -151,6 +151,7 @@ def _summary(con: Console, result: BuildResult, out_dir: Path) -> None:
             f"[bold green]PASS[/] — ships {result.selected}{esc(tail)} — "
             f"{esc(result.selection_reason)}"
         )
+        _marginal(con, result)
     else:
         con.print(f"[bold red]REJECTED[/]: {esc(result.selection_reason)}")
         for v in result.variants:
@@ -176,3 +177,21 @@ def _summary(con: Console, result: BuildResult, out_dir: Path) -> None:
         highlight=False,
         markup=False,
     )
+
+
+def _marginal(con: Console, result: BuildResult) -> None:
+    """A p99 budget of the shipped variant within the measured noise: a pass by chance."""
+    from edgekit.report._view import fmt_ms, latency_noise_ms, marginal
+
+    shipped = next((v for v in result.variants if v.name == result.selected), None)
+    if shipped is None:
+        return
+    for c in shipped.checks:
+        if marginal(shipped, c):
+            con.print(
+                f"  marginal: {c.budget} on {shipped.name}: {_fmt(c.value)} ms vs limit "
+                f"{c.limit} ms is within the measured noise (p99 - p50 = "
+                f"{fmt_ms(latency_noise_ms(shipped))} ms); it could pass or fail by chance",
+                highlight=False,
+                markup=False,
+            )

@@ -181,10 +181,12 @@ NOISY_TAIL_RATIO = 3.0
 
 
 def noisy_latency(v: VariantResult) -> bool:
-    """Whether the variant's p99 is dominated by host interference (p99 > 3 x p50)."""
+    """Whether the variant's p99 is dominated by host interference: the profiler saw signs of it
+    (``LatencyResult.interference``), or p99 > 3 x p50 (figures from elsewhere)."""
     lat = v.latency
-    return (lat is not None and _ok(lat.p50_ms) and _ok(lat.p99_ms) and lat.p50_ms > 0
-            and lat.p99_ms > NOISY_TAIL_RATIO * lat.p50_ms)
+    return lat is not None and (bool(lat.interference) or (
+        _ok(lat.p50_ms) and _ok(lat.p99_ms) and lat.p50_ms > 0
+        and lat.p99_ms > NOISY_TAIL_RATIO * lat.p50_ms))
 
 
 def latency_noise_ms(v: VariantResult) -> float | None:
@@ -463,14 +465,16 @@ def _variants_section(r: BuildResult) -> Section:
     blocks.append(Para(rich(" · ".join(legend)), note=True))
     noisy = [v for v in r.variants if noisy_latency(v)]
     if noisy:
+        timed = max((v.latency.attempt for v in noisy if v.latency), default=1)
         blocks.append(Bullets([rich(
-            b("Host interference: "),
-            f"p99 above {NOISY_TAIL_RATIO:g}× p50 on {len(noisy)} of "
-            f"{sum(1 for v in r.variants if v.latency)} variants (",
+            b("Host interference:"),
+            f" on {len(noisy)} of {sum(1 for v in r.variants if v.latency)} variants (p50 → p99: ",
             ", ".join(f"{v.name} {fmt_ms(v.latency.p50_ms)} → {fmt_ms(v.latency.p99_ms)} ms"
                       for v in noisy if v.latency),
-            "). The tail is the host's load, not the model: re-run on a quiet host or measure on "
-            "the target with ", code("edgekit bench"), " before trusting a p99 budget.")], "ne"))
+            ")" + (f", still after timing {timed} times" if timed > 1 else "")
+            + ". The tail is the host's load, not the model (the signs are under Warnings): "
+            "re-run on a quiet host or measure on the target with ", code("edgekit bench"),
+            " before trusting a p99 budget.")], "ne"))
     return Section("variants", "Variants", blocks)
 
 
