@@ -265,6 +265,9 @@ class BuildResult:
     warnings: list[str] = field(default_factory=list)
     reference_accuracy: float | None = None  # accuracy of the reference on in-distribution rows
     feature_costs: dict[str, Any] | None = None  # per-feature cost table (edgekit.builder.feature_costs)
+    # Log files in the output folder (relative paths): the runtimes', the profiling workers' and
+    # the converter's output, kept out of the terminal (edgekit.logs).
+    logs: list[str] = field(default_factory=list)
 
     def variant(self, name: str) -> VariantResult:
         for v in self.variants:

@@ -48,6 +48,13 @@ def build(
         help="Build the other variants after one fails (the headline counts the failures). "
         "Without it the build stops at the first failure, writes its reports and exits 1.",
     ),
+    verbose: bool = typer.Option(
+        False,
+        "--verbose",
+        "-v",
+        help="Show everything: onnxruntime, TensorFlow and onnx2tf output too. By default it goes "
+        "to log files in the output folder (logs/, variants/*.convert.log), named in the report.",
+    ),
     target_results: Path | None = typer.Option(
         None,
         "--target-results",
@@ -86,6 +93,7 @@ def build(
             out_dir=out_dir,
             variants=names,
             keep_going=keep_going,
+            verbose=verbose,
             target_results=target_results,
             log=lambda m: con.print(m, highlight=False, markup=False),
         ),

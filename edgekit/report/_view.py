@@ -744,6 +744,12 @@ def _provenance_section(r: BuildResult) -> Section:
     if r.versions:
         blocks.append(Para(rich("Versions: ", ", ".join(f"{k} {v}" for k, v in r.versions.items())),
                            note=True))
+    if r.logs:
+        names: list[Span] = []
+        for i, path in enumerate(r.logs):
+            names += [Span(", " if i else ""), code(path)]
+        blocks.append(Para(rich("Logs (onnxruntime, TensorFlow and onnx2tf output, kept out of the "
+                                "terminal; ", code("--verbose"), " shows it): ", *names), note=True))
     files = [rich("model ", code(r.model_path)), rich("config ", code(r.config_path))]
     if r.bundle_dir:
         files.append(rich("bundle ", code(r.bundle_dir)))

@@ -18,6 +18,7 @@ from edgekit.builder.feature_costs import feature_cost_table
 from edgekit.builder.profile import ProfileAttempt, ProfileJob, host_description, profile_variants
 from edgekit.builder.stages.context import Run
 from edgekit.builder.target_results import apply_target_results
+from edgekit.logs import LOGS_DIR
 from edgekit.results import BuildResult
 
 __all__ = ["judge", "profile"]
@@ -84,7 +85,7 @@ def _timed(run: Run, jobs: list[ProfileJob], sample: np.ndarray, prep_spec: list
         attempt = profile_variants(
             jobs, preprocess=prep_spec, sample=sample, threads=cfg.threads, runs=cfg.runs,
             warmup=cfg.warmup, rounds=cfg.rounds, seed=attempt_no - 1,
-            scratch_dir=run.scratch, log_dir=run.staging / "logs",
+            scratch_dir=run.scratch, log_dir=run.staging / LOGS_DIR,
         )  # fmt: skip
         run.log(f"  timing {attempt_no}: {attempt.rounds} interleaved rounds; {attempt.host.text()}")
         if not attempt.interference or attempt_no > cfg.max_reruns:
@@ -172,5 +173,12 @@ def judge(run: Run) -> Run:
         warnings=run.warnings,
         reference_accuracy=ref_acc,
         feature_costs=run.feature_costs,
+        logs=_logs(run),
     )
     return run
+
+
+def _logs(run: Run) -> list[str]:
+    """The log files written so far, relative to the output folder (the report names them)."""
+    found = sorted((run.staging / LOGS_DIR).glob("*.log")) + sorted(run.work.glob("*.log"))
+    return [p.relative_to(run.staging).as_posix() for p in found]
