@@ -56,8 +56,10 @@ def test_a_clean_second_attempt_is_kept_without_a_warning(
 
     monkeypatch.setattr(measure, "profile_variants", once_noisy)
     run = _run(tmp_path, 3)
-    got = measure._timed(run, [ProfileJob("a", tmp_path / "a.onnx")], np.zeros((1, 4)), [], [])  # type: ignore[arg-type]
+    detail: list[str] = []
+    got = measure._timed(run, [ProfileJob("a", tmp_path / "a.onnx")], np.zeros((1, 4)), [], detail)  # type: ignore[arg-type]
     assert signs == [] and run.warnings == []
     lat = got.latency["a"]
     assert lat.attempt == 2 and lat.interference == []
-    assert "re-timed after host interference (attempt 1: runs descheduled (a 4%))" in lat.provenance
+    assert "attempt 2 of 2, re-timed after host interference" in lat.provenance
+    assert detail == ["timed 2 times after host interference (attempt 1: runs descheduled (a 4%))"]

@@ -96,11 +96,11 @@ def _timed(run: Run, jobs: list[ProfileJob], sample: np.ndarray, prep_spec: list
         earlier.append(f"attempt {attempt_no}: " + "; ".join(attempt.interference))
     for lat in attempt.latency.values():
         lat.attempt = attempt_no
-        if earlier:
+        if earlier:  # the earlier attempts' signs are said once, in the stage detail
             lat.provenance += (f"; attempt {attempt_no} of {attempt_no}, re-timed after host "
-                               f"interference ({' | '.join(earlier)})")
-    if attempt_no > 1:
-        d.append(f"timed {attempt_no} times (host interference)")
+                               "interference (see the profile stage)")
+    if earlier:
+        d.append(f"timed {attempt_no} times after host interference ({' | '.join(earlier)})")
     if attempt.interference:
         run.warnings.append(
             "host interference while timing the variants"
