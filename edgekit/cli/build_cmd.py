@@ -119,13 +119,14 @@ def _summary(con: Console, result: BuildResult, out_dir: Path) -> None:
         "agree",
         "p50 ms",
         "p99 ms",
+        "CPU p99",
         "peak MiB",
         "budgets",
     ):
         t.add_column(col, justify="left" if col in ("variant", "status", "budgets") else "right")
     for v in result.variants:
         if v.status != "built":
-            t.add_row(v.name, v.status, "", "", "", "", "", "", esc(v.reason[:60]))
+            t.add_row(v.name, v.status, "", "", "", "", "", "", "", esc(v.reason[:60]))
             continue
         acc, lat = v.accuracy, v.latency
         fails = [c.budget for c in v.failed_checks]
@@ -141,6 +142,7 @@ def _summary(con: Console, result: BuildResult, out_dir: Path) -> None:
             fmt_pct(acc.agreement_with_reference if acc else None, 2),
             fmt_ms(lat.p50_ms if lat else None),
             fmt_ms(lat.p99_ms if lat else None),
+            fmt_ms(lat.cpu_ms_p99 if lat else None),
             _fmt(lat.peak_memory_mb if lat else None, ".0f"),
             esc(verdict),
         )

@@ -125,7 +125,7 @@ def test_energy_quant_ood_provenance_and_warnings(passed_result: BuildResult) ->
     passed_result.warnings.append("label <script>alert(1)</script> | pipe")
     md = render_markdown(passed_result)
     variants = _table_rows(_section(md, "Variants"))
-    assert variants[1][9] == "1.60 ± 0.128 (estimated)"
+    assert variants[1][10] == "1.60 ± 0.128 (estimated)"
     quant = _unescape(_section(md, "Accuracy-aware quantisation"))
     assert "kept 2 node(s) in float (conv_0, fc_logits)" in quant
     assert "+0.400 ms" in quant
