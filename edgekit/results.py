@@ -94,7 +94,8 @@ class LatencyResult:
     cpu_ms_p90: float = float("nan")
     cpu_ms_p99: float = float("nan")
     # How the host timing went (edgekit.builder.interleave): rounds, the attempt reported, the
-    # host's load while timing, and each sign of interference left in that attempt.
+    # host's load while timing, and each sign of interference left in that attempt that names
+    # this variant or the whole host.
     rounds: int = 1
     attempt: int = 1
     host_busy_pct: float = float("nan")

@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import random
+import re
 import select
 import subprocess
 import sys
@@ -127,6 +128,12 @@ class _Worker:
         return (lines or [f"exit {self.proc.returncode}, no output"])[-1]
 
 
+def _naming(signs: list[str], name: str) -> list[str]:
+    """The signs that concern variant ``name``: those that name it, and the host-wide ones."""
+    pattern = re.compile(rf"(?:\(|, ){re.escape(name)} ")
+    return [s for s in signs if s.startswith("CPU steal") or pattern.search(s)]
+
+
 def _percentiles(x: np.ndarray) -> tuple[float, float, float]:
     p50, p90, p99 = np.percentile(x, [50, 90, 99])
     return float(p50), float(p90), float(p99)
@@ -200,7 +207,7 @@ def profile_variants(
         job.name: _latency(
             job, ready[job.name], peaks[job.name], timings[job.name], host,
             sample=sample, threads=threads, warmup=warmup, rounds=len(plan), others=len(jobs) - 1,
-            span_s=span_s, signs=signs,
+            span_s=span_s, signs=_naming(signs, job.name),
         )
         for job in jobs
     }

@@ -105,3 +105,16 @@ def test_steal_above_five_percent_in_any_round(steal: float, found: bool) -> Non
     loads = [QUIET] * 9 + [HostLoad(60.0, steal, 2.0)]
     got = detect_interference({"a": _timings(wall)}, loads, threads=1)
     assert any(s.startswith("CPU steal") for s in got) is found
+
+
+def test_each_variant_keeps_the_signs_that_name_it_and_the_host_wide_ones() -> None:
+    from edgekit.builder.profile import _naming
+
+    signs = [
+        "p99 above 3x p50 (onnx-fp32 0.4 ms -> 9 ms, onnx-fp32-big 1 ms -> 9 ms)",
+        "runs descheduled (wall time well above CPU time) in more than 1% of runs (tflite-int8 4%)",
+        "CPU steal up to 7.0% in a round (above 5%)",
+    ]
+    assert _naming(signs, "onnx-fp32") == [signs[0], signs[2]]
+    assert _naming(signs, "tflite-int8") == [signs[1], signs[2]]
+    assert _naming(signs, "onnx-fp16") == [signs[2]]
