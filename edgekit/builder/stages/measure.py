@@ -164,7 +164,8 @@ def judge(run: Run) -> Run:
         stages=run.timer.timings,
         reference="the input fp32 model under onnxruntime"
         + (f", input fixed to {prepared.input_shape}" if prepared.notes else "")
-        + (f" (accuracy {ref_acc:.4f})" if ref_acc is not None else ""),
+        # accuracy in %, as everywhere in the reports (one vocabulary of figures)
+        + (f" (accuracy {100 * ref_acc:.2f}%)" if ref_acc is not None else ""),
         host={"description": host_description(), "machine": platform.machine()},
         versions=_versions(),
         started_at=run.started,
