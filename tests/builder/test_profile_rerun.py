@@ -62,4 +62,4 @@ def test_a_clean_second_attempt_is_kept_without_a_warning(
     lat = got.latency["a"]
     assert lat.attempt == 2 and lat.interference == []
     assert "attempt 2 of 2, re-timed after host interference" in lat.provenance
-    assert detail == ["timed 2 times after host interference (attempt 1: runs descheduled (a 4%))"]
+    assert detail == ["timed 2 times after host interference (attempt 1: runs descheduled)"]

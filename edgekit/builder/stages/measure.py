@@ -90,10 +90,10 @@ def _timed(run: Run, jobs: list[ProfileJob], sample: np.ndarray, prep_spec: list
         run.log(f"  timing {attempt_no}: {attempt.rounds} interleaved rounds; {attempt.host.text()}")
         if not attempt.interference or attempt_no > cfg.max_reruns:
             break
-        signs = ", ".join(sign.split(" (")[0] for sign in attempt.interference)
+        signs = ", ".join(sign.split(" (")[0] for sign in attempt.interference)  # kinds only
         run.log(f"  host interference ({signs}): timing again ({attempt_no} of "
                 f"at most {cfg.max_reruns + 1})")
-        earlier.append(f"attempt {attempt_no}: " + "; ".join(attempt.interference))
+        earlier.append(f"attempt {attempt_no}: {signs}")
     for lat in attempt.latency.values():
         lat.attempt = attempt_no
         if earlier:  # the earlier attempts' signs are said once, in the stage detail
