@@ -167,6 +167,8 @@ class ProfileConfig:
     runs: int = 200
     warmup: int = 10
     batch: int = 1
+    rounds: int = 10  # the runs are timed in this many interleaved rounds (edgekit.builder.interleave)
+    max_reruns: int = 1  # timing repeated at most this often when it shows host interference
 
 
 @dataclass(frozen=True)
@@ -427,6 +429,8 @@ def _check_ranges(cfg: BuildConfig, fail: Any) -> None:
         "profile.warmup": (cfg.profile.warmup, 0, _MAX_RUNS),
         "profile.threads": (cfg.profile.threads, 1, _MAX_THREADS),
         "profile.batch": (cfg.profile.batch, 1, _MAX_BATCH),
+        "profile.rounds": (cfg.profile.rounds, 1, _MAX_RUNS),
+        "profile.max_reruns": (cfg.profile.max_reruns, 0, 5),
         "slices.min_size": (cfg.slices.min_size, 1, math.inf),
         "slices.worst": (cfg.slices.worst, 0, math.inf),
         "quant.max_float_nodes": (cfg.quant.max_float_nodes, 0, math.inf),

@@ -155,6 +155,17 @@ class LatencyResult:
     cpu_ms_per_inference: float = float("nan")  # process CPU time, all threads
     cpu_ms_p10: float = float("nan")
     cpu_ms_p90: float = float("nan")
+    cpu_ms_p99: float = float("nan")
+    # How the host timing went (edgekit.builder.interleave): rounds, the attempt reported, the
+    # host's load while timing, and each sign of interference left in that attempt that names
+    # this variant or the whole host.
+    rounds: int = 1
+    attempt: int = 1
+    host_busy_pct: float = float("nan")
+    host_steal_pct: float = float("nan")
+    host_loadavg_1m: float = float("nan")
+    descheduled_pct: float = float("nan")  # runs with wall time well above their CPU time
+    interference: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -335,6 +346,9 @@ class BuildResult:
     warnings: list[str] = field(default_factory=list)
     reference_accuracy: float | None = None  # accuracy of the reference on in-distribution rows
     feature_costs: dict[str, Any] | None = None  # per-feature cost table (edgekit.builder.feature_costs)
+    # Log files in the output folder (relative paths): the runtimes', the profiling workers' and
+    # the converter's output, kept out of the terminal (edgekit.logs).
+    logs: list[str] = field(default_factory=list)
 
     def variant(self, name: str) -> VariantResult:
         for v in self.variants:

@@ -1,4 +1,11 @@
-"""Run in a fresh process by ``edgekit.builder.profile``: time one variant, print JSON on stdout."""
+"""Run in a fresh process by ``edgekit.builder.profile``: one variant, timed on request.
+
+The job (JSON) is the first argument. The worker loads the model, runs it once (the cold start)
+and ``warmup`` more times, and answers ``{"ready": ...}`` on stdout. Then each line on stdin is a
+request: a number N times N runs and answers their wall and CPU times; ``quit`` (or the end of
+stdin) answers the peak resident memory and exits. Between requests the worker blocks on stdin
+and costs no CPU, so the parent can time every variant in turn, round after round.
+"""
 
 from __future__ import annotations
 
@@ -37,6 +44,11 @@ def _runtime_version(name: str) -> str:
     return "(version unknown)"
 
 
+def _say(obj: dict[str, object]) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
 def main(job_json: str) -> int:
     t0 = time.perf_counter()
     job = json.loads(job_json)
@@ -58,29 +70,25 @@ def main(job_json: str) -> int:
     cold_ms = (time.perf_counter() - t0) * 1e3
     for _ in range(int(job["warmup"])):
         backend.run(pipe(x))
-    times = []
-    cpu = []
-    for _ in range(int(job["runs"])):
-        c = time.process_time()
-        t = time.perf_counter()
-        backend.run(pipe(x))
-        times.append((time.perf_counter() - t) * 1e3)
-        cpu.append((time.process_time() - c) * 1e3)
-    peak_kb = _peak_rss_kb()
-    info = _runtime_version(backend.name)
-    print(
-        json.dumps(
-            {
-                "cold_ms": cold_ms,
-                "times_ms": times,
-                "cpu_ms": cpu,
-                "peak_rss_kb": peak_kb,
-                "runtime": backend.name,
-                "runtime_version": info,
-            }
-        )
-    )
+    _say({"ready": True, "cold_ms": cold_ms, "runtime": backend.name,
+          "runtime_version": _runtime_version(backend.name)})
+    for line in sys.stdin:
+        request = line.strip()
+        if request == "quit":
+            break
+        times: list[float] = []
+        cpu: list[float] = []
+        for _ in range(int(request)):
+            # CPU time of this process (all its threads) beside the wall time: a run whose wall
+            # time far exceeds its CPU time spent the difference descheduled, i.e. the host's.
+            c = time.process_time()
+            t = time.perf_counter()
+            backend.run(pipe(x))
+            times.append((time.perf_counter() - t) * 1e3)
+            cpu.append((time.process_time() - c) * 1e3)
+        _say({"times_ms": times, "cpu_ms": cpu})
     backend.close()
+    _say({"peak_rss_kb": _peak_rss_kb()})
     return 0
 
 

@@ -44,6 +44,7 @@ from edgekit.backends.tflite import (
 from edgekit.builder.tf_names import decisive_line, write_tf_safe_copy
 from edgekit.children import child, run_child
 from edgekit.errors import ConversionError, ModelError
+from edgekit.logs import is_verbose
 
 __all__ = [
     "DEFAULT_REQUIREMENTS",
@@ -171,7 +172,8 @@ class ConverterEnv:
         shutil.rmtree(tmp, ignore_errors=True)
         log = self.root.parent / f"{self.root.name}.install.log"
         started = time.monotonic()
-        say(f"converter: creating environment {self.root} (first use; several minutes)")
+        say(f"converter: creating environment {self.root} (first use; several minutes; "
+            f"log: {log})")
         try:
             _run_logged(
                 [sys.executable, "-m", "venv", str(tmp)], log, "create converter venv", say=None
@@ -193,9 +195,10 @@ class ConverterEnv:
                 ],
                 log,
                 "pip install converter requirements",
+                # pip's ~85 lines stay in the install log unless --verbose asked for everything.
                 say=lambda line: (
                     say(f"converter: {line}")
-                    if line.startswith(("Collecting", "Installing", "Successfully"))
+                    if is_verbose() or line.startswith("Successfully")
                     else None
                 ),
                 append=True,
@@ -702,6 +705,8 @@ def _run_logged(
                     tail.append(line)
                     if say is not None:
                         say(line)
+                    elif is_verbose():  # --verbose: the child's output shown as it comes
+                        print(line, file=sys.stderr, flush=True)
                 if deadline is not None and time.monotonic() > deadline:
                     raise ConversionError(f"{step} timed out after {timeout_s:.0f} s; log: {log}")
             rc = proc.wait()

@@ -24,6 +24,7 @@ from edgekit.builder.stages.scoring import score_file
 from edgekit.builder.variants import VARIANTS
 from edgekit.config import BuildConfig
 from edgekit.errors import UsageError
+from edgekit.logs import LOGS_DIR, RUNTIME_LOG, captured
 from edgekit.model_info import inspect_model
 from edgekit.outdir import check_name, open_output
 from edgekit.results import BuildResult
@@ -87,7 +88,9 @@ def run_build(cfg: BuildConfig, opts: BuildOptions) -> BuildResult:
         work = out.staging / "variants"
         work.mkdir()
         run = Run(cfg, opts, names, timer, out.staging, work, out.scratch, warnings, started, t_start)
-        for stage in STAGES:
-            run = stage(run)
+        # The runtimes' own output goes to logs/runtime.log, not the terminal (edgekit.logs).
+        with captured(out.staging / LOGS_DIR / RUNTIME_LOG, verbose=opts.verbose):
+            for stage in STAGES:
+                run = stage(run)
         out.publish()
         return run.need(run.result, "result")

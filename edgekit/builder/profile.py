@@ -1,38 +1,49 @@
-"""Host profiling of a variant: cold start, latency distribution and peak memory.
+"""Host profiling of the variants: cold start, latency distribution, CPU time and peak memory.
 
 Each variant runs in a fresh Python process (``python -m edgekit.builder._profile_worker``) so that
 its peak resident memory is its own and its cold start is real: import, load, first inference.
-Latency is preprocessing plus inference of one batch, the device's capture-to-result path.
-These are host figures; on-target figures come from ``edgekit bench``.
+The workers are started one after the other (cold starts never overlap), then timed interleaved:
+every round asks every worker for a slice of its runs, in a shuffled order per round
+(``edgekit.builder.interleave``), while the host's CPU counters and load average are read around
+each round. Latency is preprocessing plus inference of one batch, the device's capture-to-result
+path. These are host figures; on-target figures come from ``edgekit bench``.
 
-The worker runs in its own process group and dies with the build (``edgekit.children``); its
-input file lives in the run's scratch folder when the build gives one, so no exit leaks it.
+The workers run in their own process groups and die with the build (``edgekit.children``); their
+input file lives in the run's scratch folder when the build gives one, so no exit leaks it, and
+their stderr goes to ``profile-VARIANT.log`` in ``log_dir`` (the output's ``logs/``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import platform
+import random
+import re
+import select
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
-from edgekit.builder.host_load import cpu_snapshot, load_between
-from edgekit.children import run_child
+from edgekit.builder.host_load import HostLoad, cpu_snapshot, load_between
+from edgekit.builder.interleave import Timings, descheduled, detect_interference, schedule
+from edgekit.children import child
 from edgekit.errors import ConversionError
 from edgekit.results import LatencyResult
 
-__all__ = ["host_description", "profile_variant"]
+__all__ = ["ProfileAttempt", "ProfileJob", "host_description", "profile_variants"]
 
 
 def host_description() -> str:
     """A short description of this machine for provenance lines."""
-    import os
-
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -45,70 +56,216 @@ def host_description() -> str:
     return f"{platform.machine()} {cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
 
 
-def profile_variant(
-    model_path: Path,
+@dataclass(frozen=True)
+class ProfileJob:
+    """One variant to time: its name (for messages and the log), model file and backend options."""
+
+    name: str
+    model_path: Path
+    backend_options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ProfileAttempt:
+    """One interleaved timing of all variants: their figures, the host's load, and the signs of
+    interference found (empty: none)."""
+
+    latency: dict[str, LatencyResult]
+    host: HostLoad
+    interference: list[str]
+    rounds: int
+
+
+class _Worker:
+    """A running worker: requests on its stdin, one JSON answer per line on its stdout."""
+
+    def __init__(self, job: ProfileJob, proc: subprocess.Popen[bytes], log: Path) -> None:
+        self.job, self.proc, self.log = job, proc, log
+        self._buf = b""
+
+    def ask(self, request: str | None, timeout_s: float) -> dict[str, Any]:
+        """Send ``request`` (if any) and wait for the answer."""
+        try:
+            if request is not None and self.proc.stdin is not None:
+                self.proc.stdin.write(request.encode() + b"\n")
+                self.proc.stdin.flush()
+            return self._answer(time.monotonic() + timeout_s, timeout_s)
+        except (BrokenPipeError, EOFError) as e:
+            self.proc.wait(5)
+            raise ConversionError(
+                f"{self.job.model_path}: profiling failed: {self._tail()}"
+            ) from e
+
+    def _answer(self, deadline: float, timeout_s: float) -> dict[str, Any]:
+        fd = self.proc.stdout.fileno() if self.proc.stdout is not None else -1
+        while True:
+            while b"\n" not in self._buf:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise ConversionError(
+                        f"{self.job.model_path}: profiling did not finish in {timeout_s:.0f} s"
+                    )
+                ready, _, _ = select.select([fd], [], [], left)
+                if ready:
+                    chunk = os.read(fd, 1 << 16)
+                    if not chunk:
+                        raise EOFError
+                    self._buf += chunk
+            line, _, self._buf = self._buf.partition(b"\n")
+            with contextlib.suppress(ValueError):
+                answer = json.loads(line)
+                if isinstance(answer, dict):
+                    return answer
+            # A native library printed on stdout: keep it with the worker's log, read on.
+            with self.log.open("ab") as f:
+                f.write(line + b"\n")
+
+    def _tail(self) -> str:
+        try:
+            lines = self.log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+        except OSError:
+            lines = []
+        return (lines or [f"exit {self.proc.returncode}, no output"])[-1]
+
+
+def _naming(signs: list[str], name: str) -> list[str]:
+    """The signs that concern variant ``name``: those that name it, and the host-wide ones."""
+    pattern = re.compile(rf"(?:\(|, ){re.escape(name)} ")
+    return [s for s in signs if s.startswith("CPU steal") or pattern.search(s)]
+
+
+def _percentiles(x: np.ndarray) -> tuple[float, float, float]:
+    p50, p90, p99 = np.percentile(x, [50, 90, 99])
+    return float(p50), float(p90), float(p99)
+
+
+def profile_variants(
+    jobs: Sequence[ProfileJob],
     *,
     preprocess: list[dict[str, Any]],
     sample: np.ndarray,
     threads: int,
     runs: int,
     warmup: int,
+    rounds: int,
+    seed: int = 0,
     timeout_s: float = 600.0,
-    backend_options: dict[str, Any] | None = None,
     scratch_dir: Path | None = None,
-) -> LatencyResult:
-    """Measure one variant in a fresh process; ``sample`` is one raw input batch.
+    log_dir: Path | None = None,
+) -> ProfileAttempt:
+    """Time every job interleaved; ``sample`` is one raw input batch.
 
-    ``scratch_dir``: where the worker's input file goes (default: the system's temporary folder).
+    ``scratch_dir``: where the workers' input file goes (default: the system's temporary folder);
+    ``log_dir``: where each worker's stderr is kept (default: beside the input, removed after).
+    ``seed`` fixes the shuffled order of each round.
     """
     with tempfile.TemporaryDirectory(prefix="edgekit-profile-", dir=scratch_dir) as tmp:
         inp = Path(tmp) / "input.npy"
         np.save(inp, np.ascontiguousarray(sample), allow_pickle=False)
-        job = {
-            "model": str(model_path),
-            "input": str(inp),
-            "preprocess": preprocess,
-            "threads": threads,
-            "runs": runs,
-            "warmup": warmup,
-            "backend_options": backend_options or {},
-        }
-        cmd = [sys.executable, "-m", "edgekit.builder._profile_worker", json.dumps(job)]
-        before = cpu_snapshot()
-        try:
-            proc = run_child(cmd, timeout_s=timeout_s)
-        except subprocess.TimeoutExpired as e:
-            raise ConversionError(
-                f"{model_path}: profiling did not finish in {timeout_s:.0f} s"
-            ) from e
-    host_load = load_between(before, cpu_snapshot())
-    if proc.returncode != 0:
-        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ConversionError(f"{model_path}: profiling failed: {tail}")
-    r = json.loads(proc.stdout.strip().splitlines()[-1])
-    t = np.asarray(r["times_ms"], dtype=np.float64)
-    cpu = np.asarray(r["cpu_ms"], dtype=np.float64)
-    runtime = f"{r['runtime']} {r['runtime_version']}"
+        logs = Path(log_dir) if log_dir is not None else Path(tmp)
+        logs.mkdir(parents=True, exist_ok=True)
+        with contextlib.ExitStack() as stack:
+            workers: dict[str, _Worker] = {}
+            ready: dict[str, dict[str, Any]] = {}
+            for job in jobs:  # one at a time: a cold start is never timed beside another
+                spec = {
+                    "model": str(job.model_path),
+                    "input": str(inp),
+                    "preprocess": preprocess,
+                    "threads": threads,
+                    "warmup": warmup,
+                    "backend_options": job.backend_options,
+                }
+                log = logs / f"profile-{job.name}.log"
+                err: IO[bytes] = stack.enter_context(log.open("ab"))
+                cmd = [sys.executable, "-m", "edgekit.builder._profile_worker", json.dumps(spec)]
+                proc = stack.enter_context(
+                    child(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, bufsize=0)
+                )
+                workers[job.name] = _Worker(job, proc, log)
+                ready[job.name] = workers[job.name].ask(None, timeout_s)
+            timings = {job.name: Timings.empty() for job in jobs}
+            loads: list[HostLoad] = []
+            plan = schedule([j.name for j in jobs], runs, rounds, random.Random(seed))
+            first = cpu_snapshot()
+            t0 = time.monotonic()
+            for r, slices in enumerate(plan):
+                before = cpu_snapshot()
+                for name, n in slices:
+                    got = workers[name].ask(str(n), timeout_s)
+                    timings[name].add(got["times_ms"], got["cpu_ms"], r)
+                loads.append(load_between(before, cpu_snapshot()))
+            host = load_between(first, cpu_snapshot())
+            span_s = time.monotonic() - t0
+            peaks = {name: w.ask("quit", timeout_s) for name, w in workers.items()}
+        for w in workers.values():  # a log that stayed empty names nothing worth reading
+            with contextlib.suppress(OSError):
+                if w.log.stat().st_size == 0:
+                    w.log.unlink()
+    signs = detect_interference(timings, loads, threads)
+    latency = {
+        job.name: _latency(
+            job, ready[job.name], peaks[job.name], timings[job.name], host,
+            sample=sample, threads=threads, warmup=warmup, rounds=len(plan), others=len(jobs) - 1,
+            span_s=span_s, signs=_naming(signs, job.name),
+        )
+        for job in jobs
+    }
+    return ProfileAttempt(latency, host, signs, len(plan))
+
+
+def _latency(
+    job: ProfileJob,
+    ready: dict[str, Any],
+    peak: dict[str, Any],
+    t: Timings,
+    host: HostLoad,
+    *,
+    sample: np.ndarray,
+    threads: int,
+    warmup: int,
+    rounds: int,
+    others: int,
+    span_s: float,
+    signs: list[str],
+) -> LatencyResult:
+    wall, cpu = t.wall_ms, t.cpu_ms
+    p50, p90, p99 = _percentiles(wall)
+    c50, _, c99 = _percentiles(cpu)
+    off = 100.0 * float(np.mean(descheduled(t, threads)))
+    runtime = f"{ready['runtime']} {ready['runtime_version']}"
+    interleaving = (
+        f"timed interleaved with {others} other variant(s) in {rounds} rounds of shuffled order"
+        if others else f"timed in {rounds} rounds"
+    )
     provenance = (
-        f"host, measured: {host_description()}; {runtime}; {len(t)} runs after {warmup} warm-up, "
-        f"{threads} thread(s), batch {sample.shape[0]}, spread p10-p90 "
-        f"{np.percentile(t, 10):.3g}-{np.percentile(t, 90):.3g} ms wall, CPU time median "
-        f"{np.median(cpu):.3g} ms; {host_load.text()}"
+        f"host, measured: {host_description()}; {runtime}; {len(wall)} runs after {warmup} "
+        f"warm-up, {threads} thread(s), batch {sample.shape[0]}, {interleaving} over "
+        f"{span_s:.1f} s; wall p50 {p50:.3g} ms, p99 {p99:.3g} ms (spread p10-p90 "
+        f"{np.percentile(wall, 10):.3g}-{p90:.3g} ms); CPU time p50 {c50:.3g} ms, p99 "
+        f"{c99:.3g} ms; {off:.1f}% of runs descheduled; {host.text()}"
     )
     return LatencyResult(
-        cold_ms=float(r["cold_ms"]),
-        p50_ms=float(np.percentile(t, 50)),
-        p90_ms=float(np.percentile(t, 90)),
-        p99_ms=float(np.percentile(t, 99)),
-        mean_ms=float(t.mean()),
-        std_ms=float(t.std()),
-        runs=len(t),
+        cold_ms=float(ready["cold_ms"]),
+        p50_ms=p50,
+        p90_ms=p90,
+        p99_ms=p99,
+        mean_ms=float(wall.mean()),
+        std_ms=float(wall.std()),
+        runs=len(wall),
         threads=threads,
         batch=int(sample.shape[0]),
-        peak_memory_mb=float(r["peak_rss_kb"]) / 1024.0,
+        peak_memory_mb=float(peak["peak_rss_kb"]) / 1024.0,
         runtime=runtime,
         provenance=provenance,
-        cpu_ms_per_inference=float(np.median(cpu)),
+        cpu_ms_per_inference=c50,
         cpu_ms_p10=float(np.percentile(cpu, 10)),
         cpu_ms_p90=float(np.percentile(cpu, 90)),
+        cpu_ms_p99=c99,
+        rounds=rounds,
+        host_busy_pct=host.busy_pct,
+        host_steal_pct=host.steal_pct,
+        host_loadavg_1m=host.loadavg_1m,
+        descheduled_pct=off,
+        interference=list(signs),
     )

@@ -79,6 +79,13 @@ def bench(
         "--quick",
         help="Smoke test for CI: 3 x 1 s windows, 1 s idle, 50 runs; flagged in every report.",
     ),
+    verbose: bool = typer.Option(
+        False,
+        "--verbose",
+        "-v",
+        help="Show everything: the runtimes' output too. By default it goes to logs/runtime.log "
+        "in the output folder.",
+    ),
     sysfs_root: Path = typer.Option(Path("/sys"), "--sysfs-root", help="Where sysfs is (tests, containers)."),
     proc_root: Path = typer.Option(Path("/proc"), "--proc-root", help="Where procfs is."),
     devicetree_root: Path | None = typer.Option(
@@ -106,6 +113,7 @@ def bench(
     from edgekit.bench.runner import QUICK_PLAN, BenchOptions, run_bench
     from edgekit.bundle import ArchiveLimits, resolve_trusted_keys
     from edgekit.environment import EnvironmentRoots
+    from edgekit.logs import LOGS_DIR, RUNTIME_LOG, captured
     from edgekit.outdir import open_output
 
     names = None
@@ -166,8 +174,10 @@ def bench(
             record_dir_shown=record,
             measure_duty=duty is not None,
         )
-        result = run_bench(bundle, opts)
-        written = write_reports(result, folder.staging)
+        # The runtimes' own output goes to logs/runtime.log, not the terminal (edgekit.logs).
+        with captured(folder.staging / LOGS_DIR / RUNTIME_LOG, verbose=verbose):
+            result = run_bench(bundle, opts)
+            written = write_reports(result, folder.staging)
         if recorder is not None:
             recorder.publish()
         folder.publish()
@@ -190,7 +200,8 @@ def bench(
             con.print(f"  {_duty_line(v)}", highlight=False, markup=False)
     for w in result.warnings:
         err.print(f"warning: {w}", highlight=False, markup=False)
-    con.print(f"Reports: {', '.join(str(p) for p in paths.values())}", highlight=False, markup=False)
+    con.print(f"Reports: {', '.join(str(p) for p in paths.values())}; runtime log: "
+              f"{out / LOGS_DIR / RUNTIME_LOG}", highlight=False, markup=False)
     if any(v.energy is None for v in result.variants):
         raise typer.Exit(1)
 

@@ -48,6 +48,13 @@ def build(
         help="Build the other variants after one fails (the headline counts the failures). "
         "Without it the build stops at the first failure, writes its reports and exits 1.",
     ),
+    verbose: bool = typer.Option(
+        False,
+        "--verbose",
+        "-v",
+        help="Show everything: onnxruntime, TensorFlow and onnx2tf output too. By default it goes "
+        "to log files in the output folder (logs/, variants/*.convert.log), named in the report.",
+    ),
     target_results: Path | None = typer.Option(
         None,
         "--target-results",
@@ -86,6 +93,7 @@ def build(
             out_dir=out_dir,
             variants=names,
             keep_going=keep_going,
+            verbose=verbose,
             target_results=target_results,
             log=lambda m: con.print(m, highlight=False, markup=False),
         ),
@@ -111,13 +119,14 @@ def _summary(con: Console, result: BuildResult, out_dir: Path) -> None:
         "agree",
         "p50 ms",
         "p99 ms",
+        "CPU p99",
         "peak MiB",
         "budgets",
     ):
         t.add_column(col, justify="left" if col in ("variant", "status", "budgets") else "right")
     for v in result.variants:
         if v.status != "built":
-            t.add_row(v.name, v.status, "", "", "", "", "", "", esc(v.reason[:60]))
+            t.add_row(v.name, v.status, "", "", "", "", "", "", "", esc(v.reason[:60]))
             continue
         acc, lat = v.accuracy, v.latency
         fails = [c.budget for c in v.failed_checks]
@@ -133,6 +142,7 @@ def _summary(con: Console, result: BuildResult, out_dir: Path) -> None:
             fmt_pct(acc.agreement_with_reference if acc else None, 2),
             fmt_ms(lat.p50_ms if lat else None),
             fmt_ms(lat.p99_ms if lat else None),
+            fmt_ms(lat.cpu_ms_p99 if lat else None),
             _fmt(lat.peak_memory_mb if lat else None, ".0f"),
             esc(verdict),
         )
@@ -151,6 +161,7 @@ def _summary(con: Console, result: BuildResult, out_dir: Path) -> None:
             f"[bold green]PASS[/] — ships {result.selected}{esc(tail)} — "
             f"{esc(result.selection_reason)}"
         )
+        _marginal(con, result)
     else:
         con.print(f"[bold red]REJECTED[/]: {esc(result.selection_reason)}")
         for v in result.variants:
@@ -176,3 +187,21 @@ def _summary(con: Console, result: BuildResult, out_dir: Path) -> None:
         highlight=False,
         markup=False,
     )
+
+
+def _marginal(con: Console, result: BuildResult) -> None:
+    """A p99 budget of the shipped variant within the measured noise: a pass by chance."""
+    from edgekit.report._view import fmt_ms, latency_noise_ms, marginal
+
+    shipped = next((v for v in result.variants if v.name == result.selected), None)
+    if shipped is None:
+        return
+    for c in shipped.checks:
+        if marginal(shipped, c):
+            con.print(
+                f"  marginal: {c.budget} on {shipped.name}: {_fmt(c.value)} ms vs limit "
+                f"{c.limit} ms is within the measured noise (p99 - p50 = "
+                f"{fmt_ms(latency_noise_ms(shipped))} ms); it could pass or fail by chance",
+                highlight=False,
+                markup=False,
+            )

@@ -181,10 +181,12 @@ NOISY_TAIL_RATIO = 3.0
 
 
 def noisy_latency(v: VariantResult) -> bool:
-    """Whether the variant's p99 is dominated by host interference (p99 > 3 x p50)."""
+    """Whether the variant's p99 is dominated by host interference: the profiler saw signs of it
+    (``LatencyResult.interference``), or p99 > 3 x p50 (figures from elsewhere)."""
     lat = v.latency
-    return (lat is not None and _ok(lat.p50_ms) and _ok(lat.p99_ms) and lat.p50_ms > 0
-            and lat.p99_ms > NOISY_TAIL_RATIO * lat.p50_ms)
+    return lat is not None and (bool(lat.interference) or (
+        _ok(lat.p50_ms) and _ok(lat.p99_ms) and lat.p50_ms > 0
+        and lat.p99_ms > NOISY_TAIL_RATIO * lat.p50_ms))
 
 
 def latency_noise_ms(v: VariantResult) -> float | None:
@@ -413,8 +415,8 @@ def _variants_section(r: BuildResult) -> Section:
         ref_acc = ref.accuracy.accuracy
     has_energy = any(v.energy for v in r.variants)
     headers = ["Variant", "Status", "Size KiB", "Accuracy", "Drop vs ref", "Agreement",
-               f"p50 ms ({LATENCY_SCOPE})", f"p99 ms ({LATENCY_SCOPE})", "Peak MiB"]
-    numeric = [False, False, True, True, True, True, True, True, True]
+               f"p50 ms ({LATENCY_SCOPE})", f"p99 ms ({LATENCY_SCOPE})", "CPU p99 ms", "Peak MiB"]
+    numeric = [False, False, True, True, True, True, True, True, True, True]
     if has_energy:
         headers.append("Energy mJ")
         numeric.append(True)
@@ -444,6 +446,7 @@ def _variants_section(r: BuildResult) -> Section:
             Cell(rich(fmt_pct(acc.agreement_with_reference, 2) if acc else _NA)),
             Cell(rich(fmt_ms(lat.p50_ms) if lat else _NA)),
             Cell(rich(fmt_ms(lat.p99_ms) if lat else _NA)),
+            Cell(rich(fmt_ms(lat.cpu_ms_p99) if lat else _NA)),
             Cell(rich(fmt_num(lat.peak_memory_mb) if lat else _NA)),
         ]
         if has_energy:
@@ -458,19 +461,22 @@ def _variants_section(r: BuildResult) -> Section:
               if m.split()[0] in marks_used]
     if "(ref)" not in marks_used:
         legend.append(f"drop and agreement are measured against {r.reference}")
-    legend.append(f"p50/p99: {LATENCY_SCOPE}, {latency_basis(r)}; "
-                  "each variant's provenance is under Host and provenance")
+    legend.append(f"p50/p99: {LATENCY_SCOPE}, wall time, {latency_basis(r)}; CPU p99: the "
+                  "process's CPU time for the same runs (a wall p99 far above it is time spent "
+                  "descheduled); each variant's provenance is under Host and provenance")
     blocks.append(Para(rich(" · ".join(legend)), note=True))
     noisy = [v for v in r.variants if noisy_latency(v)]
     if noisy:
+        timed = max((v.latency.attempt for v in noisy if v.latency), default=1)
         blocks.append(Bullets([rich(
-            b("Host interference: "),
-            f"p99 above {NOISY_TAIL_RATIO:g}× p50 on {len(noisy)} of "
-            f"{sum(1 for v in r.variants if v.latency)} variants (",
+            b("Host interference:"),
+            f" on {len(noisy)} of {sum(1 for v in r.variants if v.latency)} variants (p50 → p99: ",
             ", ".join(f"{v.name} {fmt_ms(v.latency.p50_ms)} → {fmt_ms(v.latency.p99_ms)} ms"
                       for v in noisy if v.latency),
-            "). The tail is the host's load, not the model: re-run on a quiet host or measure on "
-            "the target with ", code("edgekit bench"), " before trusting a p99 budget.")], "ne"))
+            ")" + (f", still after timing {timed} times" if timed > 1 else "")
+            + ". The tail is the host's load, not the model (the signs are under Warnings): "
+            "re-run on a quiet host or measure on the target with ", code("edgekit bench"),
+            " before trusting a p99 budget.")], "ne"))
     return Section("variants", "Variants", blocks)
 
 
@@ -755,6 +761,12 @@ def _provenance_section(r: BuildResult) -> Section:
     if r.versions:
         blocks.append(Para(rich("Versions: ", ", ".join(f"{k} {v}" for k, v in r.versions.items())),
                            note=True))
+    if r.logs:
+        names: list[Span] = []
+        for i, path in enumerate(r.logs):
+            names += [Span(", " if i else ""), code(path)]
+        blocks.append(Para(rich("Logs (onnxruntime, TensorFlow and onnx2tf output, kept out of the "
+                                "terminal; ", code("--verbose"), " shows it): ", *names), note=True))
     files = [rich("model ", code(r.model_path)), rich("config ", code(r.config_path))]
     if r.bundle_dir:
         files.append(rich("bundle ", code(r.bundle_dir)))

@@ -54,7 +54,7 @@ p,li,figcaption,code{overflow-wrap:anywhere}
 @media (max-width:600px){main{padding:8px 10px 32px}}
 table{border-collapse:collapse;font-size:13px;margin:6px 0}
 th,td{border:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
-th{background:var(--zebra);font-weight:600;white-space:nowrap}
+th{background:var(--zebra);font-weight:600;vertical-align:bottom}
 tbody tr:nth-child(even){background:#fbfcfd}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td.pass{background:var(--ok-bg);color:var(--ok);font-weight:600}

@@ -125,7 +125,7 @@ def test_energy_quant_ood_provenance_and_warnings(passed_result: BuildResult) ->
     passed_result.warnings.append("label <script>alert(1)</script> | pipe")
     md = render_markdown(passed_result)
     variants = _table_rows(_section(md, "Variants"))
-    assert variants[1][9] == "1.60 ± 0.128 (estimated)"
+    assert variants[1][10] == "1.60 ± 0.128 (estimated)"
     quant = _unescape(_section(md, "Accuracy-aware quantisation"))
     assert "kept 2 node(s) in float (conv_0, fc_logits)" in quant
     assert "+0.400 ms" in quant
@@ -197,3 +197,27 @@ def test_noisy_p99_warns_and_a_budget_within_the_noise_is_marginal(
 def test_quiet_p99_is_neither_noisy_nor_marginal(passed_result: BuildResult) -> None:
     md = _unescape(render_markdown(passed_result))  # conftest p99 <= 2 x p50, limits far away
     assert "Host interference" not in md and "marginal" not in md
+
+
+def test_interference_seen_by_the_profiler_warns_even_with_a_short_tail(
+        passed_result: BuildResult) -> None:
+    """p99 below 3 x p50 but the profiler found descheduled runs: the recorded sign counts."""
+    v = passed_result.variant("onnx-int8-static")
+    assert v.latency is not None
+    v.latency.p50_ms, v.latency.p99_ms = 0.2, 0.5
+    v.latency.interference = ["runs descheduled (wall time well above CPU time) in more than 1% "
+                              "of runs (onnx-int8-static 4%)"]
+    v.latency.attempt = 2
+    variants = _section(_unescape(render_markdown(passed_result)), "Variants")
+    assert "Host interference:" in variants and "**Host interference: **" not in variants
+    assert "onnx-int8-static 0.200 → 0.500 ms" in variants
+    assert "still after timing 2 times" in variants
+
+
+def test_the_logs_are_named_under_provenance(passed_result: BuildResult) -> None:
+    passed_result.logs = ["logs/runtime.log", "variants/tflite-fp32.convert.log"]
+    prov = _section(_unescape(render_markdown(passed_result)), "Host and provenance")
+    assert "`logs/runtime.log`" in prov and "`variants/tflite-fp32.convert.log`" in prov
+    assert "--verbose" in prov
+    passed_result.logs = []
+    assert "Logs" not in _section(_unescape(render_markdown(passed_result)), "Host and provenance")

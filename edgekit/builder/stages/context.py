@@ -39,6 +39,7 @@ class BuildOptions:
     variants: list[str] | None = None  # None: the config's list
     target_results: Path | None = None  # a bench.json from the target; overrides [target] results
     keep_going: bool = False
+    verbose: bool = False  # show the runtimes' and converter's output too (edgekit.logs)
     log: Log = print
     stage_hook: Callable[[str, float], None] | None = None
 

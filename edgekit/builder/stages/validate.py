@@ -49,8 +49,9 @@ def validate(run: Run) -> Run:
                 source=ev.source,
             )
             run.log(
-                f"  {vr.name}: accuracy {vr.accuracy.accuracy:.4f} (fp32 reference "
-                f"{run.ref_acc:.4f}), agreement {vr.accuracy.agreement_with_reference:.4f}"
+                f"  {vr.name}: accuracy {100 * vr.accuracy.accuracy:.2f}% (fp32 reference "
+                f"{100 * run.need(run.ref_acc, 'ref_acc'):.2f}%), agreement "
+                f"{100 * vr.accuracy.agreement_with_reference:.2f}%"
             )
         d.append(f"{len(run.built)} variants on {len(ev.y)} rows")
     return run
