@@ -110,6 +110,9 @@ class Run:
     ref_scores: np.ndarray | None = None
     ref_acc: float | None = None
     ref_pred: np.ndarray | None = None
+    # features (the penultimate tensor exposed as an extra output; None: not available)
+    features_tensor: str | None = None
+    features_index: int | None = None
     # optimise / quantise / export
     ctx: BuildContext | None = None
     results: list[VariantResult] = field(default_factory=list)
