@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import deque
 
 import onnx
+
 from edgekit.errors import ModelError
 
 __all__ = ["expose_features", "find_penultimate"]
@@ -26,7 +27,7 @@ def find_penultimate(model: onnx.ModelProto, score_output: str) -> str | None:
     constants = {i.name for i in g.initializer}
     constants |= {o for n in g.node if n.op_type == "Constant" for o in n.output}
     producer = {o: n for n in g.node for o in n.output}
-    seen: set[str] = set()
+    seen: set[int] = set()
     queue = deque([score_output])
     while queue:  # breadth first: the linear layer closest to the output wins
         name = queue.popleft()

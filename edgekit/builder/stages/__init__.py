@@ -1,8 +1,8 @@
 """The build as a list of stages of one shape, ``stage(run) -> run``, in the order they run.
 
-load -> features -> optimise/quantise/export -> validate -> ood -> profile -> audit -> judge -> bundle -> report. Each module
-owns its stage's decisions; :class:`~edgekit.builder.stages.context.Run` carries what earlier
-stages decided.
+load -> features -> optimise/quantise/export -> validate -> ood -> profile -> audit -> judge ->
+bundle -> report. Each module owns its stage's decisions;
+:class:`~edgekit.builder.stages.context.Run` carries what earlier stages decided.
 """
 
 from __future__ import annotations
