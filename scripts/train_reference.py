@@ -2,7 +2,7 @@
 """Train the two reference models and write their ONNX files and model cards.
 
     pip install -e '.[train]'          # on these machines: pip install torch==2.13.0 first
-    python scripts/train_reference.py  [--only cnn|gbt] [--quick]
+    python scripts/train_reference.py  [--only cnn|gbt] [--quick] [--outlier-exposure]
 
 Deterministic for the seeds below: same machine, same library versions -> same model files.
 Each model's preprocessing comes from its ``edgekit.toml`` (the same steps the build validates
@@ -37,9 +37,10 @@ TORCH_SEED = 0
 # Non-members for edgekit's membership-inference audit ([privacy] in each edgekit.toml): the
 # training recipe with a seed no other data set of these models uses.
 NON_MEMBER_SEED = 404
-# Outlier exposure (Hendrycks et al., 2019): captures that are none of the ten classes, built
-# from in-distribution signals only (never from the held-out ofdm or fhss families), which the
-# CNN learns to answer with a flat softmax. Seed used by no other data set of these models.
+# Outlier exposure (Hendrycks et al., 2019), opt-in with --outlier-exposure and NOT used for the
+# committed model: captures that are none of the ten classes, built from in-distribution signals
+# only (never from the held-out ofdm or fhss families), which the CNN learns to answer with a flat
+# softmax. Seed used by no other data set of these models.
 OUTLIER_SEED = 505
 OUTLIER_WEIGHT = 0.5
 SNR_BUCKETS = [(-10, -5), (-5, 0), (0, 5), (5, 10), (10, 15), (15, 20)]
@@ -186,7 +187,7 @@ def _versions(names: list[str]) -> str:
     return ", ".join(f"{n} {version(n)}" for n in names)
 
 
-def train_cnn(n_train: int, epochs: int, out: Path) -> None:
+def train_cnn(n_train: int, epochs: int, out: Path, outlier_exposure: bool = False) -> None:
     import torch
     from torch import nn
 
@@ -213,7 +214,11 @@ def train_cnn(n_train: int, epochs: int, out: Path) -> None:
     xtr = torch.from_numpy(pipe(train.x).astype(np.float32))
     channels = int(xtr.shape[1])
     ytr = torch.from_numpy(train.y.astype(np.int64))
-    xoe = torch.from_numpy(pipe(outlier_set(n_train // 2, OUTLIER_SEED)).astype(np.float32))
+    xoe = (
+        torch.from_numpy(pipe(outlier_set(n_train // 2, OUTLIER_SEED)).astype(np.float32))
+        if outlier_exposure
+        else None
+    )
     n_oe_batch = 64
     # The first convolution runs at full rate: a strided one skips the samples that tell
     # QPSK from 8PSK at 2 samples per symbol.
@@ -243,11 +248,14 @@ def train_cnn(n_train: int, epochs: int, out: Path) -> None:
         for i in range(0, len(xtr), 128):
             idx = perm[i : i + 128]
             opt.zero_grad()
-            oe = torch.randint(0, len(xoe), (n_oe_batch,), generator=g)
-            logits = model(torch.cat([xtr[idx], xoe[oe]]))
-            # cross-entropy to the uniform distribution on the outliers: a flat softmax there
-            flat = -(logits[len(idx) :].log_softmax(dim=1)).mean()
-            loss = lossf(logits[: len(idx)], ytr[idx]) + OUTLIER_WEIGHT * flat
+            if xoe is None:
+                loss = lossf(model(xtr[idx]), ytr[idx])
+            else:
+                oe = torch.randint(0, len(xoe), (n_oe_batch,), generator=g)
+                logits = model(torch.cat([xtr[idx], xoe[oe]]))
+                # cross-entropy to the uniform distribution on the outliers: a flat softmax there
+                flat = -(logits[len(idx) :].log_softmax(dim=1)).mean()
+                loss = lossf(logits[: len(idx)], ytr[idx]) + OUTLIER_WEIGHT * flat
             loss.backward()
             opt.step()
             sched.step()
@@ -387,12 +395,22 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, default=ROOT / "models", help="models folder (default: %(default)s)"
     )
     ap.add_argument(
+        "--outlier-exposure",
+        action="store_true",
+        help="train the CNN with outlier exposure (not how the committed model was trained)",
+    )
+    ap.add_argument(
         "--cnn-epochs", type=int, default=None, help="CNN epochs (default: 12; 1 with --quick)"
     )
     args = ap.parse_args(argv)
     cnn_epochs = args.cnn_epochs or (1 if args.quick else 12)
     runs: dict[str, Callable[[], None]] = {
-        "cnn": lambda: train_cnn(2000 if args.quick else 24000, cnn_epochs, args.out / "rfclass-cnn"),
+        "cnn": lambda: train_cnn(
+            2000 if args.quick else 24000,
+            cnn_epochs,
+            args.out / "rfclass-cnn",
+            outlier_exposure=args.outlier_exposure,
+        ),
         "gbt": lambda: train_gbt(
             2000 if args.quick else 20000, 20 if args.quick else 200, args.out / "rfclass-gbt"
         ),

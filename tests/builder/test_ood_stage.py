@@ -92,10 +92,10 @@ def test_manifest_rule_statistics_and_temperature(measured: Run):
 
 def test_config_refuses_bad_ood_keys(tmp_path: Path):
     base = {"model": {"path": "m.onnx"}, "data": {"ood_classes": ["ofdm"]}}
-    with pytest.raises(ConfigError, match="ood.knn_k"):
+    with pytest.raises(ConfigError, match=r"ood\.knn_k"):
         parse_config({**base, "ood": {"knn_k": 0}})
-    with pytest.raises(ConfigError, match="ood.choose_on"):
+    with pytest.raises(ConfigError, match=r"ood\.choose_on"):
         parse_config({**base, "ood": {"choose_on": "fhss"}})
-    with pytest.raises(ConfigError, match="ood.score"):
+    with pytest.raises(ConfigError, match=r"ood\.score"):
         parse_config({**base, "ood": {"score": "odin"}})
     assert np.isfinite(parse_config({**base, "ood": {"score": "auto"}}).ood.target_in_distribution_accept)
