@@ -22,7 +22,8 @@ _LINEAR = ("Gemm", "MatMul")
 
 def find_penultimate(model: onnx.ModelProto, score_output: str) -> str | None:
     """The tensor feeding the linear layer nearest to ``score_output``; None when no
-    ``Gemm``/``MatMul`` lies on its path (a convolutional head, a tree ensemble)."""
+    ``Gemm``/``MatMul`` lies on its path (a convolutional head, a tree ensemble) or it reads the
+    graph input itself (a linear model)."""
     g = model.graph
     constants = {i.name for i in g.initializer}
     constants |= {o for n in g.node if n.op_type == "Constant" for o in n.output}
@@ -38,7 +39,8 @@ def find_penultimate(model: onnx.ModelProto, score_output: str) -> str | None:
         if node.op_type in _LINEAR:
             acts = [i for i in node.input[:2] if i and not _is_constant(producer, constants, i)]
             if acts:
-                return acts[0]
+                # a linear model on its input has no hidden features: nothing to expose
+                return acts[0] if acts[0] in producer else None
             continue
         queue.extend(i for i in node.input if i and i not in constants)
     return None

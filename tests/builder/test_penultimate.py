@@ -88,6 +88,8 @@ def test_the_last_of_two_linear_layers_and_none_without_one():
         out_dim=4,
     )
     assert find_penultimate(conv_head, "z") is None
+    linear = _model([helper.make_node("Gemm", ["x", "W"], ["z"])], {"W": RNG.normal(size=(4, 3))}, "z")
+    assert find_penultimate(linear, "z") is None  # features would be the input itself
 
 
 def test_exposed_features_are_an_output_onnxruntime_computes():

@@ -31,6 +31,7 @@ import numpy as np
 from edgekit.builder.prepare import run_batched
 from edgekit.builder.stages.context import Run
 from edgekit.builder.stages.data import preprocess
+from edgekit.errors import ModelError
 from edgekit.results import CalibrationResult, OodReport, OodResult, OodScoreRow, VariantResult
 from edgekit.signals.calibration import as_logits, expected_calibration_error, fit_temperature
 from edgekit.signals.ood import FEATURE_SCORES, FeatureStats, InputGuard, l2_normalise, save_stats
@@ -58,7 +59,13 @@ def features(run: Run) -> Run:
         if tensor is None:
             d.append("no Gemm/MatMul before the score output: feature scores are not available")
             return run
-        expose_features(model, tensor)
+        try:
+            expose_features(model, tensor)
+        except ModelError as e:
+            if cfg.ood.features:  # named by the user: say so
+                raise ModelError(f"{cfg.source}: ood.features: {e}") from e
+            d.append(f"feature scores not available: {e}")
+            return run
         onnx.save(model, str(prepared.path))
         run.model, run.info = model, inspect_model(prepared.path)
         run.features_tensor = tensor
