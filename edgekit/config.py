@@ -143,8 +143,13 @@ class QuantConfig:
 class OodConfig:
     """The out-of-distribution score and its threshold calibration."""
 
-    score: Literal["max_softmax", "energy"] = "max_softmax"
+    # "auto": the build measures every score and picks one by its documented rule
+    score: Literal["auto", "max_softmax", "energy", "mahalanobis", "knn"] = "max_softmax"
     target_in_distribution_accept: float = 0.95
+    features: str = ""  # penultimate tensor for the feature scores; "": input of the last Gemm/MatMul
+    choose_on: str = ""  # the OOD class the choice is made on; "": the first of data.ood_classes
+    knn_k: int = 5  # the k of the k-nearest-neighbour distance
+    temperature_scaling: bool = True  # fit a temperature on the calibration data
 
 
 @dataclass(frozen=True)
@@ -489,6 +494,13 @@ def _check_ranges(cfg: BuildConfig, fail: Any) -> None:
         raise fail(
             "ood.target_in_distribution_accept",
             f"must be in (0, 1), got {cfg.ood.target_in_distribution_accept:g}",
+        )
+    if not 1 <= cfg.ood.knn_k <= 1000:
+        raise fail("ood.knn_k", f"must be in 1..1000, got {cfg.ood.knn_k}")
+    if cfg.ood.choose_on and cfg.ood.choose_on not in cfg.data.ood_classes:
+        raise fail(
+            "ood.choose_on",
+            f"{cfg.ood.choose_on!r} is not in data.ood_classes {cfg.data.ood_classes}",
         )
     for col, edges in cfg.slices.bins.items():
         if len(edges) < 2 or any(b2 <= a for a, b2 in pairwise(edges)):

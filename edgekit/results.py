@@ -14,12 +14,15 @@ __all__ = [
     "AccuracyResult",
     "BudgetCheck",
     "BuildResult",
+    "CalibrationResult",
     "ContextCell",
     "DiscoveredSlice",
     "EnergyFigure",
     "LatencyResult",
     "MembershipAttack",
+    "OodReport",
     "OodResult",
+    "OodScoreRow",
     "PrivacyResult",
     "QuantStep",
     "ScenarioResult",
@@ -57,6 +60,57 @@ class OodResult:
     n_in_distribution: int
     n_ood: int
     ood_classes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class OodScoreRow:
+    """One OOD score of one variant, measured by the build's ``ood`` stage (see its docstring
+    for which captures each figure comes from)."""
+
+    score: str
+    available: bool  # False: the variant has no penultimate features for a feature score
+    auroc: float | None = None  # in-distribution vs the choice family, choice half
+    unknown_rate: float | None = None  # choice family called unknown at the threshold, choice half
+    threshold: float | None = None  # accepts the target share of in-distribution, choice half
+    heldout_accept_rate: float | None = None  # in-distribution accepted, held-out half
+    heldout_unknown: dict[str, float] = field(default_factory=dict)  # family -> rate, held-out half
+    heldout_unknown_all: float | None = None  # every OOD capture of the held-out half
+    heldout_auroc: dict[str, float] = field(default_factory=dict)
+    latency_us: float | None = None  # numpy scoring of one capture, median (host)
+    memory_bytes: int = 0  # statistics the score keeps in memory
+    chosen: bool = False
+    note: str = ""
+
+
+@dataclass
+class OodReport:
+    """Every OOD score of one variant, the choice among them and the input guard."""
+
+    choice_family: str
+    heldout_families: list[str]
+    rule: str
+    chosen: str
+    rows: list[OodScoreRow]
+    n_choice_in_distribution: int
+    n_heldout_in_distribution: int
+    n_fit: int  # in-distribution calibration captures the statistics were fitted on
+    features: str | None  # the penultimate tensor (None: no feature scores)
+    features_note: str = ""
+    guard: dict[str, float] = field(default_factory=dict)  # probe -> share caught by the guard
+    guard_false_reject_rate: float | None = None  # in-distribution evaluation captures refused
+
+
+@dataclass
+class CalibrationResult:
+    """Temperature scaling of one variant: fitted on calibration data, judged on evaluation data."""
+
+    temperature: float
+    n_fit: int
+    n_eval: int
+    ece_before: float
+    ece_after: float
+    bins_before: dict[str, list[float]] = field(default_factory=dict)  # confidence, accuracy, count
+    bins_after: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -295,6 +349,8 @@ class VariantResult:
     context: list[ContextCell] = field(default_factory=list)  # precision per label and condition
     discovered_slices: list[DiscoveredSlice] = field(default_factory=list)
     scenarios: list[ScenarioResult] = field(default_factory=list)
+    ood_report: OodReport | None = None  # every OOD score and the choice ([ood])
+    calibration: CalibrationResult | None = None  # temperature scaling
     meta: dict[str, Any] = field(default_factory=dict)  # converter versions, layouts, qparams
 
     @property

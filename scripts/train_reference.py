@@ -2,7 +2,8 @@
 """Train the two reference models and write their ONNX files and model cards.
 
     pip install -e '.[train]'          # on these machines: pip install torch==2.13.0 first
-    python scripts/train_reference.py  [--only cnn|gbt] [--quick] [--refs N [--refs-only]]
+    python scripts/train_reference.py  [--only cnn|gbt] [--quick] [--outlier-exposure]
+                                       [--refs N [--refs-only]]
 
 ``--refs N`` also trains N reference models of the GBT for the privacy audit's calibrated attacks
 (the offline likelihood-ratio attack): the same recipe on data of disjoint seeds (REF_SEEDS, never
@@ -32,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from edgekit.config import BuildConfig, load_config  # noqa: E402
 from edgekit.data.dataset import Dataset  # noqa: E402
-from edgekit.data.synth import CLASSES, generate  # noqa: E402
+from edgekit.data.synth import CLASSES, N_SAMPLES, generate, generate_parts  # noqa: E402
 from edgekit.signals.preprocess import Pipeline  # noqa: E402
 
 TRAIN_SEED = 1
@@ -45,6 +46,12 @@ NON_MEMBER_SEED = 404
 # Reference models for the calibrated attacks: trained like the model, each on its own seed,
 # disjoint from every data set above (1, 2, 3, 101, 202, 404).
 REF_SEEDS = (501, 502, 503, 504, 505, 506, 507, 508)
+# Outlier exposure (Hendrycks et al., 2019), opt-in with --outlier-exposure and NOT used for the
+# committed model: captures that are none of the ten classes, built from in-distribution signals
+# only (never from the held-out ofdm or fhss families), which the CNN learns to answer with a flat
+# softmax. Seed used by no other data set of these models.
+OUTLIER_SEED = 605  # disjoint from REF_SEEDS
+OUTLIER_WEIGHT = 0.5
 SNR_BUCKETS = [(-10, -5), (-5, 0), (0, 5), (5, 10), (10, 15), (15, 20)]
 
 
@@ -68,6 +75,36 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
+
+
+def outlier_set(n: int, seed: int) -> np.ndarray:
+    """``n`` float32 (2, L) captures that are not any one of the ten classes, a third each:
+    two in-distribution signals summed at a frequency offset, two spliced in time, and white
+    noise band-limited to a random band; then AWGN at 0-20 dB SNR (below 0 dB they would be
+    indistinguishable from the noise class, which is in distribution)."""
+    rng = np.random.default_rng(seed)
+    signals = [c for c in CLASSES if c != "noise"]
+    a = generate_parts(n, seed=seed + 1, classes=signals).signal
+    b = generate_parts(n, seed=seed + 2, classes=signals).signal
+    t = np.arange(N_SAMPLES)[None, :]
+    kind = rng.integers(0, 3, size=n)
+    out = np.empty((n, N_SAMPLES), dtype=np.complex128)
+    mix = kind == 0
+    shift = np.exp(2j * np.pi * rng.uniform(-0.25, 0.25, size=(int(mix.sum()), 1)) * t)
+    out[mix] = a[mix] + rng.uniform(0.3, 1.0, size=(int(mix.sum()), 1)) * b[mix] * shift
+    splice = kind == 1
+    cut = rng.integers(N_SAMPLES // 4, 3 * N_SAMPLES // 4, size=(int(splice.sum()), 1))
+    out[splice] = np.where(t < cut, a[splice], b[splice])
+    band = kind == 2
+    k = int(band.sum())
+    spec = np.fft.fft(rng.standard_normal((k, N_SAMPLES)) + 1j * rng.standard_normal((k, N_SAMPLES)))
+    f = np.fft.fftfreq(N_SAMPLES)[None, :]
+    centre, width = rng.uniform(-0.3, 0.3, size=(k, 1)), rng.uniform(0.05, 0.7, size=(k, 1))
+    out[band] = np.fft.ifft(spec * (np.abs((f - centre + 0.5) % 1.0 - 0.5) < width / 2), axis=1)
+    out /= np.sqrt(np.mean(np.abs(out) ** 2, axis=1, keepdims=True))
+    noise_power = 10.0 ** (-rng.uniform(0.0, 20.0, size=(n, 1)) / 10.0)
+    out += np.sqrt(noise_power / 2) * (rng.standard_normal(out.shape) + 1j * rng.standard_normal(out.shape))
+    return np.stack([out.real, out.imag], axis=1).astype(np.float32)
 
 
 def evaluate_onnx(model_path: Path, pipe: Pipeline, test: Dataset, output_index: int) -> dict:
@@ -125,7 +162,8 @@ def write_card(folder: Path, title: str, how: list[str], res: dict, extra: dict[
         "Classify one radio capture (1024 complex IQ samples, nominal 1 MS/s) into one of ten",
         "signal types on a Raspberry Pi-class board. A reference model for edgekit's build, run",
         "and bench programs, trained on synthetic data only: not validated on real captures.",
-        'The OFDM class is kept out of training to test "unknown" detection.',
+        'The OFDM and frequency-hopping (fhss) families are kept out of training to test',
+        '"unknown" detection.',
         "",
         "## Training",
         *[f"- {h}" for h in how],
@@ -158,7 +196,7 @@ def _versions(names: list[str]) -> str:
     return ", ".join(f"{n} {version(n)}" for n in names)
 
 
-def train_cnn(n_train: int, epochs: int, out: Path) -> None:
+def train_cnn(n_train: int, epochs: int, out: Path, outlier_exposure: bool = False) -> None:
     import torch
     from torch import nn
 
@@ -185,6 +223,12 @@ def train_cnn(n_train: int, epochs: int, out: Path) -> None:
     xtr = torch.from_numpy(pipe(train.x).astype(np.float32))
     channels = int(xtr.shape[1])
     ytr = torch.from_numpy(train.y.astype(np.int64))
+    xoe = (
+        torch.from_numpy(pipe(outlier_set(n_train // 2, OUTLIER_SEED)).astype(np.float32))
+        if outlier_exposure
+        else None
+    )
+    n_oe_batch = 64
     # The first convolution runs at full rate: a strided one skips the samples that tell
     # QPSK from 8PSK at 2 samples per symbol.
     model = nn.Sequential(
@@ -213,7 +257,14 @@ def train_cnn(n_train: int, epochs: int, out: Path) -> None:
         for i in range(0, len(xtr), 128):
             idx = perm[i : i + 128]
             opt.zero_grad()
-            loss = lossf(model(xtr[idx]), ytr[idx])
+            if xoe is None:
+                loss = lossf(model(xtr[idx]), ytr[idx])
+            else:
+                oe = torch.randint(0, len(xoe), (n_oe_batch,), generator=g)
+                logits = model(torch.cat([xtr[idx], xoe[oe]]))
+                # cross-entropy to the uniform distribution on the outliers: a flat softmax there
+                flat = -(logits[len(idx) :].log_softmax(dim=1)).mean()
+                loss = lossf(logits[: len(idx)], ytr[idx]) + OUTLIER_WEIGHT * flat
             loss.backward()
             opt.step()
             sched.step()
@@ -389,11 +440,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--refs-only", action="store_true", help="train the reference models only")
     ap.add_argument("--refs-from", type=int, default=0,
                     help="skip the first K reference seeds (to split --refs over processes)")
+    ap.add_argument(
+        "--outlier-exposure",
+        action="store_true",
+        help="train the CNN with outlier exposure (not how the committed model was trained)",
+    )
+    ap.add_argument(
+        "--cnn-epochs", type=int, default=None, help="CNN epochs (default: 12; 1 with --quick)"
+    )
     args = ap.parse_args(argv)
     n_gbt, r_gbt = (2000, 20) if args.quick else (20000, 200)
+    cnn_epochs = args.cnn_epochs or (1 if args.quick else 12)
     runs: dict[str, Callable[[], None]] = {
         "cnn": lambda: train_cnn(
-            2000 if args.quick else 24000, 1 if args.quick else 12, args.out / "rfclass-cnn"
+            2000 if args.quick else 24000,
+            cnn_epochs,
+            args.out / "rfclass-cnn",
+            outlier_exposure=args.outlier_exposure,
         ),
         "gbt": lambda: train_gbt(n_gbt, r_gbt, args.out / "rfclass-gbt"),
     }

@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -563,6 +563,11 @@ def _detect_layout(
         names = [s.name for s in tfl]
         if all(s.name in names for s in onnx):
             return tuple(names.index(s.name) for s in onnx)
+        # onnx2tf renames tensors it cannot keep (an exposed intermediate such as
+        # "/23/Flatten_output_0"): then match by shape, when every shape fits exactly one tensor
+        fits = [[k for k, t in enumerate(tfl) if _relatable(o.shape, t.shape)] for o in onnx]
+        if all(len(f) == 1 for f in fits) and len({f[0] for f in fits}) == len(onnx):
+            return tuple(f[0] for f in fits)
         return tuple(range(len(onnx)))
 
     in_order = order(probe.input_spec, in_specs)
@@ -587,6 +592,15 @@ def _detect_layout(
         input_names=tuple(s.name for s in in_specs),
         output_names=tuple(s.name for s in out_specs),
     )
+
+
+def _relatable(original: Sequence[Any], converted: Sequence[Any]) -> bool:
+    """Whether ``converted`` is ``original`` up to a permutation of its axes."""
+    try:
+        detect_permutation(original, converted)
+    except ModelError:
+        return False
+    return True
 
 
 def _compare(

@@ -320,6 +320,14 @@ def _variant(v: Any, key: str, files: dict[str, Any]) -> dict[str, Any]:
     _optional(var, "ood_threshold", lambda x, k: _num(x, k), f"{key}.")
     for name in ("latency", "energy", "meta"):
         _optional(var, name, _table_or_null, f"{key}.")
+    if var.get("ood") is not None:
+        _ood(var["ood"], f"{key}.ood")
+        stats = var["ood"].get("statistics")
+        if stats is not None and stats not in extras:
+            raise BundleError(
+                f"{key}.ood.statistics: {stats!r} is not in the variant's extra_files; "
+                "the statistics the daemon loads must be listed and hashed"
+            )
     if "checks" in var:
         for i, c in enumerate(_list(var["checks"], f"{key}.checks", most=1000)):
             _table(c, f"{key}.checks[{i}]")
@@ -391,6 +399,15 @@ def _ood(v: Any, key: str) -> None:
     _optional(ood, "score", lambda x, k: _free_text(x, k, 64), f"{key}.")
     _optional(ood, "threshold", lambda x, k: _num(x, k), f"{key}.")
     _optional(ood, "target_in_distribution_accept", lambda x, k: _num(x, k, lo=0.0, hi=1.0), f"{key}.")
+    # written by the build's ood stage (edgekit.builder.stages.ood); all optional
+    _optional(ood, "temperature", lambda x, k: _num(x, k, lo=1e-6, hi=1e6), f"{key}.")
+    _optional(ood, "features_output", lambda x, k: _int(x, k, lo=0, hi=1000, null=True), f"{key}.")
+    if ood.get("statistics") is not None:
+        check_relpath(ood["statistics"], f"{key}.statistics")
+    guard = ood.get("input_guard")
+    if guard is not None:
+        for name, value in _table(guard, f"{key}.input_guard").items():
+            _num(value, f"{key}.input_guard.{name}")
 
 
 def _strings(v: Any, key: str) -> None:

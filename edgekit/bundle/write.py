@@ -91,7 +91,10 @@ def write_bundle(
                 "latency": dataclasses.asdict(v.latency) if v.latency else None,
                 "energy": dataclasses.asdict(v.energy) if v.energy else None,
                 "checks": [dataclasses.asdict(c) for c in v.checks],
-                "meta": v.meta,
+                # the variant's OOD rule (edgekit.builder.stages.ood): score, threshold,
+                # temperature, features output, statistics file, input guard
+                "ood": v.meta.get("ood"),
+                "meta": {k: val for k, val in v.meta.items() if k != "ood"},
             }
         )
     selected = result.selected
@@ -127,6 +130,8 @@ def write_bundle(
             "score": cfg.ood.score,
             "threshold": sel.accuracy.ood.threshold if sel and sel.accuracy and sel.accuracy.ood else None,
             "target_in_distribution_accept": cfg.ood.target_in_distribution_accept,
+            # the selected variant's rule, when the ood stage measured one (overrides "score")
+            **((sel.meta.get("ood") or {}) if sel else {}),
         },
         "capture": dataclasses.asdict(cfg.capture),  # what the daemon accepts from a scanner
         "reference_statistics": reference_stats,

@@ -1,4 +1,5 @@
-"""Synthetic radio captures: ten modulation classes plus an out-of-distribution one.
+"""Synthetic radio captures: ten modulation classes plus two out-of-distribution families
+(OFDM and frequency hopping).
 
 Every capture is ``N_SAMPLES`` complex baseband samples stored as ``(2, L)`` float32 (I, Q).
 The signal is normalised to unit average power over the capture *before* noise, so the
@@ -36,8 +37,10 @@ CLASSES: tuple[str, ...] = (
     "noise", "tone", "am", "fm", "bpsk", "qpsk", "8psk", "16qam", "gfsk", "chirp",
 )  # fmt: skip
 """In-distribution classes: the model's ten labels, in this order."""
-OOD_CLASSES: tuple[str, ...] = ("ofdm",)
-"""Classes kept out of training, to test that a model can say "unknown"."""
+OOD_CLASSES: tuple[str, ...] = ("ofdm", "fhss")
+"""Classes kept out of training, to test that a model can say "unknown": two families, so a
+score chosen on one can be measured on the other. New classes are only ever appended: a class's
+samples for a seed depend on the classes before it in ``ALL_CLASSES`` and never on later ones."""
 ALL_CLASSES: tuple[str, ...] = CLASSES + OOD_CLASSES
 """Every label a synthetic dataset may carry; ``Dataset.labels`` is always this tuple."""
 
@@ -100,7 +103,8 @@ def generate(
 ) -> Dataset:
     """Generate ``n`` labelled captures, deterministic for ``seed``.
 
-    ``classes`` defaults to ``CLASSES`` (in-distribution only); ``"ofdm"`` may be asked for.
+    ``classes`` defaults to ``CLASSES`` (in-distribution only); ``"ofdm"`` and ``"fhss"`` may
+    be asked for.
     Classes are balanced (round-robin, then shuffled). Per capture: SNR uniform in
     ``snr_range_db``, carrier offset uniform in ``±cfo_max_hz``, uniform random phase and, with
     probability ``multipath_prob``, a random 4-tap fading channel. ``drift`` in [0, 1] degrades
@@ -514,6 +518,22 @@ def _ofdm(m: int, length: int, rng: np.random.Generator) -> tuple[np.ndarray, in
     return np.take_along_axis(frames, start + np.arange(length)[None, :], axis=1), 0
 
 
+def _fhss(m: int, length: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """Frequency hopping: binary FSK data (8 samples per bit) on a carrier that hops among 16
+    channels across +-0.375 cycles/sample, dwelling 64, 128 or 256 samples per hop."""
+    n_ch, sps = 16, 8
+    channels = (np.arange(n_ch) - (n_ch - 1) / 2) / n_ch * 0.8
+    dwell = rng.choice(np.array([64, 128, 256]), size=(m, 1))
+    t = np.arange(length)[None, :]
+    hop = (t + rng.integers(0, 256, size=(m, 1))) // dwell  # a random hop boundary phase
+    seq = rng.integers(0, n_ch, size=(m, (length + 256) // 64 + 1))
+    carrier = channels[np.take_along_axis(seq, hop, axis=1)]
+    bits = rng.choice(np.array([-1.0, 1.0]), size=(m, length // sps + 1))
+    data = np.repeat(bits, sps, axis=1)[:, :length]
+    dev = rng.uniform(0.005, 0.02, size=(m, 1))  # FSK deviation, cycles/sample
+    return np.exp(2j * np.pi * np.cumsum(carrier + dev * data, axis=1)), sps
+
+
 _GENERATORS: dict[str, _Gen] = {
     "noise": _noise,
     "tone": _tone,
@@ -526,4 +546,5 @@ _GENERATORS: dict[str, _Gen] = {
     "gfsk": _gfsk,
     "chirp": _chirp,
     "ofdm": _ofdm,
+    "fhss": _fhss,  # appended after ofdm: earlier classes draw from the stream first
 }

@@ -793,6 +793,10 @@ def build_view(result: BuildResult, *, worst_n: int = 5) -> ReportView:
 
     at = next((i for i, s in enumerate(sections) if s.id in ("stages", "provenance")), len(sections))
     sections[at:at] = trees_sections(r)  # feature costs and truncation, before the timings
+    from edgekit.report.ood_section import ood_sections  # imports this module's blocks
+
+    at = next((i + 1 for i, s in enumerate(sections) if s.id == "ood"), len(sections))
+    sections[at:at] = ood_sections(r)  # every score and the calibration, after the summary
     from edgekit.report.privacy_section import privacy_section  # imports this module's blocks
 
     priv = privacy_section(r)

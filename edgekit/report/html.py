@@ -163,6 +163,22 @@ def report_figures(result: BuildResult) -> dict[str, str]:
             "plot-energy", svg,
             "Energy per inference with spread; hatched bars are estimated (power model), "
             "solid bars measured.")
+    cal = next((v for v in built if v.name == r.selected and v.calibration), None) or next(
+        (v for v in built if v.calibration), None
+    )
+    if cal is not None and cal.calibration is not None:
+        c = cal.calibration
+        series = {
+            f"before (ECE {c.ece_before:.3f})": tuple(c.bins_before.get(k, []) for k in
+                                                     ("confidence", "accuracy", "count")),
+            f"after, T = {c.temperature:.2f} (ECE {c.ece_after:.3f})": tuple(
+                c.bins_after.get(k, []) for k in ("confidence", "accuracy", "count")),
+        }
+        svg = plots.reliability(series, figure_id="plot-reliability")  # type: ignore[arg-type]
+        figures["calibration"] = _figure(
+            "plot-reliability", svg,
+            f"Reliability diagram of {cal.name} on the in-distribution evaluation captures, before "
+            "and after temperature scaling; marker area: captures in the bin.")
     return figures
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "label_boxes_overlap",
     "line",
     "pareto_front",
+    "reliability",
     "scatter_pareto",
 ]
 
@@ -401,3 +402,34 @@ def line(
         if title:
             ax.set_title(title)
         return _to_svg(fig, figure_id, title or f"{y_label} vs {x_label}")
+
+
+def reliability(
+    series: Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[float]]],
+    *,
+    title: str = "",
+    figure_id: str = "plot-reliability",
+) -> str:
+    """Reliability diagram: accuracy against mean confidence per confidence bin, one line per
+    series (e.g. before and after temperature scaling), marker area by the bin's count; the
+    diagonal is perfect calibration. ``series``: name -> (confidence, accuracy, count)."""
+    with _figure(figure_id, (6.4, 4.4)) as fig:
+        ax = fig.subplots()
+        ax.plot([0, 1], [0, 1], color="#888888", linewidth=1.0, linestyle="--",
+                label="perfectly calibrated")
+        if not series:
+            _empty(ax, "no data")
+        for i, (name, (conf, acc, count)) in enumerate(series.items()):
+            total = max(sum(count), 1.0)
+            sizes = [12 + 400 * c / total for c in count]
+            color = PALETTE[i % len(PALETTE)]
+            ax.plot(list(conf), list(acc), color=color, linewidth=1.2, label=name)
+            ax.scatter(list(conf), list(acc), s=sizes, color=color, alpha=0.6, zorder=3)
+        ax.set_xlim(0, 1.02)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("confidence (mean in bin)")
+        ax.set_ylabel("accuracy in bin")
+        ax.legend(frameon=False, loc="upper left")
+        if title:
+            ax.set_title(title)
+        return _to_svg(fig, figure_id, title or "reliability diagram")

@@ -5,8 +5,10 @@ validation (``signals.preprocess.Pipeline``, ``signals.scores.ood_scores``).
 
 Manifest fields read (``manifest.json``): ``name``, ``selected``, ``labels``, ``preprocess``,
 ``input.name``, ``input.shape``, ``output.index``, ``output.kind``, ``ood.score``,
-``ood.threshold``, ``variants[]`` (``name``, ``file``, ``backend_options``, ``passed``,
-``ood_threshold``, ``accuracy``, ``energy.energy_per_inference_mj``, ``latency.p50_ms``),
+``ood.threshold``, ``ood.temperature``, ``ood.features_output``, ``ood.statistics``,
+``ood.input_guard``, ``variants[]`` (``name``, ``file``, ``backend_options``, ``passed``,
+``ood_threshold``, ``ood`` (the variant's own rule, same keys as ``ood``), ``accuracy``,
+``energy.energy_per_inference_mj``, ``latency.p50_ms``),
 ``budgets.max_latency_p99_ms``, ``reference_statistics``; and two sections the build does not
 write yet: ``capture`` (see :class:`CaptureSpec`) and ``baseline`` (see ``baseline.py``).
 """
@@ -24,11 +26,12 @@ from edgekit.backends import InferenceBackend, open_backend
 from edgekit.bundle import Bundle
 from edgekit.data.synth import IQ_FULL_SCALE, N_SAMPLES, SAMPLE_RATE_HZ
 from edgekit.errors import BundleError, EdgekitError
+from edgekit.signals.ood import FEATURE_SCORES, FeatureStats, InputGuard, load_stats
 from edgekit.signals.preprocess import Pipeline
 
 # The build's own scoring function, so "unknown" means on the device exactly what validation
 # calibrated.
-from edgekit.signals.scores import ood_scores
+from edgekit.signals.scores import SCORES, ood_scores
 
 __all__ = [
     "CaptureSpec",
@@ -136,6 +139,7 @@ class Prediction:
     preprocessed: np.ndarray
     preprocess_s: float
     inference_s: float
+    guard: str | None = None  # why the input guard refused the capture ("silent", ...), if it did
 
 
 class ModelRunner:
@@ -153,7 +157,19 @@ class ModelRunner:
         output_kind: str,
         ood_score: str,
         ood_threshold: float | None,
+        temperature: float = 1.0,
+        features_index: int | None = None,
+        stats: FeatureStats | None = None,
+        guard: InputGuard | None = None,
     ) -> None:
+        if ood_score not in SCORES:
+            raise BundleError(f"{name}: OOD score {ood_score!r} is unknown; accepted: {', '.join(SCORES)}")
+        if ood_score in FEATURE_SCORES and (stats is None or features_index is None):
+            raise BundleError(
+                f"{name}: OOD score {ood_score!r} needs the features output and its statistics file"
+            )
+        if not (math.isfinite(temperature) and temperature > 0):
+            raise BundleError(f"{name}: temperature must be a number > 0, got {temperature!r}")
         self.name = name
         self.backend = backend
         self.pipeline = pipeline
@@ -163,25 +179,45 @@ class ModelRunner:
         self.output_kind = output_kind
         self.ood_score = ood_score
         self.ood_threshold = ood_threshold
+        self.temperature = temperature
+        self.features_index = features_index if ood_score in FEATURE_SCORES else None
+        self.stats = stats
+        self.guard = guard
 
     def predict(self, x: np.ndarray) -> Prediction:
         """Preprocess and run one capture ``(1, 2, L)``; raises on any failure of the model."""
         t0 = time.perf_counter()
+        # The input guard runs in front: its verdict overrides the score. The model still runs,
+        # so the journal keeps what it would have answered.
+        refused = self.guard.reasons(x)[0] if self.guard is not None else None
         xp = self.pipeline(x)
         t1 = time.perf_counter()
-        if self.output_index == 0:
+        feats = None
+        if self.output_index == 0 and self.features_index is None:
             scores = self.backend.run(xp)
         else:
-            scores = self.backend.run_all({self.input_name: xp})[self.output_index]
+            outs = self.backend.run_all({self.input_name: xp})
+            scores = outs[self.output_index]
+            if self.features_index is not None:
+                feats = np.asarray(outs[self.features_index])
         t2 = time.perf_counter()
-        conf, score = ood_scores(np.asarray(scores), self.ood_score, self.output_kind)
+        conf, score = ood_scores(
+            np.asarray(scores),
+            self.ood_score,
+            self.output_kind,
+            temperature=self.temperature,
+            features=feats,
+            stats=self.stats,
+        )
         row = np.asarray(scores)[0]
         if not np.all(np.isfinite(row)):
             raise FloatingPointError(f"{self.name}: the model returned non-finite scores")
         label = int(np.argmax(row))
         threshold = self.ood_threshold
-        unknown = threshold is not None and bool(score[0] < threshold)
-        return Prediction(label, float(conf[0]), float(score[0]), unknown, xp, t1 - t0, t2 - t1)
+        unknown = refused is not None or (threshold is not None and bool(score[0] < threshold))
+        return Prediction(
+            label, float(conf[0]), float(score[0]), unknown, xp, t1 - t0, t2 - t1, refused
+        )
 
     def close(self) -> None:
         self.backend.close()
@@ -197,10 +233,16 @@ def load_runner(
     manifest = bundle.manifest
     variant = bundle.variant(variant_name)
     out_index, out_kind = output_spec(manifest)
-    ood = manifest.get("ood") or {}
+    # the variant's own rule (written by the build's ood stage), else the bundle-wide one
+    ood = variant.get("ood") or manifest.get("ood") or {}
     threshold = variant.get("ood_threshold")
     if threshold is None:
         threshold = ood.get("threshold")
+    stats_rel = ood.get("statistics")
+    # listed, inside the bundle and hash-checked, right before loading
+    stats = load_stats(bundle.file_path(stats_rel)) if stats_rel else None
+    guard = InputGuard.from_manifest(ood.get("input_guard"), f"{bundle.root}: manifest ood.input_guard")
+    fidx = ood.get("features_output")
     labels = manifest.get("labels")
     if not isinstance(labels, list) or not labels:
         raise BundleError(f"{bundle.root}: manifest labels: expected a non-empty list")
@@ -221,4 +263,8 @@ def load_runner(
         output_kind=out_kind,
         ood_score=str(ood.get("score", "max_softmax")),
         ood_threshold=None if threshold is None else float(threshold),
+        temperature=float(ood.get("temperature") or 1.0),
+        features_index=None if fidx is None else int(fidx),
+        stats=stats,
+        guard=guard,
     )

@@ -1,12 +1,24 @@
 """Model outputs to confidence and out-of-distribution scores, shared by the build (which
-calibrates the OOD threshold on them) and the daemon (which applies it) so both compute the
-same numbers. Pure numpy."""
+calibrates the OOD threshold on them) and the daemon (which applies them) so both compute the
+same numbers. Pure numpy.
+
+Every score is "higher means more in-distribution": ``max_softmax``, ``energy`` (from the class
+scores) and the feature-space ``mahalanobis`` and ``knn`` (``signals.ood``, from the penultimate
+features). The confidence is the top softmax probability after temperature scaling
+(``signals.calibration``).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ood_scores", "softmax"]
+from edgekit.signals.ood import FEATURE_SCORES, FeatureStats
+
+__all__ = ["LOGIT_SCORES", "SCORES", "ood_scores", "softmax"]
+
+LOGIT_SCORES = ("max_softmax", "energy")
+SCORES = LOGIT_SCORES + FEATURE_SCORES
+"""Every OOD score edgekit knows, in the order the build measures them."""
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -18,23 +30,43 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return out
 
 
-def ood_scores(scores: np.ndarray, kind: str, output: str) -> tuple[np.ndarray, np.ndarray]:
+def ood_scores(
+    scores: np.ndarray,
+    kind: str,
+    output: str,
+    *,
+    temperature: float = 1.0,
+    features: np.ndarray | None = None,
+    stats: FeatureStats | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """(confidence in [0, 1], OOD score where higher means more in-distribution).
 
-    ``max_softmax``: the top softmax probability. ``energy``: the negative free energy
-    ``logsumexp(logits)`` (Liu et al., 2020); from probabilities it falls back to log-probabilities.
+    ``max_softmax``: the top softmax probability (of the tempered logits). ``energy``: the
+    negative free energy ``T logsumexp(logits / T)`` (Liu et al., 2020); from probabilities the
+    logits are the log-probabilities. ``mahalanobis`` and ``knn`` need ``features`` and the
+    fitted ``stats``.
     """
     s = np.asarray(scores, dtype=np.float64)
     if output == "probabilities":
         probs = s / np.clip(s.sum(axis=1, keepdims=True), 1e-12, None)
         logits = np.log(np.clip(probs, 1e-12, None))
     else:
-        probs = softmax(s)
         logits = s
-    conf = probs.max(axis=1)
+    t = float(temperature)
+    if not np.isfinite(t) or t <= 0:
+        raise ValueError(f"temperature must be a number > 0, got {temperature!r}")
+    tempered = softmax(logits / t) if (t != 1.0 or output != "probabilities") else probs
+    conf = tempered.max(axis=1)
     if kind == "energy":
-        m = logits.max(axis=1, keepdims=True)
-        score = m[:, 0] + np.log(np.exp(logits - m).sum(axis=1))
-    else:
+        z = logits / t
+        m = z.max(axis=1, keepdims=True)
+        score = t * (m[:, 0] + np.log(np.exp(z - m).sum(axis=1)))
+    elif kind in FEATURE_SCORES:
+        if features is None or stats is None:
+            raise ValueError(f"the {kind} score needs the penultimate features and fitted stats")
+        score = stats.score(kind, features)
+    elif kind == "max_softmax":
         score = conf
+    else:
+        raise ValueError(f"unknown OOD score {kind!r}; accepted: {', '.join(SCORES)}")
     return conf, score

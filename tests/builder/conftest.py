@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -13,7 +14,8 @@ def reference_config(tmp: Path, *, eval_n: int, runs: int, **replace: str) -> Pa
     ``eval_n`` evaluation captures, ``runs`` timed runs, and each ``old=new`` text replacement."""
     text = (REF / "edgekit.toml").read_text()
     text = text.replace('path = "model.onnx"', f'path = "{REF / "model.onnx"}"')
-    text = text.replace("n=3000", f"n={eval_n}").replace("runs = 200", f"runs = {runs}")
+    text = re.sub(r'(evaluation = "synthetic:rf\?n=)\d+', rf"\g<1>{eval_n}", text)
+    text = text.replace("runs = 200", f"runs = {runs}")
     for old, new in replace.items():
         if old not in text:
             raise KeyError(f"{old!r} is not in the reference config")

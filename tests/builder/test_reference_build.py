@@ -17,7 +17,9 @@ from .conftest import reference_config
 
 
 def _config(tmp: Path, **replace: str) -> Path:
-    return reference_config(tmp, eval_n=1200, runs=50, **replace)
+    # 1,000 calibration captures keep the ood stage's fit short (the reference config has 3,000)
+    small = {"n=3000&seed=101": "n=1000&seed=101"}
+    return reference_config(tmp, eval_n=1200, runs=50, **{**small, **replace})
 
 
 @pytest.fixture(scope="module")
@@ -153,3 +155,36 @@ def test_reference_build_carries_context_discoveries_and_scenarios(built: tuple[
     md = (out / "report.md").read_text()
     for title in ("### Scenarios", "### Discovered weak slices", "### Results with context"):
         assert title in md
+
+
+@pytest.mark.converter
+def test_every_variant_carries_the_features_and_the_daemon_applies_the_rule(
+    built: tuple[int, Path, dict], tmp_path: Path
+) -> None:
+    """The penultimate output survives quantisation and onnx2tf: every variant, TFLite included,
+    measures the feature scores, with figures close to fp32's; the shipped rule loads as written."""
+    from edgekit.data.synth import generate
+    from edgekit.runtime.model import load_runner
+
+    _, out, report = built
+    rows = {
+        v["name"]: {r["score"]: r for r in v["ood_report"]["rows"]} for v in report["variants"]
+    }
+    assert set(rows) == {v["name"] for v in report["variants"]} and len(rows) == 7
+    for name, by_score in rows.items():
+        for score in ("mahalanobis", "knn"):
+            assert by_score[score]["available"], (name, score)
+            # same captures, same statistics recipe: int8 features move AUROC by a little only
+            assert abs(by_score[score]["auroc"] - rows["onnx-fp32"][score]["auroc"]) < 0.05, name
+    b = load_bundle(out / "bundle")
+    rule = b.manifest["ood"]
+    assert rule["temperature"] > 0 and rule["input_guard"]["rms_low"] > 0
+    runner = load_runner(b, None, threads=1)
+    try:
+        assert runner.ood_score == rule["score"] and runner.temperature == rule["temperature"]
+        x = generate(1, seed=5).x
+        p = runner.predict(x)
+        assert 0 < p.confidence <= 1 and p.guard is None
+        assert runner.predict(x * 0.0).guard == "silent"
+    finally:
+        runner.close()

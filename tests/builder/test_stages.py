@@ -28,7 +28,8 @@ def _run(tmp: Path, names: list[str]) -> Run:
 
 def test_stage_order() -> None:
     assert [s.__name__ for s in STAGES] == [
-        "load", "build_variants", "validate", "insight", "profile", "audit", "judge", "bundle", "report"
+        "load", "features", "build_variants", "validate", "ood", "insight", "profile", "audit",
+        "judge", "bundle", "report",
     ]
 
 

@@ -24,8 +24,11 @@ def test_class_tuples_are_the_contract():
     assert CLASSES == (
         "noise", "tone", "am", "fm", "bpsk", "qpsk", "8psk", "16qam", "gfsk", "chirp",
     )  # fmt: skip
-    assert synth.OOD_CLASSES == ("ofdm",)
-    assert len(ALL_CLASSES) == 11 and ALL_CLASSES[:10] == CLASSES and ALL_CLASSES[10] == "ofdm"
+    assert synth.OOD_CLASSES == ("ofdm", "fhss")
+    assert len(ALL_CLASSES) == 12 and ALL_CLASSES[:10] == CLASSES and ALL_CLASSES[10:] == (
+        "ofdm",
+        "fhss",
+    )
 
 
 def test_shapes_dtypes_and_meta_columns():

@@ -111,10 +111,15 @@ class Run:
     ref_scores: np.ndarray | None = None
     ref_acc: float | None = None
     ref_pred: np.ndarray | None = None
+    # features (the penultimate tensor exposed as an extra output; None: not available)
+    features_tensor: str | None = None
+    features_index: int | None = None
     # optimise / quantise / export
     ctx: BuildContext | None = None
     results: list[VariantResult] = field(default_factory=list)
     scores: dict[str, np.ndarray] = field(default_factory=dict)  # validate: each variant's outputs
+    # ood: each variant's chosen score accepts (True) or calls unknown each evaluation row
+    accepted: dict[str, np.ndarray] = field(default_factory=dict)
     backend_opts: dict[str, dict[str, Any]] = field(default_factory=dict)
     stopped_by: str | None = None  # the variant whose failure stopped the build (no --keep-going)
     # judge

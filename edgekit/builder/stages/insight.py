@@ -61,9 +61,14 @@ def insight(run: Run) -> Run:
             pred = np.asarray(s).argmax(axis=1)
             correct = pred == ev.y  # y is -1 on out-of-distribution rows: never correct
             if cfg.context.enabled:
+                accepted = run.accepted.get(vr.name)
                 ood = vr.accuracy.ood
-                _conf, oscore = metrics.ood_scores(s, cfg.ood.score, cfg.model.output)
-                accepted = oscore >= ood.threshold if ood is not None else np.ones(len(pred), bool)
+                if accepted is None and ood is not None:  # no ood stage figures: a logit score
+                    kind = cfg.ood.score if cfg.ood.score in ("max_softmax", "energy") else "max_softmax"
+                    _conf, oscore = metrics.ood_scores(s, kind, cfg.model.output)
+                    accepted = oscore >= ood.threshold
+                if accepted is None:
+                    accepted = np.ones(len(pred), bool)
                 vr.context = context_table(
                     pred=pred, correct=correct, accepted=accepted, labels=run.labels,
                     conditions=conditions, edges=edges, confidence=cfg.context.confidence,

@@ -18,7 +18,11 @@ __all__ = ["bundle", "report"]
 
 
 def _reference_statistics(
-    ds: Dataset | None, ev: EvalData | None, ref_scores: np.ndarray | None, cfg: BuildConfig
+    ds: Dataset | None,
+    ev: EvalData | None,
+    ref_scores: np.ndarray | None,
+    cfg: BuildConfig,
+    temperature: float = 1.0,
 ) -> dict[str, Any]:
     """Statistics of the inputs and outputs the model was validated on, for drift monitoring."""
     if ds is None:
@@ -37,7 +41,10 @@ def _reference_statistics(
         },
     }
     if ev is not None and ref_scores is not None:
-        conf, _ = metrics.ood_scores(ref_scores[ev.in_dist], cfg.ood.score, cfg.model.output)
+        # the confidence the daemon reports: tempered like the shipped variant's
+        conf, _ = metrics.ood_scores(
+            ref_scores[ev.in_dist], "max_softmax", cfg.model.output, temperature=temperature
+        )
         pred = ref_scores[ev.in_dist].argmax(axis=1)
         n_classes = ref_scores.shape[1]
         stats["prediction_distribution"] = (
@@ -54,7 +61,11 @@ def bundle(run: Run) -> Run:
     cfg, result = run.cfg, run.need(run.result, "result")
     prepared, staging = run.need(run.prepared, "prepared"), run.staging
     with run.timer.stage("bundle") as d:
-        ref_stats = _reference_statistics(run.eval_ds or run.cal_ds, run.ev, run.ref_scores, cfg)
+        sel = next((v for v in run.built if v.name == result.selected), None)
+        temp = sel.calibration.temperature if sel and sel.calibration else 1.0
+        ref_stats = _reference_statistics(
+            run.eval_ds or run.cal_ds, run.ev, run.ref_scores, cfg, temp
+        )
         ev = run.ev
         ref_stats.update(
             drift_reference(ev.x if ev else None, run.ref_scores, ev.in_dist if ev else None, cfg)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from edgekit.builder import metrics
 from edgekit.builder.stages.context import Run
 from edgekit.builder.stages.scoring import score_file
+from edgekit.signals.scores import LOGIT_SCORES
 
 __all__ = ["validate"]
 
@@ -17,6 +18,9 @@ def validate(run: Run) -> Run:
         if ev is None or ref_scores is None:
             d.append("no evaluation data: accuracy not evaluated")
             return run
+        # "auto" and the feature scores are measured by the ood stage, which replaces this
+        # max-softmax threshold; a logit score configured as such is calibrated here as before.
+        kind = cfg.ood.score if cfg.ood.score in LOGIT_SCORES else "max_softmax"
         for vr in run.built:
             s = score_file(
                 run.staging / vr.path,
@@ -27,12 +31,12 @@ def validate(run: Run) -> Run:
                 run.backend_opts[vr.name],
             )
             run.scores[vr.name] = s  # for the insight stage (context, discovery, scenarios)
-            _conf, oscore = metrics.ood_scores(s, cfg.ood.score, cfg.model.output)
+            _conf, oscore = metrics.ood_scores(s, kind, cfg.model.output)
             ood = metrics.calibrate_ood(
                 oscore,
                 ev.in_dist,
                 ev.ood,
-                kind=cfg.ood.score,
+                kind=kind,
                 target_accept=cfg.ood.target_in_distribution_accept,
                 ood_classes=cfg.data.ood_classes,
             )
