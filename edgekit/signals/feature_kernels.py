@@ -17,6 +17,8 @@ the output is cleaned to zeros at the end as before.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -38,7 +40,20 @@ __all__ = [
 ]
 # (the *_into variants fill caller-owned arrays: the fused pass allocates its scratch once)
 
-_jit = njit(cache=True, nogil=True, error_model="numpy")
+_OPTIONS: dict[str, Any] = {"nogil": True, "error_model": "numpy"}
+
+
+def _jit(fn: Callable[..., Any]) -> Any:
+    """``numba.njit`` with the on-disk cache: beside this file, else numba's per-user folder.
+
+    Where neither is writable (a read-only install run by a user without a home), numba refuses
+    to cache at all; the kernels are then compiled in memory at every start instead of failing.
+    ``NUMBA_CACHE_DIR`` names another folder.
+    """
+    try:
+        return njit(cache=True, **_OPTIONS)(fn)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return njit(cache=False, **_OPTIONS)(fn)
 _EPS = 1e-12
 _BLK = 16  # block length for the smoothed instantaneous frequency
 _INV_2PI = 1.0 / (2.0 * math.pi)
