@@ -29,6 +29,7 @@ __all__ = [
     "envelope",
     "if_fit",
     "inst_freq",
+    "kernel",
     "kurtosis",
     "line_fractions",
     "mean",
@@ -43,7 +44,7 @@ __all__ = [
 _OPTIONS: dict[str, Any] = {"nogil": True, "error_model": "numpy"}
 
 
-def _jit(fn: Callable[..., Any]) -> Any:
+def kernel(fn: Callable[..., Any]) -> Any:
     """``numba.njit`` with the on-disk cache: beside this file, else numba's per-user folder.
 
     Where neither is writable (a read-only install run by a user without a home), numba refuses
@@ -62,7 +63,7 @@ _INV_2PI = 1.0 / (2.0 * math.pi)
 # ---- the capture and its spectra ----------------------------------------------------------------
 
 
-@_jit
+@kernel
 def normalise_into(xi, z):  # type: ignore[no-untyped-def]
     """``z`` = the (2, L) float32 capture as complex64, scaled to unit mean power."""
     n = xi.shape[1]
@@ -74,14 +75,14 @@ def normalise_into(xi, z):  # type: ignore[no-untyped-def]
         z[k] = complex(xi[0, k] * scale, xi[1, k] * scale)
 
 
-@_jit
+@kernel
 def normalise(xi):  # type: ignore[no-untyped-def]
     z = np.empty(xi.shape[1], np.complex64)
     normalise_into(xi, z)
     return z
 
 
-@_jit
+@kernel
 def fill_segments(z, hann, segs):  # type: ignore[no-untyped-def]
     """Hann-windowed Welch segments (n_seg, seg) of ``z``, ready for one batched FFT."""
     n_seg, seg = segs.shape
@@ -90,7 +91,7 @@ def fill_segments(z, hann, segs):  # type: ignore[no-untyped-def]
             segs[s, k] = z[s * seg + k] * hann[k]
 
 
-@_jit
+@kernel
 def fill_lines(z, stack):  # type: ignore[no-untyped-def]
     """z, z**2, z**4, z**8 zero-padded to 2L (halves the scalloping loss of off-bin lines)."""
     n = z.shape[0]
@@ -103,7 +104,7 @@ def fill_lines(z, stack):  # type: ignore[no-untyped-def]
         stack[r, n:] = 0
 
 
-@_jit
+@kernel
 def psd_into(fs, out):  # type: ignore[no-untyped-def]
     """Welch PSD from the segments' FFT (unshifted bin order), + eps so its log is finite."""
     n_seg, seg = fs.shape
@@ -115,14 +116,14 @@ def psd_into(fs, out):  # type: ignore[no-untyped-def]
         out[k] = acc / n_seg + _EPS
 
 
-@_jit
+@kernel
 def psd(fs):  # type: ignore[no-untyped-def]
     out = np.empty(fs.shape[1], np.float32)
     psd_into(fs, out)
     return out
 
 
-@_jit
+@kernel
 def psd_p(psd):  # type: ignore[no-untyped-def]
     """The PSD as a distribution over bins (float64)."""
     total = 0.0
@@ -131,7 +132,7 @@ def psd_p(psd):  # type: ignore[no-untyped-def]
     return psd.astype(np.float64) / total
 
 
-@_jit
+@kernel
 def line_fractions(fl, a2):  # type: ignore[no-untyped-def]
     """Strongest spectral line of z**k, k = 1, 2, 4, 8, as a fraction of energy: shape (4,).
 
@@ -162,7 +163,7 @@ def line_fractions(fl, a2):  # type: ignore[no-untyped-def]
 # ---- envelope, moments, instantaneous frequency ------------------------------------------------
 
 
-@_jit
+@kernel
 def envelope_into(z, env, a2):  # type: ignore[no-untyped-def]
     for k in range(z.shape[0]):
         p = z[k].real * z[k].real + z[k].imag * z[k].imag
@@ -170,7 +171,7 @@ def envelope_into(z, env, a2):  # type: ignore[no-untyped-def]
         env[k] = math.sqrt(p)
 
 
-@_jit
+@kernel
 def envelope(z):  # type: ignore[no-untyped-def]
     """(|z|, |z|**2) as float32 arrays."""
     env = np.empty(z.shape[0], np.float32)
@@ -179,7 +180,7 @@ def envelope(z):  # type: ignore[no-untyped-def]
     return env, a2
 
 
-@_jit
+@kernel
 def moments(z):  # type: ignore[no-untyped-def]
     """(M20, M21, M40, M41, M42, M63) of ``z`` in one pass, complex128 / float64."""
     m20 = m40 = m41 = 0j
@@ -198,7 +199,7 @@ def moments(z):  # type: ignore[no-untyped-def]
     return m20 / n, m21 / n, m40 / n, m41 / n, m42 / n, m63 / n
 
 
-@_jit
+@kernel
 def mean(v):  # type: ignore[no-untyped-def]
     acc = 0.0
     for x in v:
@@ -206,7 +207,7 @@ def mean(v):  # type: ignore[no-untyped-def]
     return acc / v.shape[0]
 
 
-@_jit
+@kernel
 def centred_var(v, mu):  # type: ignore[no-untyped-def]
     acc = 0.0
     for x in v:
@@ -215,7 +216,7 @@ def centred_var(v, mu):  # type: ignore[no-untyped-def]
     return acc / v.shape[0]
 
 
-@_jit
+@kernel
 def kurtosis(v, mu, var):  # type: ignore[no-untyped-def]
     acc = 0.0
     for x in v:
@@ -224,7 +225,7 @@ def kurtosis(v, mu, var):  # type: ignore[no-untyped-def]
     return acc / v.shape[0] / max(var * var, _EPS)
 
 
-@_jit
+@kernel
 def inst_into(z, inst):  # type: ignore[no-untyped-def]
     """IF in cycles/sample: the phase of the lag-1 product z[n] conj(z[n-1])."""
     for k in range(inst.shape[0]):
@@ -232,14 +233,14 @@ def inst_into(z, inst):  # type: ignore[no-untyped-def]
         inst[k] = math.atan2(p.imag, p.real) * _INV_2PI
 
 
-@_jit
+@kernel
 def inst_freq(z):  # type: ignore[no-untyped-def]
     inst = np.empty(z.shape[0] - 1, np.float32)
     inst_into(z, inst)
     return inst
 
 
-@_jit
+@kernel
 def if_fit(z):  # type: ignore[no-untyped-def]
     """(R^2, |slope| over the capture) of a line through the block-smoothed IF.
 
@@ -273,7 +274,7 @@ def if_fit(z):  # type: ignore[no-untyped-def]
     return min(max(r2, 0.0), 1.0), abs(slope) * n_blk
 
 
-@_jit
+@kernel
 def acf(zc, energy, lag):  # type: ignore[no-untyped-def]
     """|normalised autocorrelation| of the centred capture at ``lag``."""
     acc = 0j
@@ -282,7 +283,7 @@ def acf(zc, energy, lag):  # type: ignore[no-untyped-def]
     return abs(acc) / energy
 
 
-@_jit
+@kernel
 def centre_into(z, zc):  # type: ignore[no-untyped-def]
     """``zc`` = z minus its mean; returns its energy (floored at eps)."""
     mu = 0j
@@ -297,7 +298,7 @@ def centre_into(z, zc):  # type: ignore[no-untyped-def]
     return max(energy, _EPS)
 
 
-@_jit
+@kernel
 def prepare(x, hann, z, segs, stack):  # type: ignore[no-untyped-def]
     """The fused pass's first half, for a batch: normalised captures and both FFTs' inputs."""
     for i in range(x.shape[0]):

@@ -10,11 +10,12 @@ cumulants of z**2 and z**4 do not).
 The computation is a small graph: named *intermediates* (the normalised capture, the Welch PSD,
 the envelope, the moments, the IF, the spectral lines of z**k from one batched FFT, ...) computed
 once and shared, and one short formula per feature on top. The loops are compiled by numba
-(:mod:`edgekit.signals.feature_kernels`): at one capture, numpy's per-call dispatch was most of
-the cost. :func:`extract_features` runs the graph fused, one compiled pass per batch around two
-``scipy.fft`` calls; :func:`compute_graph` runs it one step at a time on one capture, which is
-what :mod:`edgekit.signals.feature_cost` times. Both call the same kernels and formulas. The same
-code runs in training, in the build and on the device (preprocessing op ``features``).
+(:mod:`edgekit.signals.feature_kernels` for the intermediates,
+:mod:`edgekit.signals.feature_formulas` for the features): at one capture, numpy's per-call
+dispatch was most of the cost. :func:`extract_features` runs the graph fused, one compiled pass
+per batch around two ``scipy.fft`` calls; :func:`compute_graph` runs it one step at a time on
+one capture, which is what :mod:`edgekit.signals.feature_cost` times. Both call the same kernels
+and formulas. The same code runs in training, in the build and on the device (preprocessing op ``features``).
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from typing import Any
 import numpy as np
 import scipy.fft
 
+from edgekit.signals import feature_formulas as fm
 from edgekit.signals import feature_kernels as k
-from edgekit.signals.feature_kernels import _jit
 
 __all__ = [
     "FEATURES",
@@ -78,132 +79,6 @@ def _fft(a: np.ndarray) -> np.ndarray:
     return out
 
 
-# ---- the formulas (scalars from intermediates), compiled; shared by both paths ----------------
-
-
-@_jit
-def spec_flatness(psd, psd_mean):  # type: ignore[no-untyped-def]
-    """Geometric over arithmetic mean of the PSD: 1 for white noise."""
-    acc = 0.0
-    for v in psd:
-        acc += math.log(v)
-    return math.exp(acc / psd.shape[0]) / psd_mean
-
-
-@_jit
-def spec_peak_to_avg_db(psd, psd_mean):  # type: ignore[no-untyped-def]
-    return 10.0 * math.log10(psd.max() / psd_mean)
-
-
-@_jit
-def spec_occupied(p):  # type: ignore[no-untyped-def]
-    """Fraction of bins holding 90 % of the power, the largest first."""
-    s = np.sort(p)
-    acc = 0.0
-    count = 0
-    for j in range(s.shape[0] - 1, -1, -1):
-        acc += s[j]
-        if acc >= 0.9:
-            break
-        count += 1
-    return (count + 1) / s.shape[0]
-
-
-@_jit
-def spec_centroid(p, freqs):  # type: ignore[no-untyped-def]
-    acc = 0.0
-    for j in range(p.shape[0]):
-        acc += p[j] * freqs[j]
-    return acc
-
-
-@_jit
-def spec_spread(p, freqs, centroid):  # type: ignore[no-untyped-def]
-    acc = 0.0
-    for j in range(p.shape[0]):
-        d = freqs[j] - centroid
-        acc += p[j] * d * d
-    return math.sqrt(acc)
-
-
-@_jit
-def spec_entropy(p):  # type: ignore[no-untyped-def]
-    acc = 0.0
-    for v in p:
-        acc -= v * math.log(v)
-    return acc / math.log(p.shape[0])
-
-
-@_jit
-def cum_c63(mom):  # type: ignore[no-untyped-def]
-    # conj(z)^3 z = conj(z^2) |z|^2, whose mean is conj(M41): the reference's M41c term is M41.
-    m20, m21, _, m41, m42, m63 = mom
-    c63 = m63 - 6 * (m20 * m41).real - 9 * m42 * m21 + 18 * abs(m20) ** 2 * m21
-    return abs(c63 + 12 * m21**3)
-
-
-@_jit
-def env_sigma_aa(env, env_mean):  # type: ignore[no-untyped-def]
-    """Std of |centred normalised amplitude| (Nandi & Azzouz), two passes."""
-    scale = 1.0 / max(env_mean, _EPS)
-    acc = 0.0
-    for v in env:
-        acc += abs(v * scale - 1.0)
-    mu = acc / env.shape[0]
-    acc = 0.0
-    for v in env:
-        d = abs(v * scale - 1.0) - mu
-        acc += d * d
-    return math.sqrt(acc / env.shape[0])
-
-
-@_jit
-def env_papr_db(a2, m21):  # type: ignore[no-untyped-def]
-    return 10.0 * math.log10(max(a2.max(), _EPS) / max(m21, _EPS))
-
-
-@_jit
-def if_abs_dev(inst):  # type: ignore[no-untyped-def]
-    """Mean |IF - median IF|: a spread that ignores the wild IF of amplitude nulls."""
-    med = np.median(inst)
-    acc = 0.0
-    for v in inst:
-        acc += abs(v - med)
-    return acc / inst.shape[0]
-
-
-@_jit
-def phase_resid_std(inst):  # type: ignore[no-untyped-def]
-    """Std of the unwrapped phase about its best line, rad.
-
-    The unwrapped phase is the running sum of the wrapped lag-1 phase steps (what ``np.unwrap``
-    computes), so it reuses the IF; float64, as it grows to thousands of radians under an offset.
-    """
-    n = inst.shape[0] + 1  # the phase starts at 0, then one running sum per step
-    half = (n - 1) / 2
-    phase = s_p = s_tp = stt = 0.0
-    for j in range(n):
-        if j:
-            phase += inst[j - 1]
-        t = j - half
-        s_p += phase
-        s_tp += t * phase
-        stt += t * t
-    mu, slope = s_p / n, s_tp / stt
-    phase = acc = 0.0
-    for j in range(n):
-        if j:
-            phase += inst[j - 1]
-        r = phase - mu - slope * (j - half)
-        acc += r * r
-    return math.sqrt(acc / n) * 2 * math.pi
-
-
-@_jit
-def log_ratio(hi, lo):  # type: ignore[no-untyped-def]
-    return math.log10((hi + 1e-6) / (lo + 1e-6))
-
-
 # ---- the graph, one step at a time on one capture (for the cost table) -------------------------
 
 
@@ -229,7 +104,7 @@ INTERMEDIATES: tuple[Step, ...] = (
     Step("psd", ("z",), _g_psd),  # Hann segments, one FFT, power averaged
     Step("psd_p", ("psd",), lambda c: k.psd_p(c["psd"])),
     Step("psd_mean", ("psd",), lambda c: k.mean(c["psd"])),
-    Step("centroid", ("psd_p",), lambda c: spec_centroid(c["psd_p"], _fftfreq(len(c["psd_p"])))),
+    Step("centroid", ("psd_p",), lambda c: fm.spec_centroid(c["psd_p"], _fftfreq(len(c["psd_p"])))),
     Step("env", ("z",), lambda c: k.envelope(c["z"])),  # (|z|, |z|**2)
     Step("moments", ("z",), lambda c: k.moments(c["z"])),  # M20, M21, M40, M41, M42, M63
     Step("env_mean", ("env",), lambda c: k.mean(c["env"][0])),
@@ -250,18 +125,18 @@ def _centred(z: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 FEATURES: tuple[Step, ...] = (
-    Step("spec_flatness", ("psd", "psd_mean"), lambda c: spec_flatness(c["psd"], c["psd_mean"])),
+    Step("spec_flatness", ("psd", "psd_mean"), lambda c: fm.spec_flatness(c["psd"], c["psd_mean"])),
     Step(  # tallest PSD bin over the mean, dB
-        "spec_peak_to_avg_db", ("psd", "psd_mean"), lambda c: spec_peak_to_avg_db(c["psd"], c["psd_mean"])
+        "spec_peak_to_avg_db", ("psd", "psd_mean"), lambda c: fm.spec_peak_to_avg_db(c["psd"], c["psd_mean"])
     ),
-    Step("spec_occupied_bw_frac", ("psd_p",), lambda c: spec_occupied(c["psd_p"])),
+    Step("spec_occupied_bw_frac", ("psd_p",), lambda c: fm.spec_occupied(c["psd_p"])),
     Step("spec_centroid", ("centroid",), lambda c: c["centroid"]),  # cycles/sample
     Step(  # cycles/sample
         "spec_spread",
         ("psd_p", "centroid"),
-        lambda c: spec_spread(c["psd_p"], _fftfreq(len(c["psd_p"])), c["centroid"]),
+        lambda c: fm.spec_spread(c["psd_p"], _fftfreq(len(c["psd_p"])), c["centroid"]),
     ),
-    Step("spec_entropy", ("psd_p",), lambda c: spec_entropy(c["psd_p"])),  # normalised Shannon
+    Step("spec_entropy", ("psd_p",), lambda c: fm.spec_entropy(c["psd_p"])),  # normalised Shannon
     Step("cum_c20", ("moments",), lambda c: abs(c["moments"][0])),  # |C20|
     Step("cum_c40", ("moments",), lambda c: abs(c["moments"][2] - 3 * c["moments"][0] ** 2)),
     Step(  # |C41|
@@ -272,7 +147,7 @@ FEATURES: tuple[Step, ...] = (
         ("moments",),
         lambda c: c["moments"][4] - abs(c["moments"][0]) ** 2 - 2 * c["moments"][1] ** 2,
     ),
-    Step("cum_c63", ("moments",), lambda c: cum_c63(c["moments"])),  # |C63|
+    Step("cum_c63", ("moments",), lambda c: fm.cum_c63(c["moments"])),  # |C63|
     Step("env_mean", ("env_mean",), lambda c: c["env_mean"]),  # mean of |z|
     Step("env_std", ("env_var",), lambda c: math.sqrt(c["env_var"])),  # std of |z|
     Step(
@@ -280,24 +155,24 @@ FEATURES: tuple[Step, ...] = (
         ("env", "env_mean", "env_var"),
         lambda c: k.kurtosis(c["env"][0], c["env_mean"], c["env_var"]),
     ),
-    Step("env_sigma_aa", ("env", "env_mean"), lambda c: env_sigma_aa(c["env"][0], c["env_mean"])),
-    Step("env_papr_db", ("env", "moments"), lambda c: env_papr_db(c["env"][1], c["moments"][1])),
+    Step("env_sigma_aa", ("env", "env_mean"), lambda c: fm.env_sigma_aa(c["env"][0], c["env_mean"])),
+    Step("env_papr_db", ("env", "moments"), lambda c: fm.env_papr_db(c["env"][1], c["moments"][1])),
     Step("if_std", ("inst_var",), lambda c: math.sqrt(c["inst_var"])),  # cycles/sample
     Step(
         "if_kurtosis",
         ("inst", "inst_mean", "inst_var"),
         lambda c: k.kurtosis(c["inst"], c["inst_mean"], c["inst_var"]),
     ),
-    Step("if_abs_dev", ("inst",), lambda c: if_abs_dev(c["inst"])),  # mean |IF - median IF|
+    Step("if_abs_dev", ("inst",), lambda c: fm.if_abs_dev(c["inst"])),  # mean |IF - median IF|
     Step("if_trend_r2", ("if_fit",), lambda c: c["if_fit"][0]),  # chirps -> 1
     Step("if_trend_slope", ("if_fit",), lambda c: c["if_fit"][1]),  # cycles/sample over capture
-    Step("phase_resid_std", ("inst",), lambda c: phase_resid_std(c["inst"])),  # rad
+    Step("phase_resid_std", ("inst",), lambda c: fm.phase_resid_std(c["inst"])),  # rad
     Step("line_z1", ("lines",), lambda c: c["lines"][0]),
     Step("line_z2", ("lines",), lambda c: c["lines"][1]),  # BPSK, AM, tone
     Step("line_z4", ("lines",), lambda c: c["lines"][2]),  # QPSK, 16QAM
     Step("line_z8", ("lines",), lambda c: c["lines"][3]),  # 8PSK
-    Step("line_z4_over_z2", ("lines",), lambda c: log_ratio(c["lines"][2], c["lines"][1])),
-    Step("line_z8_over_z4", ("lines",), lambda c: log_ratio(c["lines"][3], c["lines"][2])),
+    Step("line_z4_over_z2", ("lines",), lambda c: fm.log_ratio(c["lines"][2], c["lines"][1])),
+    Step("line_z8_over_z4", ("lines",), lambda c: fm.log_ratio(c["lines"][3], c["lines"][2])),
     Step("acf_lag1", ("zc",), lambda c: k.acf(c["zc"][0], c["zc"][1], 1)),  # bandwidth proxy
     Step("acf_lag4", ("zc",), lambda c: k.acf(c["zc"][0], c["zc"][1], 4)),
     Step("acf_lag16", ("zc",), lambda c: k.acf(c["zc"][0], c["zc"][1], 16)),
@@ -325,13 +200,13 @@ def graph_features(cache: Cache) -> np.ndarray:
 # ---- the fused pass ------------------------------------------------------------------------------
 
 
-@_jit
+@k.kernel
 def _put(row, j, value):  # type: ignore[no-untyped-def]
     v = np.float32(value)
     row[j] = v if np.isfinite(v) else np.float32(0.0)  # as nan_to_num: NaN and +-inf -> 0
 
 
-@_jit
+@k.kernel
 def _finish(z, fs, fl, freqs, out):  # type: ignore[no-untyped-def]
     """The fused pass's second half: every intermediate and feature, in FEATURES' order."""
     n, length = z.shape
@@ -345,7 +220,7 @@ def _finish(z, fs, fl, freqs, out):  # type: ignore[no-untyped-def]
         k.psd_into(fs[i], psd)
         p = k.psd_p(psd)
         pm = k.mean(psd)
-        cen = spec_centroid(p, freqs)
+        cen = fm.spec_centroid(p, freqs)
         k.envelope_into(zi, env, a2)
         m20, m21, m40, m41, m42, _ = mom = k.moments(zi)
         em = k.mean(env)
@@ -356,32 +231,32 @@ def _finish(z, fs, fl, freqs, out):  # type: ignore[no-untyped-def]
         r2, slope = k.if_fit(zi)
         ln = k.line_fractions(fl[i], a2)
         ze = k.centre_into(zi, zc)
-        _put(row, 0, spec_flatness(psd, pm))
-        _put(row, 1, spec_peak_to_avg_db(psd, pm))
-        _put(row, 2, spec_occupied(p))
+        _put(row, 0, fm.spec_flatness(psd, pm))
+        _put(row, 1, fm.spec_peak_to_avg_db(psd, pm))
+        _put(row, 2, fm.spec_occupied(p))
         _put(row, 3, cen)
-        _put(row, 4, spec_spread(p, freqs, cen))
-        _put(row, 5, spec_entropy(p))
+        _put(row, 4, fm.spec_spread(p, freqs, cen))
+        _put(row, 5, fm.spec_entropy(p))
         _put(row, 6, abs(m20))
         _put(row, 7, abs(m40 - 3 * m20**2))
         _put(row, 8, abs(m41 - 3 * m20 * m21))
         _put(row, 9, m42 - abs(m20) ** 2 - 2 * m21**2)
-        _put(row, 10, cum_c63(mom))
+        _put(row, 10, fm.cum_c63(mom))
         _put(row, 11, em)
         _put(row, 12, math.sqrt(ev))
         _put(row, 13, k.kurtosis(env, em, ev))
-        _put(row, 14, env_sigma_aa(env, em))
-        _put(row, 15, env_papr_db(a2, m21))
+        _put(row, 14, fm.env_sigma_aa(env, em))
+        _put(row, 15, fm.env_papr_db(a2, m21))
         _put(row, 16, math.sqrt(iv))
         _put(row, 17, k.kurtosis(inst, im, iv))
-        _put(row, 18, if_abs_dev(inst))
+        _put(row, 18, fm.if_abs_dev(inst))
         _put(row, 19, r2)
         _put(row, 20, slope)
-        _put(row, 21, phase_resid_std(inst))
+        _put(row, 21, fm.phase_resid_std(inst))
         for r in range(4):
             _put(row, 22 + r, ln[r])
-        _put(row, 26, log_ratio(ln[2], ln[1]))
-        _put(row, 27, log_ratio(ln[3], ln[2]))
+        _put(row, 26, fm.log_ratio(ln[2], ln[1]))
+        _put(row, 27, fm.log_ratio(ln[3], ln[2]))
         _put(row, 28, k.acf(zc, ze, 1))
         _put(row, 29, k.acf(zc, ze, 4))
         _put(row, 30, k.acf(zc, ze, 16))
