@@ -1,10 +1,12 @@
 """What each engineered feature costs per capture, measured on this machine.
 
 The feature graph (:mod:`edgekit.signals.features`) is timed one step at a time on single
-captures (batch 1, as the device runs them). A feature's cost is its own step plus an even share
-of every intermediate it needs, directly or through another intermediate (the normalised capture
-is shared by all 31, the batched line FFT by the six line features). The shares add up to the
-graph's total, so a user can see which expensive features buy little importance.
+captures (batch 1, as the device runs them), through the same compiled kernels and formulas the
+fused pass runs. A feature's cost is its own step plus an even share of every intermediate it
+needs, directly or through another intermediate (the normalised capture is shared by all 31, the
+batched line FFT by the six line features). Each step timed alone carries one Python call of its
+own, which the fused pass does not pay, so the steps add up to more than ``extract_us`` (the fused
+pass, end to end); the ranking is what the table is for: which expensive features buy little.
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ def measure_feature_costs(
     with np.errstate(all="ignore"):
         for k in range(len(arr)):
             one = arr[k : k + 1]
-            cache: Cache = compute_graph(one)
+            cache: Cache = compute_graph(one[0])
             for step in steps:
                 key = step.name + ("" if step in INTERMEDIATES else "#f")
                 samples[key].append(_median_us(partial(step.fn, cache), repeats))
