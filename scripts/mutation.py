@@ -140,7 +140,8 @@ def score(name: str, elapsed_s: float, finished: bool) -> dict[str, object]:
     counted = {k: v for k, v in st.items() if k not in eq}
     killed = sum(v in ("killed", "timeout", "caught by type check") for v in counted.values())
     checked = {k: v for k, v in counted.items() if v != "not checked"}
-    survivors = sorted(k for k, v in checked.items() if v not in ("killed", "timeout", "caught by type check"))
+    detected = ("killed", "timeout", "caught by type check")
+    survivors = sorted(k for k, v in checked.items() if v not in detected)
     n_eq = sum(k in eq for k in st)
     denom = len(checked)
     pct = 100.0 * killed / denom if denom else float("nan")
@@ -149,12 +150,15 @@ def score(name: str, elapsed_s: float, finished: bool) -> dict[str, object]:
         "killed": killed, "survived": len(survivors), "score_pct": round(pct, 1),
         "elapsed_s": round(elapsed_s), "finished": finished, "survivors": survivors,
     }
-    note = "" if finished and row["not_checked"] == 0 else f" (time budget hit: {row['not_checked']} not checked)"
+    note = ""
+    if not finished or row["not_checked"]:
+        note = f" (time budget hit: {row['not_checked']} not checked)"
     print(f"{name:15s} {mod.path:32s} killed {killed}/{denom} = {pct:5.1f} %  "
           f"(total {len(st)}, equivalent {n_eq}, survived {len(survivors)}, {elapsed_s:.0f} s){note}")
     if survivors:
         (ws / "survivors.txt").write_text("".join(f"{s} {checked[s]}\n" for s in survivors), encoding="utf-8")
-        print(f"    {len(survivors)} not killed: {ws / 'survivors.txt'} (read one with: cd {ws} && mutmut show ID)")
+        print(f"    {len(survivors)} not killed: {ws / 'survivors.txt'} "
+              f"(read one with: cd {ws} && mutmut show ID)")
     (ws / "score.json").write_text(json.dumps(row, indent=2) + "\n", encoding="utf-8")
     return row
 
