@@ -36,6 +36,13 @@ class Module:
     name: str
     path: str
     tests: tuple[str, ...]
+    # -k expression leaving out tests that cost seconds per mutant and add nothing for this module
+    # (the C codec's cross-checks rebuild C in every forked test run; a 10 s property test)
+    keyword: str = ""
+
+
+_NO_C = "not test_c_ and not test_both_codecs and not test_crc_table"
+_NO_SLOW_DECODER = "not test_damage_costs_the_damaged_packets_only"
 
 
 MODULES: tuple[Module, ...] = (
@@ -46,9 +53,11 @@ MODULES: tuple[Module, ...] = (
                                                             "tests/energy/test_attribution_pinned.py")),
     Module("codec", "firmware_bridge/codec.py", ("tests/firmware_bridge/test_fb_codec.py",
                                                  "tests/firmware_bridge/test_fb_vectors.py",
-                                                 "tests/firmware_bridge/test_decoder_guards.py")),
+                                                 "tests/firmware_bridge/test_decoder_guards.py"),
+           keyword=f"{_NO_C} and {_NO_SLOW_DECODER}"),
     Module("protocol", "firmware_bridge/protocol.py", ("tests/firmware_bridge/test_fb_decoder.py",
-                                                       "tests/firmware_bridge/test_decoder_guards.py")),
+                                                       "tests/firmware_bridge/test_decoder_guards.py"),
+           keyword=_NO_SLOW_DECODER),
     Module("bundle-verify", "edgekit/bundle/verify.py", ("tests/bundle/test_verified_loading.py",
                                                          "tests/bundle/test_refusals.py")),
     Module("bundle-archive", "edgekit/bundle/archive.py", ("tests/bundle/test_archive.py",
@@ -91,6 +100,8 @@ def prepare(name: str) -> Path:
     text = re.sub(r"(?ms)^\[tool\.mutmut\]\n.*?(?=^\[|\Z)", "", text)
     tests = [t for t in mod.tests if (ROOT / t).exists()]
     table = {**base, "only_mutate": [mod.path], "pytest_add_cli_args_test_selection": tests}
+    if mod.keyword:
+        table["pytest_add_cli_args"] = [*base.get("pytest_add_cli_args", []), "-k", mod.keyword]
     lines = ["[tool.mutmut]"]
     for key, value in table.items():
         if isinstance(value, list):
