@@ -10,6 +10,14 @@ table below; the repository-wide ``[tool.mutmut]`` (all of them at once) stays u
 Score = killed / (total - equivalent): a timeout counts as killed (the tests noticed), "no tests"
 and "suspicious" count as not killed, and the mutants listed in ``bench/mutation_equivalent.txt``
 (id, then the reason) leave the denominator.
+
+Second pass, in a fresh process: mutmut runs each mutant in a worker forked from a process that
+has already imported the package, so a mutant in code that runs at import time (``_energy_check``
+and ``_membership`` build the budget registry's evaluators when ``edgekit.budget`` is imported)
+is never active there and always "survives". Every survivor of the forked run is therefore run
+once more as ``MUTANT_UNDER_TEST=<id> python -m pytest <the module's tests>`` in a new
+interpreter, where the mutant is active from the first import; the mutants that fail a test
+there are counted killed ("killed, fresh process" in ``recheck.json``).
 """
 
 from __future__ import annotations
@@ -140,11 +148,47 @@ def statuses(ws: Path) -> dict[str, str]:
     return out
 
 
+def recheck(name: str, budget_s: float) -> None:
+    """Run every survivor of the forked run again in a fresh interpreter (see the module doc)."""
+    import time
+
+    mod = _module(name)
+    ws = WORK / name
+    prefix = mod.path.removesuffix(".py").replace("/", ".") + "."
+    st = statuses(ws)
+    todo = sorted(k for k, v in st.items() if k.startswith(prefix) and v in ("survived", "no tests"))
+    tests = [t for t in mod.tests if (ROOT / t).exists()]
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "--rootdir=.", *tests]
+    if mod.keyword:
+        cmd += ["-k", mod.keyword]
+    out: dict[str, str] = {}
+    start = time.monotonic()
+    for mid in todo:
+        if time.monotonic() - start > budget_s:
+            out[mid] = "not rechecked (time budget)"
+            continue
+        env = {**os.environ, "MUTANT_UNDER_TEST": mid, "PYTHONPATH": ".", "PY_IGNORE_IMPORTMISMATCH": "1"}
+        try:
+            rc = subprocess.run(cmd, cwd=ws / "mutants", env=env, capture_output=True, timeout=300).returncode
+        except subprocess.TimeoutExpired:
+            rc = -1
+        # 1: a test failed; -1: the tests hung (a timeout counts as killed, as in mutmut)
+        verdicts = {0: "survived", 5: "no tests", 1: "killed, fresh process",
+                    -1: "killed, fresh process (timeout)"}
+        out[mid] = verdicts.get(rc, f"exit {rc}")
+    (ws / "recheck.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    print(f"{name:15s} rechecked {len(todo)} survivors in a fresh process: "
+          f"{sum(v.startswith('killed') for v in out.values())} killed ({time.monotonic() - start:.0f} s)")
+
+
 def score(name: str, elapsed_s: float, finished: bool) -> dict[str, object]:
     """Print and return the score of one module's last run."""
     mod = _module(name)
     ws = WORK / name
     st = statuses(ws)
+    if (ws / "recheck.json").is_file():
+        again = json.loads((ws / "recheck.json").read_text(encoding="utf-8"))
+        st.update({k: "killed" for k, v in again.items() if v.startswith("killed")})
     prefix = mod.path.removesuffix(".py").replace("/", ".") + "."
     st = {k: v for k, v in st.items() if k.startswith(prefix)}
     eq = equivalent()
@@ -175,11 +219,14 @@ def score(name: str, elapsed_s: float, finished: bool) -> dict[str, object]:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) < 2 or argv[0] not in ("prepare", "score", "tests"):
-        print("usage: mutation.py prepare|tests NAME | score NAME ELAPSED_S FINISHED(0|1)", file=sys.stderr)
+    if len(argv) < 2 or argv[0] not in ("prepare", "score", "tests", "recheck"):
+        print("usage: mutation.py prepare|tests NAME | recheck NAME BUDGET_S | "
+              "score NAME ELAPSED_S FINISHED(0|1)", file=sys.stderr)
         return 2
     if argv[0] == "prepare":
         print(prepare(argv[1]))
+    elif argv[0] == "recheck":
+        recheck(argv[1], float(argv[2]))
     elif argv[0] == "tests":
         print(" ".join(_module(argv[1]).tests))
     else:

@@ -9,6 +9,10 @@
 # hits the budget is reported with what was checked. Scores: killed / (total - equivalent);
 # equivalent mutants are listed, with the reason, in bench/mutation_equivalent.txt.
 #
+# Survivors of mutmut's forked run are run once more in a fresh interpreter (MUTATION_RECHECK_S,
+# default 600 s per module): mutmut's forked workers cannot activate a mutant in code that ran at
+# import time, such as the factories that build the budget registry.
+#
 # Environment: MUTATION_BUDGET_S (seconds per module), MUTATION_CHILDREN (default 1),
 # PYTHON (default .venv/bin/python). Needs the dev extra (mutmut).
 set -euo pipefail
@@ -50,6 +54,8 @@ for m in "${modules[@]}"; do
             continue
         fi
     }
+    # survivors again, each in a fresh interpreter (mutants in code run at import; see mutation.py)
+    "$py" scripts/mutation.py recheck "$m" "${MUTATION_RECHECK_S:-600}"
     "$py" scripts/mutation.py score "$m" "$(( $(date +%s) - start ))" "$finished"
 done
 exit $status
