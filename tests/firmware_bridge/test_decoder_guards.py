@@ -26,7 +26,7 @@ from firmware_bridge import (
     UnknownMessage,
     VersionMismatch,
 )
-from firmware_bridge.codec import encode_payload
+from firmware_bridge.codec import encode_payload, forge_payload
 from firmware_bridge.events import Duplicate, PeerRestart
 from firmware_bridge.messages import (
     Capture,
@@ -309,3 +309,170 @@ def test_boot_hello_of_a_known_boot_is_no_reset_a_new_boot_id_is() -> None:
     hb = encode_payload(Heartbeat(5, 10, 0, 0, 0x4242, 0, 1))
     events = feed(d, packet(0x04, hb, seq=1, ts=4))
     assert isinstance(events[0], DeviceReset) and events[0].cause == "boot_id" and events[0].lost == 1
+
+
+# --- counters add up; state is reset where documented ----------------------------------------------------
+def test_every_counter_adds_up() -> None:
+    d = Decoder()
+    body = HEADER.pack(1, 1, 0x7F, 0, 0, 0, 0)
+    bad_crc = frame_of(body + struct.pack("<I", binascii.crc32(body) ^ 1))
+    short = frame_of(b"\x01\x02")
+    for _ in range(2):
+        feed(d, bad_crc)
+        feed(d, short)
+        feed(d, b"\x01" * (MAX_ENCODED + 1) + b"\x00")
+        feed(d, packet(0x04, b"", major=3))
+    s = d.stats
+    assert (s.crc_failures, s.framing_errors, s.resyncs, s.version_mismatches) == (2, 2, 2, 2)
+    log = encode_payload(Log(1, "a"))
+    feed(d, packet(0x05, log, seq=0, ts=10))
+    feed(d, packet(0x05, log, seq=0, ts=10))
+    feed(d, packet(0x05, log, seq=0, ts=10))
+    assert d.stats.duplicates == 2
+    feed(d, packet(0x7E, b"", seq=1, ts=10))
+    feed(d, packet(0x7E, b"", seq=2, ts=10))
+    assert d.stats.unknown_types == 2
+    feed(d, packet(0x05, log, seq=5, ts=10))  # 3, 4 lost
+    feed(d, packet(0x05, log, seq=9, ts=10))  # 6, 7, 8 lost
+    assert d.stats.lost_packets == 5
+    feed(d, packet(0x05, log, seq=10, ts=10_000_000))
+    feed(d, packet(0x05, log, seq=11, ts=1))  # clock back: reset, 11 lost
+    feed(d, packet(0x05, log, seq=12, ts=2_000_000))
+    feed(d, packet(0x05, log, seq=13, ts=1))  # clock back again
+    assert d.stats.device_resets == 2 and d.stats.lost_packets == 5 + 11 + 13
+    assert d.stats.packets == 2 + 3 + 2 + 2 - 2  # the logs that were neither duplicates nor resets
+
+
+def test_incompatible_hellos_are_counted_with_their_sequence() -> None:
+    bad = Hello(1, 1, 1, 0, 0, 42, 1_000_000, 99, 1024, 433_000_000, 0, 0x1234, 0, 100, 0)  # format 99
+    d = Decoder()
+    events = feed(d, packet(0x01, forge_payload(bad), seq=4))
+    assert type(events[-1]).__name__ == "Incompatible" and events[-1].seq == 4  # type: ignore[attr-defined]
+    feed(d, packet(0x01, forge_payload(bad), seq=5))
+    assert d.stats.incompatible == 2 and d.stats.packets == 0
+
+
+def test_next_event_pops_one_then_none() -> None:
+    d = Decoder()
+    assert d.next_event() is None
+    d.receive_data(packet(0x7F, b"", seq=1) + packet(0x7F, b"", seq=2))
+    assert d.next_event() == UnknownMessage(0x7F, 1, b"")
+    assert d.next_event() == UnknownMessage(0x7F, 2, b"")
+    assert d.next_event() is None
+
+
+def test_a_memoryview_as_the_first_chunk() -> None:
+    d = Decoder()
+    assert feed(d, memoryview(packet(0x7F, b"y", seq=1))) == [UnknownMessage(0x7F, 1, b"y")]  # type: ignore[arg-type]
+
+
+def test_after_a_resync_the_following_chunks_are_read_normally() -> None:
+    d = Decoder()
+    feed(d, b"\x01" * (MAX_ENCODED + 1))
+    assert feed(d, b"\x02\x00" + packet(0x7F, b"", seq=1)) == [UnknownMessage(0x7F, 1, b"")]
+    assert feed(d, packet(0x7F, b"", seq=2)) == [UnknownMessage(0x7F, 2, b"")]
+
+
+def test_a_frame_of_exactly_the_maximum_encoded_size_is_decoded() -> None:
+    # no zero byte anywhere, so COBS adds one code byte per 254: the longest possible frame
+    payload = b"\x01" * MAX_PAYLOAD
+    for ts in range(1, 1 << 20):
+        body = HEADER.pack(1, 1, 0x7F, 0xFF, 0x0101, MAX_PAYLOAD, 0x0101010101010000 + ts) + payload
+        raw = body + struct.pack("<I", binascii.crc32(body))
+        if b"\x00" not in raw:
+            break
+    wire = cobs.encode(raw)
+    assert len(wire) == MAX_ENCODED
+    d = Decoder()
+    events = feed(d, wire + b"\x00")
+    assert [type(e) for e in events] == [UnknownMessage]
+
+
+def test_forgetting_resets_buffers_and_the_peer() -> None:
+    d = Decoder()
+    assert d.boot_id is None
+    feed(d, b"\x01\x02\x03")
+    d.forget_sequence()
+    assert d.buffered_bytes == 0
+    assert feed(d, packet(0x7F, b"", seq=1)) == [UnknownMessage(0x7F, 1, b"")]
+    hello = encode_payload(HELLO_11)
+    feed(d, packet(0x01, hello, seq=0, flags=BOOT, ts=5))
+    resets = d.stats.device_resets
+    d.forget_peer()
+    assert d.boot_id is None
+    # a new peer: its BOOT HELLO is its first packet, not a reset of the old one
+    assert [type(e) for e in feed(d, packet(0x01, hello, seq=0, flags=BOOT, ts=1))] == [Packet]
+    assert d.stats.device_resets == resets
+
+
+def test_a_1_0_boot_hello_is_never_a_duplicate_other_repeats_are() -> None:
+    hello_10 = encode_payload(Hello(1, 0, 1, 0, 0, 42, 1_000_000, 1, 1024, 433_000_000, 0), minor=0)
+    d = Decoder()
+    wire = packet(0x01, hello_10, seq=0, flags=BOOT, minor=0, ts=1)
+    feed(d, wire)
+    events = feed(d, wire)  # byte-identical: a quick reboot of a 1.0 device
+    assert isinstance(events[0], DeviceReset) and events[0].cause == "boot_hello"
+    for wire in (
+        packet(0x01, hello_10, seq=0, flags=0, minor=0, ts=1),  # not BOOT
+        packet(0x01, encode_payload(HELLO_11), seq=0, flags=BOOT, minor=1, ts=1),  # 1.1: has a boot ID
+        packet(0x05, encode_payload(Log(1, "a"), minor=0), seq=0, flags=BOOT, minor=0, ts=1),  # not a HELLO
+    ):
+        d = Decoder()
+        feed(d, wire)
+        assert feed(d, wire) == [Duplicate(0)]
+
+
+def test_a_boot_hello_of_unknown_boot_id_is_a_reset_only_at_sequence_zero() -> None:
+    log10 = encode_payload(Log(1, "a"), minor=0)
+    hello = encode_payload(HELLO_11)
+    for seq, reset in ((3, False), (0, True)):
+        d = Decoder()
+        feed(d, packet(0x05, log10, seq=1, minor=0, ts=10))
+        feed(d, packet(0x05, log10, seq=2, minor=0, ts=10))  # heard, no boot ID known
+        events = feed(d, packet(0x01, hello, seq=seq, flags=BOOT, ts=20))
+        assert isinstance(events[0], DeviceReset) is reset, events
+        if reset:
+            assert events[0].cause == "boot_hello"  # type: ignore[attr-defined]
+        assert d.boot_id == 0x1234
+    # a 1.0 BOOT HELLO (no boot ID) is a reset whatever its sequence number
+    d = Decoder()
+    feed(d, packet(0x05, log10, seq=1, minor=0, ts=10))
+    hello_10 = encode_payload(Hello(1, 0, 1, 0, 0, 42, 1_000_000, 1, 1024, 433_000_000, 0), minor=0)
+    events = feed(d, packet(0x01, hello_10, seq=2, flags=BOOT, minor=0, ts=20))
+    assert isinstance(events[0], DeviceReset) and events[0].cause == "boot_hello"
+
+
+def test_a_boot_id_after_a_stream_without_one_is_adopted_not_a_reset() -> None:
+    d = Decoder()
+    feed(d, packet(0x05, encode_payload(Log(1, "a"), minor=0), seq=0, minor=0, ts=10))
+    hb = encode_payload(Heartbeat(5, 10, 0, 0, 0x4242, 0, 1))
+    assert [type(e) for e in feed(d, packet(0x04, hb, seq=1, ts=20))] == [Packet]
+    assert d.boot_id == 0x4242
+
+
+def test_the_clock_of_a_new_boot_is_the_reference_after_a_reset() -> None:
+    d = Decoder()
+    log = encode_payload(Log(1, "a"))
+    feed(d, packet(0x05, log, seq=0, ts=50_000_000))
+    events = feed(d, packet(0x05, log, seq=1, ts=10_000_000))  # back 40 s: a reset
+    assert isinstance(events[0], DeviceReset)
+    events = feed(d, packet(0x05, log, seq=2, ts=8_000_000))  # back 2 s from the new boot's clock
+    assert isinstance(events[0], DeviceReset) and events[0].cause == "uptime"
+
+
+@pytest.mark.parametrize(("minor", "accepted"), [(0, False), (1, False), (2, True)])
+def test_a_longer_payload_is_refused_up_to_this_minor_and_accepted_from_a_newer_one(minor: int,
+                                                                                     accepted: bool) -> None:
+    d = Decoder()
+    padded = encode_payload(Log(1, "a"), minor=min(minor, 1)) + b"\x00\x00"
+    events = feed(d, packet(0x05, padded, seq=0, minor=minor))
+    if accepted:
+        assert [type(e) for e in events] == [Packet]
+    else:
+        assert [(type(e), e.kind) for e in events] == [(FrameError, "payload")]  # type: ignore[attr-defined]
+        assert events[0].detail and events[0].detail != "None"  # type: ignore[attr-defined]
+
+
+def test_a_cobs_error_says_what_went_wrong() -> None:
+    (e,) = feed(Decoder(), b"\x05\x01\x00")
+    assert isinstance(e, FrameError) and e.detail and e.detail != "None"
