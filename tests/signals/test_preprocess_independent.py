@@ -168,7 +168,7 @@ def _powers_expected(x: np.ndarray, ks: list[int]) -> np.ndarray:
     return out
 
 
-@pytest.mark.parametrize("powers", ["1,2,4", "3,5,7", "1,8,16", "6"])
+@pytest.mark.parametrize("powers", ["1,2,4", "3,5,7", "1,8,16", "6", "2,1,4"])
 def test_powers_iq_against_complex_powers(powers: str) -> None:
     x = _caps(n=2, length=12)
     x[0, :, 3] = 0.0  # a silent sample stays 0
@@ -290,3 +290,13 @@ def test_pipeline_equality_hash_and_repr() -> None:
     c = Pipeline.from_spec([{"op": "scale", "factor": 3}])
     assert a == b and hash(a) == hash(b) and a != c and a != "scale"
     assert repr(a) == "Pipeline([{'op': 'scale', 'factor': 2.0}])"
+    assert hash(a) == hash(a.steps) and hash(a) != hash(c)
+
+
+@pytest.mark.parametrize("op", [name for name in OPS if name != "features"])
+def test_a_step_called_alone_turns_float64_into_float32(op: str) -> None:
+    x = _caps(length=64).astype(np.float64)
+    step = Pipeline.from_spec([{"op": op, **({"n_fft": 16} if op == "spectrum" else {})}]).steps[0]
+    out = step(x)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, Pipeline([step])(x.astype(np.float32)), rtol=1e-5, atol=1e-5)
