@@ -162,6 +162,10 @@ def recheck(name: str, budget_s: float) -> None:
     if mod.keyword:
         cmd += ["-k", mod.keyword]
     out: dict[str, str] = {}
+    if (ws / "recheck.json").is_file():  # resume: keep what a previous recheck of this run found
+        out = {k: v for k, v in json.loads((ws / "recheck.json").read_text(encoding="utf-8")).items()
+               if not v.startswith("not rechecked")}
+    todo = [t for t in todo if t not in out]
     start = time.monotonic()
     for mid in todo:
         if time.monotonic() - start > budget_s:
@@ -177,8 +181,9 @@ def recheck(name: str, budget_s: float) -> None:
                     -1: "killed, fresh process (timeout)"}
         out[mid] = verdicts.get(rc, f"exit {rc}")
     (ws / "recheck.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    killed = sum(out.get(t, "").startswith("killed") for t in todo)
     print(f"{name:15s} rechecked {len(todo)} survivors in a fresh process: "
-          f"{sum(v.startswith('killed') for v in out.values())} killed ({time.monotonic() - start:.0f} s)")
+          f"{killed} killed ({time.monotonic() - start:.0f} s)")
 
 
 def score(name: str, elapsed_s: float, finished: bool) -> dict[str, object]:
