@@ -476,3 +476,9 @@ def test_a_longer_payload_is_refused_up_to_this_minor_and_accepted_from_a_newer_
 def test_a_cobs_error_says_what_went_wrong() -> None:
     (e,) = feed(Decoder(), b"\x05\x01\x00")
     assert isinstance(e, FrameError) and e.detail and e.detail != "None"
+
+
+def test_encode_payload_uses_the_layout_of_the_minor_asked_for() -> None:
+    hello_10 = Hello(1, 0, 1, 0, 0, 42, 1_000_000, 1, 1024, 433_000_000, 0)
+    assert len(encode_payload(hello_10, minor=0)) == 34 and len(encode_payload(HELLO_11)) == 46
+    assert len(encode_payload(HELLO_11, 1)) == 46
