@@ -425,3 +425,79 @@ def test_members_are_packed_by_tarfile_not_edgekit_and_data_follow(bundle: Path,
         B,
     ]
     assert make_bundle  # the fixture's bundle is the one built by conftest
+
+
+# --- the functions around the checks ------------------------------------------------------------------
+def test_verify_bundle_lists_the_problems_and_passes_limits_on(bundle: Path, tmp_path: Path) -> None:
+    from edgekit.bundle import verify_bundle
+
+    assert verify_bundle(bundle) == []
+    archive = tar_folder(tmp_path / "b.tar.gz", bundle, "b")
+    assert verify_bundle(archive) == []
+    with pytest.raises(BundleError, match="unpacks to more than 10 bytes"):
+        verify_bundle(archive, limits=ArchiveLimits(max_bytes=10))
+    (bundle / B).unlink()
+    assert verify_bundle(bundle) == [f"{B}: missing"]
+
+
+def test_load_bundle_unpacks_an_archive_into_a_new_folder_within_the_limits(
+    bundle: Path, tmp_path: Path
+) -> None:
+    archive = tar_folder(tmp_path / "b.tar.gz", bundle, "b")
+    b = load_bundle(archive)
+    try:
+        assert b.root.name == "b" and b.root.parent != tmp_path and b.model_path("onnx-a").is_file()
+    finally:
+        import shutil
+
+        shutil.rmtree(b.root.parent)
+    with pytest.raises(BundleError, match="unpacks to more than 10 bytes"):
+        load_bundle(archive, extract_to=tmp_path / "x", limits=ArchiveLimits(max_bytes=10))
+
+
+def test_messages_name_the_archive_not_where_it_was_unpacked(bundle: Path, tmp_path: Path) -> None:
+    import json
+
+    m = json.loads((bundle / "manifest.json").read_text())
+    del m["labels"]
+    (bundle / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(BundleError) as e:
+        check_bundle(bundle)
+    assert str(e.value).startswith(f"{bundle / 'manifest.json'}: ")
+    archive = tar_folder(tmp_path / "b.tar.gz", bundle, "b")
+    with pytest.raises(BundleError) as e:
+        check_bundle(archive)
+    assert str(e.value).startswith(f"{archive}: manifest.json: ")
+
+
+def test_the_bundle_id_is_the_sha256_of_the_canonical_manifest(bundle: Path) -> None:
+    import json
+
+    import rfc8785
+
+    expected = hashlib.sha256(rfc8785.dumps(json.loads((bundle / "manifest.json").read_text()))).hexdigest()
+    assert check_bundle(bundle).bundle_id == expected
+    assert load_bundle(bundle).bundle_id == expected
+
+
+def test_a_malformed_signature_is_a_problem(bundle: Path) -> None:
+    (bundle / "manifest.sig").write_text("not json")
+    (problem,) = check_bundle(bundle).problems
+    assert problem.startswith("manifest.sig: malformed: ")
+
+
+def test_files_inside_a_linked_folder_are_not_walked(bundle: Path, tmp_path: Path) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "x.bin").write_bytes(b"x")
+    (bundle / "more").symlink_to(tmp_path / "elsewhere")
+    assert _problems(bundle) == ("more: a link to a folder; not allowed",)
+
+
+def test_a_model_file_that_is_not_onnx_is_named(bundle: Path) -> None:
+    from tests.bundle.conftest import rehash
+
+    (bundle / B).write_bytes(b"\x08\x01garbage that protobuf cannot parse \xff\xff\xff")
+    rehash(bundle)
+    (problem,) = _problems(bundle)
+    assert problem.startswith("variant 'onnx-b': onnx-b.onnx: not a readable ONNX model: ")
+    assert not problem.endswith("None")
