@@ -219,6 +219,7 @@ def test_no_marker_means_no_closing_idle() -> None:
 )
 def test_duty_argument_limits(kw: dict[str, float]) -> None:
     clock, board, meter = _setup()
+    kw = dict(kw)
     duty = kw.pop("duty_hz")
     with pytest.raises(ValueError) as e:
         measure_duty_energy(board.run_batch, meter, duty, clock=clock, **kw)  # type: ignore[arg-type]
