@@ -68,13 +68,15 @@ def make_bundle(root: Path) -> Path:
             {
                 "name": "onnx-fp32",
                 "file": "variants/onnx-fp32.onnx",
+                "runtime": "onnxruntime",
+                "precision": "fp32",
                 "passed": True,
                 "backend_options": {},
                 "ood_threshold": 0.41,
             }
         ],
         "input": {"name": "x", "shape": ["batch", 6, 1024], "dtype": "float32"},
-        "output": {"index": 0, "kind": "logits"},
+        "output": {"index": 0, "kind": "logits", "name": "logits", "shape": ["batch", 10]},
         "labels": list(CLASSES),
         "preprocess": PREPROCESS,
         "ood": {"score": "max_softmax", "threshold": 0.41},
@@ -98,7 +100,7 @@ def baseline_cpu_s(bundle: Path, n: int, rate: float, paced_n: int) -> dict[str,
     b = load_bundle(bundle)
     v = b.variant(None)
     pipe = Pipeline.from_spec(b.manifest["preprocess"])
-    backend = open_backend(b.path(v["file"]), threads=1, **(v.get("backend_options") or {}))
+    backend = open_backend(b.model_path(v["name"]), threads=1, **(v.get("backend_options") or {}))
     # the captures as the daemon gets them: int16 on the wire, decoded to float32
     from edgekit.data.synth import to_int16_iq
 

@@ -52,11 +52,15 @@ def write_bundle(
     fixed_batch: int | None = None,
     backend_options: dict[str, dict[str, Any]],
     reference_stats: dict[str, Any],
+    sections: Mapping[str, Any] | None = None,
+    extra_sources: Mapping[str, Path] | None = None,
 ) -> tuple[Path, Path]:
     """Write ``<build_dir>/bundle/`` and ``<build_dir>/<name>.bundle.tar.gz``; return both paths.
 
     The bundle holds the selected variant and every other passing one; with no passing variant
     (a rejected build) it holds every built variant, so the rejection can be inspected.
+    ``sections`` are further manifest sections (the ``baseline``) and ``extra_sources`` the files
+    they name (bundle path -> source), hashed like every other file.
     """
     from edgekit import __version__
 
@@ -133,8 +137,9 @@ def write_bundle(
         "battery": dataclasses.asdict(cfg.battery),
         "versions": result.versions,
         "host": result.host,
+        **(sections or {}),
     }
-    return pack_bundle(build_dir, name, manifest, sources)
+    return pack_bundle(build_dir, name, manifest, {**sources, **(extra_sources or {})})
 
 
 def _chmod_tree(root: Path) -> None:

@@ -13,6 +13,7 @@ def reference_config(tmp: Path, *, eval_n: int, runs: int, **replace: str) -> Pa
     ``eval_n`` evaluation captures, ``runs`` timed runs, and each ``old=new`` text replacement."""
     text = (REF / "edgekit.toml").read_text()
     text = text.replace('path = "model.onnx"', f'path = "{REF / "model.onnx"}"')
+    text = text.replace('config = "../', f'config = "{REF.parent}/')  # [baseline] config
     text = text.replace("n=3000", f"n={eval_n}").replace("runs = 200", f"runs = {runs}")
     for old, new in replace.items():
         if old not in text:

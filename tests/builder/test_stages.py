@@ -28,7 +28,8 @@ def _run(tmp: Path, names: list[str]) -> Run:
 
 def test_stage_order() -> None:
     assert [s.__name__ for s in STAGES] == [
-        "load", "build_variants", "validate", "profile", "audit", "judge", "bundle", "report"
+        "load", "build_variants", "validate", "profile", "audit", "judge", "baseline", "bundle",
+        "report",
     ]
 
 

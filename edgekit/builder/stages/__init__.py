@@ -1,6 +1,7 @@
 """The build as a list of stages of one shape, ``stage(run) -> run``, in the order they run.
 
-load -> optimise/quantise/export -> validate -> profile -> audit -> judge -> bundle -> report. Each module
+load -> optimise/quantise/export -> validate -> profile -> audit -> judge -> baseline -> bundle ->
+report. Each module
 owns its stage's decisions; :class:`~edgekit.builder.stages.context.Run` carries what earlier
 stages decided.
 """
@@ -8,6 +9,7 @@ stages decided.
 from __future__ import annotations
 
 from edgekit.builder.stages.audit import audit
+from edgekit.builder.stages.baseline import baseline
 from edgekit.builder.stages.context import Run, Stage
 from edgekit.builder.stages.load import load
 from edgekit.builder.stages.measure import judge, profile
@@ -17,4 +19,4 @@ from edgekit.builder.stages.variants import build_variants
 
 __all__ = ["STAGES", "Run", "Stage"]
 
-STAGES: list[Stage] = [load, build_variants, validate, profile, audit, judge, bundle, report]
+STAGES: list[Stage] = [load, build_variants, validate, profile, audit, judge, baseline, bundle, report]
