@@ -1,7 +1,7 @@
 """CPU time of ``edgekit run`` per capture against preprocessing + the bare inference call.
 
 One run, on the reference CNN (``models/rfclass-cnn/model.onnx`` as a bundle with the onnx-fp32
-variant, or ``--bundle`` for a built one):
+variant and a drift reference, or ``--bundle`` for a built one):
 
 1. Baseline, in this process: the bundle's preprocessing (``Pipeline``) and ``backend.run`` on
    one capture at a time, 1 thread, after a warm-up; process CPU time (``time.process_time``)
@@ -12,7 +12,8 @@ variant, or ``--bundle`` for a built one):
 2. The daemon, as a subprocess (``edgekit run``) against ``edgekit emulate`` on a pty at the
    reference capture rate (the manifest's ``battery.duty_hz``, 2 Hz) and at 20 Hz: its CPU time
    (psutil, user + system, all threads; 10 ms ticks, so spans of tens of seconds) between two
-   snapshots taken after warm-up, divided by the results announced in between (``/status``).
+   snapshots taken after warm-up (``--warmup-s``, default 35 s: past the session's start-up
+   clock sync), divided by the results announced in between (``/status``).
    Everything the daemon does counts:
    wire decode, int16 -> float, the engine, journal commits (fsync), metrics, drift, energy
    bookkeeping and the POWER frames of the link meter, the idle loop.
