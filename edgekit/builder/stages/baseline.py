@@ -120,6 +120,10 @@ def resolve_baseline(cfg: BuildConfig) -> BaselineSpec | None:
     b = cfg.baseline
     if b is None:
         return None
+    if not cfg.data.evaluation:
+        raise ConfigError(
+            f"{cfg.source}: baseline: needs [data] evaluation, to be validated like the model"
+        )
     if b.rule:  # the rule's name and params are checked by the config's validation
         return BaselineSpec("rule", b.source or f"rule {b.rule}", rule=b.rule, params=dict(b.params))
     return _model_spec(cfg, b, list(cfg.model.labels))
