@@ -22,6 +22,8 @@ from edgekit.errors import ConfigError
 from edgekit.filters import FilterError, parse_filter
 
 __all__ = [
+    "BASELINE_RULES",
+    "BaselineConfig",
     "BatteryConfig",
     "BudgetsConfig",
     "BuildConfig",
@@ -234,6 +236,28 @@ class TargetConfig:
     results: str = ""  # a bench.json written by `edgekit bench` on the target
 
 
+BASELINE_RULES = ("energy-detector",)
+"""Rules a ``[baseline]`` may name (documented in ``edgekit.runtime.baseline.RULES``)."""
+
+
+@dataclass(frozen=True)
+class BaselineConfig:
+    """The fallback the daemon answers from when the model fails, overruns or cannot load:
+    a cheaper model (``model``, or another model's build config ``config``) or a documented
+    ``rule``. The build validates it on the same evaluation data and ships it in the bundle."""
+
+    model: str = ""  # an fp32 ONNX model, relative to this file
+    config: str = ""  # another model's edgekit.toml: its model, [[preprocess]], labels, outputs
+    rule: str = ""  # a documented rule (BASELINE_RULES)
+    params: dict[str, float] = field(default_factory=dict)  # the rule's parameters
+    preprocess: list[dict[str, Any]] = field(default_factory=list)  # with model: its own steps
+    labels: list[str] = field(default_factory=list)  # with model: its classes in output order
+    output: Literal["logits", "probabilities"] = "logits"  # with model
+    input_name: str = ""  # with model
+    output_name: str = ""  # with model
+    source: str = ""  # free text for the report; default: the file or the rule
+
+
 @dataclass(frozen=True)
 class BuildConfig:
     """A whole ``edgekit.toml``. ``base_dir`` is the folder relative paths are resolved against."""
@@ -254,6 +278,7 @@ class BuildConfig:
     discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
     context: ContextConfig = field(default_factory=ContextConfig)
     scenarios: list[ScenarioConfig] = field(default_factory=list)
+    baseline: BaselineConfig | None = None
     schema: int = 1
     source: str = ""
     base_dir: str = "."
@@ -567,12 +592,61 @@ def _check_insight(cfg: BuildConfig, fail: Any) -> None:
             raise fail(f"{key}.filter", f"{e}") from e
 
 
+_MODEL_ONLY = ("preprocess", "labels", "output", "input_name", "output_name")
+
+
+def _check_baseline(cfg: BuildConfig, fail: Any) -> None:
+    """One kind of baseline; keys that belong to it; labels among the model's; rule params."""
+    b = cfg.baseline
+    if b is None:
+        return
+    given = [k for k in ("model", "config", "rule") if getattr(b, k)]
+    if len(given) != 1:
+        what = " and ".join(given) if given else "none of them"
+        raise fail("baseline", f"give exactly one of model, config or rule (got {what})")
+    defaults = BaselineConfig()
+    if b.rule or b.config:
+        extra = [k for k in _MODEL_ONLY if getattr(b, k) != getattr(defaults, k)]
+        if extra:
+            whence = "come from that config" if b.config else "do not apply to a rule"
+            keys = ", ".join(_MODEL_ONLY)
+            raise fail(f"baseline.{extra[0]}", f"only with baseline.model ({keys} {whence})")
+    if b.params and not b.rule:
+        raise fail("baseline.params", "only with baseline.rule")
+    if b.rule:
+        if b.rule not in BASELINE_RULES:
+            raise fail("baseline.rule", f"unknown rule {b.rule!r}; accepted: {', '.join(BASELINE_RULES)}")
+        unknown = sorted(set(b.params) - {"flatness_min"})
+        if unknown:
+            raise fail(f"baseline.params.{unknown[0]}", "unknown parameter; accepted: flatness_min")
+        flat = b.params.get("flatness_min")
+        if flat is None or not 0 < flat < 1:
+            raise fail("baseline.params.flatness_min", f"expected a number in (0, 1), got {flat!r}")
+        if cfg.model.labels and "noise" not in cfg.model.labels:
+            raise fail("baseline.rule", "energy-detector answers 'noise', which is not in model.labels")
+    for i, label in enumerate(b.labels):
+        if not label.strip():
+            raise fail(f"baseline.labels[{i}]", "must be a non-empty name")
+    if len(set(b.labels)) != len(b.labels):
+        raise fail("baseline.labels", "a label appears more than once; each name once")
+    outside = [lbl for lbl in b.labels if cfg.model.labels and lbl not in cfg.model.labels]
+    if outside:
+        raise fail(
+            "baseline.labels",
+            f"{outside[0]!r} is not in model.labels; a baseline answers with the bundle's labels",
+        )
+    for i, step in enumerate(b.preprocess):
+        if "op" not in step or not isinstance(step["op"], str):
+            raise fail(f"baseline.preprocess[{i}]", 'each step needs op = "<name>"')
+
+
 def _check_values(cfg: BuildConfig, fail: Any) -> None:
     """Everything types alone cannot express, so a bad file stops before any work starts."""
     if cfg.schema != 1:
         raise fail("schema", f"unsupported schema {cfg.schema}; this edgekit reads schema 1")
     _check_privacy(cfg, fail)
     _check_insight(cfg, fail)
+    _check_baseline(cfg, fail)
     _check_names(cfg, fail)
     _check_ranges(cfg, fail)
     for i, step in enumerate(cfg.preprocess):

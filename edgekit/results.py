@@ -12,6 +12,7 @@ from typing import Any, Literal
 __all__ = [
     "REPORT_SCHEMA_VERSION",
     "AccuracyResult",
+    "BaselineResult",
     "BudgetCheck",
     "BuildResult",
     "CalibrationResult",
@@ -377,6 +378,38 @@ class StageTiming:
 
 
 @dataclass
+class BaselineResult:
+    """The fallback the bundle carries ([baseline]), validated on the build's evaluation data.
+
+    ``accuracy`` is over the in-distribution rows with the baseline's answers mapped onto the
+    bundle's labels by name (``accuracy_of`` says what was counted: for the energy-detector
+    rule, the noise-or-signal decision). ``latency_*``: preprocessing + inference of one
+    capture in process on the build host (``latency_provenance``)."""
+
+    kind: Literal["model", "rule"]
+    name: str  # the model file's name or the rule
+    source: str
+    accuracy: float | None
+    accuracy_of: str
+    n: int
+    labels: list[str] = field(default_factory=list)
+    per_class_recall: dict[str, float] = field(default_factory=dict)
+    agreement_with_model: float | None = None  # same label as the fp32 model, in-distribution
+    ood: OodResult | None = None
+    latency_p50_ms: float | None = None
+    latency_p99_ms: float | None = None
+    latency_provenance: str = ""
+    preprocess: list[dict[str, Any]] = field(default_factory=list)
+    output_index: int = 0
+    output_kind: str = ""
+    rule: str = ""
+    params: dict[str, float] = field(default_factory=dict)
+    model_path: str = ""  # the source file the bundle's copy was made from
+    bundle_file: str = ""  # its path inside the bundle
+    size_bytes: int | None = None
+
+
+@dataclass
 class BuildResult:
     """The whole outcome of ``edgekit build``."""
 
@@ -405,6 +438,7 @@ class BuildResult:
     # Log files in the output folder (relative paths): the runtimes', the profiling workers' and
     # the converter's output, kept out of the terminal (edgekit.logs).
     logs: list[str] = field(default_factory=list)
+    baseline: BaselineResult | None = None  # the fallback in the bundle ([baseline])
 
     def variant(self, name: str) -> VariantResult:
         for v in self.variants:

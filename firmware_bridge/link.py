@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import errno
+import os
+import select
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -161,6 +164,20 @@ class Link:
         port = self._port
         if port is None:
             raise LinkError(f"{self.url}: link is down")
+        fd = _posix_fd(port)
+        if fd is not None:
+            # One write(2) for a whole packet; pyserial's write adds a select per call. What a
+            # full buffer leaves over goes through pyserial's write and its write timeout.
+            try:
+                done = os.write(fd, data)
+            except (BlockingIOError, InterruptedError):
+                done = 0
+            except OSError as e:
+                self._lost(f"write failed: {e}")
+                raise LinkError(f"{self.url}: write failed: {e}") from e
+            if done == len(data):
+                return
+            data = data[done:]
         try:
             port.write(data)
         except serial.SerialTimeoutException as e:
@@ -232,6 +249,10 @@ class Link:
         due_us = self.session.next_deadline_us() if self.session is not None else None
         if due_us is not None:
             wait_s = min(wait_s, (due_us - monotonic_us()) / 1e6)
+        fd = _posix_fd(port)
+        if fd is not None:
+            self._read_fd(fd, wait_s)
+            return
         try:
             waiting = port.in_waiting
             if waiting:  # bytes are there: read them without touching the port's settings
@@ -248,6 +269,35 @@ class Link:
             return
         if data:
             self.connection.receive_data(data)
+
+    def _read_fd(self, fd: int, wait_s: float) -> None:
+        """A POSIX port: one ``select`` for the wait, then one ``read`` of everything waiting.
+
+        pyserial's ``read`` costs a readiness check, a one-byte read and another read per burst
+        of bytes (and re-applies termios when the timeout changes); on a daemon woken a few
+        dozen times a second those calls are most of its idle CPU. Its error rules are kept:
+        readable but no data means the device is gone.
+        """
+        try:
+            ready, _, _ = select.select([fd], [], [], max(0.0, wait_s))
+            if not ready:
+                return
+            data = os.read(fd, _READ_CHUNK)
+        except OSError as e:
+            if e.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR):
+                return
+            self._lost(f"read failed: {e}")
+            return
+        except ValueError as e:  # the descriptor was closed under us
+            self._lost(f"read failed: {e}")
+            return
+        if not data:
+            self._lost(
+                "read failed: device reports readiness to read but returned no data "
+                "(device disconnected or multiple access on port?)"
+            )
+            return
+        self.connection.receive_data(data)
 
     def _lost(self, reason: str) -> None:
         port, self._port = self._port, None
@@ -281,6 +331,19 @@ class Link:
             return
         self._pending.append(Reconnected(self._attempts))
         self._after_open()
+
+
+def _posix_fd(port: serial.SerialBase) -> int | None:
+    """The file descriptor of a POSIX serial port or pty (None for URL transports such as
+    ``loop://`` or ``socket://``, which keep pyserial's own reads)."""
+    try:
+        from serial.serialposix import Serial as PosixSerial
+    except ImportError:  # not a POSIX system
+        return None
+    if type(port) is not PosixSerial:
+        return None
+    fd = getattr(port, "fd", None)
+    return fd if isinstance(fd, int) and fd >= 0 else None
 
 
 def open_link(

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from edgekit.builder.prepare import check_other_inputs
 from edgekit.builder.stages import STAGES, Run
+from edgekit.builder.stages.baseline import resolve_baseline
 from edgekit.builder.stages.context import BuildOptions, EvalData, StageTimer
 from edgekit.builder.stages.load import select_io
 from edgekit.builder.stages.scoring import score_file
@@ -55,6 +56,10 @@ def _inputs(cfg: BuildConfig, opts: BuildOptions) -> list[tuple[str, str | os.Pa
         if spec and len(urlsplit(spec).scheme) <= 1:
             path = Path(spec).expanduser()
             found.append((f"{key} data", path if path.is_absolute() else base / path))
+    b = cfg.baseline
+    for key, rel in (("baseline model", b.model if b else ""), ("baseline config", b.config if b else "")):
+        if rel:
+            found.append((key, base / rel))
     target = opts.target_results or (base / cfg.target.results if cfg.target.results else None)
     if target is not None:
         found.append(("target results", target))
@@ -81,6 +86,7 @@ def run_build(cfg: BuildConfig, opts: BuildOptions) -> BuildResult:
     info = inspect_model(cfg.model_path)
     input_name, _idx, _n = select_io(cfg, info)
     check_other_inputs(cfg, [i.name for i in info.inputs], input_name)
+    resolve_baseline(cfg)  # a missing or mislabelled baseline is refused here, before any work
     warnings: list[str] = []
 
     with open_output(opts.out_dir, kind="build", protect=_inputs(cfg, opts), log=log) as out:

@@ -53,11 +53,15 @@ def write_bundle(
     fixed_batch: int | None = None,
     backend_options: dict[str, dict[str, Any]],
     reference_stats: dict[str, Any],
+    sections: Mapping[str, Any] | None = None,
+    extra_sources: Mapping[str, Path] | None = None,
 ) -> tuple[Path, Path]:
     """Write ``<build_dir>/bundle/`` and ``<build_dir>/<name>.bundle.tar.gz``; return both paths.
 
     The bundle holds the selected variant and every other passing one; with no passing variant
     (a rejected build) it holds every built variant, so the rejection can be inspected.
+    ``sections`` are further manifest sections (the ``baseline``) and ``extra_sources`` the files
+    they name (bundle path -> source), hashed like every other file.
     """
     from edgekit import __version__
 
@@ -139,11 +143,12 @@ def write_bundle(
         "battery": dataclasses.asdict(cfg.battery),
         "versions": result.versions,
         "host": result.host,
+        **(sections or {}),
     }
     context = context_section(shipped, cfg)  # precision per label and on-device condition
     if context is not None:
         manifest["context"] = context
-    return pack_bundle(build_dir, name, manifest, sources)
+    return pack_bundle(build_dir, name, manifest, {**sources, **(extra_sources or {})})
 
 
 def _chmod_tree(root: Path) -> None:

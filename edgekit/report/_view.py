@@ -806,6 +806,11 @@ def build_view(result: BuildResult, *, worst_n: int = 5) -> ReportView:
 
     at = next((i for i, s in enumerate(sections) if s.id in ("ood", "quant", "energy")), len(sections))
     sections[at:at] = insight_sections(r)  # scenarios, discovered slices, context: after the slices
+    from edgekit.report.baseline_section import baseline_section  # imports this module's blocks
+
+    base = baseline_section(r)
+    at = next((i for i, s in enumerate(sections) if s.id in ("stages", "provenance")), len(sections))
+    sections[at:at] = [base] if base is not None else []  # the fallback, before the timings
     if r.warnings:
         sections.append(Section("warnings", "Warnings",
                                 [Bullets([rich(w) for w in r.warnings], "ne")]))

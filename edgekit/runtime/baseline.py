@@ -1,7 +1,7 @@
 """The fallback the daemon answers from when the primary model fails, overruns or cannot load.
 
-Manifest section ``baseline`` (written by the build from a ``[baseline]`` table in phase 2;
-tests write it directly). Two kinds:
+Manifest section ``baseline`` (written by the build from the config's ``[baseline]`` table,
+``edgekit.builder.stages.baseline``; tests may write it directly). Two kinds:
 
 ``{"kind": "model", "file": "baseline/model.onnx", "preprocess": [...], "labels": [...],
 "output": {"index": 1, "kind": "probabilities"}, "ood": {"score": "max_softmax",

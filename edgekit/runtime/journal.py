@@ -166,36 +166,42 @@ class Journal:
         self._db = _open_owned(self.path, create=True)
         self._db.execute(f"PRAGMA synchronous={s.synchronous.upper()}")
         self._pending: list[Any] = []
+        self._rows: list[tuple[Any, ...]] = []
         self._pending_records = 0
         self._opened_at: float | None = None
         self._interval_s = s.commit_interval_ms / 1e3
 
     # -- writing --------------------------------------------------------------------------------
     def add_result(self, row: ResultRow, token: Any = None) -> None:
-        """Queue a result record in the open transaction; ``token`` comes back from ``commit``."""
-        self._begin()
-        values = (
-            row.at,
-            self.session,
-            row.capture_id,
-            row.device_timestamp_us,
-            row.status,
-            row.label,
-            row.label_index,
-            row.confidence,
-            row.score,
-            row.source,
-            row.model,
-            row.reason,
-            row.detail,
-            int(row.overrun),
-            row.predicted,
-            row.latency_ms,
-            row.preprocess_ms,
-            row.inference_ms,
-            json.dumps(row.context, allow_nan=False) if row.context else None,
+        """Queue a result record for the open transaction; ``token`` comes back from ``commit``.
+
+        Rows are held here and written by ``commit`` in one ``executemany`` (a lone row as one
+        autocommit INSERT: one statement and one fsync instead of BEGIN, INSERT and COMMIT)."""
+        if self._opened_at is None:
+            self._opened_at = self._clock()
+        self._rows.append(
+            (
+                row.at,
+                self.session,
+                row.capture_id,
+                row.device_timestamp_us,
+                row.status,
+                row.label,
+                row.label_index,
+                row.confidence,
+                row.score,
+                row.source,
+                row.model,
+                row.reason,
+                row.detail,
+                int(row.overrun),
+                row.predicted,
+                row.latency_ms,
+                row.preprocess_ms,
+                row.inference_ms,
+                json.dumps(row.context, allow_nan=False) if row.context else None,
+            )
         )
-        self._db.execute(_INSERT_RESULT, values)
         self._pending.append(token)
         self._pending_records += 1
 
@@ -220,7 +226,23 @@ class Journal:
         if self._opened_at is None:
             return []
         t0 = time.perf_counter()
-        self._db.execute("COMMIT")
+        rows = self._rows
+        try:
+            if not self._db.in_transaction and len(rows) == 1:
+                self._db.execute(_INSERT_RESULT, rows[0])  # autocommit: its own durable transaction
+            else:
+                self._begin_sql()
+                if rows:
+                    self._db.executemany(_INSERT_RESULT, rows)
+                self._db.execute("COMMIT")
+        except BaseException:
+            # nothing of this group is announced: its rows and tokens stay pending, and a
+            # transaction SQLite left open is rolled back so the next commit starts clean
+            if self._db.in_transaction:
+                with suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+            raise
+        self._rows = []
         took_s = time.perf_counter() - t0
         st = self.stats
         st.commits += 1
@@ -291,9 +313,14 @@ class Journal:
         self._db.close()
 
     def _begin(self) -> None:
+        """Open the transaction now (events are written at once, results at the commit)."""
         if self._opened_at is None:
-            self._db.execute("BEGIN")
             self._opened_at = self._clock()
+        self._begin_sql()
+
+    def _begin_sql(self) -> None:
+        if not self._db.in_transaction:
+            self._db.execute("BEGIN")
 
 
 def _db_bytes(db: sqlite3.Connection) -> int:

@@ -263,13 +263,17 @@ class ScannerLink:
             message = event.message
             if isinstance(message, Capture):
                 self._capture(event, message, now, out)
-            elif isinstance(message, Power):
-                ts = event.timestamp_us
+            elif isinstance(message, Power) and message.samples:
+                # device -> host time is linear (the TIME mapping's line, or a plain offset):
+                # mapped once per batch and stepped per sample, not mapped per sample
+                ts, first = event.timestamp_us, message.samples[0].timestamp_us
+                h0 = self._host_s(first, ts, now)
+                per_us = (self._host_s(first + 1_000_000, ts, now) - h0) / 1_000_000
                 out.append(
                     PowerReceived(
                         tuple(
                             (
-                                min(now, self._host_s(p.timestamp_us, ts, now)),
+                                min(now, h0 + (p.timestamp_us - first) * per_us),
                                 p.voltage_mv / 1e3,
                                 p.current_ua / 1e6,
                             )

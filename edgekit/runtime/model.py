@@ -9,8 +9,8 @@ Manifest fields read (``manifest.json``): ``name``, ``selected``, ``labels``, ``
 ``ood.input_guard``, ``variants[]`` (``name``, ``file``, ``backend_options``, ``passed``,
 ``ood_threshold``, ``ood`` (the variant's own rule, same keys as ``ood``), ``accuracy``,
 ``energy.energy_per_inference_mj``, ``latency.p50_ms``),
-``budgets.max_latency_p99_ms``, ``reference_statistics``; and two sections the build does not
-write yet: ``capture`` (see :class:`CaptureSpec`) and ``baseline`` (see ``baseline.py``).
+``budgets.max_latency_p99_ms``, ``reference_statistics``; ``capture`` (see
+:class:`CaptureSpec`) and ``baseline`` (see ``baseline.py``).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ def reference_config(tmp: Path, *, eval_n: int, runs: int, **replace: str) -> Pa
     ``eval_n`` evaluation captures, ``runs`` timed runs, and each ``old=new`` text replacement."""
     text = (REF / "edgekit.toml").read_text()
     text = text.replace('path = "model.onnx"', f'path = "{REF / "model.onnx"}"')
+    text = text.replace('config = "../', f'config = "{REF.parent}/')  # [baseline] config
     text = re.sub(r'(evaluation = "synthetic:rf\?n=)\d+', rf"\g<1>{eval_n}", text)
     text = text.replace("runs = 200", f"runs = {runs}")
     for old, new in replace.items():

@@ -54,7 +54,8 @@ def test_reference_config_with_out_dot_exits_2_and_changes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The issue's acceptance case, in a copy of the repository's layout."""
-    shutil.copytree(REPO / "models" / "rfclass-cnn", tmp_path / "models" / "rfclass-cnn")
+    for name in ("rfclass-cnn", "rfclass-gbt"):  # the CNN's [baseline] reads the trees' config
+        shutil.copytree(REPO / "models" / name, tmp_path / "models" / name)
     (tmp_path / "README.md").write_text("an unrelated file\n")
     monkeypatch.chdir(tmp_path)
     before = snapshot(tmp_path)

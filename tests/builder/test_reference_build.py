@@ -90,6 +90,10 @@ def test_bundle_verifies_and_tampering_is_refused(
     assert b.manifest["preprocess"][0]["op"] == "rms_normalize"
     assert b.manifest["ood"]["threshold"] is not None
     assert set(b.manifest["files"]) >= {v["file"] for v in b.manifest["variants"]}
+    # the reference config's [baseline]: the reference trees, shipped and hashed
+    assert b.manifest["baseline"]["kind"] == "model"
+    assert b.manifest["baseline"]["file"] in b.manifest["files"]
+    assert report["baseline"]["accuracy"] == b.manifest["baseline"]["accuracy"]
 
     copy = tmp_path / "bundle"
     shutil.copytree(out / "bundle", copy)

@@ -29,7 +29,7 @@ def _run(tmp: Path, names: list[str]) -> Run:
 def test_stage_order() -> None:
     assert [s.__name__ for s in STAGES] == [
         "load", "features", "build_variants", "validate", "ood", "insight", "profile", "audit",
-        "judge", "bundle", "report",
+        "judge", "baseline", "bundle", "report",
     ]
 
 

@@ -3,6 +3,7 @@ and recovery after a process dies without closing it."""
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import subprocess
 import sys
@@ -201,3 +202,31 @@ def test_journal_command_prints_records_and_refuses_bad_since(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--since" in err
     assert main(["journal", str(tmp_path / "missing.sqlite")]) == 2
+
+
+def test_a_group_with_events_and_results_commits_together_and_a_failed_commit_announces_nothing(
+    tmp_path,
+):
+    path = tmp_path / "j.sqlite"
+    j = Journal(path, JournalSettings(), clock=Clock(), wall=lambda: 1000.0)
+    # a lone result: written at the commit, as one transaction
+    j.add_result(row(1), "a")
+    assert committed_ids(path) == []
+    assert j.commit() == ["a"] and committed_ids(path) == [1]
+    # an event and two results: one transaction holding all three
+    j.add_event("link_down", "lost")
+    j.add_result(row(2), "b")
+    j.add_result(row(3), "c")
+    assert committed_ids(path) == [1]
+    assert j.commit() == ["b", "c"]
+    assert committed_ids(path) == [1, 2, 3]
+    assert [e["kind"] for e in read_journal(path)["events"]] == ["link_down"]
+    # a row SQLite cannot store: the commit raises, nothing of the group is announced or written
+    bad = dataclasses.replace(row(4), label=object())  # type: ignore[arg-type]
+    j.add_event("note", "in the failing group")
+    j.add_result(bad, "d")
+    with pytest.raises(sqlite3.Error):
+        j.commit()
+    assert committed_ids(path) == [1, 2, 3]
+    assert [e["kind"] for e in read_journal(path)["events"]] == ["link_down"]
+    j._db.close()

@@ -10,6 +10,7 @@ import numpy as np
 
 from edgekit.builder import metrics
 from edgekit.builder.runtime_fields import drift_reference
+from edgekit.builder.stages.baseline import manifest_section
 from edgekit.builder.stages.context import EvalData, Run
 from edgekit.config import BuildConfig
 from edgekit.data.dataset import Dataset
@@ -70,6 +71,7 @@ def bundle(run: Run) -> Run:
         ref_stats.update(
             drift_reference(ev.x if ev else None, run.ref_scores, ev.in_dist if ev else None, cfg)
         )
+        section, files = manifest_section(result.baseline) if result.baseline else (None, {})
         bdir, archive = write_bundle(
             result,
             cfg,
@@ -82,6 +84,8 @@ def bundle(run: Run) -> Run:
             fixed_batch=prepared.fixed_batch,
             backend_options=run.backend_opts,
             reference_stats=ref_stats,
+            sections={"baseline": section} if section else None,
+            extra_sources=files,
         )
         # Paths as they will be once the staging folder is renamed into place.
         result.bundle_dir = str(run.opts.out_dir / bdir.relative_to(staging))

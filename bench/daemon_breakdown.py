@@ -1,0 +1,134 @@
+"""Where the daemon's CPU goes, per capture: ``edgekit run``'s loop in this process against
+``edgekit emulate`` on a pty, with each thread's CPU clock and the main thread's CPU time
+inside each part of the loop (``time.thread_time`` around the calls: link poll = wake-ups,
+reads and decoding; journal commit = the SQLite write and its fsync; announce = RESULT write,
+metrics, drift; engine = handing the capture to the inference thread and waiting for it).
+
+Companion of ``bench_daemon.py`` (which measures the daemon as a subprocess, untouched); this
+one instruments it, so its totals run a little higher. Same bundle (the reference CNN,
+onnx-fp32, with a drift reference).
+
+    .venv/bin/python bench/daemon_breakdown.py [--rate 20] [--meter none|link] [--seconds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from bench_daemon import make_bundle  # noqa: E402
+
+from edgekit.bundle import load_bundle  # noqa: E402
+from edgekit.runtime.daemon import Daemon  # noqa: E402
+from edgekit.runtime.jsonlog import StructuredLog  # noqa: E402
+from edgekit.runtime.settings import load_settings  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rate", type=float, default=20.0)
+    ap.add_argument("--meter", default="none", choices=["none", "link"])
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--warmup-s", type=float, default=35.0)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="daemon-breakdown-") as t:
+        tmp = Path(t)
+        bundle = make_bundle(tmp / "bundle")
+        link = tmp / "scanner"
+        power = "100" if args.meter == "link" else "0"
+        emu = subprocess.Popen(
+            [sys.executable, "-m", "edgekit", "emulate", "--symlink", str(link), "--rate",
+             str(args.rate), "--seed", "9", "--power-period-ms", power],
+            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            while not link.exists():
+                time.sleep(0.05)
+            _run(args, bundle, link, tmp)
+        finally:
+            emu.send_signal(signal.SIGTERM)
+            emu.wait(timeout=20)
+
+
+def _run(args: argparse.Namespace, bundle: Path, link: Path, tmp: Path) -> None:
+    settings = load_settings(
+        None, variant=None, meter=args.meter, metrics_addr="127.0.0.1:0",
+        **{"journal.path": str(tmp / "journal.sqlite")},
+    )  # fmt: skip
+    with open(os.devnull, "w") as quiet:
+        daemon = Daemon(load_bundle(bundle), str(link), settings, log=StructuredLog(stream=quiet))
+        parts = daemon.parts
+        spent: dict[str, float] = {}
+        window = {"on": False}
+
+        def timed(obj: Any, name: str, label: str) -> None:
+            fn: Callable[..., Any] = getattr(obj, name)
+
+            def wrapper(*a: Any, **k: Any) -> Any:
+                t0 = time.thread_time()
+                try:
+                    return fn(*a, **k)
+                finally:
+                    if window["on"]:
+                        spent[label] = spent.get(label, 0.0) + time.thread_time() - t0
+
+            setattr(obj, name, wrapper)
+
+        timed(parts.link, "poll", "link poll (wake-ups, reads, decoding, session)")
+        timed(parts.engine, "decide", "engine (hand-off to the inference thread, wait)")
+        timed(parts.journal, "commit", "journal commit (SQLite write + fsync)")
+        timed(daemon, "_announce", "announce (RESULT write, metrics, drift)")
+        timed(parts.link, "send_result", "  of which the RESULT write")
+        timed(daemon, "_periodic", "periodic (energy, governor)")
+        me = psutil.Process()
+        start = time.monotonic()
+        marks: dict[str, Any] = {}
+
+        def threads() -> dict[str, float]:
+            names = {t.native_id: t.name for t in threading.enumerate()}
+            return {names.get(t.id, f"thread {t.id}"): t.user_time + t.system_time for t in me.threads()}
+
+        def should_stop() -> bool:
+            now = time.monotonic()
+            if "a" not in marks and now - start >= args.warmup_s:
+                marks["a"] = (threads(), parts.journal.stats.results, time.process_time())
+                window["on"] = True
+            elif "a" in marks and now - start >= args.warmup_s + args.seconds:
+                window["on"] = False
+                marks["b"] = (threads(), parts.journal.stats.results, time.process_time())
+                return True
+            return False
+
+        daemon.run(should_stop)
+    (ta, ra, pa), (tb, rb, pb) = marks["a"], marks["b"]
+    n = max(1, rb - ra)
+    print(
+        f"rate {args.rate:g} Hz, meter {args.meter}, load avg {psutil.getloadavg()[0]:.1f}: {n} results "
+        f"in {args.seconds:g} s from {args.warmup_s:g} s after start; process CPU "
+        f"{(pb - pa) / n * 1e3:.3f} ms per capture"
+    )
+    for name, cpu in sorted(tb.items()):
+        used = cpu - ta.get(name, 0.0)
+        if used > 0:
+            print(f"  thread {name}: {used / n * 1e3:.3f} ms per capture")
+    for label, cpu in spent.items():
+        print(f"  main thread in {label}: {cpu / n * 1e3:.3f} ms per capture")
+
+
+if __name__ == "__main__":
+    main()
