@@ -52,7 +52,9 @@ def test_synth_help_mentions_every_option(capsys):
         assert opt in text
 
 
-def test_info_shows_counts_and_meta(tmp_path, capsys):
+def test_info_shows_counts_and_meta(tmp_path, capsys, monkeypatch):
+    # a wide terminal: this checks what the table says, not how rich wraps it on a long path
+    monkeypatch.setenv("COLUMNS", "250")
     out = tmp_path / "d.npz"
     assert main(["data", "synth", "--out", str(out), "--n", "30", "--seed", "2"]) == 0
     capsys.readouterr()
