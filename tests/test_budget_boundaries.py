@@ -42,9 +42,11 @@ def _energy(
     life_h: float | None = 10.0,
     loss: float | None = 5.0,
     meter: str = "ina260",
+    on_target: bool = True,
 ) -> EnergyFigure:
     return EnergyFigure(mj, mj / 2, 0.0, kind, meter, 1000.0, 100, 5,  # type: ignore[arg-type]
-                        battery_life_h=life_h, battery_life_loss_pct=loss)
+                        battery_life_h=life_h, battery_life_loss_pct=loss,
+                        measured_on_target=on_target and kind == "measured")
 
 
 def _v(name: str = "v", **kw: object) -> VariantResult:
@@ -76,11 +78,11 @@ def _case(key: str, value: float) -> tuple[VariantResult, str, str]:
         v.size_bytes = round(value * 1024)
         return v, "KiB", ""
     if key == "max_energy_per_inference_mj":
-        return _v(energy=_energy(mj=value)), "mJ", "measured, ina260"
+        return _v(energy=_energy(mj=value)), "mJ", "measured on target, ina260"
     if key == "max_battery_life_loss_pct":
-        return _v(energy=_energy(loss=value)), "%", "measured, ina260"
+        return _v(energy=_energy(loss=value)), "%", "measured on target, ina260"
     if key == "min_battery_life_h":
-        return _v(energy=_energy(life_h=value)), "h", "measured, ina260"
+        return _v(energy=_energy(life_h=value)), "h", "measured on target, ina260"
     raise AssertionError(key)
 
 
@@ -223,14 +225,20 @@ def test_an_estimate_is_not_evaluated_when_measured_is_required(key: str, unit: 
     est = _v(energy=_energy(mj=0.5, kind="estimated", meter="model:rpi4"))
     assert _one(est, strict, **{key: 100.0}) == BudgetCheck(
         key, "not_evaluated", 100.0, value, unit,
-        "only an estimate (model:rpi4); require_measured_energy = true",
+        "not measured on the target: only an estimate (model:rpi4); require_measured_energy = true",
     )
     # without the requirement the same estimate is judged, and says it is one
     c = _one(est, CTX, **{key: 100.0})
     assert c.detail == "estimated, model:rpi4" and c.status in ("pass", "fail")
     # a measured figure is judged under the requirement
     assert _one(_v(energy=_energy(mj=0.5)), strict, **{key: 100.0}).status in ("pass", "fail")
-    assert _one(_v(energy=_energy(mj=0.5)), strict, **{key: 100.0}).detail == "measured, ina260"
+    assert _one(_v(energy=_energy(mj=0.5)), strict, **{key: 100.0}).detail == "measured on target, ina260"
+    # measured, but not on the target (another board or another file): not evaluated, with why
+    off = _one(_v(energy=_energy(mj=0.5, on_target=False)), strict, **{key: 100.0})
+    assert off.status == "not_evaluated" and off.detail.startswith("not measured on the target")
+    assert _one(_v(energy=_energy(mj=0.5, on_target=False)), CTX, **{key: 100.0}).detail == (
+        "measured, not on target, ina260"
+    )
 
 
 # --- slices: the worst big slice is judged ----------------------------------------------------------

@@ -28,6 +28,7 @@ from firmware_bridge import (
 )
 from firmware_bridge.codec import encode_payload, forge_payload
 from firmware_bridge.events import Duplicate, PeerRestart
+from firmware_bridge.layouts import PROTOCOL_MINOR
 from firmware_bridge.messages import (
     Capture,
     Config,
@@ -460,11 +461,13 @@ def test_the_clock_of_a_new_boot_is_the_reference_after_a_reset() -> None:
     assert isinstance(events[0], DeviceReset) and events[0].cause == "uptime"
 
 
-@pytest.mark.parametrize(("minor", "accepted"), [(0, False), (1, False), (2, True)])
+@pytest.mark.parametrize(
+    ("minor", "accepted"), [(m, m > PROTOCOL_MINOR) for m in range(PROTOCOL_MINOR + 2)]
+)
 def test_a_longer_payload_is_refused_up_to_this_minor_and_accepted_from_a_newer_one(minor: int,
                                                                                      accepted: bool) -> None:
     d = Decoder()
-    padded = encode_payload(Log(1, "a"), minor=min(minor, 1)) + b"\x00\x00"
+    padded = encode_payload(Log(1, "a"), minor=min(minor, PROTOCOL_MINOR)) + b"\x00\x00"
     events = feed(d, packet(0x05, padded, seq=0, minor=minor))
     if accepted:
         assert [type(e) for e in events] == [Packet]
