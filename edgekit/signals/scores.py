@@ -14,11 +14,17 @@ import numpy as np
 
 from edgekit.signals.ood import FEATURE_SCORES, FeatureStats
 
-__all__ = ["LOGIT_SCORES", "SCORES", "ood_scores", "softmax"]
+__all__ = ["LOGIT_SCORES", "SCORES", "logit_score", "ood_scores", "softmax"]
 
 LOGIT_SCORES = ("max_softmax", "energy")
 SCORES = LOGIT_SCORES + FEATURE_SCORES
 """Every OOD score edgekit knows, in the order the build measures them."""
+
+
+def logit_score(name: str) -> str:
+    """The configured score when it needs the class scores only, else max-softmax: what a stage
+    without penultimate features (validate before the ood stage, a baseline) can compute."""
+    return name if name in LOGIT_SCORES else "max_softmax"
 
 
 def softmax(z: np.ndarray) -> np.ndarray:

@@ -31,6 +31,7 @@ from edgekit.errors import ConfigError, EdgekitError
 from edgekit.model_info import inspect_model
 from edgekit.results import BaselineResult
 from edgekit.signals.preprocess import Pipeline
+from edgekit.signals.scores import logit_score
 
 __all__ = ["BaselineSpec", "baseline", "manifest_section", "resolve_baseline"]
 
@@ -172,7 +173,7 @@ def _validate_model(run: Run, spec: BaselineSpec, x_raw: np.ndarray) -> Baseline
     ind = ev.in_dist
     # the baseline has no penultimate features of its own: a logit score ("auto" and the feature
     # scores of the primary fall back to max-softmax)
-    kind = cfg.ood.score if cfg.ood.score in ("max_softmax", "energy") else "max_softmax"
+    kind = logit_score(cfg.ood.score)
     _conf, oscore = metrics.ood_scores(scores, kind, spec.output_kind)
     ood = metrics.calibrate_ood(
         oscore,

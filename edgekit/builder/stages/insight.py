@@ -16,6 +16,7 @@ from edgekit.builder.scenarios import evaluate_scenarios
 from edgekit.builder.stages.context import Run
 from edgekit.config import BuildConfig
 from edgekit.signals.observe import observe
+from edgekit.signals.scores import logit_score
 
 __all__ = ["OBSERVED_PREFIX", "context_edges", "insight"]
 
@@ -64,7 +65,7 @@ def insight(run: Run) -> Run:
                 accepted = run.accepted.get(vr.name)
                 ood = vr.accuracy.ood
                 if accepted is None and ood is not None:  # no ood stage figures: a logit score
-                    kind = cfg.ood.score if cfg.ood.score in ("max_softmax", "energy") else "max_softmax"
+                    kind = logit_score(cfg.ood.score)
                     _conf, oscore = metrics.ood_scores(s, kind, cfg.model.output)
                     accepted = oscore >= ood.threshold
                 if accepted is None:

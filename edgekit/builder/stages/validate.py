@@ -6,7 +6,7 @@ from __future__ import annotations
 from edgekit.builder import metrics
 from edgekit.builder.stages.context import Run
 from edgekit.builder.stages.scoring import score_file
-from edgekit.signals.scores import LOGIT_SCORES
+from edgekit.signals.scores import logit_score
 
 __all__ = ["validate"]
 
@@ -20,7 +20,7 @@ def validate(run: Run) -> Run:
             return run
         # "auto" and the feature scores are measured by the ood stage, which replaces this
         # max-softmax threshold; a logit score configured as such is calibrated here as before.
-        kind = cfg.ood.score if cfg.ood.score in LOGIT_SCORES else "max_softmax"
+        kind = logit_score(cfg.ood.score)
         for vr in run.built:
             s = score_file(
                 run.staging / vr.path,
