@@ -21,13 +21,16 @@ if TYPE_CHECKING:
 __all__ = ["render_markdown", "write_markdown"]
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|#~])")
+_ENTITY_START = re.compile(r"&(?=#?[0-9A-Za-z]+;)")
 
 
 def _plain(text: str) -> str:
     """Escape markdown and inline-HTML specials; newlines become spaces (tables are one line)."""
     text = " ".join(text.splitlines())
-    # '<' and '&' as entities: GitHub would otherwise treat '<script>' as (stripped) HTML.
-    text = text.replace("&", "&amp;").replace("<", "&lt;")
+    # '<' as an entity: GitHub would otherwise treat '<script>' as (stripped) HTML. '&' only where
+    # it would start an entity reference ('&lt;', '&#60;'): a bare '&' renders as itself, so data
+    # sources such as 'synthetic:rf?n=300&seed=2' stay readable in the raw file too.
+    text = _ENTITY_START.sub("&amp;", text).replace("<", "&lt;")
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 

@@ -221,3 +221,13 @@ def test_the_logs_are_named_under_provenance(passed_result: BuildResult) -> None
     assert "--verbose" in prov
     passed_result.logs = []
     assert "Logs" not in _section(_unescape(render_markdown(passed_result)), "Host and provenance")
+
+
+def test_ampersands_stay_readable_unless_they_would_start_an_entity() -> None:
+    from edgekit.report.markdown import _plain
+
+    # a data source as users write it: the raw file reads as typed
+    assert _plain("synthetic:rf?n=300&seed=202") == "synthetic:rf?n=300&seed=202"
+    # text that would render as '<' or a numeric reference is escaped so it shows as typed
+    assert _plain("a &lt; b &#60; c & d") == "a &amp;lt; b &amp;\\#60; c & d"
+    assert _plain("<script>") == "&lt;script>"
