@@ -97,11 +97,11 @@ def _messages() -> list[tuple[str, Message, int, int, int]]:
     """(name, message, seq, timestamp_us, flags), all at the current protocol (1.2)."""
     rng = random.Random(20240501)
     hello = Hello(
-        1, 1, 2, 3, 17, 0x1122334455667788, 2_000_000, 1, 1024, 433_920_000, 0x2F,
+        PROTOCOL_MAJOR, PROTOCOL_MINOR, 2, 3, 17, 0x1122334455667788, 2_000_000, 1, 1024, 433_920_000, 0x2F,
         0x9E3779B9, DeviceState.IDLE, 100, 100,
-    )  # fmt: skip
+    )  # fmt: skip  (the HELLO announces the version of the header it travels in)
     streaming = Hello(
-        1, 1, 2, 3, 17, 0x1122334455667788, 2_000_000, 1, 256, 868_000_000, 0x2F,
+        PROTOCOL_MAJOR, PROTOCOL_MINOR, 2, 3, 17, 0x1122334455667788, 2_000_000, 1, 256, 868_000_000, 0x2F,
         0x0000_0001, DeviceState.STREAMING, 0, 0,
     )  # fmt: skip
     return [
