@@ -111,7 +111,7 @@ class Daemon:
         if due is not None:
             waits.append(due)
         if self.parts.energy is not None:
-            waits.append(self.parts.energy.seconds_until_due(now) + 0.05)
+            waits.append(self.parts.energy.seconds_until_due(now))
         return min(waits)
 
     def _shutdown(self) -> None:
@@ -193,13 +193,15 @@ class Daemon:
             "sample_rate_hz": h.sample_rate_hz,
             "sample_format": fmt,
             "samples_per_capture": h.samples_per_capture,
+            "power_period_ms": h.power_period_ms,
         }
         if {k: v for k, v in p.board.scanner.items() if k in scanner} != scanner:
             self._note(
                 "info",
                 "scanner_hello",
                 f"scanner {scanner['device_id']} firmware "
-                f"{h.firmware_version}, protocol {h.protocol_version}",
+                f"{h.firmware_version}, protocol {h.protocol_version}"
+                + ("" if h.power_period_ms is None else f", POWER every {h.power_period_ms} ms"),
                 **scanner,
             )
             p.metrics.scanner.info({k: str(v) for k, v in scanner.items()})
