@@ -44,7 +44,11 @@ from edgekit.runtime.settings import RuntimeSettings
 
 __all__ = ["Daemon", "Pending"]
 
-_MAX_WAIT_S = 0.5
+# The longest the loop sleeps with nothing due: how soon SIGTERM/SIGINT (whose handler only
+# sets a flag; the wait is not interrupted) ends the loop. Anything with a deadline sets its
+# own wait below; a shorter bound only wakes the daemon for nothing (at 2 captures a second a
+# 0.5 s bound raced the next capture and often woke it just before it).
+_MAX_WAIT_S = 2.0
 _RETENTION_EVERY_S = 600.0
 
 
@@ -106,7 +110,9 @@ class Daemon:
 
     def _wait_s(self) -> float:
         now = time.monotonic()
-        waits = [_MAX_WAIT_S, max(0.0, self._next_governor_s - now)]
+        waits = [_MAX_WAIT_S]
+        if self.parts.gauge is not None:  # without a gauge the governor has nothing to read
+            waits.append(max(0.0, self._next_governor_s - now))
         due = self.parts.journal.seconds_until_due()
         if due is not None:
             waits.append(due)

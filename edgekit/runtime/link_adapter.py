@@ -123,7 +123,8 @@ class ScannerLink:
         try:
             self._link: Link = open_link(
                 url,
-                timeout_s=0.5,
+                # the daemon's wait bounds every read; a shorter default would wake it on its own
+                timeout_s=2.0,
                 backoff_initial_s=s.backoff_initial_s,
                 backoff_max_s=s.backoff_max_s,
                 session=self.session,

@@ -13,7 +13,7 @@ import numpy as np
 
 import edgekit.runtime.parts as parts_module
 from edgekit.bundle import load_bundle
-from edgekit.runtime.daemon import _MAX_WAIT_S, Daemon
+from edgekit.runtime.daemon import Daemon
 from edgekit.runtime.journal import read_journal
 from edgekit.runtime.jsonlog import StructuredLog
 from edgekit.runtime.link_events import CaptureReceived, PowerReceived, ScannerHello
@@ -102,6 +102,6 @@ def test_one_commit_per_batch_of_input_none_for_power_and_results_sent_after_com
     assert stats.records_per_commit == [1, 1, 1, 1, 3, 1]
     assert stats.results == 5 and stats.commits == 6
     assert link.sent == [(1, True), (2, True), (3, True), (4, True), (5, True)]
-    # nothing due (no meter, no gauge, nothing pending): every wait after the first is the
-    # longest one, not a timer
-    assert link.waits[1:] == [_MAX_WAIT_S] * (len(link.waits) - 1)
+    # nothing due (no meter, no gauge, nothing pending): every wait is the longest one (2 s,
+    # for SIGTERM), no timer
+    assert link.waits == [2.0] * len(link.waits)
