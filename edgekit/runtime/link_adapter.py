@@ -14,7 +14,9 @@ POWER batches: every batch wakes the daemon, so it asks a 1.1 scanner (which rep
 capture and POWER periods in HELLO) for the batch period it wants with a CONFIG (§5.9), once
 it streams: the capture period and gain it reports are kept (a CONFIG carries them all), and
 the period is capped at 256 readings per batch at the reading interval seen in its first
-batch. A 1.0 scanner does not report its capture period, so it is left as it is.
+batch. After a reboot the session re-applies that CONFIG at once (§6.3: the device is the same);
+after a reconnect it is built afresh from what the scanner then reports. A 1.0 scanner does
+not report its capture period, so it is left as it is.
 """
 
 from __future__ import annotations
@@ -306,6 +308,15 @@ class ScannerLink:
         self.session.configure(config)  # also re-applied after every reboot
         self._send_all(self.session.poll(monotonic_us()))
 
+    def _forget_power_config(self) -> None:
+        """After a reconnect (perhaps another scanner) the CONFIG is built afresh from what the
+        scanner then reports (its HELLO, its next capture), not sent with another's settings."""
+        if self._asked is not None:
+            self._asked = None
+            self.session.configure(None)
+        self._gain_db = None
+        self._reading_us = None
+
     def _host_s(self, device_us: float, ts_us: int, now: float) -> float:
         """Host seconds of device time ``device_us``: through the TIME mapping, else relative
         to the packet (stamped ``ts_us``) taken as sent at its arrival ``now``."""
@@ -371,6 +382,7 @@ class ScannerLink:
         elif isinstance(event, Disconnected):
             out.append(LinkDown(event.reason))
         elif isinstance(event, Reconnected):
+            self._forget_power_config()  # perhaps another scanner, with other settings
             out.append(LinkUp(event.attempts))
 
     def _capture(self, packet: Packet, m: Capture, now: float, out: list[RuntimeLinkEvent]) -> None:

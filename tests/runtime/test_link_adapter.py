@@ -12,7 +12,13 @@ import pytest
 
 from edgekit.errors import UsageError
 from edgekit.runtime.link_adapter import NO_LABEL, ScannerLink
-from edgekit.runtime.link_events import CaptureReceived, CapturesLost, PowerReceived, ScannerHello
+from edgekit.runtime.link_events import (
+    CaptureReceived,
+    CapturesLost,
+    PowerReceived,
+    ScannerHello,
+    ScannerReset,
+)
 from edgekit.runtime.settings import LinkSettings
 from firmware_bridge import (
     Capture,
@@ -24,6 +30,7 @@ from firmware_bridge import (
     Ping,
     Power,
     PowerSample,
+    Reconnected,
     Result,
     ResultFlag,
     Start,
@@ -276,3 +283,22 @@ def test_a_period_already_in_force_or_a_10_scanner_or_none_wanted_is_left_alone(
             assert configs_after_streaming(dev, link, msg, 10_000) == [], (msg, want)
         finally:
             link.close()
+
+
+def test_a_reboot_gets_the_same_config_at_once_and_a_reconnect_asks_afresh(device11):
+    link = ScannerLink(device11.path, power_period_ms=1000)
+    try:
+        first = configs_after_streaming(device11, link, hello11(100), 10_000)
+        assert first == [Config(0, 0, 12.5, 500, 0, 1000)]
+        # a reboot (a BOOT HELLO with a new boot ID): PROTOCOL.md §6.3 re-applies the CONFIG
+        rebooted = Hello(1, 1, 2, 3, 4, 0xABC, 1_000_000, 1, 1024, 433_920_000, 0x03, 0x5678, 1, 500, 100)
+        device11.send(rebooted, flags=PacketFlag.BOOT)
+        poll_until(link, lambda ev: any(isinstance(e, ScannerReset) for e in ev))
+        again = [m for m in device11.received(0.5) if isinstance(m, Config)]
+        assert again == first
+        # a reconnect may be another scanner: nothing of this one's is re-applied
+        out: list = []
+        link._translate(Reconnected(1), out)
+        assert link.session.config is None and out
+    finally:
+        link.close()
