@@ -85,7 +85,11 @@ def main() -> None:
             _run(args, bundle, link, tmp)
         finally:
             emu.send_signal(signal.SIGTERM)
-            emu.wait(timeout=20)
+            try:
+                emu.wait(timeout=60)
+            except subprocess.TimeoutExpired:  # a loaded host: do not leave it behind
+                emu.kill()
+                emu.wait()
 
 
 def _run(args: argparse.Namespace, bundle: Path, link: Path, tmp: Path) -> None:
