@@ -2,7 +2,9 @@
 ``edgekit emulate`` on a pty, with each thread's CPU clock and the main thread's CPU time
 inside each part of the loop (``time.thread_time`` around the calls: link poll = wake-ups,
 reads and decoding; journal commit = the SQLite write and its fsync; announce = RESULT write,
-metrics, drift; engine = handing the capture to the inference thread and waiting for it).
+metrics, drift; engine = handing the capture to the inference thread and waiting for it), and
+the link's waits on the port per capture: how many ``select`` calls slept (timeout > 0), and
+how many of those ended on their timeout rather than on bytes (timer wake-ups).
 
 Companion of ``bench_daemon.py`` (which measures the daemon as a subprocess, untouched); this
 one instruments it, so its totals run a little higher. Same bundle (the reference CNN,
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -37,6 +40,23 @@ from edgekit.bundle import load_bundle  # noqa: E402
 from edgekit.runtime.daemon import Daemon  # noqa: E402
 from edgekit.runtime.jsonlog import StructuredLog  # noqa: E402
 from edgekit.runtime.settings import load_settings  # noqa: E402
+from firmware_bridge import link as link_module  # noqa: E402
+
+
+class _CountingSelect:
+    """Stands in for the ``select`` module inside ``firmware_bridge.link``: counts the waits."""
+
+    def __init__(self, window: dict[str, bool]) -> None:
+        self.window = window
+        self.sleeps = 0
+        self.timeouts = 0
+
+    def select(self, r: Any, w: Any, x: Any, timeout: float | None = None) -> Any:
+        got = select.select(r, w, x, timeout)
+        if self.window["on"] and (timeout is None or timeout > 0):
+            self.sleeps += 1
+            self.timeouts += not got[0]
+        return got
 
 
 def main() -> None:
@@ -45,12 +65,15 @@ def main() -> None:
     ap.add_argument("--meter", default="none", choices=["none", "link"])
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--warmup-s", type=float, default=35.0)
+    ap.add_argument(
+        "--power-period-ms", type=int, help="[runtime.energy] power_period_ms (default: the daemon's)"
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="daemon-breakdown-") as t:
         tmp = Path(t)
         bundle = make_bundle(tmp / "bundle")
         link = tmp / "scanner"
-        power = "100" if args.meter == "link" else "0"
+        power = "100"  # the scanner's default; the daemon asks for its own period by CONFIG
         emu = subprocess.Popen(
             [sys.executable, "-m", "edgekit", "emulate", "--symlink", str(link), "--rate",
              str(args.rate), "--seed", "9", "--power-period-ms", power],
@@ -62,13 +85,17 @@ def main() -> None:
             _run(args, bundle, link, tmp)
         finally:
             emu.send_signal(signal.SIGTERM)
-            emu.wait(timeout=20)
+            try:
+                emu.wait(timeout=60)
+            except subprocess.TimeoutExpired:  # a loaded host: do not leave it behind
+                emu.kill()
+                emu.wait()
 
 
 def _run(args: argparse.Namespace, bundle: Path, link: Path, tmp: Path) -> None:
     settings = load_settings(
         None, variant=None, meter=args.meter, metrics_addr="127.0.0.1:0",
-        **{"journal.path": str(tmp / "journal.sqlite")},
+        **{"journal.path": str(tmp / "journal.sqlite"), "energy.power_period_ms": args.power_period_ms},
     )  # fmt: skip
     with open(os.devnull, "w") as quiet:
         daemon = Daemon(load_bundle(bundle), str(link), settings, log=StructuredLog(stream=quiet))
@@ -95,6 +122,8 @@ def _run(args: argparse.Namespace, bundle: Path, link: Path, tmp: Path) -> None:
         timed(daemon, "_announce", "announce (RESULT write, metrics, drift)")
         timed(parts.link, "send_result", "  of which the RESULT write")
         timed(daemon, "_periodic", "periodic (energy, governor)")
+        waits = _CountingSelect(window)
+        link_module.select = waits  # type: ignore[assignment]
         me = psutil.Process()
         start = time.monotonic()
         marks: dict[str, Any] = {}
@@ -115,6 +144,7 @@ def _run(args: argparse.Namespace, bundle: Path, link: Path, tmp: Path) -> None:
             return False
 
         daemon.run(should_stop)
+    link_module.select = select
     (ta, ra, pa), (tb, rb, pb) = marks["a"], marks["b"]
     n = max(1, rb - ra)
     print(
@@ -128,6 +158,10 @@ def _run(args: argparse.Namespace, bundle: Path, link: Path, tmp: Path) -> None:
             print(f"  thread {name}: {used / n * 1e3:.3f} ms per capture")
     for label, cpu in spent.items():
         print(f"  main thread in {label}: {cpu / n * 1e3:.3f} ms per capture")
+    print(
+        f"  waits on the port: {waits.sleeps / n:.2f} per capture, of which {waits.timeouts / n:.2f} "
+        "ended on their timeout (timer wake-ups)"
+    )
 
 
 if __name__ == "__main__":

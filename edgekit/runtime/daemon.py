@@ -44,7 +44,11 @@ from edgekit.runtime.settings import RuntimeSettings
 
 __all__ = ["Daemon", "Pending"]
 
-_MAX_WAIT_S = 0.5
+# The longest the loop sleeps with nothing due: how soon SIGTERM/SIGINT (whose handler only
+# sets a flag; the wait is not interrupted) ends the loop. Anything with a deadline sets its
+# own wait below; a shorter bound only wakes the daemon for nothing (at 2 captures a second a
+# 0.5 s bound raced the next capture and often woke it just before it).
+_MAX_WAIT_S = 2.0
 _RETENTION_EVERY_S = 600.0
 
 
@@ -106,12 +110,14 @@ class Daemon:
 
     def _wait_s(self) -> float:
         now = time.monotonic()
-        waits = [_MAX_WAIT_S, max(0.0, self._next_governor_s - now)]
+        waits = [_MAX_WAIT_S]
+        if self.parts.gauge is not None:  # without a gauge the governor has nothing to read
+            waits.append(max(0.0, self._next_governor_s - now))
         due = self.parts.journal.seconds_until_due()
         if due is not None:
             waits.append(due)
         if self.parts.energy is not None:
-            waits.append(self.parts.energy.seconds_until_due(now) + 0.05)
+            waits.append(self.parts.energy.seconds_until_due(now))
         return min(waits)
 
     def _shutdown(self) -> None:
@@ -193,13 +199,15 @@ class Daemon:
             "sample_rate_hz": h.sample_rate_hz,
             "sample_format": fmt,
             "samples_per_capture": h.samples_per_capture,
+            "power_period_ms": h.power_period_ms,
         }
         if {k: v for k, v in p.board.scanner.items() if k in scanner} != scanner:
             self._note(
                 "info",
                 "scanner_hello",
                 f"scanner {scanner['device_id']} firmware "
-                f"{h.firmware_version}, protocol {h.protocol_version}",
+                f"{h.firmware_version}, protocol {h.protocol_version}"
+                + ("" if h.power_period_ms is None else f", POWER every {h.power_period_ms} ms"),
                 **scanner,
             )
             p.metrics.scanner.info({k: str(v) for k, v in scanner.items()})

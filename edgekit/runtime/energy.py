@@ -10,6 +10,12 @@ does), and dynamic energy per inference is ``(E - P_idle * T) / n``. ``window_un
 bounds what the meter could not resolve. A window is *resolved* only with at least
 ``min_samples`` samples, a sample past its end, and one inference; otherwise it is counted and
 reported as unresolved, never guessed. Every window carries the meter's provenance.
+
+A window closes only once the readings covering it are in: a reading after its end arrived
+(readings come in order), or a whole further window passed without one (then it closes
+unresolved). While waiting, the daemon is not woken on a timer when the readings come in its
+own events (the link meter's POWER batches: each one wakes the loop anyway); a meter sampled
+by a thread (``recheck_s``) is looked at again at that interval.
 """
 
 from __future__ import annotations
@@ -58,11 +64,13 @@ class RollingEnergy:
         window_s: float = 10.0,
         min_samples: int = 20,
         start_s: float,
+        recheck_s: float | None = None,
     ) -> None:
         self.source = source
         self.info = info
         self.window_s = window_s
         self.min_samples = min_samples
+        self.recheck_s = recheck_s
         self._t0 = start_s
         self._spans: deque[tuple[float, float]] = deque()
         self.last: EnergyWindow | None = None
@@ -81,7 +89,15 @@ class RollingEnergy:
         self._spans.append((start_s, end_s))
 
     def seconds_until_due(self, now_s: float) -> float:
-        return max(0.0, self._t0 + self.window_s - now_s)
+        """How long until ``poll`` may close the window: its end; past it, at once when a
+        reading after the end is in, else the give-up time (or ``recheck_s``, if sooner)."""
+        t1 = self._t0 + self.window_s
+        if now_s < t1:
+            return t1 - now_s
+        if self.source.count_between(t1, math.inf) > 0:
+            return 0.0
+        give_up_s = max(0.0, t1 + self.window_s - now_s)
+        return give_up_s if self.recheck_s is None else min(self.recheck_s, give_up_s)
 
     def poll(self, now_s: float) -> EnergyWindow | None:
         """Close the current window when it is over and the meter has a sample past its end."""

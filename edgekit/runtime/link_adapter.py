@@ -9,10 +9,19 @@ capture-to-result latency then counts from arrival (and the RESULT says so). A H
 bridge cannot take (``Incompatible``) goes to the daemon as a ``ScannerHello`` to be refused.
 Packets lost are counted from ``SequenceGap`` and ``DeviceReset.lost`` (PROTOCOL.md §4),
 duplicates apart; captures lost from gaps in the capture ids.
+
+POWER batches: every batch wakes the daemon, so it asks a 1.1 scanner (which reports its
+capture and POWER periods in HELLO) for the batch period it wants with a CONFIG (§5.9), once
+it streams: the capture period and gain it reports are kept (a CONFIG carries them all), and
+the period is capped at 256 readings per batch at the reading interval seen in its first
+batch. After a reboot the session re-applies that CONFIG at once (§6.3: the device is the same);
+after a reconnect it is built afresh from what the scanner then reports. A 1.0 scanner does
+not report its capture period, so it is left as it is.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -34,8 +43,10 @@ from edgekit.runtime.link_events import (
 )
 from edgekit.runtime.settings import LinkSettings
 from firmware_bridge import (
+    MAX_POWER_SAMPLES,
     Capability,
     Capture,
+    Config,
     DeviceReset,
     Disconnected,
     Duplicate,
@@ -93,8 +104,14 @@ class ScannerLink:
         settings: LinkSettings | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
+        power_period_ms: int | None = None,
     ) -> None:
         self.settings = s = settings or LinkSettings()
+        # the POWER batch period to ask for (0: no POWER; None: leave the scanner's own)
+        self.power_period_ms = power_period_ms
+        self._gain_db: float | None = None  # as the last capture reported it
+        self._reading_us: float | None = None  # interval between the meter's readings
+        self._asked: Config | None = None
         self.url = url
         self._clock = clock
         # the daemon's settings map onto the session's rules: the first wait for an answer,
@@ -108,7 +125,8 @@ class ScannerLink:
         try:
             self._link: Link = open_link(
                 url,
-                timeout_s=0.5,
+                # the daemon's wait bounds every read; a shorter default would wake it on its own
+                timeout_s=2.0,
                 backoff_initial_s=s.backoff_initial_s,
                 backoff_max_s=s.backoff_max_s,
                 session=self.session,
@@ -249,6 +267,56 @@ class ScannerLink:
             except LinkError:
                 return  # the session retries after its timeout
 
+    def _learn_reading_interval(self, m: Power) -> None:
+        if self._reading_us is None and len(m.samples) >= 2:
+            steps = sorted(b.timestamp_us - a.timestamp_us for a, b in itertools.pairwise(m.samples))
+            step = steps[len(steps) // 2]  # the median: a skipped reading does not count
+            if step > 0:
+                self._reading_us = float(step)
+
+    def _wanted_power_period_ms(self) -> int | None:
+        """The POWER period to ask for now, or None when there is nothing to ask (yet)."""
+        want = self.power_period_ms
+        if want is None or want <= 0:
+            return want
+        if self._reading_us is None:
+            return None  # learn the meter's rate from a batch first
+        # a batch holds at most 256 readings: a longer period would lose the oldest (§5.3)
+        return max(1, min(want, int(MAX_POWER_SAMPLES * self._reading_us // 1000)))
+
+    def _ask_power_period(self) -> None:
+        """CONFIG the POWER period (see the module docstring) when the scanner's differs."""
+        hello = self.session.hello
+        if (
+            hello is None
+            or hello.power_period_ms is None
+            or hello.capture_period_ms is None
+            or not hello.capabilities & Capability.POWER_MONITOR
+            or self._gain_db is None
+            or self._refused
+        ):
+            return
+        want = self._wanted_power_period_ms()
+        if want is None or want == hello.power_period_ms:
+            return
+        # 0 = unchanged for sample rate, centre frequency and capture length; the capture
+        # period and the gain have no "unchanged", so the values in force are sent back
+        config = Config(0, 0, self._gain_db, hello.capture_period_ms, 0, want)
+        if config == self._asked:
+            return  # asked once: a device that clamps it keeps its answer (§5.0)
+        self._asked = config
+        self.session.configure(config)  # also re-applied after every reboot
+        self._send_all(self.session.poll(monotonic_us()))
+
+    def _forget_power_config(self) -> None:
+        """After a reconnect (perhaps another scanner) the CONFIG is built afresh from what the
+        scanner then reports (its HELLO, its next capture), not sent with another's settings."""
+        if self._asked is not None:
+            self._asked = None
+            self.session.configure(None)
+        self._gain_db = None
+        self._reading_us = None
+
     def _host_s(self, device_us: float, ts_us: int, now: float) -> float:
         """Host seconds of device time ``device_us``: through the TIME mapping, else relative
         to the packet (stamped ``ts_us``) taken as sent at its arrival ``now``."""
@@ -264,6 +332,8 @@ class ScannerLink:
             if isinstance(message, Capture):
                 self._capture(event, message, now, out)
             elif isinstance(message, Power) and message.samples:
+                self._learn_reading_interval(message)
+                self._ask_power_period()
                 # device -> host time is linear (the TIME mapping's line, or a plain offset):
                 # mapped once per batch and stepped per sample, not mapped per sample
                 ts, first = event.timestamp_us, message.samples[0].timestamp_us
@@ -312,6 +382,7 @@ class ScannerLink:
         elif isinstance(event, Disconnected):
             out.append(LinkDown(event.reason))
         elif isinstance(event, Reconnected):
+            self._forget_power_config()  # perhaps another scanner, with other settings
             out.append(LinkUp(event.attempts))
 
     def _capture(self, packet: Packet, m: Capture, now: float, out: list[RuntimeLinkEvent]) -> None:
@@ -322,6 +393,8 @@ class ScannerLink:
             if 0 < gap < _ID_MOD // 2:
                 out.append(CapturesLost(gap, m.capture_id))
         self._last_capture_id = m.capture_id
+        self._gain_db = m.gain_db
+        self._ask_power_period()
         received_us = round(now * 1e6)
         end_us, _mapped = self.session.capture_end_host_us(packet, received_us)
         out.append(
@@ -351,4 +424,5 @@ def _scanner_hello(m: Hello, boot: bool) -> ScannerHello:
         centre_freq_hz=m.centre_freq_hz,
         capabilities=caps,
         boot=boot,
+        power_period_ms=m.power_period_ms,
     )

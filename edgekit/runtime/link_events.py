@@ -40,6 +40,7 @@ class ScannerHello:
     centre_freq_hz: int
     capabilities: tuple[str, ...]
     boot: bool
+    power_period_ms: int | None = None  # 1.1: the POWER batch period in force (0: none)
 
 
 @dataclass(frozen=True, slots=True)

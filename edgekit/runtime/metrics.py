@@ -10,6 +10,8 @@ and ``/status`` (the JSON summary ``edgekit status`` prints).
 from __future__ import annotations
 
 import json
+import os
+import selectors
 import threading
 from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
@@ -181,21 +183,40 @@ class _Quiet(WSGIRequestHandler):
 
 
 class MetricsServer:
-    """The HTTP endpoint on its own thread; ``close`` stops it."""
+    """The HTTP endpoint on its own thread; ``close`` stops it.
 
-    def __init__(self, server: WSGIServer, thread: threading.Thread) -> None:
+    ``serve_forever`` wakes every 0.5 s to look for a shutdown request: on a daemon that
+    answers two captures a second that is one more wake-up per capture, and wake-ups are what
+    an idle daemon's CPU goes on (bench/bench_daemon.py). This thread sleeps until a request
+    comes or ``close`` writes to its pipe."""
+
+    def __init__(self, server: WSGIServer) -> None:
         self._server = server
-        self._thread = thread
+        self._wake_r, self._wake_w = os.pipe()
+        self._thread = threading.Thread(target=self._serve, name="edgekit-metrics", daemon=True)
+        self._thread.start()
 
     @property
     def address(self) -> tuple[str, int]:
         host, port = self._server.server_address[:2]
         return str(host), int(port)
 
+    def _serve(self) -> None:
+        with selectors.DefaultSelector() as sel:
+            sel.register(self._server, selectors.EVENT_READ)
+            sel.register(self._wake_r, selectors.EVENT_READ)
+            while True:
+                ready = sel.select()  # no timeout: a request or close() wakes it
+                if any(key.fileobj == self._wake_r for key, _ in ready):
+                    return
+                self._server.handle_request()  # the socket is readable: does not block
+
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        os.write(self._wake_w, b"x")
         self._thread.join(timeout=5)
+        self._server.server_close()
+        for fd in (self._wake_r, self._wake_w):
+            os.close(fd)
 
 
 def serve(
@@ -222,6 +243,5 @@ def serve(
         server = make_server(host, port, app, _Server, handler_class=_Quiet)
     except OSError as e:
         raise UsageError(f"--metrics-addr {host}:{port}: cannot listen ({e})") from e
-    thread = threading.Thread(target=server.serve_forever, name="edgekit-metrics", daemon=True)
-    thread.start()
-    return MetricsServer(server, thread)
+    server.timeout = None  # handle_request waits for its request (it is there already)
+    return MetricsServer(server)

@@ -37,6 +37,7 @@ from edgekit.runtime.status import StatusBoard
 __all__ = ["Parts", "build_parts"]
 
 _MAX_POLL_HZ = 50.0  # polled meters: enough samples for 10 s windows, little CPU
+_RECHECK_S = 0.05  # a window past its end looks for a sampled reading after it this often
 
 
 class Parts:
@@ -169,7 +170,9 @@ def build_parts(
         cheaper = pick_cheaper_variant(manifest, current, settings.governor.low_variant)
         p.governor = Governor(settings.governor, primary=current, cheaper=cheaper)
         p.metrics.governor.state("normal")
-        p.link = ScannerLink(port, settings.link)
+        # POWER batches only feed the link meter: without it, ask the scanner for none
+        power_ms = settings.energy.power_period_ms if p.link_meter is not None else 0
+        p.link = ScannerLink(port, settings.link, power_period_ms=power_ms)
     except BaseException:
         _close_partial(p)
         raise
@@ -242,8 +245,15 @@ def _energy(p: Parts, settings: RuntimeSettings, roots: dict[str, Any]) -> None:
         p.sampler.start()
         source = p.sampler
     e = settings.energy
+    # The link meter's readings come in POWER events, each of which wakes the loop: no timer
+    # is needed while a window waits for them. Other sources fill behind the loop's back.
     p.energy = RollingEnergy(
-        source, meter.info, window_s=e.window_s, min_samples=e.min_samples, start_s=time.monotonic()
+        source,
+        meter.info,
+        window_s=e.window_s,
+        min_samples=e.min_samples,
+        start_s=time.monotonic(),
+        recheck_s=None if p.link_meter is not None else _RECHECK_S,
     )
     p.metrics.energy_meter.info(
         {

@@ -69,6 +69,11 @@ class EnergySettings:
 
     window_s: float = 10.0
     min_samples: int = 20
+    # POWER batch period asked of a 1.1 scanner when its link meter is used (PROTOCOL.md §5.9;
+    # capped at 256 readings per batch at the meter's rate). Every batch wakes the daemon:
+    # fewer, larger batches cost less CPU (bench/bench_daemon.py). Without the link meter the
+    # daemon asks for no POWER at all.
+    power_period_ms: int = 1000
 
 
 @dataclass(frozen=True)
@@ -140,6 +145,14 @@ def _check(s: RuntimeSettings, fail: Any) -> None:
     positive("energy.window_s", s.energy.window_s)
     if s.energy.min_samples < 2:
         raise fail("energy.min_samples", f"must be >= 2, got {s.energy.min_samples}")
+    # a window waits for a reading past its end: a batch period of at most half a window keeps
+    # every window's readings in before the next one ends
+    most_ms = min(65535, int(s.energy.window_s * 1000 / 2))
+    if not 10 <= s.energy.power_period_ms <= most_ms:
+        raise fail(
+            "energy.power_period_ms",
+            f"must be 10..{most_ms} ms (at most half of energy.window_s), got {s.energy.power_period_ms}",
+        )
     g = s.governor
     for key in ("low_pct", "critical_pct", "hysteresis_pct"):
         v = getattr(g, key)

@@ -161,7 +161,9 @@ class RunningDaemon:
         url = f"http://127.0.0.1:{self.metrics_port}{path}"
         return urllib.request.urlopen(url, timeout=5).read().decode()
 
-    def wait_for(self, pred, limit_s: float = 30.0) -> None:
+    def wait_for(self, pred, limit_s: float = 120.0) -> None:
+        # a liveness bound, not a speed check: a daemon starts in seconds on a quiet host and in
+        # more than 30 s on one shared by several test suites (imports, model warm-up)
         deadline = time.monotonic() + limit_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -12,10 +12,17 @@ import pytest
 
 from edgekit.errors import UsageError
 from edgekit.runtime.link_adapter import NO_LABEL, ScannerLink
-from edgekit.runtime.link_events import CaptureReceived, CapturesLost, PowerReceived, ScannerHello
+from edgekit.runtime.link_events import (
+    CaptureReceived,
+    CapturesLost,
+    PowerReceived,
+    ScannerHello,
+    ScannerReset,
+)
 from edgekit.runtime.settings import LinkSettings
 from firmware_bridge import (
     Capture,
+    Config,
     Connection,
     Hello,
     Packet,
@@ -23,6 +30,7 @@ from firmware_bridge import (
     Ping,
     Power,
     PowerSample,
+    Reconnected,
     Result,
     ResultFlag,
     Start,
@@ -194,3 +202,103 @@ def test_a_hello_the_bridge_cannot_take_reaches_the_daemon_as_a_hello_to_refuse(
     assert (h.sample_format, h.samples_per_capture) == (2, 1024)
     assert link.session.incompatible is not None
     assert not any(isinstance(m, Start) for m in sent)
+
+
+# -- the POWER batch period (PROTOCOL.md §5.9) --------------------------------------------------
+class Device11(Device):
+    """A 1.1 scanner with a power monitor: HELLO reports the capture and POWER periods."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conn = Connection(role="device", minor=1)
+
+
+def hello11(power_period_ms: int = 100, caps: int = 0x03) -> Hello:
+    # POWER_MONITOR | HEARTBEAT, no TIME_SYNC (no TIME rounds to answer); streaming
+    return Hello(1, 1, 2, 3, 4, 0xABC, 1_000_000, 1, 1024, 433_920_000, caps, 0x1234, 2, 500, power_period_ms)
+
+
+def power_batch(device: Device, n: int, step_us: int) -> Power:
+    t0 = device.now_us() - n * step_us
+    return Power(tuple(PowerSample(t0 + i * step_us, 5000, 80_000) for i in range(n)))
+
+
+def configs_after_streaming(device: Device, link: ScannerLink, hello_msg: Hello, step_us: int) -> list:
+    """HELLO, accept, one capture at gain 12.5 dB and one POWER batch; the CONFIGs sent."""
+    device.send(hello_msg)  # the answer to the PING (a BOOT HELLO would be PINGed back first)
+    poll_until(link, lambda ev: any(isinstance(e, ScannerHello) for e in ev))
+    link.accept()
+    c = Capture.from_iq(
+        np.zeros((1024, 2), np.int16),
+        capture_id=1,
+        sample_rate_hz=1_000_000,
+        centre_freq_hz=433_920_000,
+        gain_db=12.5,
+    )
+    device.send(c)
+    poll_until(link, lambda ev: any(isinstance(e, CaptureReceived) for e in ev))
+    device.send(power_batch(device, 10, step_us))
+    poll_until(link, lambda ev: any(isinstance(e, PowerReceived) for e in ev))
+    return [m for m in device.received(0.5) if isinstance(m, Config)]
+
+
+@pytest.fixture
+def device11():
+    d = Device11()
+    yield d
+    d.close()
+
+
+@pytest.mark.parametrize(
+    ("want_ms", "step_us", "asked_ms"),
+    [
+        (1000, 10_000, 1000),  # 100 readings per batch
+        (5000, 10_000, 2560),  # 256 readings of 10 ms: the most a batch holds
+        (1000, 2_000, 512),  # a faster meter: 256 x 2 ms
+        (0, 10_000, 0),  # no link meter: no POWER at all
+    ],
+)
+def test_a_11_scanner_is_asked_for_the_power_period_keeping_its_capture_period_and_gain(
+    device11, want_ms, step_us, asked_ms
+):
+    link = ScannerLink(device11.path, power_period_ms=want_ms)
+    try:
+        configs = configs_after_streaming(device11, link, hello11(100), step_us)
+    finally:
+        link.close()
+    # sample rate, centre frequency and capture length 0 = unchanged; the capture period (500 ms
+    # from HELLO) and the gain (12.5 dB from the capture) sent back as they are
+    assert configs == [Config(0, 0, 12.5, 500, 0, asked_ms)]
+
+
+def test_a_period_already_in_force_or_a_10_scanner_or_none_wanted_is_left_alone(device11, device):
+    for dev, msg, want in (
+        (device11, hello11(1000), 1000),  # already in force
+        (device11, hello11(100, caps=0x02), 1000),  # no power monitor
+        (device11, hello11(100), None),  # the daemon does not ask
+        (device, hello(), 1000),  # 1.0: its capture period is unknown, a CONFIG would change it
+    ):
+        link = ScannerLink(dev.path, power_period_ms=want)
+        try:
+            assert configs_after_streaming(dev, link, msg, 10_000) == [], (msg, want)
+        finally:
+            link.close()
+
+
+def test_a_reboot_gets_the_same_config_at_once_and_a_reconnect_asks_afresh(device11):
+    link = ScannerLink(device11.path, power_period_ms=1000)
+    try:
+        first = configs_after_streaming(device11, link, hello11(100), 10_000)
+        assert first == [Config(0, 0, 12.5, 500, 0, 1000)]
+        # a reboot (a BOOT HELLO with a new boot ID): PROTOCOL.md §6.3 re-applies the CONFIG
+        rebooted = Hello(1, 1, 2, 3, 4, 0xABC, 1_000_000, 1, 1024, 433_920_000, 0x03, 0x5678, 1, 500, 100)
+        device11.send(rebooted, flags=PacketFlag.BOOT)
+        poll_until(link, lambda ev: any(isinstance(e, ScannerReset) for e in ev))
+        again = [m for m in device11.received(0.5) if isinstance(m, Config)]
+        assert again == first
+        # a reconnect may be another scanner: nothing of this one's is re-applied
+        out: list = []
+        link._translate(Reconnected(1), out)
+        assert link.session.config is None and out
+    finally:
+        link.close()

@@ -26,6 +26,9 @@ def test_metrics_and_status_are_served_over_http():
         status = json.loads(urllib.request.urlopen(f"http://{host}:{port}/status", timeout=5).read())
     finally:
         server.close()
+    with pytest.raises(OSError):  # closed: the thread stopped and the port is released
+        urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=2)
+    assert not server._thread.is_alive()
     assert 'edgekit_inferences_total{label="qpsk",variant="onnx-fp32"} 1.0' in text
     assert 'edgekit_results_total{status="unknown"} 1.0' in text
     assert 'edgekit_fallbacks_total{reason="overrun"} 1.0' in text
@@ -69,6 +72,8 @@ def test_settings_defaults_and_overrides(tmp_path):
         ("[runtime]\nmetrics_addr = '9108'\n", "runtime.metrics_addr: expected HOST:PORT"),
         ("[runtime.drift]\nwindow = 8\n", "runtime.drift.window"),
         ("[runtime.journal]\nsynchronous = 'OFF'\n", "runtime.journal.synchronous"),
+        ("[runtime.energy]\npower_period_ms = 5001\n", "runtime.energy.power_period_ms: must be 10..5000"),
+        ("[runtime.energy]\npower_period_ms = 9\n", "runtime.energy.power_period_ms"),
         ("runtime = 3\n", "runtime: expected a table"),
         ("[runtime\n", "not valid TOML"),
     ],
@@ -87,3 +92,15 @@ def test_addr_parsing():
     assert parse_addr("[::1]:80") == ("::1", 80)
     with pytest.raises(ConfigError):
         parse_addr("localhost")
+
+
+def test_the_power_period_may_be_at_most_half_an_energy_window(tmp_path):
+    """A window waits for a reading after its end: with 4 s windows, batches every 2000 ms
+    are accepted, 2001 ms refused (4000 / 2 computed here, not by the code)."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[runtime.energy]\nwindow_s = 4\npower_period_ms = 2000\n")
+    assert load_settings(cfg).energy.power_period_ms == 2000
+    assert load_settings(None).energy.power_period_ms == 1000
+    cfg.write_text("[runtime.energy]\nwindow_s = 4\npower_period_ms = 2001\n")
+    with pytest.raises(ConfigError, match=r"power_period_ms: must be 10\.\.2000 ms"):
+        load_settings(cfg)
