@@ -129,7 +129,11 @@ def privacy_section(r: BuildResult) -> Section | None:
             ),
             Bullets(meaning),
             *_hygiene(audited),
-            Para(rich(f"Intervals: {first.attacks[0].bootstrap} bootstrap resamples, "
-                      f"{fmt_pct(first.attacks[0].confidence, 0)} percentile."), note=True),
+            Para(rich(f"Intervals ({fmt_pct(first.attacks[0].confidence, 0)}): AUC by "
+                      f"{first.attacks[0].bootstrap} bootstrap resamples (percentile); advantage "
+                      "by the DKW band of both score distributions (distribution-free, "
+                      "conservative); TPR at low FPR by order statistics and Clopper-Pearson "
+                      "bounds (exact, wide when few non-members are flagged at that rate)."),
+                 note=True),
         ],
     )
