@@ -11,9 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgekit.builder.stages.audit import load_group, reference_files
+from edgekit.builder.stages.audit import load_group, reference_files, score_groups
 from edgekit.builder.stages.data import preprocess
-from edgekit.builder.stages.scoring import score_file
 from edgekit.bundle import load_bundle
 from edgekit.errors import UsageError
 from edgekit.privacy.audit import audit_outputs
@@ -64,17 +63,18 @@ def audit_bundle(
         input_name, out_index = m["input"]["name"], int(m["output"]["index"])
         names = list(variants) or [v["name"] for v in m["variants"]]
         refs = reference_files(list(references), Path.cwd(), Path(tmp))
-        m_ref = [score_file(r, m_x, input_name, out_index, threads) for r in refs]
-        n_ref = [score_file(r, n_x, input_name, out_index, threads) for r in refs]
+        both = [score_groups(r, m_x, n_x, input_name, out_index, threads) for r in refs]
+        m_ref, n_ref = [a for a, _ in both], [b for _, b in both]
         out: dict[str, PrivacyResult] = {}
         for name in names:
             v = b.variant(name)
             path = b.root / v["file"]
             opts = v.get("backend_options") or {}
+            m_s, n_s = score_groups(path, m_x, n_x, input_name, out_index, threads, opts)
             out[name] = audit_outputs(
-                member_scores=score_file(path, m_x, input_name, out_index, threads, opts),
+                member_scores=m_s,
                 member_y=m_y,
-                non_member_scores=score_file(path, n_x, input_name, out_index, threads, opts),
+                non_member_scores=n_s,
                 non_member_y=n_y,
                 output=str(m["output"]["kind"]),
                 members=members,

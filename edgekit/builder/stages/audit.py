@@ -30,7 +30,7 @@ from edgekit.privacy.hygiene import Cleaning, strip_onnx_file
 from edgekit.privacy.hygiene_tflite import strip_tflite_file
 from edgekit.results import PrivacyResult, VariantResult
 
-__all__ = ["audit", "clean_variants", "load_group", "reference_files"]
+__all__ = ["audit", "clean_variants", "load_group", "reference_files", "score_groups"]
 
 _CHECK_ROWS = 256  # validation rows the stripped file must reproduce exactly
 
@@ -39,8 +39,12 @@ def load_group(
     spec: str, key: str, labels: list[str], max_rows: int, seed: int, base_dir: Path | None
 ) -> tuple[Dataset, np.ndarray]:
     """The rows of ``spec`` whose class is one of ``labels`` (at most ``max_rows``, seeded)
-    and their label indices; one ``DataError`` line when none is left."""
-    ds = load_source(spec, base_dir=base_dir)
+    and their label indices; one ``DataError`` line when none is left.
+
+    A synthetic recipe yields only its first ``max_rows`` captures: its rows are exchangeable
+    (shuffled classes, independent draws), so they are a random sample of the recipe, and
+    generating the whole training set to keep a few rows was most of the audit's time."""
+    ds = load_source(spec, base_dir=base_dir, limit=max_rows)
     lookup = {name: i for i, name in enumerate(labels)}
     names = np.asarray(ds.labels)[ds.y]
     y = np.array([lookup.get(str(n), -1) for n in names], dtype=np.int64)
@@ -75,6 +79,21 @@ def reference_files(refs: list[str], base: Path, scratch: Path) -> list[Path]:
             path = plain
         files.append(path)
     return files
+
+
+def score_groups(
+    path: Path,
+    m_x: np.ndarray,
+    n_x: np.ndarray,
+    input_name: str,
+    out_index: int,
+    threads: int,
+    opts: dict[str, Any] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The model's scores on members and non-members from one session (one load of the file,
+    batches across both groups)."""
+    s = score_file(path, np.concatenate([m_x, n_x]), input_name, out_index, threads, opts)
+    return s[: len(m_x)], s[len(m_x) :]
 
 
 def _all_outputs(
@@ -176,16 +195,18 @@ def audit(run: Run) -> Run:
         n_ref: list[np.ndarray] = []
         refs = reference_files(p.references, base, run.scratch)
         for ref in refs:
-            m_ref.append(score_file(ref, m_x, run.input_name, run.out_index, cfg.profile.threads))
-            n_ref.append(score_file(ref, n_x, run.input_name, run.out_index, cfg.profile.threads))
+            a, b = score_groups(ref, m_x, n_x, run.input_name, run.out_index, cfg.profile.threads)
+            m_ref.append(a)
+            n_ref.append(b)
         note = f"{len(refs)} reference model(s): {', '.join(p.references)}"
         for vr in run.built:
             opts = run.backend_opts.get(vr.name)
             path, th = run.staging / vr.path, cfg.profile.threads
+            m_s, n_s = score_groups(path, m_x, n_x, run.input_name, run.out_index, th, opts)
             vr.privacy = audit_outputs(
-                member_scores=score_file(path, m_x, run.input_name, run.out_index, th, opts),
+                member_scores=m_s,
                 member_y=m_y,
-                non_member_scores=score_file(path, n_x, run.input_name, run.out_index, th, opts),
+                non_member_scores=n_s,
                 non_member_y=n_y,
                 output=cfg.model.output,
                 members=p.members,
