@@ -46,8 +46,11 @@ def _hygiene(audited: list[VariantResult]) -> list[Para | Bullets]:
             "Artifact hygiene, before the bundle is hashed and signed: doc strings, metadata "
             "properties and producer text from the training environment are stripped from every "
             "ONNX file (unless [privacy] keep_metadata), and initializers holding member rows "
-            "(memorised inputs) are stripped when the graph does not read them; a file is "
-            "rewritten only when its outputs on validation rows stay bit-identical."
+            "(memorised inputs) are stripped when the graph does not read them; compiled-tree "
+            "libraries lose their compiler identification, static symbols and unloaded sections "
+            "naming the build environment (they hold thresholds, not rows: not scanned for member "
+            "rows); a file is rewritten only when its outputs on validation rows stay "
+            "bit-identical."
         ))
     ]
     if removed:
