@@ -17,6 +17,7 @@ from edgekit.bundle import load_bundle
 from edgekit.errors import UsageError
 from edgekit.privacy.audit import audit_outputs
 from edgekit.privacy.hygiene import scan_onnx
+from edgekit.privacy.hygiene_elf import scan_elf
 from edgekit.results import PrivacyResult
 from edgekit.signals.preprocess import Pipeline
 
@@ -45,8 +46,9 @@ def audit_bundle(
 ) -> BundleAudit:
     """Audit ``variants`` (default: all) of the bundle on ``members`` against ``non_members``;
     ``references``: reference models (.onnx or .onnx.gz) for the calibrated attacks. Each ONNX
-    variant is also scanned for training-environment text and member rows (reported only: a
-    built bundle is signed and is not rewritten)."""
+    variant is also scanned for training-environment text and member rows, each compiled-tree
+    library for build-environment text (reported only: a built bundle is signed and is not
+    rewritten)."""
     if max_rows < 10:
         raise UsageError(f"--max-rows: must be >= 10, got {max_rows}")
     if bootstrap < 0:
@@ -86,4 +88,9 @@ def audit_bundle(
             )
             if path.suffix == ".onnx":
                 out[name].hygiene = scan_onnx(path, m_x)
+            elif path.suffix == ".so":
+                libs = sorted({path.name, *(opts.get("libraries") or {}).values()})
+                out[name].hygiene = [f"{lib} section {sec}: {line}" for lib in libs
+                                     for sec, lines in scan_elf(b.root / Path(v["file"]).parent / lib).items()
+                                     for line in lines]
         return BundleAudit(str(bundle_path), b.bundle_id, out)
