@@ -44,7 +44,8 @@ STRIP_TOOLS: dict[str, str] = {"EM_X86_64": "strip", "EM_AARCH64": "aarch64-linu
 _PRINTABLE = re.compile(rb"[\x20-\x7e]{4,}")
 # symbol versions ("expf@GLIBC_2.27") look like e-mail addresses to ENV_TEXT; they name a library
 _SYMBOL_VERSION = re.compile(r"@@?[A-Z][A-Z0-9]*_[0-9][0-9.]*")
-_ALWAYS = {".comment": "compiler identification", ".symtab": "static symbol table (source file names)"}
+_ALWAYS = {".comment": "compiler identification", ".symtab": "source file names, local symbols"}
+_WHAT = {**_ALWAYS, ".strtab": "the static symbols' names"}  # strip takes .strtab with .symtab
 
 
 def _names(folders: Sequence[str | Path]) -> list[str]:
@@ -134,7 +135,7 @@ def strip_elf_file(
     finally:
         tmp.unlink(missing_ok=True)
     removed = [
-        f"{label} section {s}" + (f" ({_ALWAYS[s]})" if s in _ALWAYS else "")
+        f"{label} section {s}" + (f" ({_WHAT[s]})" if s in _WHAT else "")
         + (f": {len(found[s])} string(s) naming the build environment" if s in found else "")
         for s in gone
     ]

@@ -67,6 +67,7 @@ def test_planted_path_is_found_stripped_and_listed(tmp_path: Path) -> None:
     assert PLANTED not in data and b"GCC: (" not in data and b"main.c" not in data
     assert any(".note.build" in r and "1 string(s)" in r for r in c.removed)
     assert any(".comment (compiler identification)" in r for r in c.removed)
+    assert any(".symtab (source file names, local symbols)" in r for r in c.removed)
     assert all("alice" not in line for line in c.removed + c.kept)  # the text is never copied
     assert c.kept == []
     for p, q in zip(before, _predict(lib, x), strict=True):
