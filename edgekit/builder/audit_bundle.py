@@ -11,13 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgekit.builder.stages.audit import load_group, reference_files
+from edgekit.builder.stages.audit import load_group, reference_files, score_groups
 from edgekit.builder.stages.data import preprocess
-from edgekit.builder.stages.scoring import score_file
 from edgekit.bundle import load_bundle
 from edgekit.errors import UsageError
 from edgekit.privacy.audit import audit_outputs
 from edgekit.privacy.hygiene import scan_onnx
+from edgekit.privacy.hygiene_elf import scan_elf
 from edgekit.results import PrivacyResult
 from edgekit.signals.preprocess import Pipeline
 
@@ -46,8 +46,9 @@ def audit_bundle(
 ) -> BundleAudit:
     """Audit ``variants`` (default: all) of the bundle on ``members`` against ``non_members``;
     ``references``: reference models (.onnx or .onnx.gz) for the calibrated attacks. Each ONNX
-    variant is also scanned for training-environment text and member rows (reported only: a
-    built bundle is signed and is not rewritten)."""
+    variant is also scanned for training-environment text and member rows, each compiled-tree
+    library for build-environment text (reported only: a built bundle is signed and is not
+    rewritten)."""
     if max_rows < 10:
         raise UsageError(f"--max-rows: must be >= 10, got {max_rows}")
     if bootstrap < 0:
@@ -64,17 +65,18 @@ def audit_bundle(
         input_name, out_index = m["input"]["name"], int(m["output"]["index"])
         names = list(variants) or [v["name"] for v in m["variants"]]
         refs = reference_files(list(references), Path.cwd(), Path(tmp))
-        m_ref = [score_file(r, m_x, input_name, out_index, threads) for r in refs]
-        n_ref = [score_file(r, n_x, input_name, out_index, threads) for r in refs]
+        both = [score_groups(r, m_x, n_x, input_name, out_index, threads) for r in refs]
+        m_ref, n_ref = [a for a, _ in both], [b for _, b in both]
         out: dict[str, PrivacyResult] = {}
         for name in names:
             v = b.variant(name)
             path = b.root / v["file"]
             opts = v.get("backend_options") or {}
+            m_s, n_s = score_groups(path, m_x, n_x, input_name, out_index, threads, opts)
             out[name] = audit_outputs(
-                member_scores=score_file(path, m_x, input_name, out_index, threads, opts),
+                member_scores=m_s,
                 member_y=m_y,
-                non_member_scores=score_file(path, n_x, input_name, out_index, threads, opts),
+                non_member_scores=n_s,
                 non_member_y=n_y,
                 output=str(m["output"]["kind"]),
                 members=members,
@@ -86,4 +88,9 @@ def audit_bundle(
             )
             if path.suffix == ".onnx":
                 out[name].hygiene = scan_onnx(path, m_x)
+            elif path.suffix == ".so":
+                libs = sorted({path.name, *(opts.get("libraries") or {}).values()})
+                out[name].hygiene = [f"{lib} section {sec}: {line}" for lib in libs
+                                     for sec, lines in scan_elf(b.root / Path(v["file"]).parent / lib).items()
+                                     for line in lines]
         return BundleAudit(str(bundle_path), b.bundle_id, out)

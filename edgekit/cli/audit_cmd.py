@@ -26,7 +26,7 @@ def audit(
         "", "--variants", help="Comma-separated variants to audit (default: all in the bundle)."
     ),
     max_rows: int = typer.Option(2000, "--max-rows", help="At most this many rows per group."),
-    bootstrap: int = typer.Option(200, "--bootstrap", help="Bootstrap resamples for intervals."),
+    bootstrap: int = typer.Option(200, "--bootstrap", help="Bootstrap resamples for the AUC's interval."),
     reference: list[str] = typer.Option(
         [], "--reference", help="A reference model (.onnx/.onnx.gz) trained without the members; "
         "repeat it: one enables reference_loss, two or more the offline LiRA."
@@ -37,9 +37,10 @@ def audit(
 ) -> None:
     """Membership-inference attacks (loss and confidence thresholds; with --reference the
     calibrated ones) on every variant of the bundle: ROC AUC, membership advantage (max TPR - FPR),
-    TPR at 1 % and 0.1 % FPR, each with a bootstrap interval; ONNX files are scanned for
-    training-environment text and member rows. Prints JSON {"bundle", "bundle_id", "variants":
-    {name: audit}}.
+    TPR at 1 % and 0.1 % FPR, each with a 95 % interval (AUC: bootstrap; advantage: DKW band;
+    TPR: order statistics and Clopper-Pearson); ONNX files are scanned for training-environment
+    text and member rows, compiled-tree libraries for build-environment text. Prints JSON
+    {"bundle", "bundle_id", "variants": {name: audit}}.
 
     An empirical test of these attacks on this data, not a proof of privacy. Exit codes: 0 done
     (and within --max-advantage if given); 1 a variant exceeds --max-advantage; 2 bad input.

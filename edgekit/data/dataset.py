@@ -207,14 +207,20 @@ SYNTHETIC_PARAMS: dict[str, str] = {
 
 
 def load_source(
-    spec: str, *, base_dir: Path | None = None, allow_nonfinite: bool = False
+    spec: str,
+    *,
+    base_dir: Path | None = None,
+    allow_nonfinite: bool = False,
+    limit: int | None = None,
 ) -> Dataset:
     """Load a dataset from an ``.npz`` path or a ``synthetic:rf?n=..&seed=..`` recipe.
 
     Relative paths resolve against ``base_dir`` (the config file's folder) when given. Recipe
     parameters are listed in ``SYNTHETIC_PARAMS``; anything else is a one-line ``DataError``.
     A recipe whose ``n`` would not fit in memory is refused before generating. ``allow_nonfinite``
-    is passed to :func:`load_npz` (synthetic captures are always finite).
+    is passed to :func:`load_npz` (synthetic captures are always finite). ``limit``: of a
+    synthetic recipe, only its first ``limit`` captures (the same rows, generated faster); an
+    ``.npz`` is loaded whole.
     """
     parts = urlsplit(spec)
     # one-letter "schemes" are Windows drive letters: treat them as paths
@@ -224,7 +230,7 @@ def load_source(
                 f"data source {spec!r}: unknown scheme {parts.scheme!r}; accepted: a path to an "
                 f".npz file or synthetic:rf?n=N&seed=S[&{'&'.join(_optional_params())}]"
             )
-        return _synthetic(spec, parts.path, parts.query)
+        return _synthetic(spec, parts.path, parts.query, limit)
     path = Path(spec).expanduser()
     if base_dir is not None and not path.is_absolute():
         path = Path(base_dir) / path
@@ -235,7 +241,7 @@ def _optional_params() -> list[str]:
     return [f"{k}=..." for k in SYNTHETIC_PARAMS if k not in ("n", "seed")]
 
 
-def _synthetic(spec: str, kind: str, query: str) -> Dataset:
+def _synthetic(spec: str, kind: str, query: str, limit: int | None = None) -> Dataset:
     from edgekit.data import synth  # deferred: synth imports this module
 
     accepted = ", ".join(SYNTHETIC_PARAMS)
@@ -297,5 +303,6 @@ def _synthetic(spec: str, kind: str, query: str) -> Dataset:
     if "drift" in params:
         kwargs["drift"] = number("drift", float, 0.0, 1.0)
     n = kwargs.pop("n")
-    check_allocation(n * synth.BYTES_PER_CAPTURE, f"data source {spec!r} (n={n})")
-    return synth.generate(n, **kwargs)
+    rows = n if limit is None else min(n, limit)
+    check_allocation(rows * synth.BYTES_PER_CAPTURE, f"data source {spec!r} (n={n})")
+    return synth.generate(n, limit=limit, **kwargs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgekit.privacy.attacks import ATTACKS, attack_scores
-from edgekit.privacy.metrics import attack_figures
+from edgekit.privacy.metrics import attack_figures, too_few_non_members
 from edgekit.results import PrivacyResult
 
 __all__ = ["audit_outputs", "subsample"]
@@ -50,13 +50,23 @@ def audit_outputs(
         attack_figures(name, ATTACKS[name], v[:n_m], v[n_m:], bootstrap=bootstrap, seed=seed)
         for name, v in s.items()
     ]
+    n_n = len(non_member_y)
+    few = [
+        f"TPR at {label} FPR: {n_n} non-members expect {n_n * f:g} false positive(s) there, too "
+        "few for an estimate; its interval is the honest range"
+        for f, label in ((0.01, "1 %"), (0.001, "0.1 %"))
+        if too_few_non_members(n_n, f)
+    ]
     return PrivacyResult(
         members=members,
         non_members=non_members,
         attacks=attacks,
         provenance=(
-            f"{len(member_y)} members, {len(non_member_y)} non-members; intervals: "
-            f"{bootstrap} bootstrap resamples of each group, 95 % percentile"
+            f"{n_m} members, {n_n} non-members; 95 % intervals: AUC by {bootstrap} bootstrap "
+            "resamples of each group (percentile), advantage by the DKW band of both score "
+            "distributions (distribution-free), TPR at 1 % / 0.1 % FPR by order statistics of the "
+            "non-members and Clopper-Pearson bounds (exact); see edgekit.privacy.metrics"
+            + "".join(f"; {line}" for line in few)
             + (f"; {reference_note}" if refs and reference_note else "")
         ),
     )

@@ -46,8 +46,11 @@ def _hygiene(audited: list[VariantResult]) -> list[Para | Bullets]:
             "Artifact hygiene, before the bundle is hashed and signed: doc strings, metadata "
             "properties and producer text from the training environment are stripped from every "
             "ONNX file (unless [privacy] keep_metadata), and initializers holding member rows "
-            "(memorised inputs) are stripped when the graph does not read them; a file is "
-            "rewritten only when its outputs on validation rows stay bit-identical."
+            "(memorised inputs) are stripped when the graph does not read them; compiled-tree "
+            "libraries lose their compiler identification, static symbols and unloaded sections "
+            "naming the build environment (they hold thresholds, not rows: not scanned for member "
+            "rows); a file is rewritten only when its outputs on validation rows stay "
+            "bit-identical."
         ))
     ]
     if removed:
@@ -129,7 +132,11 @@ def privacy_section(r: BuildResult) -> Section | None:
             ),
             Bullets(meaning),
             *_hygiene(audited),
-            Para(rich(f"Intervals: {first.attacks[0].bootstrap} bootstrap resamples, "
-                      f"{fmt_pct(first.attacks[0].confidence, 0)} percentile."), note=True),
+            Para(rich(f"Intervals ({fmt_pct(first.attacks[0].confidence, 0)}): AUC by "
+                      f"{first.attacks[0].bootstrap} bootstrap resamples (percentile); advantage "
+                      "by the DKW band of both score distributions (distribution-free, "
+                      "conservative); TPR at low FPR by order statistics and Clopper-Pearson "
+                      "bounds (exact, wide when few non-members are flagged at that rate)."),
+                 note=True),
         ],
     )

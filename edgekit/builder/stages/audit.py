@@ -2,7 +2,8 @@
 every variant ([privacy]).
 
 Runs after profile and before judge and bundle: what it strips (doc strings, metadata from the
-training environment, unused initializers holding member rows) is gone before the bundle hashes
+training environment, unused initializers holding member rows; a compiled-tree library's compiler
+identification, static symbols and unloaded sections naming the build) is gone before the bundle hashes
 and signs the files, and ``max_membership_advantage`` / ``max_membership_auc`` join the verdict
 like every other budget. Without member data the attacks do not run and those budgets are
 "not evaluated"; the hygiene of the environment text runs regardless.
@@ -27,10 +28,11 @@ from edgekit.data.dataset import Dataset, load_source
 from edgekit.errors import DataError
 from edgekit.privacy.audit import audit_outputs, subsample
 from edgekit.privacy.hygiene import Cleaning, strip_onnx_file
+from edgekit.privacy.hygiene_elf import strip_elf_file
 from edgekit.privacy.hygiene_tflite import strip_tflite_file
 from edgekit.results import PrivacyResult, VariantResult
 
-__all__ = ["audit", "clean_variants", "load_group", "reference_files"]
+__all__ = ["audit", "clean_variants", "load_group", "reference_files", "score_groups"]
 
 _CHECK_ROWS = 256  # validation rows the stripped file must reproduce exactly
 
@@ -39,8 +41,12 @@ def load_group(
     spec: str, key: str, labels: list[str], max_rows: int, seed: int, base_dir: Path | None
 ) -> tuple[Dataset, np.ndarray]:
     """The rows of ``spec`` whose class is one of ``labels`` (at most ``max_rows``, seeded)
-    and their label indices; one ``DataError`` line when none is left."""
-    ds = load_source(spec, base_dir=base_dir)
+    and their label indices; one ``DataError`` line when none is left.
+
+    A synthetic recipe yields only its first ``max_rows`` captures: its rows are exchangeable
+    (shuffled classes, independent draws), so they are a random sample of the recipe, and
+    generating the whole training set to keep a few rows was most of the audit's time."""
+    ds = load_source(spec, base_dir=base_dir, limit=max_rows)
     lookup = {name: i for i, name in enumerate(labels)}
     names = np.asarray(ds.labels)[ds.y]
     y = np.array([lookup.get(str(n), -1) for n in names], dtype=np.int64)
@@ -77,6 +83,21 @@ def reference_files(refs: list[str], base: Path, scratch: Path) -> list[Path]:
     return files
 
 
+def score_groups(
+    path: Path,
+    m_x: np.ndarray,
+    n_x: np.ndarray,
+    input_name: str,
+    out_index: int,
+    threads: int,
+    opts: dict[str, Any] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The model's scores on members and non-members from one session (one load of the file,
+    batches across both groups)."""
+    s = score_file(path, np.concatenate([m_x, n_x]), input_name, out_index, threads, opts)
+    return s[: len(m_x)], s[len(m_x) :]
+
+
 def _all_outputs(
     path: Path, x: np.ndarray, input_name: str, threads: int, opts: dict[str, Any]
 ) -> list[np.ndarray]:
@@ -111,12 +132,14 @@ def clean_variants(run: Run, member_x: np.ndarray | None) -> dict[str, Cleaning]
     done: dict[str, Cleaning] = {}
     for vr in run.built:
         path = run.staging / vr.path
+        opts = run.backend_opts.get(vr.name) or {}
+        if path.suffix == ".so":
+            done[vr.name] = _clean_libraries(run, vr, path, opts, rows)
+            continue
         strip = {".onnx": strip_onnx_file, ".tflite": strip_tflite_file}.get(path.suffix)
         if strip is None:
-            # compiled trees: machine code from the same trees as the ONNX file it was built from
             done[vr.name] = Cleaning(kept=[f"{path.suffix or vr.path} file: not scanned"])
             continue
-        opts = run.backend_opts.get(vr.name) or {}
 
         def same(a: Path, b: Path, opts: dict[str, Any] = opts) -> bool:
             if rows is None:
@@ -142,6 +165,38 @@ def clean_variants(run: Run, member_x: np.ndarray | None) -> dict[str, Cleaning]
                 run.warnings.append(f"{vr.name}: the artifact carries {line}")
         done[vr.name] = c
     return done
+
+
+def _clean_libraries(
+    run: Run, vr: VariantResult, path: Path, opts: dict[str, Any], rows: np.ndarray | None
+) -> Cleaning:
+    """Strip a compiled-tree library and its siblings for other machines (edgekit.privacy.
+    hygiene_elf); the host's library must also give bit-identical outputs on ``rows``."""
+    folders: list[str | Path] = [run.staging, run.scratch, str(run.cfg.base_dir)]
+
+    def same(a: Path, b: Path) -> bool:
+        if rows is None:
+            return False
+        # the backend picks the library by machine: the stripped copy is named for the host alone
+        one = {k: v for k, v in opts.items() if k != "libraries"}
+        out_a = _all_outputs(a, rows, run.input_name, run.cfg.profile.threads, one)
+        out_b = _all_outputs(b, rows, run.input_name, run.cfg.profile.threads, one)
+        return len(out_a) == len(out_b) and all(
+            np.array_equal(p, q, equal_nan=True) for p, q in zip(out_a, out_b, strict=True)
+        )
+
+    keep = run.cfg.privacy.keep_metadata
+    total = strip_elf_file(path, same, keep_metadata=keep, folders=folders)
+    for name in sorted(set((opts.get("libraries") or {}).values()) - {path.name}):
+        # another machine's library: not runnable here; its loaded sections must stay identical
+        other = strip_elf_file(path.parent / name, None, keep_metadata=keep, folders=folders)
+        total.removed += other.removed
+        total.kept += other.kept
+    if total.removed:
+        vr.size_bytes = path.stat().st_size
+        vr.sha256 = sha256_file(path)
+        run.log(f"  {vr.name}: stripped {len(total.removed)} item(s): {'; '.join(total.removed)}")
+    return total
 
 
 def _record(vr: VariantResult, c: Cleaning | None, members: str, non_members: str) -> None:
@@ -176,16 +231,18 @@ def audit(run: Run) -> Run:
         n_ref: list[np.ndarray] = []
         refs = reference_files(p.references, base, run.scratch)
         for ref in refs:
-            m_ref.append(score_file(ref, m_x, run.input_name, run.out_index, cfg.profile.threads))
-            n_ref.append(score_file(ref, n_x, run.input_name, run.out_index, cfg.profile.threads))
+            a, b = score_groups(ref, m_x, n_x, run.input_name, run.out_index, cfg.profile.threads)
+            m_ref.append(a)
+            n_ref.append(b)
         note = f"{len(refs)} reference model(s): {', '.join(p.references)}"
         for vr in run.built:
             opts = run.backend_opts.get(vr.name)
             path, th = run.staging / vr.path, cfg.profile.threads
+            m_s, n_s = score_groups(path, m_x, n_x, run.input_name, run.out_index, th, opts)
             vr.privacy = audit_outputs(
-                member_scores=score_file(path, m_x, run.input_name, run.out_index, th, opts),
+                member_scores=m_s,
                 member_y=m_y,
-                non_member_scores=score_file(path, n_x, run.input_name, run.out_index, th, opts),
+                non_member_scores=n_s,
                 non_member_y=n_y,
                 output=cfg.model.output,
                 members=p.members,
