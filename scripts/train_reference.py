@@ -359,6 +359,14 @@ def train_cnn(n_train: int, epochs: int, out: Path, outlier_exposure: bool = Tru
             "Versions": _versions(["torch", "numpy", "onnx", "onnxruntime"]),
         },
     )
+    # OOD and calibration on development data (seed 707, never the build's evaluation seed 202)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from ood_dev_check import dev_check, format_check, write_card_section
+
+    dev = dev_check(out)
+    for line in format_check(dev):
+        log(f"cnn: {line}")
+    write_card_section(out, dev)
 
 
 def train_cnn_refs(n_train: int, epochs: int, out: Path, count: int, first: int = 0,
