@@ -32,6 +32,7 @@ LIMIT = 0.25
 def _config(src: Path, tmp: Path, no_audit: bool) -> Path:
     text = src.read_text()
     text = re.sub(r'(?m)^path = "(?!/)([^"]+)"', lambda m: f'path = "{src.parent / m.group(1)}"', text)
+    text = text.replace('"privacy_refs/', f'"{src.parent}/privacy_refs/')  # reference models
     if no_audit:  # the membership audit adds half a minute and no latency figure
         text = re.sub(r"(?m)^(members|non_members) = .*$", "", text)
     cfg = tmp / "edgekit.toml"

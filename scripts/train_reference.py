@@ -2,12 +2,24 @@
 """Train the two reference models and write their ONNX files and model cards.
 
     pip install -e '.[train]'          # on these machines: pip install torch==2.13.0 first
-    python scripts/train_reference.py  [--only cnn|gbt] [--quick] [--outlier-exposure]
-                                       [--refs N [--refs-only]]
+    python scripts/train_reference.py  [--only cnn|gbt] [--quick] [--no-outlier-exposure]
+                                       [--refs N [--refs-only] [--refs-from K]]
 
-``--refs N`` also trains N reference models of the GBT for the privacy audit's calibrated attacks
-(the offline likelihood-ratio attack): the same recipe on data of disjoint seeds (REF_SEEDS, never
-the training or non-member seed), written gzip-compressed to models/rfclass-gbt/privacy_refs/.
+The CNN is trained with outlier exposure (Hendrycks et al., 2019) by default: each batch of 128
+labelled captures gets 64 outliers (``outlier_set``: two in-distribution signals summed at a
+frequency offset, two spliced in time, band-limited noise; then AWGN), trained towards a uniform
+softmax with weight OUTLIER_WEIGHT, so that what is none of the ten classes gets a flat,
+low-confidence answer. The outliers are built from the ten in-distribution classes only: the
+held-out OFDM and frequency-hopping (fhss) families, and anything made by their generators, are
+never in training nor among the outliers. ``--no-outlier-exposure`` trains the plain model.
+``scripts/ood_dev_check.py`` measures the OOD figures on development data (seed 707), never on
+the build's evaluation data (seed 202), whose figures the README reports.
+
+``--refs N`` also trains N reference models of each selected model for the privacy audit's
+calibrated attacks (reference_loss and the offline likelihood-ratio attack): the same recipe on
+data of disjoint seeds (REF_SEEDS, never the training or non-member seed), written to
+models/<model>/privacy_refs/ (the GBT's gzip-compressed; the CNN's plain ONNX, float weights do
+not compress). ``--refs-from K`` skips the first K seeds, to split the work over processes.
 
 Deterministic for the seeds below: same machine, same library versions -> same model files.
 Each model's preprocessing comes from its ``edgekit.toml`` (the same steps the build validates
@@ -46,12 +58,13 @@ NON_MEMBER_SEED = 404
 # Reference models for the calibrated attacks: trained like the model, each on its own seed,
 # disjoint from every data set above (1, 2, 3, 101, 202, 404).
 REF_SEEDS = (501, 502, 503, 504, 505, 506, 507, 508)
-# Outlier exposure (Hendrycks et al., 2019), opt-in with --outlier-exposure and NOT used for the
-# committed model: captures that are none of the ten classes, built from in-distribution signals
-# only (never from the held-out ofdm or fhss families), which the CNN learns to answer with a flat
-# softmax. Seed used by no other data set of these models.
+# Outlier exposure (Hendrycks et al., 2019), the CNN's default (--no-outlier-exposure turns it
+# off): captures that are none of the ten classes, built from in-distribution signals only (never
+# from the held-out ofdm or fhss families), which the CNN learns to answer with a flat softmax.
+# Seed used by no other data set of these models (outlier_set also draws seeds 606 and 607).
 OUTLIER_SEED = 605  # disjoint from REF_SEEDS
 OUTLIER_WEIGHT = 0.5
+OUTLIER_BAND_MAX = 0.7  # widest band of the band-limited-noise outliers, cycles/sample
 SNR_BUCKETS = [(-10, -5), (-5, 0), (0, 5), (5, 10), (10, 15), (15, 20)]
 
 
@@ -77,7 +90,7 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def outlier_set(n: int, seed: int) -> np.ndarray:
+def outlier_set(n: int, seed: int, band_max: float = OUTLIER_BAND_MAX) -> np.ndarray:
     """``n`` float32 (2, L) captures that are not any one of the ten classes, a third each:
     two in-distribution signals summed at a frequency offset, two spliced in time, and white
     noise band-limited to a random band; then AWGN at 0-20 dB SNR (below 0 dB they would be
@@ -99,7 +112,7 @@ def outlier_set(n: int, seed: int) -> np.ndarray:
     k = int(band.sum())
     spec = np.fft.fft(rng.standard_normal((k, N_SAMPLES)) + 1j * rng.standard_normal((k, N_SAMPLES)))
     f = np.fft.fftfreq(N_SAMPLES)[None, :]
-    centre, width = rng.uniform(-0.3, 0.3, size=(k, 1)), rng.uniform(0.05, 0.7, size=(k, 1))
+    centre, width = rng.uniform(-0.3, 0.3, size=(k, 1)), rng.uniform(0.05, band_max, size=(k, 1))
     out[band] = np.fft.ifft(spec * (np.abs((f - centre + 0.5) % 1.0 - 0.5) < width / 2), axis=1)
     out /= np.sqrt(np.mean(np.abs(out) ** 2, axis=1, keepdims=True))
     noise_power = 10.0 ** (-rng.uniform(0.0, 20.0, size=(n, 1)) / 10.0)
@@ -196,21 +209,21 @@ def _versions(names: list[str]) -> str:
     return ", ".join(f"{n} {version(n)}" for n in names)
 
 
-def train_cnn(n_train: int, epochs: int, out: Path, outlier_exposure: bool = False) -> None:
+def _fit_cnn(
+    xtr: np.ndarray, ytr: np.ndarray, val: tuple[np.ndarray, np.ndarray], xoe: np.ndarray | None,
+    epochs: int, torch_seed: int, oe_weight: float, tag: str,
+) -> Any:
+    """The CNN recipe on preprocessed captures: returns the trained torch model (eval mode).
+    With ``xoe`` (preprocessed outliers) each batch of 128 captures gets 64 outliers, trained
+    towards a uniform softmax with weight ``oe_weight``."""
     import torch
     from torch import nn
 
-    cfg = load_config(out / "edgekit.toml")
-    check_privacy_recipes(cfg, n_train, out / "edgekit.toml")
-    pipe = Pipeline.from_spec(cfg.preprocess)
-    torch.manual_seed(TORCH_SEED)
+    torch.manual_seed(torch_seed)
     torch.use_deterministic_algorithms(True)
-    torch.set_num_threads(2)
-    t0 = time.perf_counter()
-    train = generate(n_train, seed=TRAIN_SEED)
-    val = generate(max(2000, n_train // 10), seed=VAL_SEED)
-    test = generate(max(5000, n_train // 5), seed=TEST_SEED)
-    log(f"cnn: data generated in {time.perf_counter() - t0:.1f} s")
+    # One thread: on the shared 2-core host a training step cost 0.36 s of CPU with one thread
+    # and 1.07 s with two (the second mostly spin-waits when the core is taken by another job).
+    torch.set_num_threads(1)
 
     def block(cin: int, cout: int, k: int, pool: int) -> list[nn.Module]:
         return [
@@ -220,19 +233,14 @@ def train_cnn(n_train: int, epochs: int, out: Path, outlier_exposure: bool = Fal
             nn.MaxPool1d(pool),
         ]
 
-    xtr = torch.from_numpy(pipe(train.x).astype(np.float32))
-    channels = int(xtr.shape[1])
-    ytr = torch.from_numpy(train.y.astype(np.int64))
-    xoe = (
-        torch.from_numpy(pipe(outlier_set(n_train // 2, OUTLIER_SEED)).astype(np.float32))
-        if outlier_exposure
-        else None
-    )
+    x = torch.from_numpy(xtr)
+    y = torch.from_numpy(ytr.astype(np.int64))
+    oe_x = None if xoe is None else torch.from_numpy(xoe)
     n_oe_batch = 64
     # The first convolution runs at full rate: a strided one skips the samples that tell
     # QPSK from 8PSK at 2 samples per symbol.
     model = nn.Sequential(
-        *block(channels, 24, 7, 2),
+        *block(int(x.shape[1]), 24, 7, 2),
         *block(24, 32, 5, 2),
         *block(32, 48, 5, 2),
         *block(48, 64, 3, 2),
@@ -243,28 +251,27 @@ def train_cnn(n_train: int, epochs: int, out: Path, outlier_exposure: bool = Fal
         nn.Flatten(),
         nn.Linear(96, len(CLASSES)),
     )
-    xva = torch.from_numpy(pipe(val.x).astype(np.float32))
-    yva = val.y
+    xva, yva = torch.from_numpy(val[0]), val[1]
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
-    steps = epochs * ((len(xtr) + 127) // 128)
+    steps = epochs * ((len(x) + 127) // 128)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps)
     lossf = nn.CrossEntropyLoss()
-    g = torch.Generator().manual_seed(TORCH_SEED)
+    g = torch.Generator().manual_seed(torch_seed)
     for ep in range(epochs):
         model.train()
-        perm = torch.randperm(len(xtr), generator=g)
+        perm = torch.randperm(len(x), generator=g)
         total = 0.0
-        for i in range(0, len(xtr), 128):
+        for i in range(0, len(x), 128):
             idx = perm[i : i + 128]
             opt.zero_grad()
-            if xoe is None:
-                loss = lossf(model(xtr[idx]), ytr[idx])
+            if oe_x is None:
+                loss = lossf(model(x[idx]), y[idx])
             else:
-                oe = torch.randint(0, len(xoe), (n_oe_batch,), generator=g)
-                logits = model(torch.cat([xtr[idx], xoe[oe]]))
+                oe = torch.randint(0, len(oe_x), (n_oe_batch,), generator=g)
+                logits = model(torch.cat([x[idx], oe_x[oe]]))
                 # cross-entropy to the uniform distribution on the outliers: a flat softmax there
                 flat = -(logits[len(idx) :].log_softmax(dim=1)).mean()
-                loss = lossf(logits[: len(idx)], ytr[idx]) + OUTLIER_WEIGHT * flat
+                loss = lossf(logits[: len(idx)], y[idx]) + oe_weight * flat
             loss.backward()
             opt.step()
             sched.step()
@@ -272,25 +279,63 @@ def train_cnn(n_train: int, epochs: int, out: Path, outlier_exposure: bool = Fal
         model.eval()
         with torch.no_grad():
             acc = float((model(xva).argmax(1).numpy() == yva).mean())
-        log(f"cnn: epoch {ep + 1}/{epochs} loss {total / len(xtr):.3f} val acc {acc:.3f}")
-    train_s = time.perf_counter() - t0
+        log(f"{tag}: epoch {ep + 1}/{epochs} loss {total / len(x):.3f} val acc {acc:.3f}")
     model.eval()
-    dummy = torch.zeros(1, channels, 1024)
-    onnx_path = out / "model.onnx"
+    return model
+
+
+def _export_cnn(model: Any, channels: int, path: Path) -> None:
+    import torch
+
     torch.onnx.export(
         model,
-        (dummy,),
-        str(onnx_path),
+        (torch.zeros(1, channels, N_SAMPLES),),
+        str(path),
         input_names=["x"],
         output_names=["logits"],
         dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}},
         opset_version=17,
         dynamo=False,
     )
+
+
+def _outliers(pipe: Pipeline, n: int, band_max: float) -> np.ndarray:
+    return pipe(outlier_set(n, OUTLIER_SEED, band_max)).astype(np.float32)
+
+
+def train_cnn(n_train: int, epochs: int, out: Path, outlier_exposure: bool = True,
+              oe_weight: float = OUTLIER_WEIGHT, band_max: float = OUTLIER_BAND_MAX) -> None:
+    cfg = load_config(out / "edgekit.toml")
+    check_privacy_recipes(cfg, n_train, out / "edgekit.toml")
+    pipe = Pipeline.from_spec(cfg.preprocess)
+    t0 = time.perf_counter()
+    train = generate(n_train, seed=TRAIN_SEED)
+    val = generate(max(2000, n_train // 10), seed=VAL_SEED)
+    test = generate(max(5000, n_train // 5), seed=TEST_SEED)
+    log(f"cnn: data generated in {time.perf_counter() - t0:.1f} s")
+    xtr = pipe(train.x).astype(np.float32)
+    xoe = _outliers(pipe, n_train // 2, band_max) if outlier_exposure else None
+    model = _fit_cnn(xtr, train.y, (pipe(val.x).astype(np.float32), val.y), xoe, epochs,
+                     TORCH_SEED, oe_weight, "cnn")
+    train_s = time.perf_counter() - t0
+    onnx_path = out / "model.onnx"
+    _export_cnn(model, int(xtr.shape[1]), onnx_path)
     res = evaluate_onnx(onnx_path, pipe, test, 0)
     params = sum(p.numel() for p in model.parameters())
     log(f"cnn: exported {onnx_path} ({onnx_path.stat().st_size} B, {params} params)")
     _report("cnn", res)
+    oe_how = (
+        f"Outlier exposure (Hendrycks et al., 2019): every batch of 128 captures gets 64 outliers "
+        f"from `outlier_set(n={n_train // 2}, seed={OUTLIER_SEED}, band_max={band_max})` of this "
+        "script (a third each: two in-distribution signals summed at a frequency offset, two "
+        "spliced in time, white noise band-limited to a random band of width 0.05-"
+        f"{band_max} cycles/sample; then AWGN at 0-20 dB), trained towards a uniform softmax "
+        f"(cross-entropy to uniform, weight {oe_weight}). Built from in-distribution classes only: "
+        "no OFDM or frequency-hopping capture, nor anything from their generators, is in training "
+        "or in the outliers"
+        if outlier_exposure
+        else "No outlier exposure (--no-outlier-exposure)"
+    )
     write_card(
         out,
         "rfclass-cnn (1D CNN on IQ)",
@@ -298,20 +343,65 @@ def train_cnn(n_train: int, epochs: int, out: Path, outlier_exposure: bool = Fal
             f"Data: `edgekit.data.synth.generate(n={n_train}, seed={TRAIN_SEED})` for training, "
             f"seed {VAL_SEED} for validation; preprocessing from `edgekit.toml`: "
             f"{pipe.to_spec()}",
+            oe_how,
             "Architecture: 5 x (Conv1d, BatchNorm, ReLU, MaxPool/2) with 24-64 channels, a 96-channel "
             "Conv1d, global average pooling and a linear layer; "
             f"{params:,} parameters",
             f"Optimiser: AdamW (lr 3e-3 one-cycle, weight decay 1e-4), batch 128, {epochs} epochs, "
-            f"torch seed {TORCH_SEED}, deterministic algorithms, 2 threads",
+            f"torch seed {TORCH_SEED}, deterministic algorithms, 1 thread",
             "Export: `torch.onnx.export(..., opset_version=17, dynamo=False)`, dynamic batch axis; "
             "input `x` (batch, C, 1024) float32 (the preprocessed capture), output `logits` (batch, 10)",
         ],
         res,
         {
-            "Training time": f"{train_s:.0f} s on {platform.machine()} ({os.cpu_count()} cores)",
+            "Training time": f"{train_s:.0f} s on {platform.machine()} ({os.cpu_count()} cores, "
+            "shared with other jobs)",
             "Versions": _versions(["torch", "numpy", "onnx", "onnxruntime"]),
         },
     )
+    # OOD and calibration on development data (seed 707, never the build's evaluation seed 202)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from ood_dev_check import dev_check, format_check, write_card_section
+
+    dev = dev_check(out)
+    for line in format_check(dev):
+        log(f"cnn: {line}")
+    write_card_section(out, dev)
+
+
+def train_cnn_refs(n_train: int, epochs: int, out: Path, count: int, first: int = 0,
+                   outlier_exposure: bool = True, oe_weight: float = OUTLIER_WEIGHT,
+                   band_max: float = OUTLIER_BAND_MAX) -> None:
+    """``count`` reference CNNs for the privacy audit: the CNN recipe (same outliers) on REF_SEEDS'
+    data and torch seed (never a member), under privacy_refs/ as plain ONNX (float weights do not
+    compress)."""
+    if not 1 <= count <= len(REF_SEEDS):
+        raise SystemExit(f"--refs: must be in [1, {len(REF_SEEDS)}], got {count}")
+    import onnx
+
+    cfg = load_config(out / "edgekit.toml")
+    pipe = Pipeline.from_spec(cfg.preprocess)
+    folder = out / "privacy_refs"
+    folder.mkdir(exist_ok=True)
+    xoe = _outliers(pipe, n_train // 2, band_max) if outlier_exposure else None
+    val = generate(max(2000, n_train // 10), seed=VAL_SEED)
+    xva = pipe(val.x).astype(np.float32)
+    for seed in REF_SEEDS[first:count]:
+        t0 = time.perf_counter()
+        data = generate(n_train, seed=seed)
+        xtr = pipe(data.x).astype(np.float32)
+        model = _fit_cnn(xtr, data.y, (xva, val.y), xoe, epochs, seed, oe_weight, f"cnn-ref {seed}")
+        path = folder / f"ref-seed{seed}.onnx"
+        _export_cnn(model, int(xtr.shape[1]), path)
+        onx = onnx.load(str(path))
+        onx.doc_string = ""  # nothing from this machine in the shipped reference files
+        onx.producer_name, onx.producer_version = "", ""
+        del onx.metadata_props[:]
+        onnx.save(onx, str(path))
+        log(f"cnn-ref: seed {seed}: {path} ({path.stat().st_size} B) in {time.perf_counter() - t0:.0f} s")
+    want = sorted(f"privacy_refs/ref-seed{seed}.onnx" for seed in REF_SEEDS[:count])
+    if sorted(cfg.privacy.reference_models) != want:
+        log(f"WARNING {out / 'edgekit.toml'}: set [privacy] reference_models = {want}")
 
 
 def _fit_gbt(ftr: np.ndarray, y: np.ndarray, rounds: int, seed: int) -> Any:
@@ -436,33 +526,40 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, default=ROOT / "models", help="models folder (default: %(default)s)"
     )
     ap.add_argument("--refs", type=int, default=0,
-                    help="also train N GBT reference models for the privacy audit (privacy_refs/)")
+                    help="also train N reference models of each selected model for the privacy "
+                    "audit (privacy_refs/)")
     ap.add_argument("--refs-only", action="store_true", help="train the reference models only")
     ap.add_argument("--refs-from", type=int, default=0,
                     help="skip the first K reference seeds (to split --refs over processes)")
     ap.add_argument(
-        "--outlier-exposure",
-        action="store_true",
-        help="train the CNN with outlier exposure (not how the committed model was trained)",
+        "--no-outlier-exposure",
+        dest="outlier_exposure",
+        action="store_false",
+        help="train the CNN without outlier exposure (the committed model uses it)",
     )
     ap.add_argument(
         "--cnn-epochs", type=int, default=None, help="CNN epochs (default: 12; 1 with --quick)"
     )
+    ap.add_argument("--oe-weight", type=float, default=OUTLIER_WEIGHT,
+                    help="weight of the outliers' uniform-softmax loss (default: %(default)s)")
+    ap.add_argument("--oe-band-max", type=float, default=OUTLIER_BAND_MAX,
+                    help="widest band of the band-limited-noise outliers (default: %(default)s)")
     args = ap.parse_args(argv)
     n_gbt, r_gbt = (2000, 20) if args.quick else (20000, 200)
+    n_cnn = 2000 if args.quick else 24000
     cnn_epochs = args.cnn_epochs or (1 if args.quick else 12)
+    oe = {"outlier_exposure": args.outlier_exposure, "oe_weight": args.oe_weight,
+          "band_max": args.oe_band_max}
     runs: dict[str, Callable[[], None]] = {
-        "cnn": lambda: train_cnn(
-            2000 if args.quick else 24000,
-            cnn_epochs,
-            args.out / "rfclass-cnn",
-            outlier_exposure=args.outlier_exposure,
-        ),
+        "cnn": lambda: train_cnn(n_cnn, cnn_epochs, args.out / "rfclass-cnn", **oe),  # type: ignore[arg-type]
         "gbt": lambda: train_gbt(n_gbt, r_gbt, args.out / "rfclass-gbt"),
     }
     for name, run in runs.items():
         if args.only in (None, name) and not args.refs_only:
             run()
+    if args.refs and args.only in (None, "cnn"):
+        train_cnn_refs(n_cnn, cnn_epochs, args.out / "rfclass-cnn", args.refs, args.refs_from,
+                       **oe)  # type: ignore[arg-type]
     if args.refs and args.only in (None, "gbt"):
         train_gbt_refs(n_gbt, r_gbt, args.out / "rfclass-gbt", args.refs, args.refs_from)
     return 0

@@ -15,6 +15,7 @@ def reference_config(tmp: Path, *, eval_n: int, runs: int, **replace: str) -> Pa
     text = (REF / "edgekit.toml").read_text()
     text = text.replace('path = "model.onnx"', f'path = "{REF / "model.onnx"}"')
     text = text.replace('config = "../', f'config = "{REF.parent}/')  # [baseline] config
+    text = text.replace('"privacy_refs/', f'"{REF}/privacy_refs/')  # [privacy] reference models
     text = re.sub(r'(evaluation = "synthetic:rf\?n=)\d+', rf"\g<1>{eval_n}", text)
     text = text.replace("runs = 200", f"runs = {runs}")
     for old, new in replace.items():

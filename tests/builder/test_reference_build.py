@@ -122,11 +122,12 @@ def test_tightened_budget_rejects_with_reason(tmp_path: Path, capsys: pytest.Cap
 @pytest.mark.converter
 def test_reference_build_audits_membership_per_variant(built: tuple[int, Path, dict]) -> None:
     """[privacy] of the reference config: every built variant carries the audit, and the report
-    has the auditor's section with its figures."""
+    has the auditor's section with its figures; the two committed reference CNNs
+    (privacy_refs/) enable the calibrated attacks."""
     _, out, report = built
     for v in report["variants"]:
         attacks = {a["attack"]: a for a in v["privacy"]["attacks"]}
-        assert set(attacks) >= {"loss", "confidence"}
+        assert set(attacks) >= {"loss", "confidence", "reference_loss", "lira_offline"}
         loss = attacks["loss"]
         assert loss["n_members"] == loss["n_non_members"] == 1000
         assert loss["auc_ci"][0] <= loss["auc"] <= loss["auc_ci"][1]
