@@ -70,6 +70,7 @@ min_size = 50
 max_float_nodes = 2
 [profile]
 runs = 20
+max_reruns = 0  # CI: no re-timing after host interference (not judged here)
 warmup = 2
 [budgets]
 max_accuracy_drop = 0.02

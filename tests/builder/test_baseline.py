@@ -50,6 +50,7 @@ ood_classes = ["ofdm"]
 
 [profile]
 runs = 20
+max_reruns = 0  # CI: no re-timing after host interference (not judged here)
 warmup = 2
 
 [budgets]

@@ -16,14 +16,11 @@ from edgekit.energy.simulate import MeterModel, Workload, synthesize_recording
 
 from .conftest import reference_config
 
-NO_AUDIT = {  # the membership audit (half a minute) is not what these tests are about
-    'non_members = "synthetic:rf?n=24000&seed=404"': "",
-    'members = "synthetic:rf?n=24000&seed=1"': "",
-}
-
 
 def _config(tmp: Path, **replace: str) -> Path:
-    return reference_config(tmp, eval_n=300, runs=30, **replace)
+    # neither the ood stage's fit nor the membership audit (half a minute) is what these tests are
+    # about: small calibration data, no audit
+    return reference_config(tmp, eval_n=300, runs=30, cal_n=300, audit=False, **replace)
 
 
 def _report(out: Path) -> dict:
@@ -67,8 +64,10 @@ def test_require_measured_energy_with_only_an_estimate_is_not_a_pass(
 
 def test_target_results_from_bench_are_judged(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """build -> bench on the bundle with a (replayed) meter -> build --target-results."""
+    # the bench times this host (--quick): its p99 under a shared CI host's load is not what is
+    # judged here, so the latency budget is wide; the energy budget is the point
     cfg = _config(tmp_path, **{"require_measured_energy = false": "require_measured_energy = true",
-                               **NO_AUDIT})
+                               "max_latency_p99_ms = 150.0": "max_latency_p99_ms = 60000.0"})
     out1 = tmp_path / "first"
     assert main(["build", str(cfg), "--out", str(out1), "--variants", "onnx-fp32"]) == 1
     manifest = json.loads((out1 / "bundle" / "manifest.json").read_text())

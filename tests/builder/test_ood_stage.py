@@ -25,9 +25,7 @@ from tests.builder.conftest import REF, reference_config
 @pytest.fixture(scope="module")
 def measured(tmp_path_factory: pytest.TempPathFactory) -> Run:
     tmp = tmp_path_factory.mktemp("ood")
-    cfg_path = reference_config(
-        tmp, eval_n=720, runs=5, **{"n=3000&seed=101": "n=600&seed=101"}
-    )
+    cfg_path = reference_config(tmp, eval_n=720, runs=5, cal_n=600, audit=False)
     cfg = load_config(cfg_path)
     opts = BuildOptions(out_dir=tmp / "out", log=lambda _m: None)
     for d in ("staging/variants", "scratch"):

@@ -16,10 +16,9 @@ from edgekit.errors import BundleError
 from .conftest import reference_config
 
 
-def _config(tmp: Path, **replace: str) -> Path:
+def _config(tmp: Path) -> Path:
     # 1,000 calibration captures keep the ood stage's fit short (the reference config has 3,000)
-    small = {"n=3000&seed=101": "n=1000&seed=101"}
-    return reference_config(tmp, eval_n=1200, runs=50, **{**small, **replace})
+    return reference_config(tmp, eval_n=1200, runs=50, cal_n=1000, audit=True)
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +109,11 @@ def test_bundle_verifies_and_tampering_is_refused(
 
 
 def test_tightened_budget_rejects_with_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    cfg = _config(tmp_path, **{"max_latency_p99_ms = 150.0": "max_latency_p99_ms = 0.001"})
+    # the latency budget's refusal: small data and no membership audit (neither is judged here)
+    cfg = reference_config(
+        tmp_path, eval_n=300, runs=50, cal_n=300, audit=False,
+        **{"max_latency_p99_ms = 150.0": "max_latency_p99_ms = 0.001"},
+    )  # fmt: skip
     code = main(["build", str(cfg), "--out", str(tmp_path / "out"), "--variants", "onnx-fp32"])
     assert code == 1
     out = capsys.readouterr().out

@@ -67,6 +67,7 @@ columns = ["class"]
 min_size = 10000
 [profile]
 runs = 10
+max_reruns = 0  # CI: no re-timing after host interference (not judged here)
 warmup = 2
 [budgets]
 max_accuracy_drop = 0.0

@@ -253,7 +253,7 @@ def write_case(tmp: Path, name: str, *, n: int = 64, runs: int = 20,
         + f'[model]\npath = "{mpath.name}"\nname = "{name}"\noutput = "{z.output}"\n'
         + (z.toml or "")
         + '[data]\ncalibration = "data.npz"\nevaluation = "data.npz"\ncalibration_size = 32\n'
-        + f"[profile]\nruns = {runs}\nwarmup = 2\n"
+        + f"[profile]\nruns = {runs}\nwarmup = 2\nmax_reruns = 0\n"  # CI: no re-timing under load
         + "[quant]\naccuracy_aware = false\n"
     )
     cfg = tmp / "edgekit.toml"
