@@ -173,14 +173,16 @@ class _Polled:
     )
 
 
-def _fake_sampler(made: list[dict[str, Any]], source: SimulatedMeter) -> type:
+def _fake_sampler(
+    made: list[dict[str, Any]], source: SimulatedMeter, delay_s: float = 0.0, silent_after: bool = False
+) -> type:
     class FakeSampler:
-        """Records how it was made and serves the simulated meter's timeline (no thread)."""
-
-        delay_s = 0.0
+        """Records how it was made and serves the simulated meter's timeline (no thread);
+        ``silent_after``: no sample ever arrives after the run (a meter that stopped)."""
 
         def __init__(self, meter: Any, rate_hz: float, *, capacity_s: float) -> None:
             made.append({"meter": meter, "rate_hz": rate_hz, "capacity_s": capacity_s})
+            self.delay_s = delay_s
 
         def start(self) -> None:
             pass
@@ -192,6 +194,9 @@ def _fake_sampler(made: list[dict[str, Any]], source: SimulatedMeter) -> type:
             return source.samples_between(t0, t1)
 
         def count_between(self, t0: float, t1: float) -> int:
+            if silent_after and t1 == math.inf:
+                made.append({"waited_from": source.board.clock.monotonic()} if len(made) == 1 else {})
+                return 0
             return source.count_between(t0, t1)
 
     return FakeSampler
@@ -263,3 +268,139 @@ def test_the_slowest_duty_and_a_single_window_are_accepted(duty_hz: float, windo
     assert len(ev.windows) == windows
     assert _lengths(ev.windows) == pytest.approx([2 / duty_hz] * windows)
     assert math.isfinite(r.energy_per_inference_mj)
+
+
+class _ReadWhenReady(_Polled):
+    """A meter that says when a new value is ready: polled at twice its rate to see each once."""
+
+    def read_if_ready(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize(("rate_hz", "poll_hz"), [(5.0, 10.0), (600.0, 1000.0)])
+def test_a_meter_read_when_ready_is_polled_at_twice_its_rate_up_to_1_khz(
+    monkeypatch: pytest.MonkeyPatch, rate_hz: float, poll_hz: float
+) -> None:
+    clock, board, source = _exact()
+    made: list[dict[str, Any]] = []
+    monkeypatch.setattr(attribution_mod, "Sampler", _fake_sampler(made, source))
+    meter = _ReadWhenReady()
+    measure_energy(
+        board.run_batch, meter, clock=_WallLike(clock), windows=1, idle_s=1.0, min_window_s=2.0,
+        min_samples=10, rate_hz=rate_hz, dither=False,
+    )
+    assert made[0]["rate_hz"] == poll_hz
+
+
+def test_the_trace_waits_for_a_sample_covering_the_end_and_records_the_sampler_delay(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A sample stands for the average before it: the trace ends with the first sample at or
+    after end + averaging (0.1 s) + the sampler's delay (0.25 s) + one period (0.1 s)."""
+    clock, board, source = _exact()
+    made: list[dict[str, Any]] = []
+    monkeypatch.setattr(attribution_mod, "Sampler", _fake_sampler(made, source, delay_s=0.25))
+    r = measure_energy(
+        board.run_batch, _Polled(), clock=_WallLike(clock), windows=1, idle_s=1.0, min_window_s=2.0,
+        min_samples=10, dither=False,
+    )
+    trace, ev = r.recording.trace, r.recording.events
+    assert trace.header.delay_s == 0.25
+    assert ev.end_s is not None
+    assert float(trace.timestamps_s[-1]) >= ev.end_s + 0.45 - 1e-9
+
+
+def test_a_meter_silent_after_the_run_is_refused_after_10_s(monkeypatch: pytest.MonkeyPatch) -> None:
+    """128 Hz: one period is 1/128 s (exact in binary); max(200 periods, 10 s) = 10 s. The wait
+    sleeps a period at a time and gives up once more than 10 s have passed: after 1281 periods,
+    10.0078125 s."""
+    clock, board, source = _exact(rate_hz=128.0)
+    made: list[dict[str, Any]] = []
+    monkeypatch.setattr(attribution_mod, "Sampler", _fake_sampler(made, source, silent_after=True))
+    with pytest.raises(MeterError) as e:
+        measure_energy(
+            board.run_batch, _Polled(), clock=_WallLike(clock), windows=1, idle_s=1.0, min_window_s=2.0,
+            min_samples=10, rate_hz=128.0, dither=False,
+        )
+    assert str(e.value) == "meter produced no sample for 10.0 s after the run"
+    assert clock.monotonic() - made[1]["waited_from"] == 1281 / 128
+
+
+def test_a_slow_meter_silent_after_the_run_is_waited_for_200_periods(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock, board, source = _exact(rate_hz=8.0)
+    made: list[dict[str, Any]] = []
+    monkeypatch.setattr(attribution_mod, "Sampler", _fake_sampler(made, source, silent_after=True))
+    with pytest.raises(MeterError) as e:
+        measure_energy(
+            board.run_batch, _Polled(), clock=_WallLike(clock), windows=1, idle_s=1.0, min_window_s=2.0,
+            min_samples=10, rate_hz=8.0, dither=False,
+        )
+    assert str(e.value) == "meter produced no sample for 25.0 s after the run"  # 200 / 8 Hz
+
+
+def test_a_short_idle_still_lasts_five_sample_periods() -> None:
+    """--idle-s 0.1 on a 10 Hz meter: each idle lasts 5 periods, 0.5 s."""
+    clock, board, meter = _exact()
+    r = measure_energy(
+        board.run_batch, meter, clock=clock, windows=2, idle_s=0.1, min_window_s=2.0, min_samples=10,
+        max_relative_uncertainty=0.5,
+    )
+    assert _lengths(r.recording.events.idle) == [0.5, 0.5, 0.5]
+
+
+CONTEXT = {
+    "board": "rpi5",
+    "board_model": "Raspberry Pi 5 Model B Rev 1.0",
+    "soc": "bcm2712",
+    "bundle_id": "sha256:0123",
+    "variant": "onnx-a",
+    "variant_sha256": "4567",
+}
+
+
+def test_the_trace_header_and_the_provenance_carry_the_meter_and_the_context() -> None:
+    from edgekit import __version__
+
+    clock, board, meter = _exact()
+    r = measure_energy(
+        board.run_batch, meter, clock=clock, windows=1, idle_s=1.0, min_window_s=2.0, min_samples=10,
+        context=CONTEXT,
+    )
+    h = r.recording.trace.header
+    info = meter.info
+    assert (h.kind, h.meter, h.meter_spec, h.measures) == (info.kind, info.name, info.spec, info.measures)
+    assert (h.sample_rate_hz, h.averaging_s, h.resolution_w, h.delay_s) == (10.0, 0.1, None, 0.0)
+    assert h.clock == "host" and h.recorded_by == f"edgekit {__version__}"
+    assert {k: getattr(h, k) for k in CONTEXT} == CONTEXT
+    assert r.recording.trace.source == "simulated (live)"
+    assert r.provenance == {
+        "kind": "unverified",
+        "reason": "simulated is not a physical meter",
+        "meter": "simulated",
+        "meter_spec": "simulated:rate_hz=10.0",
+        **CONTEXT,
+        "source": "live",
+    }
+
+
+class _NamedReplay:
+    """A meter named "replay" (no recording attached), or any meter with a recording attached."""
+
+    def __init__(self, name: str, recording: object | None) -> None:
+        self.info = MeterInfo(
+            name=name, spec=f"{name}:x", kind="measured", sample_rate_hz=10.0, resolution_w=None,
+            measures="board input",
+        )
+        self.recording = recording
+
+
+@pytest.mark.parametrize(("name", "recording"), [("replay", None), ("ina260", object())])
+def test_a_replayed_trace_is_never_run_against_live_inferences(name: str, recording: object | None) -> None:
+    ran: list[int] = []
+    with pytest.raises(MeterError) as e:
+        measure_energy(ran.append, _NamedReplay(name, recording), clock=VirtualClock())
+    assert str(e.value) == (
+        f"meter '{name}:x': a replayed trace is attributed with its own events (edgekit energy attribute, "
+        "or bench --meter replay:DIR), never against inferences run live on this host"
+    )
+    assert ran == []
