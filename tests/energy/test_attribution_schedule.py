@@ -130,6 +130,25 @@ def test_dither_gaps_are_uniform_below_one_inference(warmup_calls: int) -> None:
     assert board.inferences - ev.n_inferences == 4 * warmup_calls
 
 
+def test_the_dithered_schedule_is_the_same_for_the_same_seed() -> None:
+    """Random gaps and batch sizes come from ``seed``: two runs with seed 3 call at the same
+    times with the same batch sizes (a recording can be re-made), and seed 4 differs."""
+
+    def calls(seed: int) -> tuple[list[float], list[int]]:
+        clock = VirtualClock()
+        board = SimulatedBoard(Workload(2.0, 3.0, 0.002, jitter=0.0), clock, seed=1)
+        meter = SimulatedMeter(board, MeterModel(10.0, averaging_s=0.0), seed=2)
+        r = measure_energy(
+            board.run_batch, meter, clock=clock, windows=1, idle_s=1.0, min_window_s=0.5, min_samples=3,
+            inferences_per_call=4, dither=True, seed=seed,
+        )
+        ev = r.recording.events
+        return ev.call_start_s.tolist(), ev.call_n.tolist()
+
+    assert calls(3) == calls(3)
+    assert calls(3) != calls(4)
+
+
 class _Source:
     def __init__(self, p: list[float]) -> None:
         self.p = np.array(p, dtype=float)
