@@ -199,6 +199,8 @@ def recheck(name: str, budget_s: float) -> None:
         verdicts = {0: "survived", 5: "no tests", 1: "killed, fresh process",
                     -1: "killed, fresh process (timeout)"}
         out[mid] = verdicts.get(rc, f"exit {rc}")
+        # written after every mutant: a recheck stopped from outside keeps what it found
+        (ws / "recheck.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     (ws / "recheck.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     killed = sum(out.get(t, "").startswith("killed") for t in todo)
     print(f"{name:15s} rechecked {len(todo)} survivors in a fresh process: "
