@@ -79,7 +79,8 @@ MODULES: tuple[Module, ...] = (
                                                        "tests/firmware_bridge/test_decoder_guards.py"),
            keyword=_NO_SLOW_DECODER),
     Module("bundle-verify", "edgekit/bundle/verify.py", ("tests/bundle/test_verified_loading.py",
-                                                         "tests/bundle/test_refusals.py")),
+                                                         "tests/bundle/test_refusals.py"),
+           timeout_multiplier=3.0),  # mutants of the chunked hash read loop forever
     Module("bundle-archive", "edgekit/bundle/archive.py", ("tests/bundle/test_archive.py",
                                                            "tests/bundle/test_archive_pinned.py",
                                                            "tests/bundle/test_refusals.py")),
