@@ -50,6 +50,9 @@ class Module:
     keyword: str = ""
     # functions that run at import (registry factories): survivors need the fresh-process recheck
     import_time: bool = False
+    # mutmut stops a mutant's tests after (estimate + 1 s) x multiplier x 2 CPU seconds (default
+    # multiplier 15); a module whose mutants loop forever on a virtual clock gets a smaller one
+    timeout_multiplier: float | None = None
 
 
 _NO_C = "not test_c_ and not test_both_codecs and not test_crc_table"
@@ -65,8 +68,9 @@ MODULES: tuple[Module, ...] = (
     Module("battery", "edgekit/energy/battery.py", ("tests/energy/test_battery.py",
                                                     "tests/energy/test_battery_pinned.py")),
     Module("attribution", "edgekit/energy/attribution.py", ("tests/energy/test_attribution.py",
-                                                            "tests/energy/test_attribution_pinned.py"),
-           keyword=_NO_ACCURACY_GRID),
+                                                            "tests/energy/test_attribution_pinned.py",
+                                                            "tests/energy/test_attribution_schedule.py"),
+           keyword=_NO_ACCURACY_GRID, timeout_multiplier=3.0),
     Module("codec", "firmware_bridge/codec.py", ("tests/firmware_bridge/test_fb_codec.py",
                                                  "tests/firmware_bridge/test_fb_vectors.py",
                                                  "tests/firmware_bridge/test_decoder_guards.py"),
@@ -75,8 +79,10 @@ MODULES: tuple[Module, ...] = (
                                                        "tests/firmware_bridge/test_decoder_guards.py"),
            keyword=_NO_SLOW_DECODER),
     Module("bundle-verify", "edgekit/bundle/verify.py", ("tests/bundle/test_verified_loading.py",
-                                                         "tests/bundle/test_refusals.py")),
+                                                         "tests/bundle/test_refusals.py"),
+           timeout_multiplier=3.0),  # mutants of the chunked hash read loop forever
     Module("bundle-archive", "edgekit/bundle/archive.py", ("tests/bundle/test_archive.py",
+                                                           "tests/bundle/test_archive_pinned.py",
                                                            "tests/bundle/test_refusals.py")),
     Module("bundle-write", "edgekit/bundle/write.py", ("tests/bundle/test_shipped_variants.py",
                                                        "tests/bundle/test_archive.py")),
@@ -119,6 +125,8 @@ def prepare(name: str) -> Path:
     table = {**base, "only_mutate": [mod.path], "pytest_add_cli_args_test_selection": tests}
     if mod.keyword:
         table["pytest_add_cli_args"] = [*base.get("pytest_add_cli_args", []), "-k", mod.keyword]
+    if mod.timeout_multiplier is not None:
+        table["timeout_multiplier"] = mod.timeout_multiplier
     lines = ["[tool.mutmut]"]
     for key, value in table.items():
         if isinstance(value, list):
@@ -192,6 +200,8 @@ def recheck(name: str, budget_s: float) -> None:
         verdicts = {0: "survived", 5: "no tests", 1: "killed, fresh process",
                     -1: "killed, fresh process (timeout)"}
         out[mid] = verdicts.get(rc, f"exit {rc}")
+        # written after every mutant: a recheck stopped from outside keeps what it found
+        (ws / "recheck.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     (ws / "recheck.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     killed = sum(out.get(t, "").startswith("killed") for t in todo)
     print(f"{name:15s} rechecked {len(todo)} survivors in a fresh process: "

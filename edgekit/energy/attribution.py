@@ -227,7 +227,7 @@ def measure_energy(
         run.idle(idle_s)
         for _ in range(windows):
             run.env()
-            ws = -1.0
+            ws: float | None = None  # not a negative sentinel: a monotonic clock's origin is arbitrary
             next_check_s = min_window_s
             while True:
                 n_call = inferences_per_call
@@ -235,7 +235,7 @@ def measure_energy(
                     clock.sleep(dither_gap_s(rng, min(per_inference_s, run.period_s)))
                     n_call = dither_batch(rng, inferences_per_call)
                 s, e = run.call(run_batch, n_call)
-                ws = s if ws < 0 else ws
+                ws = s if ws is None else ws
                 elapsed_s = e - ws
                 if elapsed_s >= next_check_s or elapsed_s >= limit_s:
                     enough = run.source.count_between(ws, e) >= min_samples

@@ -228,3 +228,22 @@ def test_every_manifest_field_comes_from_the_build(tmp_path: Path) -> None:
     assert var["meta"] == {"extra_files": ["chosen.layout.json"], "converter": "x"}
     assert sorted(m["files"]) == ["variants/chosen.layout.json", "variants/chosen.onnx"]
     assert m["files"]["variants/chosen.layout.json"] == sha256(folder / "variants" / "chosen.layout.json")
+
+
+def test_the_ood_rule_and_missing_figures_are_written_per_variant(tmp_path: Path) -> None:
+    """The selected variant's OOD rule (``meta["ood"]``) goes to its entry and overrides the top
+    "ood" keys; it is not repeated under "meta"; a variant without accuracy, latency or energy
+    figures, or without backend options, says so with null/{} rather than borrowing a default."""
+    rule = {"score": "energy", "temperature": 1.5, "threshold": 0.25}
+    chosen = _variant(tmp_path, "chosen", threshold=0.6, seed=2)
+    chosen.meta = {"ood": rule, "converter": "x"}
+    bare = _variant(tmp_path, "bare", threshold=0.3, seed=3)
+    bare.accuracy, bare.latency, bare.energy = None, None, None
+    m = _write(tmp_path, [chosen, bare], "chosen")
+    by = {v["name"]: v for v in m["variants"]}
+    assert by["chosen"]["ood"] == rule and by["chosen"]["meta"] == {"converter": "x"}
+    assert by["bare"]["ood"] is None and by["bare"]["meta"] == {}
+    assert m["ood"] == {"score": "energy", "threshold": 0.25, "target_in_distribution_accept": 0.95,
+                        "temperature": 1.5}
+    assert (by["bare"]["accuracy"], by["bare"]["latency"], by["bare"]["energy"]) == (None, None, None)
+    assert by["chosen"]["backend_options"] == {} and by["bare"]["backend_options"] == {}
