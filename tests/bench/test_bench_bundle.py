@@ -35,7 +35,10 @@ def test_trusted_key_on_bench(tmp_path: Path) -> None:
 
     assert main(["sign", str(bundle), "--key", str(key)]) == 0
     signed = run_cli(args, tmp_path / "out")
-    assert signed.code == 0, signed.stderr
+    # accepted: measured (0), or measured but for an energy figure the estimate refused (1, the
+    # host-load-driven model's idle drift on a busy CI host); a refused bundle would be 2
+    energy_refused = signed.code == 1 and "energy not measured" in signed.stdout
+    assert signed.code == 0 or energy_refused, signed.stderr
     raw = json.loads((tmp_path / "out" / "bench.json").read_text())
     assert raw["bundle"]["signed_by"] == key_id_of(pub)
     assert raw["bundle_id"] == run_edgekit("verify", bundle).json["bundle_id"]

@@ -90,7 +90,9 @@ def test_kept_when_asked_or_when_the_outputs_differ(tmp_path: Path) -> None:
 
 def test_a_build_folder_named_in_the_library_is_found(tmp_path: Path) -> None:
     lib = _library(tmp_path, "x86_64")
-    folder = tmp_path / "staging-folder"
+    # a folder path of its own, not under tmp_path: pytest's default temp root names the user
+    # ("/tmp/pytest-of-root/..."), which the scan rightly reports without being told the folder
+    folder = Path("/tmp/edgekit-staging-folder-3f9c")
     note = tmp_path / "n2.bin"
     note.write_bytes(str(folder).encode() + b"/variants\0")
     subprocess.run(["objcopy", "--add-section", f".note.folder={note}", str(lib)], check=True)
