@@ -285,7 +285,11 @@ class ScannerLink:
         return max(1, min(want, int(MAX_POWER_SAMPLES * self._reading_us // 1000)))
 
     def _ask_power_period(self) -> None:
-        """CONFIG the POWER period (see the module docstring) when the scanner's differs."""
+        """CONFIG the POWER period (see the module docstring) when the scanner's differs; once
+        per connection (a device that clamps it keeps its answer, §5.0; a reboot gets the same
+        CONFIG from the session): on every later capture and batch this returns at once."""
+        if self._asked is not None:
+            return
         hello = self.session.hello
         if (
             hello is None
@@ -302,8 +306,6 @@ class ScannerLink:
         # 0 = unchanged for sample rate, centre frequency and capture length; the capture
         # period and the gain have no "unchanged", so the values in force are sent back
         config = Config(0, 0, self._gain_db, hello.capture_period_ms, 0, want)
-        if config == self._asked:
-            return  # asked once: a device that clamps it keeps its answer (§5.0)
         self._asked = config
         self.session.configure(config)  # also re-applied after every reboot
         self._send_all(self.session.poll(monotonic_us()))
