@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -141,25 +142,13 @@ def clean_variants(run: Run, member_x: np.ndarray | None) -> dict[str, Cleaning]
             done[vr.name] = Cleaning(kept=[f"{path.suffix or vr.path} file: not scanned"])
             continue
 
-        def same(a: Path, b: Path, opts: dict[str, Any] = opts) -> bool:
-            if rows is None:
-                return False  # nothing to check the stripped file against: keep it as built
-            out_a = _all_outputs(a, rows, run.input_name, cfg.profile.threads, opts)
-            out_b = _all_outputs(b, rows, run.input_name, cfg.profile.threads, opts)
-            return len(out_a) == len(out_b) and all(
-                np.array_equal(p, q, equal_nan=True) for p, q in zip(out_a, out_b, strict=True)
-            )
-
         c = strip(
             path,
             member_x[: cfg.privacy.max_rows] if member_x is not None else None,
-            same,
+            _same_outputs(run, rows, opts),
             keep_metadata=cfg.privacy.keep_metadata,
         )
-        if c.removed:
-            vr.size_bytes = path.stat().st_size
-            vr.sha256 = sha256_file(path)
-            run.log(f"  {vr.name}: stripped {len(c.removed)} item(s): {'; '.join(c.removed)}")
+        _note_stripped(run, vr, path, c)
         for line in c.kept:
             if "member row" in line:
                 run.warnings.append(f"{vr.name}: the artifact carries {line}")
@@ -173,18 +162,8 @@ def _clean_libraries(
     """Strip a compiled-tree library and its siblings for other machines (edgekit.privacy.
     hygiene_elf); the host's library must also give bit-identical outputs on ``rows``."""
     folders: list[str | Path] = [run.staging, run.scratch, str(run.cfg.base_dir)]
-
-    def same(a: Path, b: Path) -> bool:
-        if rows is None:
-            return False
-        # the backend picks the library by machine: the stripped copy is named for the host alone
-        one = {k: v for k, v in opts.items() if k != "libraries"}
-        out_a = _all_outputs(a, rows, run.input_name, run.cfg.profile.threads, one)
-        out_b = _all_outputs(b, rows, run.input_name, run.cfg.profile.threads, one)
-        return len(out_a) == len(out_b) and all(
-            np.array_equal(p, q, equal_nan=True) for p, q in zip(out_a, out_b, strict=True)
-        )
-
+    # the backend picks the library by machine: the stripped copy is named for the host alone
+    same = _same_outputs(run, rows, {k: v for k, v in opts.items() if k != "libraries"})
     keep = run.cfg.privacy.keep_metadata
     total = strip_elf_file(path, same, keep_metadata=keep, folders=folders)
     for name in sorted(set((opts.get("libraries") or {}).values()) - {path.name}):
@@ -192,11 +171,32 @@ def _clean_libraries(
         other = strip_elf_file(path.parent / name, None, keep_metadata=keep, folders=folders)
         total.removed += other.removed
         total.kept += other.kept
-    if total.removed:
+    _note_stripped(run, vr, path, total)
+    return total
+
+
+def _same_outputs(run: Run, rows: np.ndarray | None, opts: dict[str, Any]) -> Callable[[Path, Path], bool]:
+    """The check a stripped file must pass: every output bit-identical to the original's on
+    ``rows`` (without rows there is nothing to check against: the file is kept as built)."""
+
+    def same(a: Path, b: Path) -> bool:
+        if rows is None:
+            return False
+        out_a = _all_outputs(a, rows, run.input_name, run.cfg.profile.threads, opts)
+        out_b = _all_outputs(b, rows, run.input_name, run.cfg.profile.threads, opts)
+        return len(out_a) == len(out_b) and all(
+            np.array_equal(p, q, equal_nan=True) for p, q in zip(out_a, out_b, strict=True)
+        )
+
+    return same
+
+
+def _note_stripped(run: Run, vr: VariantResult, path: Path, c: Cleaning) -> None:
+    """After stripping, the variant's size and hash are the new file's; the log says what went."""
+    if c.removed:
         vr.size_bytes = path.stat().st_size
         vr.sha256 = sha256_file(path)
-        run.log(f"  {vr.name}: stripped {len(total.removed)} item(s): {'; '.join(total.removed)}")
-    return total
+        run.log(f"  {vr.name}: stripped {len(c.removed)} item(s): {'; '.join(c.removed)}")
 
 
 def _record(vr: VariantResult, c: Cleaning | None, members: str, non_members: str) -> None:
@@ -260,6 +260,8 @@ def audit(run: Run) -> Run:
                     f"[{w.advantage_ci[0]:.3f}, {w.advantage_ci[1]:.3f}] ({w.attack}), "
                     f"AUC {w.auc:.3f}"
                 )
-        d.append(f"{len(run.built)} variants on {len(m_y)} members, {len(n_y)} non-members, "
-                 f"{len(refs)} reference models; CPU time {time.process_time() - cpu0:.1f} s")
+        d.append(
+            f"{len(run.built)} variants on {len(m_y)} members, {len(n_y)} non-members, "
+            f"{len(refs)} reference models; CPU time {time.process_time() - cpu0:.1f} s"
+        )
     return run
