@@ -134,6 +134,7 @@ class PacedBaseline:
         v = b.variant(None)
         self.pipe = Pipeline.from_spec(b.manifest["preprocess"])
         self.backend = open_backend(b.model_path(v["name"]), threads=1, **(v.get("backend_options") or {}))
+        # the captures as the daemon gets them: int16 on the wire, decoded to float32
         raw = to_int16_iq(generate(n, seed=5).x)
         self.xs = [decode_iq(raw[i], 16.0) for i in range(n)]
         for x in self.xs[:20]:
@@ -156,20 +157,10 @@ class PacedBaseline:
         self.backend.close()
 
 
-def baseline_cpu_s(bundle: Path, n: int, rate: float, paced_n: int) -> dict[str, float]:
+def baseline_cpu_s(pacer: PacedBaseline, rate: float, paced_n: int) -> dict[str, float]:
     """Preprocessing + bare inference, one capture at a time: CPU seconds per capture, back
-    to back and paced at ``rate``."""
-    b = load_bundle(bundle)
-    v = b.variant(None)
-    pipe = Pipeline.from_spec(b.manifest["preprocess"])
-    backend = open_backend(b.model_path(v["name"]), threads=1, **(v.get("backend_options") or {}))
-    # the captures as the daemon gets them: int16 on the wire, decoded to float32
-    from edgekit.data.synth import to_int16_iq
-
-    raw = to_int16_iq(generate(n, seed=5).x)
-    xs = [decode_iq(raw[i], 16.0) for i in range(n)]
-    for x in xs[:20]:
-        backend.run(pipe(x))
+    to back over the pacer's captures and paced at ``rate`` (about ``paced_n`` calls)."""
+    xs, pipe, backend = pacer.xs, pacer.pipe, pacer.backend
     t0 = time.process_time()
     for x in xs:
         pipe(x)
@@ -177,17 +168,11 @@ def baseline_cpu_s(bundle: Path, n: int, rate: float, paced_n: int) -> dict[str,
     for x in xs:
         backend.run(pipe(x))
     t2 = time.process_time()
-    paced = 0.0
-    for i in range(paced_n):
-        time.sleep(1.0 / rate)
-        c0 = time.process_time()
-        backend.run(pipe(xs[i % n]))
-        paced += time.process_time() - c0
-    backend.close()
+    paced, calls = pacer.run(paced_n / rate, rate)
     return {
-        "preprocess_s": (t1 - t0) / n,
-        "preprocess_and_inference_s": (t2 - t1) / n,
-        "paced_preprocess_and_inference_s": paced / paced_n,
+        "preprocess_s": (t1 - t0) / len(xs),
+        "preprocess_and_inference_s": (t2 - t1) / len(xs),
+        "paced_preprocess_and_inference_s": paced / max(1, calls),
     }
 
 
@@ -367,14 +352,14 @@ def main() -> None:
         rates = [duty if r.strip() == "duty" else float(r) for r in args.rates.split(",")]
         print(f"bundle: {args.bundle or 'reference CNN model.onnx as onnx-fp32'}; rates {rates} Hz")
         for rate in rates:
-            base = baseline_cpu_s(bundle, args.n, rate, max(20, min(200, int(rate * args.seconds / 2))))
+            pacer = PacedBaseline(bundle, args.n)
+            base = baseline_cpu_s(pacer, rate, max(20, min(200, int(rate * args.seconds / 2))))
             ref = base["paced_preprocess_and_inference_s"]
             print(
                 f"\n{rate:g} Hz baseline: preprocessing {base['preprocess_s'] * 1e3:.3f} ms CPU; "
                 f"preprocessing + inference {base['preprocess_and_inference_s'] * 1e3:.3f} ms back to back, "
                 f"{ref * 1e3:.3f} ms paced at {rate:g} Hz (the baseline of the goal)"
             )
-            pacer = PacedBaseline(bundle)
             for meter in args.meters.split(","):
                 r = daemon_cpu_s(
                     bundle, tmp, rate, args.seconds, meter.strip(), args.warmup_s, args.config,
