@@ -23,17 +23,19 @@ import numpy as np
 from edgekit.backends import open_backend
 from edgekit.builder.stages.context import Run
 from edgekit.builder.stages.data import preprocess
+from edgekit.builder.stages.load import resolve_io
 from edgekit.builder.stages.scoring import score_file
 from edgekit.bundle import sha256_file
 from edgekit.data.dataset import Dataset, load_source
-from edgekit.errors import DataError
+from edgekit.errors import DataError, ModelError
+from edgekit.model_info import inspect_model
 from edgekit.privacy.audit import audit_outputs, subsample
 from edgekit.privacy.hygiene import Cleaning, strip_onnx_file
 from edgekit.privacy.hygiene_elf import strip_elf_file
 from edgekit.privacy.hygiene_tflite import strip_tflite_file
 from edgekit.results import PrivacyResult, VariantResult
 
-__all__ = ["audit", "clean_variants", "load_group", "reference_files", "score_groups"]
+__all__ = ["audit", "clean_variants", "load_group", "reference_files", "score_groups", "score_references"]
 
 _CHECK_ROWS = 256  # validation rows the stripped file must reproduce exactly
 
@@ -97,6 +99,68 @@ def score_groups(
     batches across both groups)."""
     s = score_file(path, np.concatenate([m_x, n_x]), input_name, out_index, threads, opts)
     return s[: len(m_x)], s[len(m_x) :]
+
+
+def _reference_io(path: Path, where: str, x: np.ndarray, output_name: str, n_classes: int) -> tuple[str, int]:
+    """A reference model's own input and score output, resolved by the model's rule
+    (``resolve_io``), naming the output the model's scores come from (``output_name``) when the
+    reference has one of that name, else its first floating-point output. One ``ModelError``
+    line when its input cannot take the audited rows ``x`` or it scores other than the model's
+    ``n_classes`` classes."""
+    try:
+        info = inspect_model(path)
+    except ModelError as e:
+        raise ModelError(f"{where}: {e}") from e
+    if len(info.inputs) != 1:
+        names = ", ".join(repr(i.name) for i in info.inputs) or "none"
+        raise ModelError(f"{where}: a reference model takes one input (the captures); it has {names}")
+    hint = output_name if output_name in {o.name for o in info.outputs} else ""
+    name, idx, n = resolve_io(info, "", hint, where, where)
+    dims = info.inputs[0].shape
+    fits = len(dims) == x.ndim and all(
+        not isinstance(d, int) or d == s for d, s in zip(dims[1:], x.shape[1:], strict=True)
+    )
+    if not fits:
+        rows = ", ".join(map(str, x.shape[1:]))
+        raise ModelError(
+            f"{where}: input {name!r} is {list(dims)} but the model is fed rows of (N, {rows}); "
+            "a reference model takes the model's input"
+        )
+    if n is not None and n != n_classes:
+        raise ModelError(
+            f"{where}: score output {info.outputs[idx].name!r} has {n} classes, the model has "
+            f"{n_classes}; a reference model scores the model's classes"
+        )
+    return name, idx
+
+
+def score_references(
+    refs: list[str],
+    base: Path,
+    scratch: Path,
+    m_x: np.ndarray,
+    n_x: np.ndarray,
+    *,
+    output_name: str,
+    n_classes: int,
+    threads: int,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Each reference model's scores on members and non-members, read through its own input and
+    score output (``_reference_io``); a reference model need not name its tensors as the model does."""
+    m_ref: list[np.ndarray] = []
+    n_ref: list[np.ndarray] = []
+    for i, path in enumerate(reference_files(refs, base, scratch)):
+        where = f"{base / refs[i]} (privacy.reference_models[{i}])"
+        name, idx = _reference_io(path, where, m_x, output_name, n_classes)
+        a, b = score_groups(path, m_x, n_x, name, idx, threads)
+        if a.shape[1] != n_classes:  # a class count the file left open
+            raise ModelError(
+                f"{where}: scores {a.shape[1]} classes at run time, the model {n_classes}; "
+                "a reference model scores the model's classes"
+            )
+        m_ref.append(a)
+        n_ref.append(b)
+    return m_ref, n_ref
 
 
 def _all_outputs(
@@ -227,14 +291,12 @@ def audit(run: Run) -> Run:
                 _record(vr, cleaned.get(vr.name), "", "")
             d.append("no [privacy] members: membership budgets not evaluated")
             return run
-        m_ref: list[np.ndarray] = []
-        n_ref: list[np.ndarray] = []
-        refs = reference_files(p.references, base, run.scratch)
-        for ref in refs:
-            a, b = score_groups(ref, m_x, n_x, run.input_name, run.out_index, cfg.profile.threads)
-            m_ref.append(a)
-            n_ref.append(b)
-        note = f"{len(refs)} reference model(s): {', '.join(p.references)}"
+        m_ref, n_ref = score_references(
+            p.references, base, run.scratch, m_x, n_x,
+            output_name=run.need(run.info, "info").outputs[run.out_index].name,
+            n_classes=len(run.labels), threads=cfg.profile.threads,
+        )
+        note = f"{len(p.references)} reference model(s): {', '.join(p.references)}"
         for vr in run.built:
             opts = run.backend_opts.get(vr.name)
             path, th = run.staging / vr.path, cfg.profile.threads
@@ -262,6 +324,6 @@ def audit(run: Run) -> Run:
                 )
         d.append(
             f"{len(run.built)} variants on {len(m_y)} members, {len(n_y)} non-members, "
-            f"{len(refs)} reference models; CPU time {time.process_time() - cpu0:.1f} s"
+            f"{len(p.references)} reference models; CPU time {time.process_time() - cpu0:.1f} s"
         )
     return run
