@@ -230,12 +230,20 @@ def _clean_libraries(
     same = _same_outputs(run, rows, {k: v for k, v in opts.items() if k != "libraries"})
     keep = run.cfg.privacy.keep_metadata
     total = strip_elf_file(path, same, keep_metadata=keep, folders=folders)
-    for name in sorted(set((opts.get("libraries") or {}).values()) - {path.name}):
+    libraries: dict[str, str] = opts.get("libraries") or {}
+    for name in sorted(set(libraries.values()) - {path.name}):
         # another machine's library: not runnable here; its loaded sections must stay identical
         other = strip_elf_file(path.parent / name, None, keep_metadata=keep, folders=folders)
         total.removed += other.removed
         total.kept += other.kept
     _note_stripped(run, vr, path, total)
+    if total.removed and libraries:
+        # every library's size as shipped (the build measured them before stripping)
+        sizes = {m: (path.parent / n).stat().st_size for m, n in libraries.items()}
+        vr.meta["library_bytes"] = sizes
+        vr.notes.append(
+            "after ELF stripping: " + ", ".join(f"{m} {b / 1024:.0f} KiB" for m, b in sizes.items())
+        )
     return total
 
 
