@@ -67,7 +67,7 @@ def audit_bundle(
         # each reference model read through its own input and score output (as the build does)
         m_ref, n_ref = score_references(
             list(references), Path.cwd(), Path(tmp), m_x, n_x,
-            output_name=str(m["output"]["name"]), n_classes=len(labels), threads=threads,
+            output_name=str(m["output"]["name"]), n_classes=len(labels), threads=threads, key="--reference",
         )
         out: dict[str, PrivacyResult] = {}
         for name in names:

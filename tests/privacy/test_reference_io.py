@@ -152,6 +152,11 @@ def test_build_and_audit_command_read_references_named_otherwise(
     assert main(args) == 0, capsys.readouterr().err
     audit = json.loads(capsys.readouterr().out)["variants"]["onnx-fp32"]
     assert {a["attack"] for a in audit["attacks"]} == {"loss", "confidence", "reference_loss", "lira_offline"}
+    _linear(tmp_path / "three.onnx", 3, classes=3)
+    assert main([*args[:-1], "three.onnx"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "three.onnx (--reference[1]): score output 'logits' has 3 classes, the model has 2" in err
+    assert "\n" not in err
 
 
 def test_build_with_a_mismatching_reference_is_exit_2(

@@ -63,15 +63,17 @@ def load_group(
     return ds.subset(keep), y[keep]
 
 
-def reference_files(refs: list[str], base: Path, scratch: Path) -> list[Path]:
+def reference_files(
+    refs: list[str], base: Path, scratch: Path, key: str = "privacy.reference_models"
+) -> list[Path]:
     """The reference models as ONNX files; ``.onnx.gz`` ones decompressed into ``scratch``
-    (the run's own folder). One ``DataError`` line for a missing file."""
+    (the run's own folder). One ``DataError`` line for a missing file (naming ``key[i]``)."""
     files = []
     for i, ref in enumerate(refs):
         path = base / ref
         if not path.is_file():
             raise DataError(
-                f"{path} (privacy.reference_models[{i}]): not found; name an ONNX file (or "
+                f"{path} ({key}[{i}]): not found; name an ONNX file (or "
                 ".onnx.gz) relative to the config, e.g. written by scripts/train_reference.py"
             )
         if path.name.endswith(".gz"):
@@ -80,7 +82,7 @@ def reference_files(refs: list[str], base: Path, scratch: Path) -> list[Path]:
                 with gzip.open(path, "rb") as src, plain.open("wb") as dst:
                     shutil.copyfileobj(src, dst)
             except (OSError, EOFError) as e:
-                raise DataError(f"{path} (privacy.reference_models[{i}]): not gzip data: {e}") from e
+                raise DataError(f"{path} ({key}[{i}]): not gzip data: {e}") from e
             path = plain
         files.append(path)
     return files
@@ -144,13 +146,15 @@ def score_references(
     output_name: str,
     n_classes: int,
     threads: int,
+    key: str = "privacy.reference_models",
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Each reference model's scores on members and non-members, read through its own input and
-    score output (``_reference_io``); a reference model need not name its tensors as the model does."""
+    score output (``_reference_io``); a reference model need not name its tensors as the model does.
+    Messages name ``key[i]`` (the config key, or ``edgekit audit``'s option)."""
     m_ref: list[np.ndarray] = []
     n_ref: list[np.ndarray] = []
-    for i, path in enumerate(reference_files(refs, base, scratch)):
-        where = f"{base / refs[i]} (privacy.reference_models[{i}])"
+    for i, path in enumerate(reference_files(refs, base, scratch, key)):
+        where = f"{base / refs[i]} ({key}[{i}])"
         name, idx = _reference_io(path, where, m_x, output_name, n_classes)
         a, b = score_groups(path, m_x, n_x, name, idx, threads)
         if a.shape[1] != n_classes:  # a class count the file left open
