@@ -4,11 +4,28 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 
-from edgekit.budget import BUDGET_KINDS, BudgetContext, check_variant, pareto_front, select_variant
-from edgekit.config import BudgetsConfig
-from edgekit.results import AccuracyResult, EnergyFigure, LatencyResult, SliceResult, VariantResult
+from edgekit.budget import (
+    BUDGET_KINDS,
+    BudgetContext,
+    check_scenarios,
+    check_variant,
+    pareto_front,
+    select_variant,
+)
+from edgekit.builder.scenarios import evaluate_scenarios
+from edgekit.config import BudgetsConfig, ScenarioConfig
+from edgekit.results import (
+    AccuracyResult,
+    BudgetCheck,
+    EnergyFigure,
+    LatencyResult,
+    ScenarioResult,
+    SliceResult,
+    VariantResult,
+)
 
 CTX = BudgetContext(reference_accuracy=0.90, min_slice_size=40)
 
@@ -182,3 +199,108 @@ def test_measured_elsewhere_is_not_evaluated_with_the_reason() -> None:
         "not measured on the target: measured on rpi5 (Raspberry Pi 5), but [target] board is "
         "rpi4b; require_measured_energy = true"
     )
+
+
+# --- [[scenarios]]: each one a budget "scenario:<name>" (check_scenarios). The counts below are
+# written out by hand; accuracies are k / n of whole rows, exact in binary where a boundary is hit.
+
+
+def _scenario(name: str, flt: str, minimum: float = 0.75, min_size: int = 1) -> ScenarioConfig:
+    return ScenarioConfig(name, flt, minimum, min_size)
+
+
+def _judged(*results: ScenarioResult, acc: float | None = 0.9) -> VariantResult:
+    v = _variant("v", acc, 1, 1)
+    v.scenarios = list(results)
+    return v
+
+
+def _rows(name: str, flt: str, n: int, right: int, why: str = "") -> ScenarioResult:
+    # min_accuracy 0.5 here, 0.75 in the config: the budget takes the config's limit
+    return ScenarioResult(name, flt, 0.5, n, right, right / n if n else None, why_empty=why)
+
+
+def test_scenario_at_its_minimum_passes_and_one_row_less_fails() -> None:
+    sc = _scenario("low-SNR BPSK", "snr_db < 0")
+    (at,) = check_scenarios(_judged(_rows("low-SNR BPSK", "snr_db < 0", 40, 30)), [sc])
+    assert at == BudgetCheck("scenario:low-SNR BPSK", "pass", 0.75, 0.75, "", "30 of 40 right (snr_db < 0)")
+    assert at.is_minimum and at.excess == 0.0
+    (under,) = check_scenarios(_judged(_rows("low-SNR BPSK", "snr_db < 0", 40, 29)), [sc])
+    want = ("scenario:low-SNR BPSK", "fail", 0.75, 0.725)
+    assert (under.budget, under.status, under.limit, under.value) == want
+    assert under.detail == "29 of 40 right (snr_db < 0)"
+    assert under.excess == pytest.approx(0.025)
+    (over,) = check_scenarios(_judged(_rows("low-SNR BPSK", "snr_db < 0", 40, 31)), [sc])
+    assert (over.status, over.value) == ("pass", 0.775)
+
+
+@pytest.mark.parametrize(
+    ("n", "status", "detail"),
+    [
+        (40, "pass", "40 of 40 right (class = 'bpsk')"),  # exactly min_size rows: judged
+        (41, "pass", "41 of 41 right (class = 'bpsk')"),
+        (39, "not_evaluated", "filter \"class = 'bpsk'\" selects 39 captures, fewer than min_size = 40"),
+        (1, "not_evaluated", "filter \"class = 'bpsk'\" selects 1 captures, fewer than min_size = 40"),
+    ],
+)
+def test_scenario_with_too_few_rows_is_not_evaluated(n: int, status: str, detail: str) -> None:
+    sc = _scenario("bpsk", "class = 'bpsk'", min_size=40)
+    (c,) = check_scenarios(_judged(_rows("bpsk", "class = 'bpsk'", n, n)), [sc])
+    assert (c.budget, c.status, c.limit, c.unit, c.detail) == ("scenario:bpsk", status, 0.75, "", detail)
+    assert c.value == (1.0 if status == "pass" else None)
+
+
+def test_scenario_of_one_row_is_judged_with_the_default_min_size() -> None:
+    sc = _scenario("one", "snr_db > 30")
+    (right,) = check_scenarios(_judged(_rows("one", "snr_db > 30", 1, 1)), [sc])
+    (wrong,) = check_scenarios(_judged(_rows("one", "snr_db > 30", 1, 0)), [sc])
+    assert (right.status, right.value, wrong.status, wrong.value) == ("pass", 1.0, "fail", 0.0)
+
+
+def test_scenario_selecting_nothing_says_which_clause() -> None:
+    why = "no in-distribution evaluation capture matches 'snr_db < -20'"
+    sc = _scenario("impossible", "snr_db < -20 and class = 'fm'")
+    (c,) = check_scenarios(_judged(_rows("impossible", sc.filter, 0, 0, why)), [sc])
+    assert c == BudgetCheck(
+        "scenario:impossible", "not_evaluated", 0.75, None, "",
+        f"filter \"snr_db < -20 and class = 'fm'\": {why}",
+    )
+
+
+def test_scenario_without_data_or_result_is_not_evaluated() -> None:
+    sc = _scenario("night", "hour >= 22")
+    no_data = check_scenarios(_judged(_rows("night", "hour >= 22", 40, 40), acc=None), [sc])
+    unknown = check_scenarios(_judged(_rows("day", "hour < 22", 40, 40)), [sc])  # another name
+    for (c,) in (no_data, unknown):
+        assert c == BudgetCheck("scenario:night", "not_evaluated", 0.75, None, "", "no evaluation data")
+    assert check_scenarios(_judged(_rows("night", "hour >= 22", 40, 40)), []) == []
+
+
+def test_scenarios_match_their_results_by_name_in_config_order() -> None:
+    a, b = _scenario("a", "snr_db < 0", 0.5), _scenario("b", "snr_db >= 0", 0.9)
+    # results listed in the other order: each budget reads the result of its own name
+    v = _judged(_rows("b", "snr_db >= 0", 20, 18), _rows("a", "snr_db < 0", 20, 9))
+    ca, cb = check_scenarios(v, [a, b])
+    assert (ca.budget, ca.status, ca.limit, ca.value) == ("scenario:a", "fail", 0.5, 0.45)
+    assert (cb.budget, cb.status, cb.limit, cb.value) == ("scenario:b", "pass", 0.9, 0.9)
+    assert ca.detail == "9 of 20 right (snr_db < 0)" and cb.detail == "18 of 20 right (snr_db >= 0)"
+
+
+def test_scenario_rows_follow_the_filter_rules() -> None:
+    """The rows a filter selects (``and`` of clauses, strict ``<``, in-distribution only), counted
+    here by hand, are the rows the budget judges."""
+    meta = {
+        "snr_db": np.array([-6.0, -0.5, 0.0, 0.0, 3.0, -2.0, -1.0, -4.0]),
+        "class": np.array(["bpsk", "bpsk", "bpsk", "qpsk", "bpsk", "qpsk", "bpsk", "bpsk"]),
+    }
+    keep = np.array([True, True, True, True, True, True, True, False])  # row 7: out of distribution
+    correct = np.array([True, False, True, True, True, True, True, True])
+    sc = _scenario("low-SNR BPSK", "snr_db < 0 and class = \"bpsk\"", 0.6)
+    # rows 0, 1, 6 (bpsk, below 0 dB, in distribution): 0 and 6 right; 2 of 3 = 0.667 >= 0.6
+    (r,) = evaluate_scenarios([sc], meta, keep, correct)
+    assert (r.n, r.correct) == (3, 2)
+    (c,) = check_scenarios(_judged(r), [sc])
+    assert (c.status, c.value, c.detail) == ("pass", 2 / 3, "2 of 3 right (snr_db < 0 and class = \"bpsk\")")
+    strict = _scenario("strict", "snr_db < 0 and class = \"bpsk\"", 0.7)  # 2/3 < 0.7
+    (c,) = check_scenarios(_judged(*evaluate_scenarios([strict], meta, keep, correct)), [strict])
+    assert (c.budget, c.status) == ("scenario:strict", "fail")

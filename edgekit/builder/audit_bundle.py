@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgekit.builder.stages.audit import load_group, reference_files, score_groups
+from edgekit.builder.stages.audit import load_group, score_groups, score_references
 from edgekit.builder.stages.data import preprocess
 from edgekit.bundle import load_bundle
 from edgekit.errors import UsageError
@@ -64,9 +64,11 @@ def audit_bundle(
         n_x = preprocess(pipe, n_ds.x, f"{non_members} (--non-members)")
         input_name, out_index = m["input"]["name"], int(m["output"]["index"])
         names = list(variants) or [v["name"] for v in m["variants"]]
-        refs = reference_files(list(references), Path.cwd(), Path(tmp))
-        both = [score_groups(r, m_x, n_x, input_name, out_index, threads) for r in refs]
-        m_ref, n_ref = [a for a, _ in both], [b for _, b in both]
+        # each reference model read through its own input and score output (as the build does)
+        m_ref, n_ref = score_references(
+            list(references), Path.cwd(), Path(tmp), m_x, n_x,
+            output_name=str(m["output"]["name"]), n_classes=len(labels), threads=threads, key="--reference",
+        )
         out: dict[str, PrivacyResult] = {}
         for name in names:
             v = b.variant(name)
@@ -84,7 +86,7 @@ def audit_bundle(
                 bootstrap=bootstrap,
                 member_reference=m_ref,
                 non_member_reference=n_ref,
-                reference_note=f"{len(refs)} reference model(s): {', '.join(references)}",
+                reference_note=f"{len(references)} reference model(s): {', '.join(references)}",
             )
             if path.suffix == ".onnx":
                 out[name].hygiene = scan_onnx(path, m_x)

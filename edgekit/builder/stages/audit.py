@@ -23,17 +23,19 @@ import numpy as np
 from edgekit.backends import open_backend
 from edgekit.builder.stages.context import Run
 from edgekit.builder.stages.data import preprocess
+from edgekit.builder.stages.load import resolve_io
 from edgekit.builder.stages.scoring import score_file
 from edgekit.bundle import sha256_file
 from edgekit.data.dataset import Dataset, load_source
-from edgekit.errors import DataError
+from edgekit.errors import DataError, ModelError
+from edgekit.model_info import inspect_model
 from edgekit.privacy.audit import audit_outputs, subsample
 from edgekit.privacy.hygiene import Cleaning, strip_onnx_file
 from edgekit.privacy.hygiene_elf import strip_elf_file
 from edgekit.privacy.hygiene_tflite import strip_tflite_file
 from edgekit.results import PrivacyResult, VariantResult
 
-__all__ = ["audit", "clean_variants", "load_group", "reference_files", "score_groups"]
+__all__ = ["audit", "clean_variants", "load_group", "reference_files", "score_groups", "score_references"]
 
 _CHECK_ROWS = 256  # validation rows the stripped file must reproduce exactly
 
@@ -61,15 +63,17 @@ def load_group(
     return ds.subset(keep), y[keep]
 
 
-def reference_files(refs: list[str], base: Path, scratch: Path) -> list[Path]:
+def reference_files(
+    refs: list[str], base: Path, scratch: Path, key: str = "privacy.reference_models"
+) -> list[Path]:
     """The reference models as ONNX files; ``.onnx.gz`` ones decompressed into ``scratch``
-    (the run's own folder). One ``DataError`` line for a missing file."""
+    (the run's own folder). One ``DataError`` line for a missing file (naming ``key[i]``)."""
     files = []
     for i, ref in enumerate(refs):
         path = base / ref
         if not path.is_file():
             raise DataError(
-                f"{path} (privacy.reference_models[{i}]): not found; name an ONNX file (or "
+                f"{path} ({key}[{i}]): not found; name an ONNX file (or "
                 ".onnx.gz) relative to the config, e.g. written by scripts/train_reference.py"
             )
         if path.name.endswith(".gz"):
@@ -78,7 +82,7 @@ def reference_files(refs: list[str], base: Path, scratch: Path) -> list[Path]:
                 with gzip.open(path, "rb") as src, plain.open("wb") as dst:
                     shutil.copyfileobj(src, dst)
             except (OSError, EOFError) as e:
-                raise DataError(f"{path} (privacy.reference_models[{i}]): not gzip data: {e}") from e
+                raise DataError(f"{path} ({key}[{i}]): not gzip data: {e}") from e
             path = plain
         files.append(path)
     return files
@@ -97,6 +101,70 @@ def score_groups(
     batches across both groups)."""
     s = score_file(path, np.concatenate([m_x, n_x]), input_name, out_index, threads, opts)
     return s[: len(m_x)], s[len(m_x) :]
+
+
+def _reference_io(path: Path, where: str, x: np.ndarray, output_name: str, n_classes: int) -> tuple[str, int]:
+    """A reference model's own input and score output, resolved by the model's rule
+    (``resolve_io``), naming the output the model's scores come from (``output_name``) when the
+    reference has one of that name, else its first floating-point output. One ``ModelError``
+    line when its input cannot take the audited rows ``x`` or it scores other than the model's
+    ``n_classes`` classes."""
+    try:
+        info = inspect_model(path)
+    except ModelError as e:
+        raise ModelError(f"{where}: {e}") from e
+    if len(info.inputs) != 1:
+        names = ", ".join(repr(i.name) for i in info.inputs) or "none"
+        raise ModelError(f"{where}: a reference model takes one input (the captures); it has {names}")
+    hint = output_name if output_name in {o.name for o in info.outputs} else ""
+    name, idx, n = resolve_io(info, "", hint, where, where)
+    dims = info.inputs[0].shape
+    fits = len(dims) == x.ndim and all(
+        not isinstance(d, int) or d == s for d, s in zip(dims[1:], x.shape[1:], strict=True)
+    )
+    if not fits:
+        rows = ", ".join(map(str, x.shape[1:]))
+        raise ModelError(
+            f"{where}: input {name!r} is {list(dims)} but the model is fed rows of (N, {rows}); "
+            "a reference model takes the model's input"
+        )
+    if n is not None and n != n_classes:
+        raise ModelError(
+            f"{where}: score output {info.outputs[idx].name!r} has {n} classes, the model has "
+            f"{n_classes}; a reference model scores the model's classes"
+        )
+    return name, idx
+
+
+def score_references(
+    refs: list[str],
+    base: Path,
+    scratch: Path,
+    m_x: np.ndarray,
+    n_x: np.ndarray,
+    *,
+    output_name: str,
+    n_classes: int,
+    threads: int,
+    key: str = "privacy.reference_models",
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Each reference model's scores on members and non-members, read through its own input and
+    score output (``_reference_io``); a reference model need not name its tensors as the model does.
+    Messages name ``key[i]`` (the config key, or ``edgekit audit``'s option)."""
+    m_ref: list[np.ndarray] = []
+    n_ref: list[np.ndarray] = []
+    for i, path in enumerate(reference_files(refs, base, scratch, key)):
+        where = f"{base / refs[i]} ({key}[{i}])"
+        name, idx = _reference_io(path, where, m_x, output_name, n_classes)
+        a, b = score_groups(path, m_x, n_x, name, idx, threads)
+        if a.shape[1] != n_classes:  # a class count the file left open
+            raise ModelError(
+                f"{where}: scores {a.shape[1]} classes at run time, the model {n_classes}; "
+                "a reference model scores the model's classes"
+            )
+        m_ref.append(a)
+        n_ref.append(b)
+    return m_ref, n_ref
 
 
 def _all_outputs(
@@ -166,12 +234,20 @@ def _clean_libraries(
     same = _same_outputs(run, rows, {k: v for k, v in opts.items() if k != "libraries"})
     keep = run.cfg.privacy.keep_metadata
     total = strip_elf_file(path, same, keep_metadata=keep, folders=folders)
-    for name in sorted(set((opts.get("libraries") or {}).values()) - {path.name}):
+    libraries: dict[str, str] = opts.get("libraries") or {}
+    for name in sorted(set(libraries.values()) - {path.name}):
         # another machine's library: not runnable here; its loaded sections must stay identical
         other = strip_elf_file(path.parent / name, None, keep_metadata=keep, folders=folders)
         total.removed += other.removed
         total.kept += other.kept
     _note_stripped(run, vr, path, total)
+    if total.removed and libraries:
+        # every library's size as shipped (the build measured them before stripping)
+        sizes = {m: (path.parent / n).stat().st_size for m, n in libraries.items()}
+        vr.meta["library_bytes"] = sizes
+        vr.notes.append(
+            "after ELF stripping: " + ", ".join(f"{m} {b / 1024:.0f} KiB" for m, b in sizes.items())
+        )
     return total
 
 
@@ -227,14 +303,12 @@ def audit(run: Run) -> Run:
                 _record(vr, cleaned.get(vr.name), "", "")
             d.append("no [privacy] members: membership budgets not evaluated")
             return run
-        m_ref: list[np.ndarray] = []
-        n_ref: list[np.ndarray] = []
-        refs = reference_files(p.references, base, run.scratch)
-        for ref in refs:
-            a, b = score_groups(ref, m_x, n_x, run.input_name, run.out_index, cfg.profile.threads)
-            m_ref.append(a)
-            n_ref.append(b)
-        note = f"{len(refs)} reference model(s): {', '.join(p.references)}"
+        m_ref, n_ref = score_references(
+            p.references, base, run.scratch, m_x, n_x,
+            output_name=run.need(run.info, "info").outputs[run.out_index].name,
+            n_classes=len(run.labels), threads=cfg.profile.threads,
+        )
+        note = f"{len(p.references)} reference model(s): {', '.join(p.references)}"
         for vr in run.built:
             opts = run.backend_opts.get(vr.name)
             path, th = run.staging / vr.path, cfg.profile.threads
@@ -262,6 +336,6 @@ def audit(run: Run) -> Run:
                 )
         d.append(
             f"{len(run.built)} variants on {len(m_y)} members, {len(n_y)} non-members, "
-            f"{len(refs)} reference models; CPU time {time.process_time() - cpu0:.1f} s"
+            f"{len(p.references)} reference models; CPU time {time.process_time() - cpu0:.1f} s"
         )
     return run

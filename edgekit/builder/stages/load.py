@@ -24,49 +24,58 @@ from edgekit.errors import ConfigError, DataError, ModelError, UsageError
 from edgekit.model_info import declared_input_bytes, inspect_model, load_onnx
 from edgekit.signals.preprocess import Pipeline
 
-__all__ = ["load", "select_io", "spec_shape"]
+__all__ = ["load", "resolve_io", "select_io", "spec_shape"]
 
 
 def select_io(cfg: BuildConfig, info: Any) -> tuple[str, int, int | None]:
     """The input to feed, the index of the score output and its class count."""
+    return resolve_io(
+        info, cfg.model.input_name, cfg.model.output_name, str(cfg.model_path), str(cfg.source)
+    )
+
+
+def resolve_io(
+    info: Any, input_name: str, output_name: str, where: str, source: str
+) -> tuple[str, int, int | None]:
+    """The input to feed, the index of the score output and its class count of the model
+    ``info`` describes (the model at ``where``): the named input and output when given (names
+    from ``source``), else the first input and the first floating-point output.
+
+    One rule for the model and its privacy reference models, so both are read the same way."""
     inputs = [i.name for i in info.inputs]
     if not inputs:
-        raise ModelError(f"{cfg.model_path}: the model has no input to feed")
-    input_name = cfg.model.input_name or inputs[0]
+        raise ModelError(f"{where}: the model has no input to feed")
+    input_name = input_name or inputs[0]
     if input_name not in inputs:
-        raise UsageError(
-            f"{cfg.source}: model.input_name {input_name!r} is not an input; inputs: {inputs}"
-        )
+        raise UsageError(f"{source}: model.input_name {input_name!r} is not an input; inputs: {inputs}")
     outs = info.outputs
-    if cfg.model.output_name:
+    if output_name:
         names = [o.name for o in outs]
-        if cfg.model.output_name not in names:
+        if output_name not in names:
             raise UsageError(
-                f"{cfg.source}: model.output_name {cfg.model.output_name!r} is not an output; "
-                f"outputs: {names}"
+                f"{source}: model.output_name {output_name!r} is not an output; outputs: {names}"
             )
-        idx = names.index(cfg.model.output_name)
+        idx = names.index(output_name)
     else:
         floats = [i for i, o in enumerate(outs) if o.dtype.startswith("float")]
         if not floats:
             listed = ", ".join(f"{o.name!r} ({o.dtype})" for o in outs) or "none"
             raise ModelError(
-                f"{cfg.model_path}: no floating-point output to read class scores from "
+                f"{where}: no floating-point output to read class scores from "
                 f"(outputs: {listed}); edgekit needs logits or probabilities, shape (N, classes)"
             )
         idx = floats[0]
     out = outs[idx]
     if not out.dtype.startswith("float"):
         raise ModelError(
-            f"{cfg.model_path}: output {out.name!r} is {out.dtype}; class scores must be "
+            f"{where}: output {out.name!r} is {out.dtype}; class scores must be "
             "floating point (logits or probabilities), shape (N, classes)"
         )
-    n_classes = check_score_shape(out.shape, out.name, str(cfg.model_path))
+    n_classes = check_score_shape(out.shape, out.name, where)
     spec = next(i for i in info.inputs if i.name == input_name)
     if not spec.dtype.startswith("float"):
         raise ModelError(
-            f"{cfg.model_path}: input {input_name!r} is {spec.dtype}; edgekit feeds floating-point "
-            "captures"
+            f"{where}: input {input_name!r} is {spec.dtype}; edgekit feeds floating-point captures"
         )
     return input_name, idx, n_classes
 

@@ -62,7 +62,8 @@ class TreesCompiled:
                 raise Skip(f"{e}{why}") from e
             libraries[machine] = name
             sizes[machine] = lib.path.stat().st_size
-            notes.append(f"{machine}: {lib.toolchain}, {sizes[machine] / 1024:.0f} KiB, ELF checked")
+            kib = sizes[machine] / 1024
+            notes.append(f"{machine}: {lib.toolchain}, {kib:.0f} KiB as compiled, ELF checked")
         if len(machines) > 1:
             notes.append(
                 f"the {', '.join(machines[1:])} library is built from the same C but not run on this "
