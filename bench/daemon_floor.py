@@ -71,6 +71,7 @@ LABELS = {
     "3": "+ RESULT encoded and written to the pty",
     "2N": "step 2 with synchronous=NORMAL",
 }
+PIECES = ("wait+read+decode", "preprocess+inference", "label+commit", "RESULT")  # + reads per capture
 FULL_SCALE = 16.0  # the bundle's capture.iq_full_scale (bench_daemon.make_bundle)
 
 
@@ -115,6 +116,8 @@ class Floor:
         }
         self.seq = 0
         self.other_events = 0
+        self.reads = 0
+        self.split: dict[str, list[np.ndarray]] = {}
 
     def _capture(self) -> tuple[Packet, Capture]:
         """Wait on the port and read until a CAPTURE packet has been decoded."""
@@ -126,23 +129,28 @@ class Floor:
                 self.other_events += 1  # none expected: the scanner's stream is clean
                 continue
             if select.select([self.port], [], [], 5.0)[0]:
+                self.reads += 1  # a pty hands over at most 4095 bytes per read: 2 per CAPTURE
                 self.decoder.receive_data(os.read(self.port, 65536))
             else:
                 raise SystemExit("daemon_floor: no CAPTURE from the scanner process within 5 s")
 
     def run(self, step: str, seconds: float, rate: float) -> tuple[float, int]:
-        """(CPU seconds, captures) of ``step`` over ``seconds`` at ``rate``."""
+        """(CPU seconds, captures) of ``step`` over ``seconds`` at ``rate``; the CPU of each piece
+        (``PIECES``) per capture, this run's mean, goes to ``self.split[step]``."""
         if step == "0":
             return self.pacer.run(seconds, rate)
         n = max(1, int(seconds * rate))
         pipe, backend = self.pacer.pipe, self.pacer.backend
         journal = self.journals["NORMAL" if step == "2N" else "FULL"]
         self.ctrl.send((n, rate))
-        cpu = 0.0
+        reads0, split = self.reads, np.zeros(len(PIECES))
         for _ in range(n):
-            c0 = time.process_time()
+            c = [time.process_time()]  # one clock read per piece boundary (~1 us each)
             packet, capture = self._capture()
-            logits = backend.run(pipe(decode_iq(capture.iq, FULL_SCALE)))
+            x = decode_iq(capture.iq, FULL_SCALE)
+            c.append(time.process_time())
+            logits = backend.run(pipe(x))
+            c.append(time.process_time())
             if step != "1":
                 z = np.exp(logits[0] - logits[0].max())
                 label = int(z.argmax())
@@ -156,12 +164,15 @@ class Floor:
                 )  # fmt: skip
                 journal.add_result(row)
                 journal.commit()
+                c.append(time.process_time())
                 if step == "3":
                     result = Result(capture.capture_id, label, confidence, 0)
                     os.write(self.port, encode(result, self.seq, int(time.monotonic() * 1e6)))
                     self.seq = (self.seq + 1) % 65536
-            cpu += time.process_time() - c0
-        return cpu, n
+                    c.append(time.process_time())
+            split[: len(c) - 1] += np.diff(c)
+        self.split.setdefault(step, []).append(np.append(split / n, (self.reads - reads0) / n))
+        return float(split.sum()), n
 
     def close(self) -> None:
         for j in self.journals.values():
@@ -211,6 +222,7 @@ def main() -> None:
         pacer = PacedBaseline(bundle)
         floor = Floor(pacer, port, ctrl, tmp)
         floor.run("3", 2 / rate, rate)  # warm-up of the port, journal and codec paths
+        floor.split.clear()
         print(
             f"rate {rate:g} Hz, {args.rounds} rounds x {len(STEPS)} steps x {args.seconds:g} s; "
             f"journal in {tmp} ({_fs_type(tmp)})"
@@ -239,6 +251,13 @@ def main() -> None:
             o = np.array(over[s])
             line += f"  {np.median(o):+7.1f} % ({o.min():+.1f}..{o.max():+.1f})"
         print(f"{line}  {LABELS[s]}")
+        if s != "0":
+            parts = np.median(np.array(floor.split[s]), axis=0) * 1e3
+            pieces = zip(PIECES[: {"1": 2, "3": 4}.get(s, 3)], parts, strict=False)
+            print(
+                "           split (ms): " + ", ".join(f"{k} {v:.3f}" for k, v in pieces)
+                + f"; {parts[-1] / 1e3:.1f} reads of the port per capture"
+            )  # fmt: skip
     if floor.other_events:
         print(f"  note: {floor.other_events} link events other than CAPTURE packets were decoded")
     verdict = float(np.median(over["3"]))
