@@ -1,29 +1,24 @@
-"""The floor of the daemon's CPU cost per capture: what the fewest real steps that keep issue 10's
-guarantees (read the capture from a serial port, commit it durably, then answer) cost on top of
-preprocessing + the bare inference call, at the reference capture rate.
+"""The floor of the daemon's CPU per capture: what the fewest real steps that keep issue 10's
+guarantees (read the capture off a serial port, commit its result durably, then answer) cost on
+top of preprocessing + the bare inference call, at the reference rate. One process, the reference
+CNN (onnx-fp32, 1 thread, ``bench_daemon.make_bundle``), paced at ``--rate`` (default the bundle's
+``battery.duty_hz``, 2 Hz); cumulative steps, each the previous plus one piece:
 
-One process, the reference CNN (onnx-fp32, 1 thread) as ``bench_daemon.py`` builds it, paced at
-``--rate`` (default: the bundle's ``battery.duty_hz``, 2 Hz). Cumulative steps, each the previous
-plus one piece:
+0. ``bench_daemon.PacedBaseline.run``: a sleep of one period, then preprocessing + ``backend.run``;
+1. + ``select`` on a real pty (raw mode) and ``os.read`` of a CAPTURE that a forked "scanner"
+   process writes once per period (pre-encoded with ``firmware_bridge.codec.encode``), decoded by
+   ``firmware_bridge.protocol.Decoder`` and ``decode_iq`` (int16 -> float32, as the daemon);
+2. + label and confidence, one result row committed by the daemon's own ``Journal`` (SQLite WAL,
+   ``synchronous=FULL``: a lone row is one autocommit INSERT + fsync);
+3. + a RESULT packet encoded and written to the pty (the scanner reads it);
+2N. step 2 with ``synchronous=NORMAL`` (survives kill -9, not power loss).
 
-0. baseline: ``bench_daemon.PacedBaseline.run`` (preprocessing + ``backend.run`` after a sleep of
-   one capture period; the call alone is timed);
-1. + waiting on a real pty with ``select`` and reading a CAPTURE packet that another process (the
-   "scanner", forked before the model loads) writes at the rate, pre-encoded with
-   ``firmware_bridge.codec.encode``, decoded by ``firmware_bridge.protocol.Decoder``, then int16 ->
-   float32 (``decode_iq``, as the daemon); the wait (select's entry and wake-up) is timed too;
-2. + the label and confidence (argmax, softmax) and one result row committed by the daemon's own
-   ``Journal`` (SQLite, WAL, ``synchronous=FULL``; a lone row is one autocommit INSERT + fsync);
-3. + a RESULT packet encoded and written to the pty (the scanner process reads it);
-2N. step 2 with ``synchronous=NORMAL`` (durable against kill -9, not against power loss).
-
-Clock: the process CPU clock (``time.process_time``, user + system of every thread of this process,
-ns resolution), from before the wait to after the last piece of the capture. The scanner's CPU is
-its own process's and is not counted. Each of ``--rounds`` rounds runs every step for ``--seconds``
-(the order rotated by one step per round); a step's figure is the median of its per-capture means
-over rounds (with the range), its overhead the median over rounds of (step - step 0) / step 0 in
-the same round. Not in the floor: metrics, drift, the JSON log, the host session (HELLO, TIME,
-heartbeats), energy, the board and the inference watchdog thread that ``edgekit run`` adds.
+Clock: ``time.process_time`` (user + system of this process, ns resolution) from before the wait
+to after the capture's last piece; the scanner's CPU is not counted. Each of ``--rounds`` rounds
+runs every step for ``--seconds``, the order rotated by one per round; a step's figure is the
+median over rounds (with the range), its overhead the median over rounds of (step - step 0) /
+step 0 in the same round. Not in the floor: metrics, drift, the JSON log, the host session
+(HELLO, TIME, heartbeats), energy, the board, the watchdog thread hand-off of ``edgekit run``.
 
     .venv/bin/python bench/daemon_floor.py [--rate 2] [--rounds 5] [--seconds 10]
 """
@@ -117,6 +112,7 @@ class Floor:
         self.seq = 0
         self.other_events = 0
         self.reads = 0
+        self.timeout_s = 5.0
         self.split: dict[str, list[np.ndarray]] = {}
 
     def _capture(self) -> tuple[Packet, Capture]:
@@ -128,11 +124,11 @@ class Floor:
             if event is not None:
                 self.other_events += 1  # none expected: the scanner's stream is clean
                 continue
-            if select.select([self.port], [], [], 5.0)[0]:
+            if select.select([self.port], [], [], self.timeout_s)[0]:
                 self.reads += 1  # a pty hands over at most 4095 bytes per read: 2 per CAPTURE
                 self.decoder.receive_data(os.read(self.port, 65536))
             else:
-                raise SystemExit("daemon_floor: no CAPTURE from the scanner process within 5 s")
+                raise SystemExit(f"daemon_floor: no CAPTURE from the scanner process in {self.timeout_s:g} s")
 
     def run(self, step: str, seconds: float, rate: float) -> tuple[float, int]:
         """(CPU seconds, captures) of ``step`` over ``seconds`` at ``rate``; the CPU of each piece
@@ -142,6 +138,7 @@ class Floor:
         n = max(1, int(seconds * rate))
         pipe, backend = self.pacer.pipe, self.pacer.backend
         journal = self.journals["NORMAL" if step == "2N" else "FULL"]
+        self.timeout_s = 5.0 + 3.0 / rate
         self.ctrl.send((n, rate))
         reads0, split = self.reads, np.zeros(len(PIECES))
         for _ in range(n):
@@ -221,7 +218,8 @@ def main() -> None:
         rate = args.rate or float(load_bundle(bundle).manifest["battery"]["duty_hz"])
         pacer = PacedBaseline(bundle)
         floor = Floor(pacer, port, ctrl, tmp)
-        floor.run("3", 2 / rate, rate)  # warm-up of the port, journal and codec paths
+        for step in ("3", "2N"):  # warm-up of the port, both journals and the codec
+            floor.run(step, 2 / rate, rate)
         floor.split.clear()
         print(
             f"rate {rate:g} Hz, {args.rounds} rounds x {len(STEPS)} steps x {args.seconds:g} s; "
