@@ -18,6 +18,7 @@ from edgekit.errors import BundleError
 from edgekit.runtime.model import decode_iq, load_runner
 from edgekit.signals.ood import FeatureStats, l2_normalise, save_stats
 from edgekit.signals.scores import ood_scores
+from edgekit.signals.snr import estimate_snr_db
 from edgekit.signals.spectral import fit_spectral, psd_features, save_spectral
 
 L = 256
@@ -97,9 +98,11 @@ def test_the_device_computes_the_build_s_spectral_score_on_the_same_capture(tmp_
             logits = W.astype(np.float64) @ xd.reshape(-1).astype(np.float64)
             _, build = ood_scores(logits[None, :], "spectral", "logits", raw=xd, spectral=STATS)
             assert p.score == pytest.approx(float(build[0]), rel=1e-9, abs=1e-9)
+            # independently: the band from the blind SNR estimate, scipy's distance, standardised
+            k = int(np.searchsorted(STATS.edges, estimate_snr_db(xd)[0], side="right"))
             f = psd_features(xd)[0]
-            want = -mahalanobis(f, STATS.means[0], STATS.precision) ** 2
-            assert p.score == pytest.approx(want, rel=1e-6)
+            d = -min(mahalanobis(f, m, STATS.precision[k]) ** 2 for m in STATS.means[k])
+            assert p.score == pytest.approx((d - STATS.centre[k]) / STATS.scale[k], rel=1e-6)
             assert p.unknown is unknown and p.label_index == int(np.argmax(logits))
     finally:
         runner.close()

@@ -91,19 +91,24 @@ def test_only_iq_captures_are_accepted():
         psd_features(np.zeros((3, 4, L)))
 
 
-def test_the_score_is_minus_the_nearest_mahalanobis_distance_scipy_computes():
+def test_the_score_is_the_standardised_nearest_mahalanobis_distance_scipy_computes():
     rng = np.random.default_rng(4)
     x = _iq(np.concatenate([_white(rng, 150)[:, :L], _highpass(rng, 150)]))
     y = np.r_[np.zeros(150, int), np.ones(150, int)]
-    stats = fit_spectral(x, y, 3)  # class 2 has no captures: its mean must attract none
+    stats = fit_spectral(x, y, 3, edges=())  # one band; class 2 has no captures: attracts none
     f = psd_features(x)
     means = np.stack([f[y == 0].mean(0), f[y == 1].mean(0)])
     precision = np.linalg.inv(ledoit_wolf(f - means[y], assume_centered=True)[0])
-    np.testing.assert_allclose(stats.means[:2], means, rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(stats.precision, precision, rtol=1e-4, atol=1e-4 * np.abs(precision).max())
+    np.testing.assert_allclose(stats.means[0, :2], means, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(stats.precision[0], precision, rtol=1e-4,
+                               atol=1e-4 * np.abs(precision).max())
+
+    def dist(rows: np.ndarray) -> np.ndarray:
+        return np.array([-min(mahalanobis(v, m, precision) ** 2 for m in means) for v in rows])
+
+    lo, med = np.quantile(dist(f), [0.05, 0.5])  # the fit rows' own spread standardises
     probe = _iq(_lowpass(rng, 5))
-    pf = psd_features(probe)
-    want = [-min(mahalanobis(v, m, precision) ** 2 for m in means) for v in pf]
+    want = (dist(psd_features(probe)) - med) / (med - lo)
     np.testing.assert_allclose(stats.score(probe), want, rtol=1e-3)
     # through the shared scoring function, as the build and the daemon call it
     _, s = ood_scores(np.zeros((5, 3)), "spectral", "logits", raw=probe, spectral=stats)
@@ -111,6 +116,28 @@ def test_the_score_is_minus_the_nearest_mahalanobis_distance_scipy_computes():
     assert "spectral" in SCORES
     with pytest.raises(ValueError, match="raw captures"):
         ood_scores(np.zeros((5, 3)), "spectral", "logits")
+
+
+def test_each_snr_band_has_its_own_statistics_and_rejects_its_own_five_percent():
+    # a tone at -8 dB and at +15 dB SNR (the generator's convention: unit signal power, noise
+    # power 10^(-SNR/10)): the blind estimate puts them in bands 0 and 3 of (-5, 0, 5) dB
+    rng = np.random.default_rng(7)
+    n = 400
+    snr_db = np.r_[np.full(n, -8.0), np.full(n, 15.0)]
+    f0 = rng.uniform(-0.2, 0.2, size=(2 * n, 1))
+    tone = np.exp(2j * np.pi * f0 * np.arange(L))
+    noise = (rng.normal(size=(2 * n, L)) + 1j * rng.normal(size=(2 * n, L))) / np.sqrt(2)
+    x = _iq(tone + noise * np.sqrt(10 ** (-snr_db / 10))[:, None])
+    stats = fit_spectral(x, np.zeros(2 * n, int), 1)
+    band = stats.band(np.array([-8.0, 15.0]))
+    assert band.tolist() == [0, 3]
+    # bands 1 and 2 had no captures: they fall back to the pooled statistics
+    np.testing.assert_array_equal(stats.means[1], stats.means[2])
+    assert not np.allclose(stats.means[0], stats.means[3])
+    s = stats.score(x)
+    for rows in (slice(0, n), slice(n, 2 * n)):
+        # standardised by the band's own median and 5 % quantile: 5 % of its rows below -1
+        assert np.mean(s[rows] < -1.0) == pytest.approx(0.05, abs=0.01)
 
 
 def test_toy_problem_auroc_matches_the_known_answer():
@@ -130,22 +157,28 @@ def test_toy_problem_auroc_matches_the_known_answer():
 
 def test_statistics_round_trip(tmp_path: Path):
     rng = np.random.default_rng(6)
-    stats = SpectralStats(rng.normal(size=(4, B)), np.eye(B) * 3.0 + 0.1)
+    stats = SpectralStats(np.array([0.0]), rng.normal(size=(2, 4, B)),
+                          np.stack([np.eye(B) * 3.0 + 0.1, np.eye(B)]), np.array([-40.0, -30.0]),
+                          np.array([7.0, 5.0]))
     save_spectral(stats, tmp_path / "s.npz")
     back = load_spectral(tmp_path / "s.npz")
-    np.testing.assert_allclose(back.means, stats.means, rtol=1e-6)  # float32 on disk
-    np.testing.assert_allclose(back.precision, stats.precision, rtol=1e-6)
-    assert back.bins == B and back.nbytes == (4 * B + B * B) * 8
+    for key in ("edges", "means", "precision", "centre", "scale"):  # float32 on disk
+        np.testing.assert_allclose(getattr(back, key), getattr(stats, key), rtol=1e-6)
+    assert back.bins == B and back.nbytes == (1 + 2 * 4 * B + 2 * B * B + 2 + 2) * 8
     save_spectral(stats, tmp_path / "again.npz")  # deterministic bytes: the bundle hashes them
     assert (tmp_path / "again.npz").read_bytes() == (tmp_path / "s.npz").read_bytes()
 
 
 def test_malformed_statistics_files_are_refused_naming_the_file(tmp_path: Path):
-    good = {"kind": np.array("spectral"), "means": np.zeros((3, 8)), "precision": np.eye(8)}
+    good = {"kind": np.array("spectral"), "edges": np.array([0.0]), "means": np.zeros((2, 3, 8)),
+            "precision": np.stack([np.eye(8)] * 2), "centre": np.zeros(2), "scale": np.ones(2)}
     cases = {
         "missing.npz": ({k: v for k, v in good.items() if k != "precision"}, "missing array 'precision'"),
-        "shapes.npz": ({**good, "precision": np.eye(7)}, r"means \(3, 8\), precision \(7, 7\)"),
-        "nan.npz": ({**good, "means": np.full((3, 8), np.nan)}, "NaN or inf"),
+        "shapes.npz": ({**good, "precision": np.stack([np.eye(7)] * 2)},
+                       r"means \(2, 3, 8\), precision \(2, 7, 7\)"),
+        "bands.npz": ({**good, "edges": np.array([-5.0, 0.0])}, r"edges \(2,\), means \(2, 3, 8\)"),
+        "nan.npz": ({**good, "means": np.full((2, 3, 8), np.nan)}, "NaN or inf"),
+        "scale.npz": ({**good, "scale": np.array([1.0, 0.0])}, "scale must be > 0"),
         "kind.npz": ({**good, "kind": np.array("knn")}, "kind 'knn'; expected 'spectral'"),
     }
     for name, (arrays, message) in cases.items():
