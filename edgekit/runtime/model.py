@@ -33,7 +33,7 @@ from edgekit.signals.preprocess import Pipeline
 # The build's own scoring function, so "unknown" means on the device exactly what validation
 # calibrated.
 from edgekit.signals.scores import SCORES, ood_scores
-from edgekit.signals.spectral import INPUT_SCORES, SpectralStats, load_spectral, psd_features
+from edgekit.signals.spectral import INPUT_SCORES, SpectralStats, load_spectral
 
 __all__ = [
     "CaptureSpec",
@@ -164,6 +164,7 @@ class ModelRunner:
         stats: FeatureStats | None = None,
         guard: InputGuard | None = None,
         spectral: SpectralStats | None = None,
+        capture_length: int | None = None,
     ) -> None:
         if ood_score not in SCORES:
             raise BundleError(f"{name}: OOD score {ood_score!r} is unknown; accepted: {', '.join(SCORES)}")
@@ -190,8 +191,9 @@ class ModelRunner:
         self.guard = guard
         self.spectral = spectral if ood_score in INPUT_SCORES else None
         if self.spectral is not None:
-            # scipy.signal is imported here, at load, not on the first capture
-            psd_features(np.zeros((1, 2, self.spectral.bins), np.float32), self.spectral.bins)
+            # scipy.signal's import and the SNR estimator's white-noise bias for this capture
+            # length (~0.5 s on a host, cached) are paid here, at load, not on the first capture
+            self.spectral.score(np.zeros((1, 2, capture_length or self.spectral.bins), np.float32))
 
     def predict(self, x: np.ndarray) -> Prediction:
         """Preprocess and run one capture ``(1, 2, L)``; raises on any failure of the model."""
@@ -285,4 +287,5 @@ def load_runner(
         stats=stats,
         guard=guard,
         spectral=spectral,
+        capture_length=CaptureSpec.from_manifest(manifest).samples_per_capture,
     )
