@@ -51,14 +51,16 @@ INPUT_SCORES = ("spectral",)
 SPECTRAL_BINS = 32
 """Welch segment length = frequency bins: 32 bins of 31 kHz at 1 MS/s, 63 half-overlapping
 segments in a 1024-sample capture. Chosen on development data (fit seed 101, measured on seed
-707, never the build's 202): 16/24/32/48/64/128 bins gave OFDM 59/60/58/55/53/51 % unknown at
+707, never the build's 202), with one set of statistics for all SNRs (before the bands below):
+16/24/32/48/64/128 bins gave OFDM 59/60/58/55/53/51 % unknown at
 95 % acceptance, fhss 72/73/74/75/75/74 %, AUROC OFDM 0.80/0.81/0.81/0.79/0.78/0.77; 32 is best
 or within a point on both families."""
 SNR_EDGES_DB = (-5.0, 0.0, 5.0)
 """SNR bands (the capture's own blind estimate): each has its own statistics and standardisation.
 One set for all SNRs spent the 5 % rejection budget on high-SNR in-distribution captures, whose
 spectra vary most, and let low-SNR OFDM through; on development data (fit seed 101, measured on
-707) these bands took OFDM from 58 % to 76 % unknown and fhss from 74 % to 94 %."""
+707) these bands took OFDM from 58 % to 76 % unknown and fhss from 74 % to 94 % (with 64 bins:
+72 % and 93 %, so 32 stays)."""
 MIN_BAND_ROWS = 100
 _FLOOR = 1e-10  # relative power floor before the log: an empty bin must not give -inf
 
