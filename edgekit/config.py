@@ -146,7 +146,7 @@ class OodConfig:
     """The out-of-distribution score and its threshold calibration."""
 
     # "auto": the build measures every score and picks one by its documented rule
-    score: Literal["auto", "max_softmax", "energy", "mahalanobis", "knn"] = "max_softmax"
+    score: Literal["auto", "max_softmax", "energy", "mahalanobis", "knn", "spectral"] = "max_softmax"
     target_in_distribution_accept: float = 0.95
     features: str = ""  # penultimate tensor for the feature scores; "": input of the last Gemm/MatMul
     choose_on: str = ""  # the OOD class the choice is made on; "": the first of data.ood_classes

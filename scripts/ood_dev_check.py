@@ -4,8 +4,9 @@ data its training recipe is chosen on, so the build's figures (evaluation seed 2
 
     python scripts/ood_dev_check.py [models/rfclass-cnn] [--card]
 
-Fit (as the build's ood stage does): temperature, class means + shared covariance and the kNN
-bank on ``generate(3000, seed=101)`` (the build's calibration recipe, in-distribution only).
+Fit (as the build's ood stage does): temperature, class means + shared covariance, the kNN
+bank and the spectral score's statistics on ``generate(3000, seed=101)`` (the build's
+calibration recipe, in-distribution only).
 Measured on ``generate(3600, seed=DEV_SEED)`` with the ten classes and both held-out families
 (ofdm, fhss): for each score, the threshold accepting 95 % of its in-distribution captures and
 the share of each family below it, AUROC, and the expected calibration error before and after
@@ -30,6 +31,7 @@ from edgekit.data.synth import CLASSES, OOD_CLASSES, generate  # noqa: E402
 from edgekit.signals.calibration import expected_calibration_error, fit_temperature  # noqa: E402
 from edgekit.signals.preprocess import Pipeline  # noqa: E402
 from edgekit.signals.scores import SCORES, ood_scores  # noqa: E402
+from edgekit.signals.spectral import fit_spectral  # noqa: E402
 
 __all__ = ["DEV_SEED", "FIT_SEED", "dev_check", "main", "write_card_section"]
 
@@ -71,6 +73,7 @@ def dev_check(folder: Path) -> dict:
     d_logits, d_feats = _run(folder / "model.onnx", pipe(dev.x).astype(np.float32))
     t = fit_temperature(f_logits, fit.y)
     stats = fit_stats(f_feats, fit.y, len(CLASSES), cfg.ood.knn_k)
+    spectral = fit_spectral(fit.x, fit.y, len(CLASSES))  # raw captures, as the build's ood stage
     names = np.asarray(dev.labels)[dev.y]
     ind = np.isin(names, CLASSES)
     res: dict = {"temperature": t, "scores": {}}
@@ -81,7 +84,8 @@ def dev_check(folder: Path) -> dict:
     res["accuracy"] = float(correct.mean())
     snr = dev.meta["snr_db"]
     for kind in SCORES:
-        _, s = ood_scores(d_logits, kind, "logits", temperature=t, features=d_feats, stats=stats)
+        _, s = ood_scores(d_logits, kind, "logits", temperature=t, features=d_feats, stats=stats,
+                          raw=dev.x, spectral=spectral)
         thr = float(np.quantile(s[ind], 1.0 - ACCEPT))
         row: dict = {}
         for fam in OOD_CLASSES:

@@ -5,7 +5,8 @@ validation (``signals.preprocess.Pipeline``, ``signals.scores.ood_scores``).
 
 Manifest fields read (``manifest.json``): ``name``, ``selected``, ``labels``, ``preprocess``,
 ``input.name``, ``input.shape``, ``output.index``, ``output.kind``, ``ood.score``,
-``ood.threshold``, ``ood.temperature``, ``ood.features_output``, ``ood.statistics``,
+``ood.threshold``, ``ood.temperature``, ``ood.features_output``, ``ood.statistics`` (the chosen
+score's statistics: ``signals.ood`` for mahalanobis/knn, ``signals.spectral`` for spectral),
 ``ood.input_guard``, ``variants[]`` (``name``, ``file``, ``backend_options``, ``passed``,
 ``ood_threshold``, ``ood`` (the variant's own rule, same keys as ``ood``), ``accuracy``,
 ``energy.energy_per_inference_mj``, ``latency.p50_ms``),
@@ -32,6 +33,7 @@ from edgekit.signals.preprocess import Pipeline
 # The build's own scoring function, so "unknown" means on the device exactly what validation
 # calibrated.
 from edgekit.signals.scores import SCORES, ood_scores
+from edgekit.signals.spectral import INPUT_SCORES, SpectralStats, load_spectral
 
 __all__ = [
     "CaptureSpec",
@@ -161,6 +163,8 @@ class ModelRunner:
         features_index: int | None = None,
         stats: FeatureStats | None = None,
         guard: InputGuard | None = None,
+        spectral: SpectralStats | None = None,
+        capture_length: int | None = None,
     ) -> None:
         if ood_score not in SCORES:
             raise BundleError(f"{name}: OOD score {ood_score!r} is unknown; accepted: {', '.join(SCORES)}")
@@ -168,6 +172,8 @@ class ModelRunner:
             raise BundleError(
                 f"{name}: OOD score {ood_score!r} needs the features output and its statistics file"
             )
+        if ood_score in INPUT_SCORES and spectral is None:
+            raise BundleError(f"{name}: OOD score {ood_score!r} needs its statistics file")
         if not (math.isfinite(temperature) and temperature > 0):
             raise BundleError(f"{name}: temperature must be a number > 0, got {temperature!r}")
         self.name = name
@@ -183,6 +189,11 @@ class ModelRunner:
         self.features_index = features_index if ood_score in FEATURE_SCORES else None
         self.stats = stats
         self.guard = guard
+        self.spectral = spectral if ood_score in INPUT_SCORES else None
+        if self.spectral is not None:
+            # scipy.signal's import and the SNR estimator's white-noise bias for this capture
+            # length (~0.5 s on a host, cached) are paid here, at load, not on the first capture
+            self.spectral.score(np.zeros((1, 2, capture_length or self.spectral.bins), np.float32))
 
     def predict(self, x: np.ndarray) -> Prediction:
         """Preprocess and run one capture ``(1, 2, L)``; raises on any failure of the model."""
@@ -208,6 +219,8 @@ class ModelRunner:
             temperature=self.temperature,
             features=feats,
             stats=self.stats,
+            raw=x,  # the capture as decoded, before preprocessing (the spectral score reads it)
+            spectral=self.spectral,
         )
         row = np.asarray(scores)[0]
         if not np.all(np.isfinite(row)):
@@ -239,8 +252,14 @@ def load_runner(
     if threshold is None:
         threshold = ood.get("threshold")
     stats_rel = ood.get("statistics")
-    # listed, inside the bundle and hash-checked, right before loading
-    stats = load_stats(bundle.file_path(stats_rel)) if stats_rel else None
+    score = str(ood.get("score", "max_softmax"))
+    # listed, inside the bundle and hash-checked, right before loading; which kind of statistics
+    # the file holds follows the score
+    stats = spectral = None
+    if stats_rel and score in INPUT_SCORES:
+        spectral = load_spectral(bundle.file_path(stats_rel))
+    elif stats_rel:
+        stats = load_stats(bundle.file_path(stats_rel))
     guard = InputGuard.from_manifest(ood.get("input_guard"), f"{bundle.root}: manifest ood.input_guard")
     fidx = ood.get("features_output")
     labels = manifest.get("labels")
@@ -261,10 +280,12 @@ def load_runner(
         input_name=(manifest.get("input") or {}).get("name", ""),
         output_index=out_index,
         output_kind=out_kind,
-        ood_score=str(ood.get("score", "max_softmax")),
+        ood_score=score,
         ood_threshold=None if threshold is None else float(threshold),
         temperature=float(ood.get("temperature") or 1.0),
         features_index=None if fidx is None else int(fidx),
         stats=stats,
         guard=guard,
+        spectral=spectral,
+        capture_length=CaptureSpec.from_manifest(manifest).samples_per_capture,
     )

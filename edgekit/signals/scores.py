@@ -1,11 +1,11 @@
 """Model outputs to confidence and out-of-distribution scores, shared by the build (which
 calibrates the OOD threshold on them) and the daemon (which applies them) so both compute the
-same numbers. Pure numpy.
+same numbers. Numpy (and scipy's Welch PSD for ``spectral``).
 
 Every score is "higher means more in-distribution": ``max_softmax``, ``energy`` (from the class
-scores) and the feature-space ``mahalanobis`` and ``knn`` (``signals.ood``, from the penultimate
-features). The confidence is the top softmax probability after temperature scaling
-(``signals.calibration``).
+scores), the feature-space ``mahalanobis`` and ``knn`` (``signals.ood``, from the penultimate
+features) and the input-space ``spectral`` (``signals.spectral``, from the raw capture). The
+confidence is the top softmax probability after temperature scaling (``signals.calibration``).
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from __future__ import annotations
 import numpy as np
 
 from edgekit.signals.ood import FEATURE_SCORES, FeatureStats
+from edgekit.signals.spectral import INPUT_SCORES, SpectralStats
 
 __all__ = ["LOGIT_SCORES", "SCORES", "logit_score", "ood_scores", "softmax"]
 
 LOGIT_SCORES = ("max_softmax", "energy")
-SCORES = LOGIT_SCORES + FEATURE_SCORES
+SCORES = LOGIT_SCORES + FEATURE_SCORES + INPUT_SCORES
 """Every OOD score edgekit knows, in the order the build measures them."""
 
 
@@ -44,13 +45,16 @@ def ood_scores(
     temperature: float = 1.0,
     features: np.ndarray | None = None,
     stats: FeatureStats | None = None,
+    raw: np.ndarray | None = None,
+    spectral: SpectralStats | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(confidence in [0, 1], OOD score where higher means more in-distribution).
 
     ``max_softmax``: the top softmax probability (of the tempered logits). ``energy``: the
     negative free energy ``T logsumexp(logits / T)`` (Liu et al., 2020); from probabilities the
     logits are the log-probabilities. ``mahalanobis`` and ``knn`` need ``features`` and the
-    fitted ``stats``.
+    fitted ``stats``; ``spectral`` needs the raw captures ``raw`` ``(N, 2, L)`` (before
+    preprocessing) and the fitted ``spectral`` statistics.
     """
     s = np.asarray(scores, dtype=np.float64)
     if output == "probabilities":
@@ -71,6 +75,10 @@ def ood_scores(
         if features is None or stats is None:
             raise ValueError(f"the {kind} score needs the penultimate features and fitted stats")
         score = stats.score(kind, features)
+    elif kind in INPUT_SCORES:
+        if raw is None or spectral is None:
+            raise ValueError(f"the {kind} score needs the raw captures and fitted spectral stats")
+        score = spectral.score(raw)
     elif kind == "max_softmax":
         score = conf
     else:

@@ -19,7 +19,7 @@ import functools
 import numpy as np
 from scipy import signal
 
-__all__ = ["SNR_CEILING_DB", "SNR_FLOOR_DB", "estimate_snr_db"]
+__all__ = ["SNR_CEILING_DB", "SNR_FLOOR_DB", "SNR_NPERSEG", "estimate_snr_db", "snr_db_from_psd"]
 
 SNR_FLOOR_DB = -30.0
 """The lowest value reported: below it the estimate is noise-dominated anyway."""
@@ -27,6 +27,8 @@ SNR_CEILING_DB = 60.0
 """The highest value reported (a capture with no visible noise floor)."""
 
 _NPERSEG = 32
+SNR_NPERSEG = _NPERSEG
+"""The Welch segment length of the estimate (public: ``signals.spectral`` shares its PSD)."""
 _LOW_FRACTION = 0.25  # the share of PSD bins taken as noise-only
 
 
@@ -71,12 +73,20 @@ def estimate_snr_db(x: np.ndarray) -> np.ndarray:
     length = arr.shape[2]
     nperseg = min(_NPERSEG, length)
     z = arr[:, 0, :] + 1j * arr[:, 1, :]
-    p = _psd(z, nperseg)
+    out = snr_db_from_psd(_psd(z, nperseg), length, nperseg)
+    return out[0] if single else out
+
+
+def snr_db_from_psd(p: np.ndarray, length: int, nperseg: int) -> np.ndarray:
+    """:func:`estimate_snr_db` from a Welch PSD ``(N, bins)`` already computed with this
+    module's settings (``nperseg`` Hann segments, 50 % overlap, no detrending, two-sided) on
+    captures of ``length`` samples: the spectral score reads the same PSD, so the device
+    computes it once."""
     total = p.mean(axis=1)
     noise = _low_mean(p) / _white_noise_bias(length, nperseg)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(noise > 0, (total - noise) / noise, np.inf)
         db = 10.0 * np.log10(np.maximum(ratio, 1e-30))
     db = np.nan_to_num(db, nan=SNR_FLOOR_DB, posinf=SNR_CEILING_DB)
-    out = np.clip(db, SNR_FLOOR_DB, SNR_CEILING_DB)
-    return out[0] if single else out
+    out: np.ndarray = np.clip(db, SNR_FLOOR_DB, SNR_CEILING_DB)
+    return out

@@ -19,6 +19,7 @@ from edgekit.builder.stages.variants import build_variants
 from edgekit.config import load_config, parse_config
 from edgekit.errors import ConfigError
 from edgekit.signals.ood import load_stats
+from edgekit.signals.spectral import SNR_EDGES_DB, SPECTRAL_BINS, load_spectral
 from tests.builder.conftest import REF, reference_config
 
 
@@ -52,7 +53,7 @@ def test_every_score_measured_and_the_choice_follows_the_rule(measured: Run):
     rep = vr.ood_report
     assert rep is not None and rep.choice_family == "ofdm"
     assert rep.heldout_families == ["ofdm", "fhss"]
-    assert [r.score for r in rep.rows] == ["max_softmax", "energy", "mahalanobis", "knn"]
+    assert [r.score for r in rep.rows] == ["max_softmax", "energy", "mahalanobis", "knn", "spectral"]
     assert all(r.available and r.auroc is not None and 0 <= r.auroc <= 1 for r in rep.rows)
     best = max(r.unknown_rate or 0 for r in rep.rows)
     chosen = [r for r in rep.rows if r.chosen]
@@ -80,6 +81,11 @@ def test_manifest_rule_statistics_and_temperature(measured: Run):
         assert stats.means.shape == (10, 96) and rule["statistics"] in [
             f"variants/{e}" for e in vr.meta["extra_files"]
         ]
+    elif rule["score"] == "spectral":
+        spectral = load_spectral(measured.staging / rule["statistics"])
+        assert spectral.means.shape == (len(SNR_EDGES_DB) + 1, 10, SPECTRAL_BINS) and rule["statistics"] in [
+            f"variants/{e}" for e in vr.meta["extra_files"]
+        ]
     else:
         assert rule["statistics"] is None
     guard = rule["input_guard"]
@@ -96,4 +102,5 @@ def test_config_refuses_bad_ood_keys(tmp_path: Path):
         parse_config({**base, "ood": {"choose_on": "fhss"}})
     with pytest.raises(ConfigError, match=r"ood\.score"):
         parse_config({**base, "ood": {"score": "odin"}})
+    assert parse_config({**base, "ood": {"score": "spectral"}}).ood.score == "spectral"
     assert np.isfinite(parse_config({**base, "ood": {"score": "auto"}}).ood.target_in_distribution_accept)

@@ -184,6 +184,9 @@ def test_every_variant_carries_the_features_and_the_daemon_applies_the_rule(
             assert by_score[score]["available"], (name, score)
             # same captures, same statistics recipe: int8 features move AUROC by a little only
             assert abs(by_score[score]["auroc"] - rows["onnx-fp32"][score]["auroc"]) < 0.05, name
+        # the spectral score reads the raw capture: the same figures for every variant
+        assert by_score["spectral"]["heldout_unknown"] == rows["onnx-fp32"]["spectral"]["heldout_unknown"]
+        assert by_score["spectral"]["threshold"] == rows["onnx-fp32"]["spectral"]["threshold"]
     b = load_bundle(out / "bundle")
     rule = b.manifest["ood"]
     assert rule["temperature"] > 0 and rule["input_guard"]["rms_low"] > 0

@@ -1,12 +1,14 @@
 """The ``features`` and ``ood`` stages: the penultimate activations exposed as an extra output of
 the prepared model (so every variant carries them), then, per built variant, temperature
-scaling, the feature statistics, every OOD score measured, and one chosen by measurement.
+scaling, the feature statistics, every OOD score measured, and one chosen by measurement. The
+input-space ``spectral`` score (``signals.spectral``) reads the raw captures: its statistics are
+fitted once and measured for every variant the same way as the model-based scores.
 
 Which captures each figure comes from (so the held-out figure is honest):
 
 - *fit*: the in-distribution rows of ``data.calibration`` (all of them, not only the
   ``calibration_size`` the quantiser reads): temperature, class means, shared covariance, kNN bank,
-  input guard.
+  spectral class means and precision, input guard.
 - *choice half*: the even rows of ``data.evaluation``. Each score's threshold accepts
   ``ood.target_in_distribution_accept`` of its in-distribution rows; AUROC and the share of the
   *choice family* (``ood.choose_on``, else the first of ``data.ood_classes``) called unknown are
@@ -36,6 +38,13 @@ from edgekit.results import CalibrationResult, OodReport, OodResult, OodScoreRow
 from edgekit.signals.calibration import as_logits, expected_calibration_error, fit_temperature
 from edgekit.signals.ood import FEATURE_SCORES, FeatureStats, InputGuard, l2_normalise, save_stats
 from edgekit.signals.scores import SCORES, ood_scores
+from edgekit.signals.spectral import (
+    INPUT_SCORES,
+    SpectralStats,
+    fit_spectral,
+    save_spectral,
+    spectral_applicable,
+)
 
 __all__ = ["CHOICE_TIE", "KNN_BANK_MAX", "choose_score", "features", "fit_stats", "ood"]
 
@@ -142,13 +151,13 @@ def _outputs(run: Run, vr: VariantResult, x: np.ndarray) -> tuple[np.ndarray, np
 
 
 def _latency_us(kind: str, logits: np.ndarray, feats: np.ndarray | None, stats: Any,
-                out_kind: str, t: float) -> float:
+                out_kind: str, t: float, raw: np.ndarray, spectral: SpectralStats | None) -> float:
     """Median time to score one capture with numpy, as the daemon does (host, shared)."""
     times = []
     for _ in range(50):
         t0 = time.perf_counter()
         ood_scores(logits[:1], kind, out_kind, temperature=t, features=None if feats is None
-                   else feats[:1], stats=stats)
+                   else feats[:1], stats=stats, raw=raw[:1], spectral=spectral)
         times.append(time.perf_counter() - t0)
     return float(np.median(times) * 1e6)
 
@@ -164,7 +173,8 @@ def _fit_rows(run: Run) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _measure(
-    run: Run, vr: VariantResult, fit_x: np.ndarray, fit_y: np.ndarray, guard: InputGuard | None
+    run: Run, vr: VariantResult, fit_x: np.ndarray, fit_y: np.ndarray, guard: InputGuard | None,
+    spectral: SpectralStats | None,
 ) -> tuple[OodReport, CalibrationResult | None, FeatureStats | None, float]:
     """Every score on this variant; the chosen score's acceptance of each evaluation row goes to
     ``run.accepted`` (the insight stage's context counts accepted answers only)."""
@@ -204,7 +214,11 @@ def _measure(
         if kind in FEATURE_SCORES and stats is None:
             rows.append(OodScoreRow(kind, False, note="no penultimate features in this variant"))
             continue
-        _, s = ood_scores(e_scores, kind, out_kind, temperature=t, features=e_feats, stats=stats)
+        if kind in INPUT_SCORES and spectral is None:
+            rows.append(OodScoreRow(kind, False, note="the captures are not I/Q (N, 2, L)"))
+            continue
+        _, s = ood_scores(e_scores, kind, out_kind, temperature=t, features=e_feats, stats=stats,
+                          raw=eval_ds.x, spectral=spectral)
         by_kind[kind] = s
         ind_c, ind_h = s[ev.in_dist & half], s[ev.in_dist & ~half]
         thr = float(np.quantile(ind_c, 1.0 - acc))
@@ -215,10 +229,8 @@ def _measure(
             unknown_rate=float((fam_c < thr).mean()) if fam_c.size else None,
             threshold=thr,
             heldout_accept_rate=float((ind_h >= thr).mean()) if ind_h.size else None,
-            latency_us=_latency_us(kind, e_scores, e_feats, stats, out_kind, t),
-            memory_bytes=0 if stats is None else (
-                stats.means.nbytes + stats.precision.nbytes if kind == "mahalanobis"
-                else stats.bank.nbytes if kind == "knn" else 0),
+            latency_us=_latency_us(kind, e_scores, e_feats, stats, out_kind, t, eval_ds.x, spectral),
+            memory_bytes=_memory_bytes(kind, stats, spectral),
         )
         all_h = s[ev.ood & ~half]
         row.heldout_unknown_all = float((all_h < thr).mean()) if all_h.size else None
@@ -240,7 +252,7 @@ def _measure(
         rule = f"configured (ood.score = {want!r})"
         if not chosen.available:
             chosen = next(r for r in rows if r.score == "max_softmax")
-            rule += f"; {want} needs penultimate features this variant lacks: max_softmax"
+            rule += f"; {want} is not available here ({chosen.note}): max_softmax"
             run.warnings.append(f"{vr.name}: ood.score {want!r} is not available; using max_softmax")
     chosen.chosen = True
     run.accepted[vr.name] = by_kind[chosen.score] >= float(chosen.threshold or 0.0)
@@ -253,6 +265,17 @@ def _measure(
     if guard is not None:
         report.guard, report.guard_false_reject_rate = _guard_figures(run, guard)
     return report, calib, stats, t
+
+
+def _memory_bytes(kind: str, stats: FeatureStats | None, spectral: SpectralStats | None) -> int:
+    """Statistics the score keeps in memory on the device (float64 once loaded)."""
+    if kind == "spectral" and spectral is not None:
+        return spectral.nbytes
+    if stats is None:
+        return 0
+    if kind == "mahalanobis":
+        return int(stats.means.nbytes + stats.precision.nbytes)
+    return int(stats.bank.nbytes) if kind == "knn" else 0
 
 
 def _guard_figures(run: Run, guard: InputGuard) -> tuple[dict[str, float], float]:
@@ -286,14 +309,25 @@ def ood(run: Run) -> Run:
             d.append(f"no captures of model.labels in {cfg.data.calibration}: scores not measured")
             return run
         guard = InputGuard.fit(raw, cfg.capture.iq_full_scale)
+        # the spectral score reads raw I/Q captures; it is the same for every variant
+        ev_raw = run.need(run.eval_ds, "eval_ds").x
+        spectral = (
+            fit_spectral(raw, fit_y, len(run.labels))
+            if spectral_applicable(raw) and spectral_applicable(ev_raw) else None
+        )
         for vr in run.built:
-            report, calib, stats, t = _measure(run, vr, fit_x, fit_y, guard)
+            report, calib, stats, t = _measure(run, vr, fit_x, fit_y, guard, spectral)
             vr.ood_report, vr.calibration = report, calib
             row = next(r for r in report.rows if r.chosen)
             stats_file = None
+            # ood.statistics: the chosen score's statistics (its kind follows ood.score)
             if stats is not None and row.score in FEATURE_SCORES:
                 stats_file = f"{vr.name}.ood.npz"
                 save_stats(stats, run.work / stats_file)
+            elif spectral is not None and row.score in INPUT_SCORES:
+                stats_file = f"{vr.name}.spectral.npz"
+                save_spectral(spectral, run.work / stats_file)
+            if stats_file is not None:
                 vr.meta.setdefault("extra_files", []).append(stats_file)
             vr.meta["ood"] = {
                 "score": row.score,

@@ -1,0 +1,120 @@
+"""The daemon applies the bundle's ``spectral`` OOD score from the raw capture: a real bundle
+(written and verified by edgekit.bundle) around a tiny ONNX model, its score equal to the one the
+build's scoring computes on the same capture, and to scipy's Mahalanobis distance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+from scipy.spatial.distance import mahalanobis
+
+from edgekit.bundle import MANIFEST_SCHEMA_VERSION, load_bundle
+from edgekit.bundle.write import pack_bundle
+from edgekit.errors import BundleError
+from edgekit.runtime.model import decode_iq, load_runner
+from edgekit.signals.ood import FeatureStats, l2_normalise, save_stats
+from edgekit.signals.scores import ood_scores
+from edgekit.signals.snr import estimate_snr_db
+from edgekit.signals.spectral import fit_spectral, psd_features, save_spectral
+
+L = 256
+RNG = np.random.default_rng(0)
+W = RNG.normal(size=(3, 2 * L)).astype(np.float32)
+
+
+def _noise(n: int, lowpass: bool) -> np.ndarray:
+    w = RNG.normal(size=(n, L + 1)) + 1j * RNG.normal(size=(n, L + 1))
+    z = w[:, 1:] + w[:, :-1] if lowpass else w[:, 1:]
+    return np.stack([z.real, z.imag], axis=1).astype(np.float32)
+
+
+FIT_X = _noise(300, lowpass=False)
+STATS = fit_spectral(FIT_X, np.zeros(300, int), 3)
+
+
+def _model(path: Path) -> None:
+    g = helper.make_graph(
+        [helper.make_node("Flatten", ["x"], ["flat"]),
+         helper.make_node("Gemm", ["flat", "W"], ["logits"], transB=1)],
+        "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 2, L])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 3])],
+        [numpy_helper.from_array(W, "W")],
+    )
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    onnx.save(m, str(path))
+
+
+def _bundle(tmp: Path, ood: dict, stats_file: str | None) -> Path:
+    src = tmp / "src"
+    src.mkdir()
+    _model(src / "m.onnx")
+    sources = {"variants/onnx-fp32.onnx": src / "m.onnx"}
+    extra = []
+    if stats_file == "spectral":
+        save_spectral(STATS, src / "s.npz")
+    elif stats_file == "features":
+        save_stats(FeatureStats(np.zeros((3, 4)), np.eye(4), l2_normalise(np.ones((2, 4))), 1),
+                   src / "s.npz")
+    if stats_file is not None:
+        sources["variants/onnx-fp32.spectral.npz"] = src / "s.npz"
+        extra = ["variants/onnx-fp32.spectral.npz"]
+    manifest = {
+        "schema_version": MANIFEST_SCHEMA_VERSION,
+        "name": "tiny",
+        "selected": "onnx-fp32",
+        "variants": [
+            {"name": "onnx-fp32", "file": "variants/onnx-fp32.onnx", "extra_files": extra,
+             "runtime": "onnxruntime", "precision": "fp32", "passed": True,
+             "backend_options": {}, "ood_threshold": ood["threshold"], "ood": ood},
+        ],
+        "input": {"name": "x", "shape": ["batch", 2, L], "dtype": "float32"},
+        "output": {"index": 0, "kind": "logits", "name": "logits", "shape": ["batch", 3]},
+        "labels": ["a", "b", "c"],
+        "preprocess": [],
+        "ood": {"score": "max_softmax", "threshold": 0.0},
+    }
+    folder, _ = pack_bundle(tmp, "tiny", manifest, sources)
+    return folder
+
+
+def test_the_device_computes_the_build_s_spectral_score_on_the_same_capture(tmp_path: Path):
+    ind = STATS.score(_noise(200, lowpass=False))
+    threshold = float(np.quantile(ind, 0.05))  # as the build's ood stage sets it
+    ood = {"score": "spectral", "threshold": threshold, "temperature": 1.0, "features_output": None,
+           "statistics": "variants/onnx-fp32.spectral.npz"}
+    runner = load_runner(load_bundle(_bundle(tmp_path, ood, "spectral")), None, threads=1)
+    try:
+        for x, unknown in ((_noise(1, lowpass=False), False), (_noise(1, lowpass=True), True)):
+            # the capture as the daemon gets it: int16 I/Q decoded at full scale 16
+            iq = np.round(x[0].T / 16.0 * 32767).astype(np.int16)
+            xd = decode_iq(iq, 16.0)
+            p = runner.predict(xd)
+            logits = W.astype(np.float64) @ xd.reshape(-1).astype(np.float64)
+            _, build = ood_scores(logits[None, :], "spectral", "logits", raw=xd, spectral=STATS)
+            assert p.score == pytest.approx(float(build[0]), rel=1e-9, abs=1e-9)
+            # independently: the band from the blind SNR estimate, scipy's distance, standardised
+            k = int(np.searchsorted(STATS.edges, estimate_snr_db(xd)[0], side="right"))
+            f = psd_features(xd)[0]
+            d = -min(mahalanobis(f, m, STATS.precision[k]) ** 2 for m in STATS.means[k])
+            assert p.score == pytest.approx((d - STATS.centre[k]) / STATS.scale[k], rel=1e-6)
+            assert p.unknown is unknown and p.label_index == int(np.argmax(logits))
+    finally:
+        runner.close()
+
+
+def test_the_spectral_score_without_its_statistics_is_refused(tmp_path: Path):
+    ood = {"score": "spectral", "threshold": -1.0}
+    with pytest.raises(BundleError, match="'spectral' needs its statistics file"):
+        load_runner(load_bundle(_bundle(tmp_path, ood, None)), None, threads=1)
+
+
+def test_a_feature_statistics_file_is_not_taken_for_spectral_ones(tmp_path: Path):
+    ood = {"score": "spectral", "threshold": -1.0, "statistics": "variants/onnx-fp32.spectral.npz"}
+    with pytest.raises(BundleError, match=r"spectral\.npz: missing array 'kind'"):
+        load_runner(load_bundle(_bundle(tmp_path, ood, "features")), None, threads=1)
