@@ -10,13 +10,22 @@ Companion of ``bench_daemon.py`` (which measures the daemon as a subprocess, unt
 one instruments it, so its totals run a little higher. Same bundle (the reference CNN,
 onnx-fp32, with a drift reference).
 
+``--profile N`` also runs cProfile on the loop thread during the measured span (timer
+``time.thread_time``, so the figures are that thread's CPU) and prints its N costliest
+functions by own time and by cumulative time (the profiler's hooks add their own cost: read
+the shares, not the absolute figures).
+
     .venv/bin/python bench/daemon_breakdown.py [--rate 20] [--meter none|link] [--seconds 20]
+        [--profile 30]
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import os
+import pstats
 import select
 import signal
 import subprocess
@@ -68,6 +77,7 @@ def main() -> None:
     ap.add_argument(
         "--power-period-ms", type=int, help="[runtime.energy] power_period_ms (default: the daemon's)"
     )
+    ap.add_argument("--profile", type=int, default=0, help="print the N costliest loop-thread functions")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="daemon-breakdown-") as t:
         tmp = Path(t)
@@ -127,6 +137,7 @@ def _run(args: argparse.Namespace, bundle: Path, link: Path, tmp: Path) -> None:
         me = psutil.Process()
         start = time.monotonic()
         marks: dict[str, Any] = {}
+        prof = cProfile.Profile(time.thread_time) if args.profile else None
 
         def threads() -> dict[str, float]:
             names = {t.native_id: t.name for t in threading.enumerate()}
@@ -137,8 +148,12 @@ def _run(args: argparse.Namespace, bundle: Path, link: Path, tmp: Path) -> None:
             if "a" not in marks and now - start >= args.warmup_s:
                 marks["a"] = (threads(), parts.journal.stats.results, time.process_time())
                 window["on"] = True
+                if prof is not None:
+                    prof.enable()
             elif "a" in marks and now - start >= args.warmup_s + args.seconds:
                 window["on"] = False
+                if prof is not None:
+                    prof.disable()
                 marks["b"] = (threads(), parts.journal.stats.results, time.process_time())
                 return True
             return False
@@ -162,6 +177,12 @@ def _run(args: argparse.Namespace, bundle: Path, link: Path, tmp: Path) -> None:
         f"  waits on the port: {waits.sleeps / n:.2f} per capture, of which {waits.timeouts / n:.2f} "
         "ended on their timeout (timer wake-ups)"
     )
+    if prof is not None:
+        for key in ("tottime", "cumulative"):
+            out = io.StringIO()
+            pstats.Stats(prof, stream=out).sort_stats(key).print_stats(args.profile)
+            print(f"-- loop thread, cProfile by {key} (seconds of thread CPU over {n} results) --")
+            print(out.getvalue().split("\n\n", 2)[-1].rstrip())
 
 
 if __name__ == "__main__":

@@ -15,9 +15,8 @@ import contextlib
 import signal
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from types import FrameType
-from typing import Any
+from typing import Any, NamedTuple
 
 from edgekit.bundle import Bundle
 from edgekit.runtime.engine import Outcome
@@ -52,9 +51,9 @@ _MAX_WAIT_S = 2.0
 _RETENTION_EVERY_S = 600.0
 
 
-@dataclass(frozen=True, slots=True)
-class Pending:
-    """A decided capture waiting for its record's commit."""
+class Pending(NamedTuple):
+    """A decided capture waiting for its record's commit (a tuple: one is made per capture,
+    and a frozen dataclass's ``__init__`` costs a ``setattr`` per field)."""
 
     capture_id: int
     ended_at_s: float
@@ -79,6 +78,9 @@ class Daemon:
         self.stop_reason: str | None = None
         self._refusal: str | None = None
         self._capture_refusals: set[str] = set()
+        # (sample rate, sample format code, length) of the last capture found compatible: the
+        # same triple is not checked (and its problem text not built) again on every capture
+        self._compatible: tuple[int, int, int] | None = None
         self._next_governor_s = 0.0
         self._next_retention_s = time.monotonic() + _RETENTION_EVERY_S
 
@@ -247,14 +249,17 @@ class Daemon:
         if self._refusal is not None:
             self._refuse_capture("scanner refused", c)
             return
-        problem = p.capture_spec.mismatch(
-            sample_rate_hz=c.sample_rate_hz,
-            sample_format=sample_format_name(c.sample_format),
-            samples_per_capture=c.iq.shape[0],
-        )
-        if problem is not None:
-            self._refuse_capture(problem, c)
-            return
+        shape = (c.sample_rate_hz, c.sample_format, c.iq.shape[0])
+        if shape != self._compatible:
+            problem = p.capture_spec.mismatch(
+                sample_rate_hz=c.sample_rate_hz,
+                sample_format=sample_format_name(c.sample_format),
+                samples_per_capture=c.iq.shape[0],
+            )
+            if problem is not None:
+                self._refuse_capture(problem, c)
+                return
+            self._compatible = shape
         x = decode_iq(c.iq, p.capture_spec.iq_full_scale)
         if p.governor is None or p.governor.admit(now):
             outcome = p.engine.decide(x, age_s=now - c.ended_at_s)
@@ -303,49 +308,34 @@ class Daemon:
         if not tokens:
             return
         p = self.parts
-        st = p.journal.stats
-        p.metrics.commits.inc()
-        p.metrics.commit_duration.observe(st.last_commit_s)
-        p.board.journal.update(
-            commits=st.commits,
-            results=st.results,
-            mean_commit_ms=st.commit_s_total / max(1, st.commits) * 1e3,
-        )
+        m = p.metrics
+        m.commits.inc()
+        m.commit_duration.observe(p.journal.stats.last_commit_s)
+        # the status board reads the journal's counters itself (StatusBoard.journal_stats)
+        drift = p.drift
         for t in tokens:
             o: Outcome = t.outcome
             latency_s = max(0.0, time.monotonic() - t.ended_at_s)
+            status = o.status
             sent = p.link.send_result(
                 t.capture_id,
                 o.label_index,
                 o.confidence,
                 latency_s,
-                unknown=o.unknown,
-                fallback=o.status == "fallback",
+                unknown=o.label is None,
+                fallback=status == "fallback",
                 overrun=o.overrun,
                 context=o.context,
             )
             if not sent:
-                p.metrics.undelivered.inc()
+                m.undelivered.inc()
                 p.board.counts["undelivered"] += 1
-            m = p.metrics
-            m.result(o.status, o.model, o.display_label, latency_s)
+            m.announced(o, latency_s)
             if p.context_metrics is not None:
                 p.context_metrics.observe(o.context)
-            if o.status in ("ok", "unknown"):
-                m.preprocess.observe(o.preprocess_s)
-                m.inference.labels("model").observe(o.inference_s)
-            elif o.status == "fallback":
-                m.fallbacks.labels(o.reason or "error").inc()
-                m.inference.labels("baseline").observe(o.inference_s)
-            elif o.status == "unavailable":
-                m.unavailable.labels(o.reason or "error").inc()
-            elif o.status == "skipped":
-                m.skipped.inc()
-            if o.label is None:
-                m.unknowns.inc()
-            p.board.announced(o.status, o.reason, latency_s, o.inference_s)
-            if p.drift is not None and o.status in ("ok", "unknown"):
-                report = p.drift.observe(o.preprocessed, o.predicted, o.confidence)
+            p.board.announced(status, o.reason, latency_s, o.inference_s)
+            if drift is not None and (status == "ok" or status == "unknown"):
+                report = drift.observe(o.preprocessed, o.predicted, o.confidence)
                 if report is not None:
                     self._drift(report)
             if self.settings.log_results:
@@ -354,7 +344,7 @@ class Daemon:
                     "result",
                     f"capture {t.capture_id}: {o.display_label}",
                     capture_id=t.capture_id,
-                    status=o.status,
+                    status=status,
                     confidence=o.confidence,
                 )
 
