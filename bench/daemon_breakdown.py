@@ -127,7 +127,8 @@ def _run(args: argparse.Namespace, bundle: Path, link: Path, tmp: Path) -> None:
             setattr(obj, name, wrapper)
 
         timed(parts.link, "poll", "link poll (wake-ups, reads, decoding, session)")
-        timed(parts.engine, "decide", "engine (hand-off to the inference thread, wait)")
+        timed(daemon, "_capture", "capture (format check, decode, engine, record)")
+        timed(parts.engine, "decide", "  of which the engine (hand-off to the inference thread, wait)")
         timed(parts.journal, "commit", "journal commit (SQLite write + fsync)")
         timed(daemon, "_announce", "announce (RESULT write, metrics, drift)")
         timed(parts.link, "send_result", "  of which the RESULT write")
@@ -178,6 +179,8 @@ def _run(args: argparse.Namespace, bundle: Path, link: Path, tmp: Path) -> None:
         "ended on their timeout (timer wake-ups)"
     )
     if prof is not None:
+        calls = pstats.Stats(prof).total_calls  # type: ignore[attr-defined]
+        print(f"  loop-thread function calls (Python and C, profiled): {calls / n:.0f} per capture")
         for key in ("tottime", "cumulative"):
             out = io.StringIO()
             pstats.Stats(prof, stream=out).sort_stats(key).print_stats(args.profile)

@@ -83,24 +83,32 @@ class Daemon:
         self._compatible: tuple[int, int, int] | None = None
         self._next_governor_s = 0.0
         self._next_retention_s = time.monotonic() + _RETENTION_EVERY_S
+        self._periodic_at = 0.0  # monotonic time before which _periodic has nothing to do
 
     # -- the loop -------------------------------------------------------------------------------
     def run(self, should_stop: Callable[[], bool] | None = None) -> int:
         p = self.parts
+        journal = p.journal
         with _signals(self):
             try:
                 while self.stop_reason is None:
                     if should_stop is not None and should_stop():
                         self.stop_reason = "stopped"
                         break
-                    for event in p.link.poll(self._wait_s()):
+                    events = p.link.poll(self._wait_s())
+                    last = len(events) - 1
+                    for i, event in enumerate(events):
                         self._handle(event)
-                        self._announce(p.journal.commit_if_due())
+                        if i < last:  # a long burst commits at the interval; its end just below
+                            self._announce(journal.commit_if_due())
                     # Group commit: everything that arrived together shares one commit, made as
                     # soon as the input is drained (or, in a long burst, at the interval above).
-                    self._announce(p.journal.commit())
+                    self._announce(journal.commit())
+                    now = time.monotonic()
+                    if now < self._periodic_at:  # nothing periodic is due (see _wait_s)
+                        continue
                     try:
-                        self._periodic(time.monotonic())
+                        self._periodic(now)
                     except Exception as e:  # bookkeeping must not stop the answers; say so loudly
                         p.metrics.internal_errors.inc()
                         self.log.emit(
@@ -111,16 +119,20 @@ class Daemon:
         return 0
 
     def _wait_s(self) -> float:
+        """How long the next poll may wait; notes when periodic work is next due (the loop
+        skips ``_periodic`` until then: most wake-ups are a capture's, with nothing due)."""
+        p = self.parts
         now = time.monotonic()
-        waits = [_MAX_WAIT_S]
-        if self.parts.gauge is not None:  # without a gauge the governor has nothing to read
-            waits.append(max(0.0, self._next_governor_s - now))
-        due = self.parts.journal.seconds_until_due()
-        if due is not None:
-            waits.append(due)
-        if self.parts.energy is not None:
-            waits.append(self.parts.energy.seconds_until_due(now))
-        return min(waits)
+        periodic_s = self._next_retention_s - now
+        if p.gauge is not None:  # without a gauge the governor has nothing to read
+            periodic_s = min(periodic_s, self._next_governor_s - now)
+        if p.energy is not None:
+            periodic_s = min(periodic_s, p.energy.seconds_until_due(now))
+        periodic_s = max(0.0, periodic_s)
+        self._periodic_at = now + periodic_s
+        due = p.journal.seconds_until_due()
+        wait = min(_MAX_WAIT_S, periodic_s)
+        return wait if due is None else min(wait, due)
 
     def _shutdown(self) -> None:
         p = self.parts
@@ -141,6 +153,7 @@ class Daemon:
         elif isinstance(event, PowerReceived):
             if p.link_meter is not None:
                 p.link_meter.feed(event.samples)
+                self._periodic_at = 0.0  # a reading past a window's end lets it close now
         elif isinstance(event, ScannerHello):
             self._hello(event)
         elif isinstance(event, CapturesLost):

@@ -162,3 +162,35 @@ def test_a_capture_refused_first_is_checked_again_and_answered_once_compatible(t
         daemon.parts.metrics.registry.get_sample_value("edgekit_captures_refused_total", {"reason": "format"})
         == 2
     )
+
+
+def _count_periodic(tmp_path: Any, monkeypatch: Any, meter: str, script: list[list[Any]]) -> int:
+    journal = tmp_path / f"{meter}.sqlite"
+    monkeypatch.setattr(parts_module, "ScannerLink", lambda *_a, **_k: ScriptedLink(journal, script))
+    settings = load_settings(
+        None,
+        meter=meter,
+        metrics_addr="off",
+        **{"journal.path": str(journal), "journal.commit_interval_ms": 5000.0, "energy.window_s": 3600.0},
+    )
+    daemon = Daemon(
+        load_bundle(write_bundle(tmp_path / f"b-{meter}")),
+        "scripted",
+        settings,
+        log=StructuredLog(stream=(tmp_path / f"{meter}.log").open("w")),
+        roots={"sysfs_root": tmp_path / "no-sysfs"},
+    )
+    calls = []
+    real = daemon._periodic
+    daemon._periodic = lambda now: (calls.append(now), real(now))[1]  # type: ignore[method-assign]
+    assert daemon.run(should_stop=lambda: not script) == 0
+    return len(calls)
+
+
+def test_periodic_work_runs_when_due_or_after_power_readings_not_on_every_wake_up(tmp_path, monkeypatch):
+    # no meter, no gauge, retention 10 minutes away: five wake-ups, nothing periodic is due
+    assert _count_periodic(tmp_path, monkeypatch, "none", [[HELLO], [1], [2], [3, 4], [5]]) == 0
+    # the link meter, an hour-long window: only the two POWER batches (a reading may close a
+    # window that waits for one) run the periodic work, the captures' wake-ups do not
+    script: list[list[Any]] = [[HELLO], [1], ["power"], [2], ["power"], [3]]
+    assert _count_periodic(tmp_path, monkeypatch, "link", script) == 2
