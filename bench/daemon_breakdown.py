@@ -10,15 +10,32 @@ Companion of ``bench_daemon.py`` (which measures the daemon as a subprocess, unt
 one instruments it, so its totals run a little higher. Same bundle (the reference CNN,
 onnx-fp32, with a drift reference).
 
+``--profile N`` also runs cProfile on the loop thread during the measured span (timer
+``time.thread_time``, so the figures are that thread's CPU) and prints its N costliest
+functions by own time and by cumulative time (the profiler's hooks add their own cost: read
+the shares, not the absolute figures).
+
+``--handoff N`` measures only the engine's hand-off to the inference thread, without the
+daemon: N rounds paced at ``--rate``, each timing an empty job three ways, in turn: called
+directly, through ``edgekit.runtime.engine.Watchdog`` (a job queue and an answer queue) and
+through a two-lock hand-off (the lighter primitive tried); CPU of the calling thread and of the
+process (the worker's side included) per call, medians.
+
     .venv/bin/python bench/daemon_breakdown.py [--rate 20] [--meter none|link] [--seconds 20]
+        [--profile 30]
+    .venv/bin/python bench/daemon_breakdown.py --handoff 100 --rate 2
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import os
+import pstats
 import select
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,6 +55,7 @@ from bench_daemon import make_bundle  # noqa: E402
 
 from edgekit.bundle import load_bundle  # noqa: E402
 from edgekit.runtime.daemon import Daemon  # noqa: E402
+from edgekit.runtime.engine import Watchdog  # noqa: E402
 from edgekit.runtime.jsonlog import StructuredLog  # noqa: E402
 from edgekit.runtime.settings import load_settings  # noqa: E402
 from firmware_bridge import link as link_module  # noqa: E402
@@ -68,7 +86,12 @@ def main() -> None:
     ap.add_argument(
         "--power-period-ms", type=int, help="[runtime.energy] power_period_ms (default: the daemon's)"
     )
+    ap.add_argument("--profile", type=int, default=0, help="print the N costliest loop-thread functions")
+    ap.add_argument("--handoff", type=int, default=0, help="time N paced hand-offs only (no daemon)")
     args = ap.parse_args()
+    if args.handoff:
+        _handoff(args.handoff, 1.0 / args.rate)
+        return
     with tempfile.TemporaryDirectory(prefix="daemon-breakdown-") as t:
         tmp = Path(t)
         bundle = make_bundle(tmp / "bundle")
@@ -117,7 +140,8 @@ def _run(args: argparse.Namespace, bundle: Path, link: Path, tmp: Path) -> None:
             setattr(obj, name, wrapper)
 
         timed(parts.link, "poll", "link poll (wake-ups, reads, decoding, session)")
-        timed(parts.engine, "decide", "engine (hand-off to the inference thread, wait)")
+        timed(daemon, "_capture", "capture (format check, decode, engine, record)")
+        timed(parts.engine, "decide", "  of which the engine (hand-off to the inference thread, wait)")
         timed(parts.journal, "commit", "journal commit (SQLite write + fsync)")
         timed(daemon, "_announce", "announce (RESULT write, metrics, drift)")
         timed(parts.link, "send_result", "  of which the RESULT write")
@@ -127,6 +151,7 @@ def _run(args: argparse.Namespace, bundle: Path, link: Path, tmp: Path) -> None:
         me = psutil.Process()
         start = time.monotonic()
         marks: dict[str, Any] = {}
+        prof = cProfile.Profile(time.thread_time) if args.profile else None
 
         def threads() -> dict[str, float]:
             names = {t.native_id: t.name for t in threading.enumerate()}
@@ -137,8 +162,12 @@ def _run(args: argparse.Namespace, bundle: Path, link: Path, tmp: Path) -> None:
             if "a" not in marks and now - start >= args.warmup_s:
                 marks["a"] = (threads(), parts.journal.stats.results, time.process_time())
                 window["on"] = True
+                if prof is not None:
+                    prof.enable()
             elif "a" in marks and now - start >= args.warmup_s + args.seconds:
                 window["on"] = False
+                if prof is not None:
+                    prof.disable()
                 marks["b"] = (threads(), parts.journal.stats.results, time.process_time())
                 return True
             return False
@@ -162,6 +191,90 @@ def _run(args: argparse.Namespace, bundle: Path, link: Path, tmp: Path) -> None:
         f"  waits on the port: {waits.sleeps / n:.2f} per capture, of which {waits.timeouts / n:.2f} "
         "ended on their timeout (timer wake-ups)"
     )
+    if prof is not None:
+        calls = pstats.Stats(prof).total_calls  # type: ignore[attr-defined]
+        print(f"  loop-thread function calls (Python and C, profiled): {calls / n:.0f} per capture")
+        for key in ("tottime", "cumulative"):
+            out = io.StringIO()
+            pstats.Stats(prof, stream=out).sort_stats(key).print_stats(args.profile)
+            print(f"-- loop thread, cProfile by {key} (seconds of thread CPU over {n} results) --")
+            print(out.getvalue().split("\n\n", 2)[-1].rstrip())
+
+
+class _LockWatchdog:
+    """A lighter hand-off tried for ``edgekit.runtime.engine.Watchdog`` (not adopted: no
+    cheaper in this measurement): two locks, each held until the other side releases it, one
+    slot for the job and one for its answer (a busy watchdog takes no job, so one is enough)."""
+
+    def __init__(self) -> None:
+        self._go, self._done = threading.Lock(), threading.Lock()
+        self._go.acquire()
+        self._done.acquire()
+        self._job: Callable[[], Any] | None = None
+        self._answer: tuple[bool, Any] = (False, None)
+        self._in_flight = False
+        threading.Thread(target=self._work, daemon=True).start()
+
+    @property
+    def busy(self) -> bool:
+        if self._in_flight and self._done.acquire(blocking=False):
+            self._in_flight = False
+        return self._in_flight
+
+    def call(self, fn: Callable[[], Any], timeout_s: float) -> tuple[str, Any]:
+        if self.busy:
+            return "busy", None
+        self._job, self._in_flight = fn, True
+        self._go.release()
+        if not self._done.acquire(timeout=max(0.0, timeout_s)):
+            return "timeout", None
+        self._in_flight = False
+        ok, value = self._answer
+        return ("done", value) if ok else ("error", value)
+
+    def _work(self) -> None:
+        while True:
+            self._go.acquire()
+            fn = self._job
+            try:
+                self._answer = (True, fn()) if fn is not None else (False, None)
+            except Exception as e:
+                self._answer = (False, e)
+            self._done.release()
+
+
+def _handoff(rounds: int, gap_s: float) -> None:
+    def empty() -> None:
+        return None
+
+    watchdog, locks = Watchdog(), _LockWatchdog()
+    ways: dict[str, Callable[[], Any]] = {
+        "direct call": empty,
+        "Watchdog (two queues)": lambda: watchdog.call(empty, 1.0),
+        "two locks (alternative)": lambda: locks.call(empty, 1.0),
+    }
+    caller: dict[str, list[float]] = {k: [] for k in ways}
+    proc: dict[str, list[float]] = {k: [] for k in ways}
+    for _ in range(rounds):
+        for name, way in ways.items():
+            time.sleep(gap_s)
+            p0, t0 = time.process_time(), time.thread_time()
+            way()
+            caller[name].append(time.thread_time() - t0)
+            time.sleep(0.005)  # let the worker's side finish inside the process figure
+            proc[name].append(time.process_time() - p0)
+    print(
+        f"hand-off of an empty job, {rounds} rounds every {gap_s:g} s, load avg "
+        f"{psutil.getloadavg()[0]:.1f} (medians; process CPU includes the worker's side):"
+    )
+    direct = statistics.median(proc["direct call"])
+    for name in ways:
+        c, pr = statistics.median(caller[name]), statistics.median(proc[name])
+        print(
+            f"  {name:26s} calling thread {c * 1e3:.3f} ms, process {pr * 1e3:.3f} ms "
+            f"(+{(pr - direct) * 1e3:.3f} ms over the direct call)"
+        )
+    watchdog.close()
 
 
 if __name__ == "__main__":

@@ -15,9 +15,8 @@ import contextlib
 import signal
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from types import FrameType
-from typing import Any
+from typing import Any, NamedTuple
 
 from edgekit.bundle import Bundle
 from edgekit.runtime.engine import Outcome
@@ -52,9 +51,9 @@ _MAX_WAIT_S = 2.0
 _RETENTION_EVERY_S = 600.0
 
 
-@dataclass(frozen=True, slots=True)
-class Pending:
-    """A decided capture waiting for its record's commit."""
+class Pending(NamedTuple):
+    """A decided capture waiting for its record's commit (a tuple: one is made per capture,
+    and a frozen dataclass's ``__init__`` costs a ``setattr`` per field)."""
 
     capture_id: int
     ended_at_s: float
@@ -79,26 +78,37 @@ class Daemon:
         self.stop_reason: str | None = None
         self._refusal: str | None = None
         self._capture_refusals: set[str] = set()
+        # (sample rate, sample format code, length) of the last capture found compatible: the
+        # same triple is not checked (and its problem text not built) again on every capture
+        self._compatible: tuple[int, int, int] | None = None
         self._next_governor_s = 0.0
         self._next_retention_s = time.monotonic() + _RETENTION_EVERY_S
+        self._periodic_at = 0.0  # monotonic time before which _periodic has nothing to do
 
     # -- the loop -------------------------------------------------------------------------------
     def run(self, should_stop: Callable[[], bool] | None = None) -> int:
         p = self.parts
+        journal = p.journal
         with _signals(self):
             try:
                 while self.stop_reason is None:
                     if should_stop is not None and should_stop():
                         self.stop_reason = "stopped"
                         break
-                    for event in p.link.poll(self._wait_s()):
+                    events = p.link.poll(self._wait_s())
+                    last = len(events) - 1
+                    for i, event in enumerate(events):
                         self._handle(event)
-                        self._announce(p.journal.commit_if_due())
+                        if i < last:  # a long burst commits at the interval; its end just below
+                            self._announce(journal.commit_if_due())
                     # Group commit: everything that arrived together shares one commit, made as
                     # soon as the input is drained (or, in a long burst, at the interval above).
-                    self._announce(p.journal.commit())
+                    self._announce(journal.commit())
+                    now = time.monotonic()
+                    if now < self._periodic_at:  # nothing periodic is due (see _wait_s)
+                        continue
                     try:
-                        self._periodic(time.monotonic())
+                        self._periodic(now)
                     except Exception as e:  # bookkeeping must not stop the answers; say so loudly
                         p.metrics.internal_errors.inc()
                         self.log.emit(
@@ -109,16 +119,20 @@ class Daemon:
         return 0
 
     def _wait_s(self) -> float:
+        """How long the next poll may wait; notes when periodic work is next due (the loop
+        skips ``_periodic`` until then: most wake-ups are a capture's, with nothing due)."""
+        p = self.parts
         now = time.monotonic()
-        waits = [_MAX_WAIT_S]
-        if self.parts.gauge is not None:  # without a gauge the governor has nothing to read
-            waits.append(max(0.0, self._next_governor_s - now))
-        due = self.parts.journal.seconds_until_due()
-        if due is not None:
-            waits.append(due)
-        if self.parts.energy is not None:
-            waits.append(self.parts.energy.seconds_until_due(now))
-        return min(waits)
+        periodic_s = self._next_retention_s - now
+        if p.gauge is not None:  # without a gauge the governor has nothing to read
+            periodic_s = min(periodic_s, self._next_governor_s - now)
+        if p.energy is not None:
+            periodic_s = min(periodic_s, p.energy.seconds_until_due(now))
+        periodic_s = max(0.0, periodic_s)
+        self._periodic_at = now + periodic_s
+        due = p.journal.seconds_until_due()
+        wait = min(_MAX_WAIT_S, periodic_s)
+        return wait if due is None else min(wait, due)
 
     def _shutdown(self) -> None:
         p = self.parts
@@ -139,6 +153,7 @@ class Daemon:
         elif isinstance(event, PowerReceived):
             if p.link_meter is not None:
                 p.link_meter.feed(event.samples)
+                self._periodic_at = 0.0  # a reading past a window's end lets it close now
         elif isinstance(event, ScannerHello):
             self._hello(event)
         elif isinstance(event, CapturesLost):
@@ -247,14 +262,17 @@ class Daemon:
         if self._refusal is not None:
             self._refuse_capture("scanner refused", c)
             return
-        problem = p.capture_spec.mismatch(
-            sample_rate_hz=c.sample_rate_hz,
-            sample_format=sample_format_name(c.sample_format),
-            samples_per_capture=c.iq.shape[0],
-        )
-        if problem is not None:
-            self._refuse_capture(problem, c)
-            return
+        shape = (c.sample_rate_hz, c.sample_format, c.iq.shape[0])
+        if shape != self._compatible:
+            problem = p.capture_spec.mismatch(
+                sample_rate_hz=c.sample_rate_hz,
+                sample_format=sample_format_name(c.sample_format),
+                samples_per_capture=c.iq.shape[0],
+            )
+            if problem is not None:
+                self._refuse_capture(problem, c)
+                return
+            self._compatible = shape
         x = decode_iq(c.iq, p.capture_spec.iq_full_scale)
         if p.governor is None or p.governor.admit(now):
             outcome = p.engine.decide(x, age_s=now - c.ended_at_s)
@@ -303,49 +321,34 @@ class Daemon:
         if not tokens:
             return
         p = self.parts
-        st = p.journal.stats
-        p.metrics.commits.inc()
-        p.metrics.commit_duration.observe(st.last_commit_s)
-        p.board.journal.update(
-            commits=st.commits,
-            results=st.results,
-            mean_commit_ms=st.commit_s_total / max(1, st.commits) * 1e3,
-        )
+        m = p.metrics
+        m.commits.inc()
+        m.commit_duration.observe(p.journal.stats.last_commit_s)
+        # the status board reads the journal's counters itself (StatusBoard.journal_stats)
+        drift = p.drift
         for t in tokens:
             o: Outcome = t.outcome
             latency_s = max(0.0, time.monotonic() - t.ended_at_s)
+            status = o.status
             sent = p.link.send_result(
                 t.capture_id,
                 o.label_index,
                 o.confidence,
                 latency_s,
-                unknown=o.unknown,
-                fallback=o.status == "fallback",
+                unknown=o.label is None,
+                fallback=status == "fallback",
                 overrun=o.overrun,
                 context=o.context,
             )
             if not sent:
-                p.metrics.undelivered.inc()
+                m.undelivered.inc()
                 p.board.counts["undelivered"] += 1
-            m = p.metrics
-            m.result(o.status, o.model, o.display_label, latency_s)
+            m.announced(o, latency_s)
             if p.context_metrics is not None:
                 p.context_metrics.observe(o.context)
-            if o.status in ("ok", "unknown"):
-                m.preprocess.observe(o.preprocess_s)
-                m.inference.labels("model").observe(o.inference_s)
-            elif o.status == "fallback":
-                m.fallbacks.labels(o.reason or "error").inc()
-                m.inference.labels("baseline").observe(o.inference_s)
-            elif o.status == "unavailable":
-                m.unavailable.labels(o.reason or "error").inc()
-            elif o.status == "skipped":
-                m.skipped.inc()
-            if o.label is None:
-                m.unknowns.inc()
-            p.board.announced(o.status, o.reason, latency_s, o.inference_s)
-            if p.drift is not None and o.status in ("ok", "unknown"):
-                report = p.drift.observe(o.preprocessed, o.predicted, o.confidence)
+            p.board.announced(status, o.reason, latency_s, o.inference_s)
+            if drift is not None and (status == "ok" or status == "unknown"):
+                report = drift.observe(o.preprocessed, o.predicted, o.confidence)
                 if report is not None:
                     self._drift(report)
             if self.settings.log_results:
@@ -354,7 +357,7 @@ class Daemon:
                     "result",
                     f"capture {t.capture_id}: {o.display_label}",
                     capture_id=t.capture_id,
-                    status=o.status,
+                    status=status,
                     confidence=o.confidence,
                 )
 

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from edgekit.errors import UsageError
 from edgekit.runtime.settings import JournalSettings
@@ -106,9 +106,10 @@ _INSERT_RESULT = (
 _INSERT_EVENT = "INSERT INTO events (at, session, kind, level, message, data) VALUES (?, ?, ?, ?, ?, ?)"
 
 
-@dataclass(frozen=True, slots=True)
-class ResultRow:
-    """One result record, as written (units in the names; ``at`` is Unix time)."""
+class ResultRow(NamedTuple):
+    """One result record, as written (units in the names; ``at`` is Unix time). A tuple: the
+    daemon makes one per capture, and a frozen dataclass's ``__init__`` costs a ``setattr``
+    per field."""
 
     at: float
     capture_id: int

@@ -151,6 +151,7 @@ def build_parts(
         p.context_metrics = ContextMetrics(p.metrics.registry) if context is not None else None
         p.board = StatusBoard(bundle=p.bundle_name, port=port, journal=settings.journal.path)
         p.board.info["bundle_id"] = bundle.bundle_id
+        p.board.journal_stats = p.journal.stats
         p.server = None
         if settings.metrics_addr != "off":
             host, tcp = parse_addr(settings.metrics_addr)

@@ -41,6 +41,9 @@ class StatusBoard:
         self.governor: dict[str, Any] = {"state": "normal"}
         self.drift: dict[str, Any] = {}
         self.journal: dict[str, Any] = {"path": journal}
+        # the journal writer's counters (``JournalStats``), read when a snapshot is asked for
+        # rather than copied here after every commit
+        self.journal_stats: Any = None
 
     def arrival(self, now_s: float) -> None:
         self.counts["captures"] += 1
@@ -82,7 +85,18 @@ class StatusBoard:
             "battery": self.battery,
             "governor": self.governor,
             "drift": self.drift,
-            "journal": self.journal,
+            "journal": self._journal(),
+        }
+
+    def _journal(self) -> dict[str, Any]:
+        st = self.journal_stats
+        if st is None:
+            return self.journal
+        return {
+            **self.journal,
+            "commits": st.commits,
+            "results": st.results,
+            "mean_commit_ms": st.commit_s_total / max(1, st.commits) * 1e3,
         }
 
 

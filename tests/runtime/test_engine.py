@@ -198,3 +198,39 @@ def test_a_late_capture_falls_back_when_the_baseline_is_cheaper():
     o = eng.decide(X, age_s=0.2)
     assert (o.status, o.source, o.reason, o.overrun) == ("fallback", "baseline", "overrun", True)
     eng.close()
+
+
+def test_watchdog_times_out_stays_busy_drops_the_late_answer_and_closes_after_it():
+    w = Watchdog()
+    release = threading.Event()
+    assert w.call(lambda: release.wait(10) and "late", 0.02) == ("timeout", None)
+    assert w.busy
+    assert w.call(lambda: "refused", 1.0) == ("busy", None)  # no queue behind an overrun
+    release.set()
+    _wait_idle(w)
+    assert w.call(lambda: "mine", 1.0) == ("done", "mine")  # not the late "late"
+    assert w.call(lambda: 0, 0.0)[0] in ("done", "timeout")  # a zero wait is allowed
+    _wait_idle(w)
+    # closing while a call still runs: the worker ends once that call is over
+    hold = threading.Event()
+    assert w.call(lambda: hold.wait(10), 0.01)[0] == "timeout"
+    w.close()
+    assert w._thread.is_alive()
+    hold.set()
+    w._thread.join(5)
+    assert not w._thread.is_alive()
+
+
+def _wait_idle(w: Watchdog) -> None:
+    deadline = time.monotonic() + 5
+    while w.busy and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert not w.busy
+
+
+def test_watchdog_close_when_idle_ends_the_worker():
+    w = Watchdog()
+    assert w.call(lambda: 3, 1.0) == ("done", 3)
+    w.close()
+    w._thread.join(5)
+    assert not w._thread.is_alive()
