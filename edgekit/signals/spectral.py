@@ -119,7 +119,8 @@ def class_loglik(f: np.ndarray, means: np.ndarray, precision: np.ndarray,
     """``(N,)`` largest Gaussian log-likelihood (constants dropped) of features ``f`` (N, B) over
     classes with ``means`` (C, B), ``precision`` (C, B, B) and covariance ``logdet`` (C,)."""
     d = f[:, None, :] - means[None, :, :]  # (N, C, B)
-    q = np.einsum("ncb,cbe,nce->nc", d, precision, d)
+    # batched matmul, not einsum: einsum's unoptimised path took ~4x as long for one capture
+    q = (np.matmul(d[:, :, None, :], precision[None])[:, :, 0, :] * d).sum(axis=-1)
     out: np.ndarray = -(q + logdet[None, :]).min(axis=1)
     return out
 
@@ -152,7 +153,7 @@ class SpectralStats:
         f, snr = features_and_snr(x, self.bins)
         b = self.band(snr)
         out = np.empty(len(f))
-        for k in np.unique(b):  # one band, one einsum, for the daemon's single capture
+        for k in set(b.tolist()):  # one band for the daemon's single capture
             m = b == k
             d = class_loglik(f[m], self.means[k], self.precision[k], self.logdet[k])
             out[m] = (d - self.centre[k]) / self.scale[k]
