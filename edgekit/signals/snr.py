@@ -2,7 +2,8 @@
 
 The daemon has no metadata: to say "in conditions like these" it needs a condition it can
 compute on the device. This is the spectral noise-floor estimator: Welch's power spectral density
-(``scipy.signal.welch``, 32-bin Hann segments, 50 % overlap) splits a capture's power into bins;
+(:func:`welch_psd`: ``scipy.signal.welch``'s 32-bin Hann segments, 50 % overlap, in one
+vectorised transform) splits a capture's power into bins;
 the lowest quarter of the bins holds noise only for any signal that leaves a quarter of the band
 free (every synthetic class but ``noise``), so their mean, divided by what that mean is for pure
 white noise (the order-statistic bias, measured once on seeded white noise through the same
@@ -17,9 +18,17 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from scipy import signal
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy import fft, signal
 
-__all__ = ["SNR_CEILING_DB", "SNR_FLOOR_DB", "SNR_NPERSEG", "estimate_snr_db", "snr_db_from_psd"]
+__all__ = [
+    "SNR_CEILING_DB",
+    "SNR_FLOOR_DB",
+    "SNR_NPERSEG",
+    "estimate_snr_db",
+    "snr_db_from_psd",
+    "welch_psd",
+]
 
 SNR_FLOOR_DB = -30.0
 """The lowest value reported: below it the estimate is noise-dominated anyway."""
@@ -32,13 +41,38 @@ SNR_NPERSEG = _NPERSEG
 _LOW_FRACTION = 0.25  # the share of PSD bins taken as noise-only
 
 
+@functools.lru_cache(maxsize=8)
+def _hann(nperseg: int) -> tuple[np.ndarray, float]:
+    """welch's default window (periodic Hann) and its density scaling 1 / sum(w^2) at fs = 1."""
+    w = signal.get_window("hann", nperseg)
+    return w, float(1.0 / np.sum(w * w))
+
+
+def welch_psd(z: np.ndarray, nperseg: int) -> np.ndarray:
+    """Two-sided Welch PSD of each complex row ``z`` (N, L) -> (N, nperseg), FFT order: what
+    ``scipy.signal.welch(z, nperseg=nperseg, detrend=False, return_onesided=False)`` returns
+    (Hann segments, 50 % overlap, density scaling at fs = 1, trailing samples that fill no
+    segment dropped), from one ``scipy.fft.fft`` over a strided view of all segments.
+
+    Why not welch itself: scipy 1.17's welch runs one FFT per segment (63 for a 1024-sample
+    capture), ~10x the cost on the daemon's single capture (``bench/bench_spectral.py``);
+    ``scipy.signal.ShortTimeFFT`` loops per segment too and measured slower still. Checked equal
+    to welch in ``tests/signals/test_snr.py``."""
+    a = np.asarray(z)
+    if a.ndim != 2 or not 1 <= nperseg <= a.shape[1]:
+        raise ValueError(f"expected complex rows (N, L >= {nperseg}), got shape {a.shape}")
+    w, scale = _hann(nperseg)
+    # starts 0, step, 2 step, ... while a whole segment fits: welch's segmentation
+    seg = sliding_window_view(a, nperseg, axis=-1)[:, :: nperseg - nperseg // 2] * w
+    spec = fft.fft(seg, axis=-1)
+    p = spec.real**2 + spec.imag**2
+    out: np.ndarray = p.mean(axis=1) * scale
+    return out
+
+
 def _psd(z: np.ndarray, nperseg: int) -> np.ndarray:
     """Two-sided Welch PSD of each complex row ``z`` (N, L) -> (N, bins)."""
-    _f, p = signal.welch(
-        z, nperseg=nperseg, noverlap=nperseg // 2, window="hann", detrend=False,
-        return_onesided=False, axis=-1,
-    )  # fmt: skip
-    return np.asarray(p, dtype=np.float64)
+    return welch_psd(np.asarray(z, dtype=np.complex128), nperseg)
 
 
 def _low_mean(p: np.ndarray) -> np.ndarray:

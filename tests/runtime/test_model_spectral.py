@@ -101,9 +101,15 @@ def test_the_device_computes_the_build_s_spectral_score_on_the_same_capture(tmp_
             # independently: the band from the blind SNR estimate, scipy's distance, standardised
             k = int(np.searchsorted(STATS.edges, estimate_snr_db(xd)[0], side="right"))
             f = psd_features(xd)[0]
-            d = -min(mahalanobis(f, m, STATS.precision[k]) ** 2 for m in STATS.means[k])
+            # each class: its own precision; log det of the covariance = -log det of it (numpy)
+            d = -min(
+                mahalanobis(f, m, prec) ** 2 - np.linalg.slogdet(prec)[1]
+                for m, prec in zip(STATS.means[k], STATS.precision[k], strict=True)
+            )
             assert p.score == pytest.approx((d - STATS.centre[k]) / STATS.scale[k], rel=1e-6)
             assert p.unknown is unknown and p.label_index == int(np.argmax(logits))
+            # the score's time is counted in what the daemon records (inference_s) and apart
+            assert 0.0 < p.score_s <= p.inference_s
     finally:
         runner.close()
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import signal
 
 from edgekit.data.synth import CLASSES, generate, to_int16_iq
 from edgekit.signals.observe import OBSERVABLES, observe
-from edgekit.signals.snr import SNR_FLOOR_DB, estimate_snr_db
+from edgekit.signals.snr import SNR_FLOOR_DB, estimate_snr_db, welch_psd
 
 
 @pytest.fixture(scope="module")
@@ -56,3 +57,23 @@ def test_refuses_a_wrong_shape() -> None:
 def test_registry_names_the_estimate(data) -> None:  # type: ignore[no-untyped-def]
     assert "snr_db" in OBSERVABLES
     assert observe("snr_db", data.x[:4]).shape == (4,)
+
+
+@pytest.mark.parametrize(("length", "nperseg"), [(1024, 32), (1000, 32), (97, 16), (64, 64), (33, 32)])
+def test_vectorised_psd_equals_scipy_welch(length: int, nperseg: int) -> None:
+    # welch stays the reference: random complex captures, lengths that leave a tail, one segment
+    rng = np.random.default_rng(length + nperseg)
+    z = (rng.standard_normal((5, length)) + 1j * rng.standard_normal((5, length))) * rng.uniform(
+        0.01, 100.0, (5, 1)
+    )
+    _f, want = signal.welch(z, nperseg=nperseg, detrend=False, return_onesided=False, axis=-1)
+    np.testing.assert_allclose(welch_psd(z, nperseg), want, rtol=1e-10)
+    # float32 captures as the daemon decodes them: equal within float32 rounding
+    z32 = z.astype(np.complex64)
+    _f, want32 = signal.welch(z32, nperseg=nperseg, detrend=False, return_onesided=False, axis=-1)
+    np.testing.assert_allclose(welch_psd(z32, nperseg), want32, rtol=1e-5)
+
+
+def test_vectorised_psd_refuses_captures_shorter_than_a_segment() -> None:
+    with pytest.raises(ValueError, match=r"L >= 32"):
+        welch_psd(np.zeros((2, 31), complex), 32)

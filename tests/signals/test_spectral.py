@@ -91,20 +91,31 @@ def test_only_iq_captures_are_accepted():
         psd_features(np.zeros((3, 4, L)))
 
 
-def test_the_score_is_the_standardised_nearest_mahalanobis_distance_scipy_computes():
+def test_the_score_is_the_standardised_best_class_log_likelihood_scipy_and_numpy_compute():
     rng = np.random.default_rng(4)
-    x = _iq(np.concatenate([_white(rng, 150)[:, :L], _highpass(rng, 150)]))
+    # two classes whose spectra vary differently: white noise, and high-pass noise at random
+    # levels of added white noise (its shape spreads), so their covariances differ
+    hp = _highpass(rng, 150) + rng.uniform(0.0, 2.0, (150, 1)) * _white(rng, 150)[:, :L]
+    x = _iq(np.concatenate([_white(rng, 150)[:, :L], hp]))
     y = np.r_[np.zeros(150, int), np.ones(150, int)]
     stats = fit_spectral(x, y, 3, edges=())  # one band; class 2 has no captures: attracts none
     f = psd_features(x)
-    means = np.stack([f[y == 0].mean(0), f[y == 1].mean(0)])
-    precision = np.linalg.inv(ledoit_wolf(f - means[y], assume_centered=True)[0])
-    np.testing.assert_allclose(stats.means[0, :2], means, rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(stats.precision[0], precision, rtol=1e-4,
-                               atol=1e-4 * np.abs(precision).max())
+    means = [f[y == c].mean(0) for c in (0, 1)]
+    covs = [ledoit_wolf(f[y == c])[0] for c in (0, 1)]  # each class its own, centred on its mean
+    precs = [np.linalg.inv(c) for c in covs]
+    logdets = [np.linalg.slogdet(c)[1] for c in covs]
+    assert abs(logdets[0] - logdets[1]) > 1.0  # the per-class form matters here
+    np.testing.assert_allclose(stats.means[0, :2], np.stack(means), rtol=1e-6, atol=1e-6)
+    for c in (0, 1):
+        np.testing.assert_allclose(stats.precision[0, c], precs[c], rtol=1e-4,
+                                   atol=1e-4 * np.abs(precs[c]).max())
+        assert stats.logdet[0, c] == pytest.approx(logdets[c], abs=1e-3)
 
     def dist(rows: np.ndarray) -> np.ndarray:
-        return np.array([-min(mahalanobis(v, m, precision) ** 2 for m in means) for v in rows])
+        return np.array([
+            -min(mahalanobis(v, m, p) ** 2 + ld for m, p, ld in zip(means, precs, logdets, strict=True))
+            for v in rows
+        ])
 
     lo, med = np.quantile(dist(f), [0.05, 0.5])  # the fit rows' own spread standardises
     probe = _iq(_lowpass(rng, 5))
@@ -158,24 +169,31 @@ def test_toy_problem_auroc_matches_the_known_answer():
 def test_statistics_round_trip(tmp_path: Path):
     rng = np.random.default_rng(6)
     stats = SpectralStats(np.array([0.0]), rng.normal(size=(2, 4, B)),
-                          np.stack([np.eye(B) * 3.0 + 0.1, np.eye(B)]), np.array([-40.0, -30.0]),
-                          np.array([7.0, 5.0]))
+                          np.stack([[np.eye(B) * (3.0 + c)] for c in range(4)], axis=1).repeat(2, 0),
+                          rng.normal(size=(2, 4)), np.array([-40.0, -30.0]), np.array([7.0, 5.0]))
     save_spectral(stats, tmp_path / "s.npz")
     back = load_spectral(tmp_path / "s.npz")
-    for key in ("edges", "means", "precision", "centre", "scale"):  # float32 on disk
+    for key in ("edges", "means", "precision", "logdet", "centre", "scale"):  # float32 on disk
         np.testing.assert_allclose(getattr(back, key), getattr(stats, key), rtol=1e-6)
-    assert back.bins == B and back.nbytes == (1 + 2 * 4 * B + 2 * B * B + 2 + 2) * 8
+    assert back.bins == B and back.nbytes == (1 + 2 * 4 * B + 2 * 4 * B * B + 2 * 4 + 2 + 2) * 8
     save_spectral(stats, tmp_path / "again.npz")  # deterministic bytes: the bundle hashes them
     assert (tmp_path / "again.npz").read_bytes() == (tmp_path / "s.npz").read_bytes()
 
 
 def test_malformed_statistics_files_are_refused_naming_the_file(tmp_path: Path):
     good = {"kind": np.array("spectral"), "edges": np.array([0.0]), "means": np.zeros((2, 3, 8)),
-            "precision": np.stack([np.eye(8)] * 2), "centre": np.zeros(2), "scale": np.ones(2)}
+            "precision": np.tile(np.eye(8), (2, 3, 1, 1)), "logdet": np.zeros((2, 3)),
+            "centre": np.zeros(2), "scale": np.ones(2)}
+    np.savez(tmp_path / "good.npz", **good)
+    assert load_spectral(tmp_path / "good.npz").precision.shape == (2, 3, 8, 8)
+    old = {k: v for k, v in good.items() if k != "logdet"} | {"precision": np.stack([np.eye(8)] * 2)}
     cases = {
+        # the shared-precision file of an earlier build: one line saying so, not a shape puzzle
+        "old.npz": (old, r"shared-precision .*no array 'logdet'.*rebuild the bundle"),
         "missing.npz": ({k: v for k, v in good.items() if k != "precision"}, "missing array 'precision'"),
-        "shapes.npz": ({**good, "precision": np.stack([np.eye(7)] * 2)},
-                       r"means \(2, 3, 8\), precision \(2, 7, 7\)"),
+        "shapes.npz": ({**good, "precision": np.tile(np.eye(7), (2, 3, 1, 1))},
+                       r"means \(2, 3, 8\), precision \(2, 3, 7, 7\)"),
+        "logdet.npz": ({**good, "logdet": np.zeros(2)}, r"logdet \(2,\)"),
         "bands.npz": ({**good, "edges": np.array([-5.0, 0.0])}, r"edges \(2,\), means \(2, 3, 8\)"),
         "nan.npz": ({**good, "means": np.full((2, 3, 8), np.nan)}, "NaN or inf"),
         "scale.npz": ({**good, "scale": np.array([1.0, 0.0])}, "scale must be > 0"),

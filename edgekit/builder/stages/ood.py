@@ -8,7 +8,7 @@ Which captures each figure comes from (so the held-out figure is honest):
 
 - *fit*: the in-distribution rows of ``data.calibration`` (all of them, not only the
   ``calibration_size`` the quantiser reads): temperature, class means, shared covariance, kNN bank,
-  spectral class means and precision, input guard.
+  spectral per-class means and covariances, input guard.
 - *choice half*: the even rows of ``data.evaluation``. Each score's threshold accepts
   ``ood.target_in_distribution_accept`` of its in-distribution rows; AUROC and the share of the
   *choice family* (``ood.choose_on``, else the first of ``data.ood_classes``) called unknown are
