@@ -5,6 +5,7 @@ the report; with --verbose they are shown."""
 
 from __future__ import annotations
 
+import inspect
 import re
 import subprocess
 import sys
@@ -19,13 +20,25 @@ from .conftest import ROOT, reference_config
 NOISE = re.compile(r"XNNPACK|[Tt]ensor[Ff]low|absl|\[[WEI]:onnxruntime|cuda|CUDA|^[WEI]\d{4} |^WARNING:")
 
 
+def _build_limit_s() -> float:
+    """A liveness bound on one build, never a speed check: twice what the build itself allows its
+    onnx2tf conversion (``convert_to_tflite_variants``' own timeout), so that a conversion too slow
+    is reported by the build (a named ConversionError), not cut off by the test. A build takes
+    about 20 s on the quiet 2-core CI host and many times that at a load average of 10-20, when
+    900 s was seen not to be enough for the second build of this module."""
+    from edgekit.builder.converter import convert_to_tflite_variants
+
+    default = inspect.signature(convert_to_tflite_variants).parameters["timeout_s"].default
+    return 2.0 * float(default)
+
+
 def _build(tmp: Path, out: str, *extra: str) -> subprocess.CompletedProcess[str]:
     # no membership audit: it adds half a minute and prints nothing of the runtimes'
     cfg = reference_config(tmp, eval_n=300, runs=20, cal_n=300, audit=False)
     return subprocess.run(
         [sys.executable, "-m", "edgekit", "build", str(cfg), "--variants", "onnx-fp32,tflite-fp32",
          "--out", str(tmp / out), *extra],
-        cwd=ROOT, capture_output=True, text=True, timeout=900,
+        cwd=ROOT, capture_output=True, text=True, timeout=_build_limit_s(),
     )  # fmt: skip
 
 

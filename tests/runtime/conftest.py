@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
 import sys
 import time
+import tty
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -59,6 +61,12 @@ def cnn_bundle(tmp_path_factory, cnn_reference) -> Path:
     )
 
 
+# How long a process may take to come up (imports, model load and warm-up) before a test gives up:
+# seconds on a quiet host, tens of seconds on a 2-core CI host at a load average of 10-20. A
+# liveness bound, never a speed check.
+START_LIMIT_S = 300.0
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -89,7 +97,8 @@ class Emulator:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        deadline = time.monotonic() + 30
+        # a liveness bound: the emulator's imports take a second on a quiet host, many on a loaded one
+        deadline = time.monotonic() + START_LIMIT_S
         while not self.link.exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.proc.kill()
@@ -198,6 +207,69 @@ class RunningDaemon:
         from edgekit.runtime.journal import read_journal
 
         return read_journal(self.journal)["events"]
+
+
+class StandInPort:
+    """A silent pseudo-terminal at ``link`` for ``edgekit run`` to start on, before the emulator.
+
+    The daemon needs its port to exist when it starts, and starting takes seconds on a quiet host
+    and tens of seconds on a loaded one (imports, model load, warm-up), while the emulator's
+    scenario runs on its own wall clock from its launch (``--duration``, ``--unplug-every``): a
+    daemon still starting misses part of the scenario, or finds the port unplugged and exits.
+    So the daemon starts on this stand-in; once it has opened it (its first bytes arrive),
+    ``unplug`` removes the stand-in and the emulator takes the path. The daemon sees that as one
+    more unplug: one ``link_down`` and, on the emulator, one ``link_up``. The stand-in never
+    answers, so the daemon learns nothing of a scanner from it.
+    """
+
+    def __init__(self, link: Path) -> None:
+        self.link = link
+        self._master, slave = os.openpty()
+        tty.setraw(slave)
+        os.symlink(os.ttyname(slave), link)
+        os.close(slave)  # while no one has the slave open, the master reports a hang-up
+
+    def wait_opened(self, daemon: RunningDaemon, limit_s: float = START_LIMIT_S) -> None:
+        """Return once the daemon wrote to the port (it opens it last, when it has started)."""
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline:
+            if daemon.proc.poll() is not None:
+                pytest.fail(f"daemon exited {daemon.proc.returncode}: {daemon.err.read_text()[-2000:]}")
+            readable, _, _ = select.select([self._master], [], [], 0.1)
+            if readable:
+                try:
+                    if os.read(self._master, 4096):
+                        return
+                except OSError:  # EIO: no one has the slave open yet
+                    pass
+                time.sleep(0.1)
+        pytest.fail(f"the daemon did not open its port within {limit_s:.0f} s")
+
+    def unplug(self) -> None:
+        """Remove the link and close the pty: the daemon's next read fails and it reconnects."""
+        if self.link.is_symlink():
+            self.link.unlink()
+        if self._master >= 0:
+            os.close(self._master)
+            self._master = -1
+
+
+def start_daemon_first(
+    tmp: Path, bundle: Path, config: str, *emulator_args: str
+) -> tuple[RunningDaemon, Emulator]:
+    """``edgekit run`` started on a ``StandInPort``, then ``edgekit emulate`` on the same path:
+    the emulator's scenario begins with a daemon that is up, however loaded the host."""
+    stand_in = StandInPort(tmp / "scanner")
+    daemon = RunningDaemon(tmp, bundle, stand_in.link, config)
+    try:
+        try:
+            stand_in.wait_opened(daemon)
+        finally:
+            stand_in.unplug()
+        return daemon, Emulator(tmp, *emulator_args)
+    except BaseException:
+        daemon.stop()
+        raise
 
 
 def metric(text: str, name: str, **labels: str) -> float:

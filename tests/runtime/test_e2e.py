@@ -5,11 +5,28 @@ arrived is answered, losses are counted exactly, faults are survived, the held-o
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter
 
 import pytest
 
-from tests.runtime.conftest import Emulator, RunningDaemon, metric, metric_sum
+from edgekit.runtime.settings import LinkSettings
+from tests.runtime.conftest import (
+    START_LIMIT_S,
+    Emulator,
+    RunningDaemon,
+    metric,
+    metric_sum,
+    start_daemon_first,
+)
+
+# The unplug/reset scenario's length on the emulator's clock: unplugs at 4 s and 8.5 s, each 0.5 s
+# long, and the run ends before a third one would begin.
+SCENARIO_S = 13
+# After refusing a scanner the daemon must never ask it to stream: watched for longer than the
+# stream watchdog (which re-STARTs a stalled stream) and a HELLO retry, so either, wrongly armed,
+# would show.
+NO_START_WATCH_S = LinkSettings.stream_timeout_s + LinkSettings.hello_retry_s + 1.0
 
 
 def _lost_counted(events) -> int:
@@ -124,12 +141,17 @@ def test_the_held_out_class_is_unknown_at_the_validated_rate(tmp_path, cnn_bundl
 
 
 def test_unplug_replug_and_resets_are_survived_and_counted(tmp_path, cnn_bundle):
-    emu = Emulator(
+    # The unplug schedule runs on the emulator's clock from its launch: the daemon is started
+    # first (on a stand-in port), so that a slow start on a loaded host (seen: over 13 s, the
+    # whole scenario) neither misses unplugs nor finds the port unplugged and exits.
+    daemon, emu = start_daemon_first(
         tmp_path,
+        cnn_bundle,
+        "",
         "--rate",
         "40",
         "--duration",
-        "13",
+        str(SCENARIO_S),
         "--seed",
         "13",
         "--unplug-every",
@@ -139,18 +161,18 @@ def test_unplug_replug_and_resets_are_survived_and_counted(tmp_path, cnn_bundle)
         "--reset-every",
         "100",
     )
-    daemon = RunningDaemon(tmp_path, cnn_bundle, emu.link)
     try:
-        emu.wait(60)
+        emu.wait(SCENARIO_S + START_LIMIT_S)  # a liveness bound: the emulator ends at 13 s
     finally:
         emu.stop()
         daemon.stop()
     stats = emu.stats()
     events = Counter(e["kind"] for e in daemon.events())
     assert stats["unplugs"] >= 2 and stats["scanner"]["boots"] >= 3
-    # one down and one up per unplug (plus, perhaps, the down of the emulator's own exit)
-    assert events["link_up"] == stats["unplugs"]
-    assert events["link_down"] in (stats["unplugs"], stats["unplugs"] + 1)
+    # one down and one up per unplug (plus, perhaps, the down of the emulator's own exit), and
+    # one of each for the stand-in's removal: its down, then the up on the emulator
+    assert events["link_up"] == stats["unplugs"] + 1
+    assert events["link_down"] in (stats["unplugs"] + 1, stats["unplugs"] + 2)
     # every reboot is seen, also one whose BOOT HELLO came while the link was being reopened;
     # only a BOOT HELLO still queued in the emulator when its pty vanished is lost, which
     # protocol 1.0 cannot tell (1.1's boot ID will), hence the one-short allowance
@@ -162,12 +184,14 @@ def test_unplug_replug_and_resets_are_survived_and_counted(tmp_path, cnn_bundle)
 
 
 def test_a_scanner_with_another_sample_format_is_refused_in_one_line(tmp_path, cnn_bundle):
-    emu = Emulator(tmp_path, "--rate", "20", "--duration", "6", "--sample-format", "2")
-    daemon = RunningDaemon(tmp_path, cnn_bundle, emu.link)
+    # The emulator serves until stopped (a --duration counted from its launch ran out on a loaded
+    # host before the daemon had started): the refusal is waited for, then the scanner is watched
+    # for a START a while longer.
+    daemon, emu = start_daemon_first(tmp_path, cnn_bundle, "", "--rate", "20", "--sample-format", "2")
     try:
         daemon.wait_for(lambda: any(line["event"] == "scanner_refused" for line in daemon.lines()))
         compatible = metric(daemon.get("/metrics"), "edgekit_scanner_compatible")
-        emu.wait(30)
+        time.sleep(NO_START_WATCH_S)
     finally:
         emu.stop()
         rc = daemon.stop()
