@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edgekit.runtime.baseline import BaselineAnswer
-from edgekit.runtime.engine import Engine, Watchdog
+from edgekit.runtime.engine import RETIME_EVERY, Engine, Watchdog
 from edgekit.runtime.model import ModelRunner, Prediction
 from edgekit.signals.preprocess import Pipeline
 
@@ -189,6 +189,59 @@ def test_a_late_capture_is_answered_by_the_model_when_the_baseline_is_not_faster
     o = eng.decide(X, age_s=0.2)
     assert (o.status, o.label, o.source, o.reason, o.overrun) == ("ok", "tone", "model", "overrun", True)
     assert "not faster" in (o.detail or "")
+    eng.close()
+
+
+class OnceSlowBaseline(FakeBaseline):
+    """Fast, except its second call (the warm-up's first timed one) is held up 50 ms, as a call
+    preempted on a busy host is."""
+
+    def answer(self, x):
+        if self.calls == 1:
+            time.sleep(0.05)
+        return super().answer(x)
+
+
+def test_warm_up_times_the_best_of_several_calls_so_one_preempted_call_does_not_decide():
+    eng = Engine(LABELS, runner(FakeBackend()), OnceSlowBaseline(), budget_s=0.15, reserve_s=0.0)
+    eng._primary_s = 0.010  # a model at 10 ms: the baseline (microseconds when not held up) is cheaper
+    times = eng.warm_up(X)
+    eng._primary_s = 0.010
+    assert times["baseline"] < 0.010
+    o = eng.decide(X, age_s=0.2)
+    assert (o.status, o.source, o.reason) == ("fallback", "baseline", "overrun")
+    eng.close()
+
+
+class SteadyBackend(FakeBackend):
+    """A model that takes 2 ms a call."""
+
+    def run(self, x):
+        time.sleep(0.002)
+        return super().run(x)
+
+
+def test_a_baseline_judged_slower_is_retimed_every_retime_every_late_captures():
+    base = SlowBaseline()  # 20 ms: really slower than the 2 ms model
+    eng = Engine(LABELS, runner(SteadyBackend()), base, budget_s=0.15, reserve_s=0.0)
+    eng._primary_s, eng._baseline_s = 0.002, 1.0
+    sources = [eng.decide(X, age_s=0.2).source for _ in range(RETIME_EVERY + 3)]
+    # the first RETIME_EVERY - 1 late captures are the model's, the next one re-times the baseline
+    assert sources[: RETIME_EVERY - 1] == ["model"] * (RETIME_EVERY - 1)
+    assert sources[RETIME_EVERY - 1] == "baseline"
+    assert base.calls == 1
+    assert 0.02 <= eng._baseline_s < 1.0  # the new answer's own time, not blended with 1.0
+    assert sources[RETIME_EVERY:] == ["model"] * 3  # still slower: the model again
+    eng.close()
+
+
+def test_a_baseline_that_was_slow_once_wins_back_late_captures_after_retiming():
+    base = FakeBaseline()  # microseconds, but judged slower by one bad timing
+    eng = Engine(LABELS, runner(SteadyBackend()), base, budget_s=0.15, reserve_s=0.0)
+    eng._primary_s, eng._baseline_s = 0.002, 0.5
+    sources = [eng.decide(X, age_s=0.2).source for _ in range(RETIME_EVERY + 5)]
+    assert sources[: RETIME_EVERY - 1] == ["model"] * (RETIME_EVERY - 1)
+    assert sources[RETIME_EVERY - 1 :] == ["baseline"] * 6  # re-timed: cheaper from then on
     eng.close()
 
 
