@@ -8,11 +8,12 @@ clock when the reply arrived (t4). Then
     delay  = (t4 - t1) - (t3 - t2)          round trip spent on the link
 
 The offset is exact when both directions take equally long; its error is at most delay / 2, so
-low-delay exchanges are preferred: exchanges less than ``round_gap_us`` apart form a round (the
-host sends a short burst), and only the lowest-delay exchange of each round is used (NTP's
-clock filter). A least-squares line through those offsets against host time gives the offset
-and the drift; the drift is fitted once the rounds span ``min_drift_span_us`` (before that the
-mapping is offset-only, from the best recent round). The window holds the exchanges of the last
+each exchange bounds the true offset. Exchanges less than ``round_gap_us`` apart form a round
+(the host sends a short burst), and each round gives one offset: the middle of the intersection
+of its exchanges' bounds, never looser than the lowest-delay exchange alone (NTP's clock filter).
+A least-squares line through the rounds' offsets against host time gives the offset and the
+drift; the drift is fitted once the rounds span ``min_drift_span_us`` (before that the mapping
+is offset-only, from the latest round). The window holds the exchanges of the last
 ``window_us`` (a crystal's drift wanders with temperature over tens of minutes), at most
 ``max_samples``. A device reboot restarts its clock: ``reset()`` then.
 """

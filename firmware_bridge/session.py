@@ -45,7 +45,7 @@ class SessionRules:
     watchdog_periods: int = 8  # no CAPTURE for this many capture periods ...
     watchdog_min_s: float = 1.0  # ... and at least this long: the stream stalled
     silence_s: float = 3.0  # nothing at all received this long: probe with PING
-    time_burst: int = 16  # exchanges per round, 25 ms apart (the lowest delay one counts)
+    time_burst: int = 16  # exchanges per round, 25 ms apart (their bounds intersected, §7.2)
     time_burst_step_s: float = 0.025
     time_fast_s: float = 2.0  # a round every 2 s ...
     time_fast_for_s: float = 30.0  # ... for the first 30 s of a boot

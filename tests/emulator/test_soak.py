@@ -63,9 +63,10 @@ def test_a_10_device_soak_works_with_the_10_rules():
     assert max(sim.stalls_s) <= session.stall_bound_s and len(sim.captures) > 500
 
 
-def test_clock_mapping_recovers_100_ppm_within_50_us_over_10_minutes():
+@pytest.mark.parametrize("seed", [3, 5])  # 5: the widest on-arrival error of seeds 1..10
+def test_clock_mapping_recovers_100_ppm_within_50_us_over_10_minutes(seed):
     ppm = 100.0
-    scanner = VirtualScanner(ScannerConfig(seed=3, capture_rate_hz=1.0, clock_ppm=ppm))
+    scanner = VirtualScanner(ScannerConfig(seed=seed, capture_rate_hz=1.0, clock_ppm=ppm))
     session = HostSession()
     online: list[float] = []
 
@@ -78,7 +79,7 @@ def test_clock_mapping_recovers_100_ppm_within_50_us_over_10_minutes():
             mapped = session.clock.to_host_us(event.timestamp_us)
             online.append(mapped - true_host_us(event.timestamp_us))
 
-    sim = SimulatedLink(scanner, session, LinkProfile(seed=3), on_event=on_event)
+    sim = SimulatedLink(scanner, session, LinkProfile(seed=seed), on_event=on_event)
     sim.run(600.0)
     sim.finish()
     # §6.3 over 10 minutes: 16 rounds 2 s apart, then 15 spreading out to one a minute (31 x 16
