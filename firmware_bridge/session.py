@@ -205,8 +205,9 @@ class HostSession:
     def time_round_gap_s(self, now_us: int) -> float:
         """From one TIME round's start to the next (§6.3): ``time_fast_s`` for the first
         ``time_fast_for_s`` of a boot's sync; then the exchanges' span x ``time_span_ratio``
-        (a line is extrapolated at most about as far as it was fitted), within
-        [``time_period_s``, ``time_period_max_s``]."""
+        (the fitted line is extrapolated a quarter of the span it was fitted over: its drift's
+        error then adds less than one round's), within [``time_period_s``,
+        ``time_period_max_s``]. No answers, no span: the gap stays at ``time_period_s``."""
         rules = self.rules
         if now_us - self._time.started_us < _us(rules.time_fast_for_s):
             return rules.time_fast_s
