@@ -8,11 +8,12 @@ clock when the reply arrived (t4). Then
     delay  = (t4 - t1) - (t3 - t2)          round trip spent on the link
 
 The offset is exact when both directions take equally long; its error is at most delay / 2, so
-low-delay exchanges are preferred: exchanges less than ``round_gap_us`` apart form a round (the
-host sends a short burst), and only the lowest-delay exchange of each round is used (NTP's
-clock filter). A least-squares line through those offsets against host time gives the offset
-and the drift; the drift is fitted once the rounds span ``min_drift_span_us`` (before that the
-mapping is offset-only, from the best recent round). The window holds the exchanges of the last
+each exchange bounds the true offset. Exchanges less than ``round_gap_us`` apart form a round
+(the host sends a short burst), and each round gives one offset: the middle of the intersection
+of its exchanges' bounds, never looser than the lowest-delay exchange alone (NTP's clock filter).
+A least-squares line through the rounds' offsets against host time gives the offset and the
+drift; the drift is fitted once the rounds span ``min_drift_span_us`` (before that the mapping
+is offset-only, from the latest round). The window holds the exchanges of the last
 ``window_us`` (a crystal's drift wanders with temperature over tens of minutes), at most
 ``max_samples``. A device reboot restarts its clock: ``reset()`` then.
 """
@@ -94,6 +95,14 @@ class ClockMapping:
         return self._slope * 1e6
 
     @property
+    def span_us(self) -> float:
+        """Host time between the oldest and the newest exchange in the window (0 without two):
+        how far apart the points the drift is fitted through lie."""
+        if len(self._samples) < 2:
+            return 0.0
+        return self._samples[-1].host_us - self._samples[0].host_us
+
+    @property
     def samples(self) -> tuple[ClockSample, ...]:
         """The exchanges in the window, oldest first."""
         return tuple(self._samples)
@@ -124,17 +133,38 @@ class ClockMapping:
 
     # -- fitting --------------------------------------------------------------------------------
     def _rounds(self) -> list[ClockSample]:
-        """The lowest-delay exchange of each round, oldest first."""
-        best: list[ClockSample] = []
+        """One estimate per round, oldest first (see ``_round_estimate``)."""
+        rounds: list[list[ClockSample]] = []
         last_host: float | None = None
         for sample in self._samples:
-            if last_host is not None and sample.host_us - last_host < self._round_gap_us:
-                if sample.delay_us < best[-1].delay_us:
-                    best[-1] = sample
-            else:
-                best.append(sample)
+            if last_host is None or sample.host_us - last_host >= self._round_gap_us:
+                rounds.append([])
+            rounds[-1].append(sample)
             last_host = sample.host_us
-        return best
+        return [self._round_estimate(r) for r in rounds]
+
+    def _round_estimate(self, exchanges: list[ClockSample]) -> ClockSample:
+        """The offset a round's exchanges agree on, at the host time of its best exchange.
+
+        Each exchange bounds the true offset: it lies within ``offset ± delay / 2`` (neither
+        leg of the trip took less than nothing), whatever the split. The intersection of a
+        round's bounds, each moved to a common host time along the fitted drift, holds it
+        too; its middle is the estimate and its width the new ``delay_us``. It is never wider
+        than the lowest-delay exchange's bound (NTP's clock filter, what a round gave before)
+        and it narrows with every exchange whose legs were quick one way or the other, so a
+        round needs fewer exchanges, and the mapping fewer rounds, for the same accuracy. An
+        empty intersection (timestamps that break the bound) falls back to the best exchange.
+        """
+        best = min(exchanges, key=lambda s: s.delay_us)
+        if len(exchanges) == 1:
+            return best
+        low, high = -float("inf"), float("inf")
+        for s in exchanges:
+            moved = s.offset_us + self._slope * (best.host_us - s.host_us)
+            low, high = max(low, moved - s.delay_us / 2), min(high, moved + s.delay_us / 2)
+        if low > high:
+            return best
+        return ClockSample(best.host_us, (low + high) / 2, round(high - low))
 
     def _fit(self) -> None:
         kept = self._rounds()

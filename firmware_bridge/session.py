@@ -45,11 +45,13 @@ class SessionRules:
     watchdog_periods: int = 8  # no CAPTURE for this many capture periods ...
     watchdog_min_s: float = 1.0  # ... and at least this long: the stream stalled
     silence_s: float = 3.0  # nothing at all received this long: probe with PING
-    time_burst: int = 16  # exchanges per round, 25 ms apart (the lowest delay one counts)
+    time_burst: int = 16  # exchanges per round, 25 ms apart (their bounds intersected, §7.2)
     time_burst_step_s: float = 0.025
     time_fast_s: float = 2.0  # a round every 2 s ...
     time_fast_for_s: float = 30.0  # ... for the first 30 s of a boot
-    time_period_s: float = 5.0  # then a round every 5 s
+    time_period_s: float = 5.0  # then rounds at least 5 s apart ...
+    time_span_ratio: float = 0.25  # ... and a quarter of the exchanges' span apart ...
+    time_period_max_s: float = 60.0  # ... but at most 60 s (the steady state)
     time_reply_timeout_s: float = 1.0  # a reply later than this is ignored
 
 
@@ -136,8 +138,12 @@ class HostSession:
 
     # -- what happened --------------------------------------------------------------------------
     def opened(self, now_us: int) -> list[Message]:
-        """The port was (re)opened: what we knew of the device's stream is stale (§6.1)."""
+        """The port was (re)opened: what we knew of the device's stream is stale (§6.1), and
+        a TIME round is due as soon as the device is known again (the same boot keeps its
+        mapping; another boot is a reset, which starts the fast rounds again)."""
         self._open = True
+        if self._time.next_us is not None:
+            self._time.next_us, self._time.sent = now_us, 0
         self._known = False
         self._pending = None
         self._attempt = 0
@@ -195,6 +201,18 @@ class HostSession:
             due.append(self._time.next_us)
         due += list(self._time.waiting.values())
         return min(due)
+
+    def time_round_gap_s(self, now_us: int) -> float:
+        """From one TIME round's start to the next (§6.3): ``time_fast_s`` for the first
+        ``time_fast_for_s`` of a boot's sync; then the exchanges' span x ``time_span_ratio``
+        (the fitted line is extrapolated a quarter of the span it was fitted over: its drift's
+        error then adds less than one round's), within [``time_period_s``,
+        ``time_period_max_s``]. No answers, no span: the gap stays at ``time_period_s``."""
+        rules = self.rules
+        if now_us - self._time.started_us < _us(rules.time_fast_for_s):
+            return rules.time_fast_s
+        grown = self.clock.span_us / 1e6 * rules.time_span_ratio
+        return min(rules.time_period_max_s, max(rules.time_period_s, grown))
 
     @property
     def watchdog_s(self) -> float:
@@ -379,10 +397,9 @@ class HostSession:
         sync.waiting[now_us] = now_us + _us(rules.time_reply_timeout_s)
         if sync.sent % rules.time_burst:
             sync.next_us = now_us + _us(rules.time_burst_step_s)
-        else:  # rounds start every time_fast_s, then every time_period_s
-            fast = now_us - sync.started_us < _us(rules.time_fast_for_s)
-            period = rules.time_fast_s if fast else rules.time_period_s
-            sync.next_us = max(now_us + 1, sync.round_start_us + _us(period))
+        else:  # the round is sent: the next one starts a gap after this one started
+            gap = self.time_round_gap_s(now_us)
+            sync.next_us = max(now_us + 1, sync.round_start_us + _us(gap))
         return [TimeRequest(now_us)]
 
 

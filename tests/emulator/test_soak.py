@@ -63,9 +63,10 @@ def test_a_10_device_soak_works_with_the_10_rules():
     assert max(sim.stalls_s) <= session.stall_bound_s and len(sim.captures) > 500
 
 
-def test_clock_mapping_recovers_100_ppm_within_50_us_over_10_minutes():
+@pytest.mark.parametrize("seed", [3, 5])  # 5: the widest on-arrival error of seeds 1..10
+def test_clock_mapping_recovers_100_ppm_within_50_us_over_10_minutes(seed):
     ppm = 100.0
-    scanner = VirtualScanner(ScannerConfig(seed=3, capture_rate_hz=1.0, clock_ppm=ppm))
+    scanner = VirtualScanner(ScannerConfig(seed=seed, capture_rate_hz=1.0, clock_ppm=ppm))
     session = HostSession()
     online: list[float] = []
 
@@ -78,10 +79,12 @@ def test_clock_mapping_recovers_100_ppm_within_50_us_over_10_minutes():
             mapped = session.clock.to_host_us(event.timestamp_us)
             online.append(mapped - true_host_us(event.timestamp_us))
 
-    sim = SimulatedLink(scanner, session, LinkProfile(seed=3), on_event=on_event)
+    sim = SimulatedLink(scanner, session, LinkProfile(seed=seed), on_event=on_event)
     sim.run(600.0)
     sim.finish()
-    assert session.stats.time_replies > 1000
+    # §6.3 over 10 minutes: 16 rounds 2 s apart, then 15 spreading out to one a minute (31 x 16
+    # requests; the old rule's round every 5 s sent 129 x 16), every one answered on this link
+    assert 16 * 31 >= session.stats.time_requests >= session.stats.time_replies > 400
     assert session.clock.drift_ppm == pytest.approx(ppm, abs=0.2)
     # all ten minutes of captures, mapped with what ten minutes of exchanges taught
     final = [

@@ -58,3 +58,22 @@ def test_impossible_exchanges_are_refused_and_reset_forgets():
     assert mapping.device_to_host_s(10_000) == pytest.approx(-500e-6)
     mapping.reset()
     assert not mapping.is_synced and mapping.samples == ()
+
+
+def test_a_round_keeps_what_its_exchanges_bounds_agree_on():
+    """Two exchanges of 1.2 ms round trip, one slow going and one slow back: each alone is
+    600 µs wide either side (its offset 400 µs off); together the true offset lies within
+    [-200, +200] µs of both, and the middle of that is exact (§7.2)."""
+    mapping = ClockMapping()
+    for i in range(30):  # a round a second
+        _exchange(mapping, i * S, 3_000, 0.0, 200, 1_000)  # alone: 400 µs low
+        _exchange(mapping, i * S + 25_000, 3_000, 0.0, 1_000, 200)  # alone: 400 µs high
+    assert mapping.offset_us_at(29 * S) == pytest.approx(3_000, abs=1)
+    assert mapping.drift_ppm == pytest.approx(0.0, abs=0.01)
+
+
+def test_bounds_that_exclude_each_other_fall_back_to_the_best_exchange():
+    mapping = ClockMapping()
+    mapping.add(0, 1_100, 1_100, 200)  # offset 1_000 ± 100
+    mapping.add(20_000, 25_100, 25_100, 20_300)  # offset 4_950 ± 150: disjoint, slower
+    assert mapping.offset_us_at(0) == pytest.approx(1_000)
