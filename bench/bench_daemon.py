@@ -12,8 +12,9 @@ variant and a drift reference, or ``--bundle`` for a built one):
 2. The daemon, as a subprocess (``edgekit run``) against ``edgekit emulate`` on a pty at the
    reference capture rate (the manifest's ``battery.duty_hz``, 2 Hz) and at 20 Hz: its CPU time
    (psutil, user + system, all threads; 10 ms ticks, so spans of tens of seconds) between two
-   snapshots taken after warm-up (``--warmup-s``, default 35 s: past the session's start-up
-   clock sync), divided by the results announced in between (``/status``).
+   snapshots taken after warm-up (``--warmup-s``, default 300 s: past the session's start-up
+   clock sync, whose TIME rounds spread out to one a minute about 4.7 min after boot),
+   divided by the results announced in between (``/status``).
    Everything the daemon does counts:
    wire decode, int16 -> float, the engine, journal commits (fsync), metrics, drift, energy
    bookkeeping and the POWER frames of the link meter, the idle loop.
@@ -324,10 +325,10 @@ def main() -> None:
     ap.add_argument(
         "--warmup-s",
         type=float,
-        default=35.0,
-        help="measure from this long after the daemon started (default 35 s: past protocol 1.1's "
-        "start-up clock sync, a TIME round every 2 s for the first 30 s, then every 5 s); "
-        "0 = as soon as it streams",
+        default=300.0,
+        help="measure from this long after the daemon started (default 300 s: past protocol 1.1's "
+        "start-up clock sync, TIME rounds every 2 s for the first 30 s, then further apart until "
+        "one a minute about 4.7 min after boot, PROTOCOL.md §6.3); 0 = as soon as it streams",
     )
     ap.add_argument("--meters", default="link,none", help="meters to run the daemon with, comma list")
     ap.add_argument(
