@@ -41,7 +41,9 @@ def test_low_and_critical_battery(tmp_path):
     settings = load_settings(
         cfg, **{"journal.path": str(tmp_path / "j.sqlite"), "metrics_addr": "off", "meter": "none"}
     )
-    emu = Emulator(tmp_path, "--rate", "20", "--duration", "12", "--seed", "41")
+    # the daemon ends the run (11 s after it is up) and the emulator is stopped then: a duration
+    # counted from the emulator's launch would end the stream early on a host slow to start the daemon
+    emu = Emulator(tmp_path, "--rate", "20", "--duration", "120", "--seed", "41")
     daemon = Daemon(
         load_bundle(bundle),
         str(emu.link),
