@@ -214,6 +214,12 @@ class PrivacyConfig:
         """Every reference model, ``reference_model`` first (the two keys add up)."""
         return ([self.reference_model] if self.reference_model else []) + list(self.reference_models)
 
+    @property
+    def reference_keys(self) -> list[str]:
+        """The config key of each of ``references``, in the same order (for messages)."""
+        first = ["privacy.reference_model"] if self.reference_model else []
+        return first + [f"privacy.reference_models[{i}]" for i in range(len(self.reference_models))]
+
 
 @dataclass(frozen=True)
 class BatteryConfig:

@@ -85,3 +85,26 @@ def test_audit_command_takes_reference_models(tmp_path: Path, capsys: pytest.Cap
     assert {a["attack"] for a in audit["attacks"]} == {"loss", "confidence", "reference_loss", "lira_offline"}
     assert audit["hygiene"] == []  # the logistic regression holds no member row
     assert main([*args[:-1], "missing.onnx"]) == 2
+
+
+def test_with_both_keys_each_missing_reference_is_named_by_its_own_key(tmp_path: Path) -> None:
+    from edgekit.builder.stages.audit import reference_files
+    from edgekit.config import PrivacyConfig
+    from edgekit.errors import DataError
+
+    p = PrivacyConfig(reference_model="solo.onnx", reference_models=["one.onnx", "two.onnx"])
+    assert p.reference_keys == [
+        "privacy.reference_model",
+        "privacy.reference_models[0]",
+        "privacy.reference_models[1]",
+    ]
+    (tmp_path / "solo.onnx").write_bytes(b"x")
+    (tmp_path / "one.onnx").write_bytes(b"x")
+    with pytest.raises(DataError, match=r"two\.onnx \(privacy\.reference_models\[1\]\): not found"):
+        reference_files(p.references, tmp_path, tmp_path, p.reference_keys)
+    (tmp_path / "solo.onnx").unlink()
+    with pytest.raises(DataError, match=r"solo\.onnx \(privacy\.reference_model\): not found"):
+        reference_files(p.references, tmp_path, tmp_path, p.reference_keys)
+    # edgekit audit's option keeps its own indexing
+    with pytest.raises(DataError, match=r"solo\.onnx \(--reference\[0\]\): not found"):
+        reference_files(["solo.onnx"], tmp_path, tmp_path, "--reference")

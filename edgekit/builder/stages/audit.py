@@ -14,7 +14,7 @@ from __future__ import annotations
 import gzip
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,15 @@ from edgekit.privacy.hygiene_elf import strip_elf_file
 from edgekit.privacy.hygiene_tflite import strip_tflite_file
 from edgekit.results import PrivacyResult, VariantResult
 
-__all__ = ["audit", "clean_variants", "load_group", "reference_files", "score_groups", "score_references"]
+__all__ = [
+    "audit",
+    "clean_variants",
+    "load_group",
+    "reference_files",
+    "reference_key",
+    "score_groups",
+    "score_references",
+]
 
 _CHECK_ROWS = 256  # validation rows the stripped file must reproduce exactly
 
@@ -63,17 +71,24 @@ def load_group(
     return ds.subset(keep), y[keep]
 
 
+def reference_key(key: str | Sequence[str], i: int) -> str:
+    """How messages name reference ``i``: ``key[i]`` for a key prefix (``--reference``), or the
+    ``i``-th of a list of full names (the config's, see ``PrivacyConfig.reference_keys``)."""
+    return f"{key}[{i}]" if isinstance(key, str) else key[i]
+
+
 def reference_files(
-    refs: list[str], base: Path, scratch: Path, key: str = "privacy.reference_models"
+    refs: list[str], base: Path, scratch: Path, key: str | Sequence[str] = "privacy.reference_models"
 ) -> list[Path]:
     """The reference models as ONNX files; ``.onnx.gz`` ones decompressed into ``scratch``
-    (the run's own folder). One ``DataError`` line for a missing file (naming ``key[i]``)."""
+    (the run's own folder). One ``DataError`` line for a missing file (naming its key)."""
     files = []
     for i, ref in enumerate(refs):
+        name = reference_key(key, i)
         path = base / ref
         if not path.is_file():
             raise DataError(
-                f"{path} ({key}[{i}]): not found; name an ONNX file (or "
+                f"{path} ({name}): not found; name an ONNX file (or "
                 ".onnx.gz) relative to the config, e.g. written by scripts/train_reference.py"
             )
         if path.name.endswith(".gz"):
@@ -82,7 +97,7 @@ def reference_files(
                 with gzip.open(path, "rb") as src, plain.open("wb") as dst:
                     shutil.copyfileobj(src, dst)
             except (OSError, EOFError) as e:
-                raise DataError(f"{path} ({key}[{i}]): not gzip data: {e}") from e
+                raise DataError(f"{path} ({name}): not gzip data: {e}") from e
             path = plain
         files.append(path)
     return files
@@ -146,15 +161,16 @@ def score_references(
     output_name: str,
     n_classes: int,
     threads: int,
-    key: str = "privacy.reference_models",
+    key: str | Sequence[str] = "privacy.reference_models",
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Each reference model's scores on members and non-members, read through its own input and
     score output (``_reference_io``); a reference model need not name its tensors as the model does.
-    Messages name ``key[i]`` (the config key, or ``edgekit audit``'s option)."""
+    Messages name each reference by its key (``reference_key``: the config key, or
+    ``edgekit audit``'s option)."""
     m_ref: list[np.ndarray] = []
     n_ref: list[np.ndarray] = []
     for i, path in enumerate(reference_files(refs, base, scratch, key)):
-        where = f"{base / refs[i]} ({key}[{i}])"
+        where = f"{base / refs[i]} ({reference_key(key, i)})"
         name, idx = _reference_io(path, where, m_x, output_name, n_classes)
         a, b = score_groups(path, m_x, n_x, name, idx, threads)
         if a.shape[1] != n_classes:  # a class count the file left open
@@ -306,7 +322,7 @@ def audit(run: Run) -> Run:
         m_ref, n_ref = score_references(
             p.references, base, run.scratch, m_x, n_x,
             output_name=run.need(run.info, "info").outputs[run.out_index].name,
-            n_classes=len(run.labels), threads=cfg.profile.threads,
+            n_classes=len(run.labels), threads=cfg.profile.threads, key=p.reference_keys,
         )
         note = f"{len(p.references)} reference model(s): {', '.join(p.references)}"
         for vr in run.built:
