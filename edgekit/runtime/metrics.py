@@ -160,28 +160,20 @@ class DaemonMetrics:
         # Children of the labelled per-result metrics, each made on first use and kept: a
         # ``.labels(...)`` call takes a lock, builds a tuple of str and looks it up, several
         # microseconds each at 2 Hz, where every call runs with cold caches.
-        self._inference_children: dict[tuple[str, str], Any] = {}
-        self._status_children: dict[str, Any] = {}
-        self._children: dict[tuple[str, str], Any] = {}
+        self._children: dict[tuple[str, ...], Any] = {}
 
-    def _child(self, metric: Any, name: str, value: str) -> Any:
-        child = self._children.get((name, value))
+    def _child(self, metric: Any, name: str, *values: str) -> Any:
+        key = (name, *values)
+        child = self._children.get(key)
         if child is None:
-            child = self._children[(name, value)] = metric.labels(value)
+            child = self._children[key] = metric.labels(*values)
         return child
 
     # per-result observations: children cached, so a result costs a few increments
     def result(self, status: str, variant: str | None, label: str, latency_s: float | None) -> None:
-        child = self._status_children.get(status)
-        if child is None:
-            child = self._status_children[status] = self.results.labels(status)
-        child.inc()
+        self._child(self.results, "results", status).inc()
         if status in ("ok", "unknown") and variant is not None:
-            key = (variant, label)
-            inf = self._inference_children.get(key)
-            if inf is None:
-                inf = self._inference_children[key] = self.inferences.labels(variant, label)
-            inf.inc()
+            self._child(self.inferences, "inferences", variant, label).inc()
         if latency_s is not None:
             self.latency.observe(latency_s)
 
