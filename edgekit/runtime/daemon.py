@@ -335,7 +335,7 @@ class Daemon:
                 o.label_index,
                 o.confidence,
                 latency_s,
-                unknown=o.label is None,
+                unknown=o.unknown,
                 fallback=status == "fallback",
                 overrun=o.overrun,
                 context=o.context,

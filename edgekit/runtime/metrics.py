@@ -193,7 +193,7 @@ class DaemonMetrics:
             self._child(self.unavailable, "unavailable", o.reason or "error").inc()
         elif status == "skipped":
             self.skipped.inc()
-        if o.label is None:
+        if o.unknown:
             self.unknowns.inc()
 
 
