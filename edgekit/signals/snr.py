@@ -35,8 +35,7 @@ SNR_FLOOR_DB = -30.0
 SNR_CEILING_DB = 60.0
 """The highest value reported (a capture with no visible noise floor)."""
 
-_NPERSEG = 32
-SNR_NPERSEG = _NPERSEG
+SNR_NPERSEG = 32
 """The Welch segment length of the estimate (public: ``signals.spectral`` shares its PSD)."""
 _LOW_FRACTION = 0.25  # the share of PSD bins taken as noise-only
 
@@ -105,7 +104,7 @@ def estimate_snr_db(x: np.ndarray) -> np.ndarray:
     if arr.ndim != 3 or arr.shape[1] != 2:
         raise ValueError(f"expected captures of shape (N, 2, L) or (2, L), got {np.shape(x)}")
     length = arr.shape[2]
-    nperseg = min(_NPERSEG, length)
+    nperseg = min(SNR_NPERSEG, length)
     z = arr[:, 0, :] + 1j * arr[:, 1, :]
     out = snr_db_from_psd(_psd(z, nperseg), length, nperseg)
     return out[0] if single else out
