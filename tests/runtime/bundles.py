@@ -123,3 +123,31 @@ GBT_BASELINE = {
     "accuracy": None,
     "source": "models/rfclass-gbt (tests: accuracy not measured here)",
 }
+
+
+def pack_tiny_bundle(
+    tmp: Path, model: Path, ood: dict[str, Any], extra: dict[str, Path], length: int
+) -> Path:
+    """A verified bundle (``edgekit.bundle.write.pack_bundle``) around a tiny ONNX ``model`` of
+    input ``x`` (batch, 2, ``length``) and logits (batch, 3) for labels a, b, c: one variant,
+    ``onnx-fp32``, with the OOD rule ``ood`` and its ``extra`` files (bundle path -> source)."""
+    from edgekit.bundle.write import pack_bundle
+
+    sources = {"variants/onnx-fp32.onnx": model, **extra}
+    manifest = {
+        "schema_version": MANIFEST_SCHEMA_VERSION,
+        "name": "tiny",
+        "selected": "onnx-fp32",
+        "variants": [
+            {"name": "onnx-fp32", "file": "variants/onnx-fp32.onnx", "extra_files": list(extra),
+             "runtime": "onnxruntime", "precision": "fp32", "passed": True,
+             "backend_options": {}, "ood_threshold": ood["threshold"], "ood": ood},
+        ],
+        "input": {"name": "x", "shape": ["batch", 2, length], "dtype": "float32"},
+        "output": {"index": 0, "kind": "logits", "name": "logits", "shape": ["batch", 3]},
+        "labels": ["a", "b", "c"],
+        "preprocess": [],
+        "ood": {"score": "max_softmax", "threshold": 0.0},
+    }  # fmt: skip
+    folder, _ = pack_bundle(tmp, "tiny", manifest, sources)
+    return folder

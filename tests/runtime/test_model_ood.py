@@ -12,11 +12,11 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 from scipy.spatial.distance import mahalanobis
 
-from edgekit.bundle import MANIFEST_SCHEMA_VERSION, load_bundle
-from edgekit.bundle.write import pack_bundle
+from edgekit.bundle import load_bundle
 from edgekit.errors import BundleError
 from edgekit.runtime.model import load_runner
 from edgekit.signals.ood import FeatureStats, InputGuard, l2_normalise, save_stats
+from tests.runtime.bundles import pack_tiny_bundle
 
 RNG = np.random.default_rng(0)
 W = RNG.normal(size=(3, 16)).astype(np.float32)
@@ -48,29 +48,11 @@ def _bundle(tmp: Path, ood: dict, stats: bool = True) -> Path:
     src = tmp / "src"
     src.mkdir()
     _model(src / "m.onnx")
-    sources = {"variants/onnx-fp32.onnx": src / "m.onnx"}
-    extra = []
+    extra = {}
     if stats:
         save_stats(FeatureStats(MEANS, PRECISION, l2_normalise(MEANS), 1), src / "s.npz")
-        sources["variants/onnx-fp32.ood.npz"] = src / "s.npz"
-        extra = ["variants/onnx-fp32.ood.npz"]
-    manifest = {
-        "schema_version": MANIFEST_SCHEMA_VERSION,
-        "name": "tiny",
-        "selected": "onnx-fp32",
-        "variants": [
-            {"name": "onnx-fp32", "file": "variants/onnx-fp32.onnx", "extra_files": extra,
-             "runtime": "onnxruntime", "precision": "fp32", "passed": True,
-             "backend_options": {}, "ood_threshold": ood["threshold"], "ood": ood},
-        ],
-        "input": {"name": "x", "shape": ["batch", 2, 8], "dtype": "float32"},
-        "output": {"index": 0, "kind": "logits", "name": "logits", "shape": ["batch", 3]},
-        "labels": ["a", "b", "c"],
-        "preprocess": [],
-        "ood": {"score": "max_softmax", "threshold": 0.0},
-    }
-    folder, _ = pack_bundle(tmp, "tiny", manifest, sources)
-    return folder
+        extra = {"variants/onnx-fp32.ood.npz": src / "s.npz"}
+    return pack_tiny_bundle(tmp, src / "m.onnx", ood, extra, 8)
 
 
 def _guard() -> dict:

@@ -12,14 +12,14 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 from scipy.spatial.distance import mahalanobis
 
-from edgekit.bundle import MANIFEST_SCHEMA_VERSION, load_bundle
-from edgekit.bundle.write import pack_bundle
+from edgekit.bundle import load_bundle
 from edgekit.errors import BundleError
 from edgekit.runtime.model import decode_iq, load_runner
 from edgekit.signals.ood import FeatureStats, l2_normalise, save_stats
 from edgekit.signals.scores import ood_scores
 from edgekit.signals.snr import estimate_snr_db
 from edgekit.signals.spectral import fit_spectral, psd_features, save_spectral
+from tests.runtime.bundles import pack_tiny_bundle
 
 L = 256
 RNG = np.random.default_rng(0)
@@ -54,33 +54,13 @@ def _bundle(tmp: Path, ood: dict, stats_file: str | None) -> Path:
     src = tmp / "src"
     src.mkdir()
     _model(src / "m.onnx")
-    sources = {"variants/onnx-fp32.onnx": src / "m.onnx"}
-    extra = []
     if stats_file == "spectral":
         save_spectral(STATS, src / "s.npz")
     elif stats_file == "features":
         save_stats(FeatureStats(np.zeros((3, 4)), np.eye(4), l2_normalise(np.ones((2, 4))), 1),
                    src / "s.npz")
-    if stats_file is not None:
-        sources["variants/onnx-fp32.spectral.npz"] = src / "s.npz"
-        extra = ["variants/onnx-fp32.spectral.npz"]
-    manifest = {
-        "schema_version": MANIFEST_SCHEMA_VERSION,
-        "name": "tiny",
-        "selected": "onnx-fp32",
-        "variants": [
-            {"name": "onnx-fp32", "file": "variants/onnx-fp32.onnx", "extra_files": extra,
-             "runtime": "onnxruntime", "precision": "fp32", "passed": True,
-             "backend_options": {}, "ood_threshold": ood["threshold"], "ood": ood},
-        ],
-        "input": {"name": "x", "shape": ["batch", 2, L], "dtype": "float32"},
-        "output": {"index": 0, "kind": "logits", "name": "logits", "shape": ["batch", 3]},
-        "labels": ["a", "b", "c"],
-        "preprocess": [],
-        "ood": {"score": "max_softmax", "threshold": 0.0},
-    }
-    folder, _ = pack_bundle(tmp, "tiny", manifest, sources)
-    return folder
+    extra = {} if stats_file is None else {"variants/onnx-fp32.spectral.npz": src / "s.npz"}
+    return pack_tiny_bundle(tmp, src / "m.onnx", ood, extra, L)
 
 
 def test_the_device_computes_the_build_s_spectral_score_on_the_same_capture(tmp_path: Path):
