@@ -6,71 +6,22 @@ writer's own counters."""
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from typing import Any
 
 import numpy as np
 
-import edgekit.runtime.parts as parts_module
-from edgekit.bundle import load_bundle
 from edgekit.runtime.daemon import Daemon
 from edgekit.runtime.journal import read_journal
-from edgekit.runtime.jsonlog import StructuredLog
-from edgekit.runtime.link_events import CaptureReceived
-from edgekit.runtime.settings import load_settings
 from tests.runtime.bundles import GBT, GBT_BASELINE, write_bundle
-from tests.runtime.test_daemon_loop import HELLO, ScriptedLink
-
-
-def _capture(capture_id: int, *, sample_format: int = 1, length: int = 1024) -> Any:
-    """A scripted capture; ``_Late`` makes it a ``CaptureReceived`` when it is polled."""
-    return ("capture", capture_id, sample_format, length)
-
-
-class _Late(ScriptedLink):
-    """ScriptedLink whose captures may carry another sample format or length."""
-
-    def poll(self, timeout_s: float) -> list[Any]:
-        batch = super().poll(timeout_s)
-        return [
-            self._make(item) if isinstance(item, tuple) and item[:1] == ("capture",) else item
-            for item in batch
-        ]
-
-    @staticmethod
-    def _make(item: tuple[str, int, int, int]) -> CaptureReceived:
-        _, cid, fmt, length = item
-        now = time.monotonic()
-        iq = np.random.default_rng(cid).integers(-2000, 2000, (length, 2)).astype(np.int16)
-        return CaptureReceived(cid, cid * 500_000, now, now, 1_000_000, fmt, 0.0, iq)
+from tests.runtime.test_daemon_loop import HELLO, capture, scripted_daemon
 
 
 def _run(
     tmp_path: Any, monkeypatch: Any, script: list[list[Any]], fail_calls: set[int]
 ) -> tuple[Daemon, Any]:
-    journal = tmp_path / "j.sqlite"
-    links: list[_Late] = []
-
-    def make_link(*_: Any, **__: Any) -> _Late:
-        links.append(_Late(journal, script))
-        return links[-1]
-
-    monkeypatch.setattr(parts_module, "ScannerLink", make_link)
-    settings = load_settings(
-        None,
-        meter="none",
-        metrics_addr="off",
-        **{"journal.path": str(journal), "journal.commit_interval_ms": 5000.0},
-    )
     bundle = write_bundle(tmp_path / "b", threshold=0.5, baseline=GBT_BASELINE, baseline_file=GBT)
-    daemon = Daemon(
-        load_bundle(bundle),
-        "scripted",
-        settings,
-        log=StructuredLog(stream=(tmp_path / "log").open("w")),
-        roots={"sysfs_root": tmp_path / "no-sysfs"},
-    )
+    daemon, _links = scripted_daemon(tmp_path, monkeypatch, script, bundle)
     primary = daemon.parts.engine.primary
     assert primary is not None
     real_predict = primary.predict
@@ -84,7 +35,7 @@ def _run(
 
     primary.predict = predict  # type: ignore[method-assign]
     assert daemon.run(should_stop=lambda: not script) == 0
-    return daemon, journal
+    return daemon, tmp_path / "j.sqlite"
 
 
 def test_metrics_match_the_journal_and_a_changed_format_is_refused_after_compatible_captures(
@@ -92,12 +43,12 @@ def test_metrics_match_the_journal_and_a_changed_format_is_refused_after_compati
 ):
     script: list[list[Any]] = [
         [HELLO],
-        [_capture(1)],
-        [_capture(2), _capture(3)],
-        [_capture(4, sample_format=2)],  # another sample format after compatible captures
-        [_capture(5)],
-        [_capture(6, length=512)],  # another capture length
-        [_capture(7)],
+        [capture(1)],
+        [capture(2), capture(3)],
+        [capture(4, sample_format=2)],  # another sample format after compatible captures
+        [capture(5)],
+        [capture(6, length=512)],  # another capture length
+        [capture(7)],
     ]
     # inference calls: captures 1, 2, 3, 5, 7 -> the third (capture 3) fails: baseline answers
     daemon, journal = _run(tmp_path, monkeypatch, script, fail_calls={3})
@@ -148,10 +99,10 @@ def test_metrics_match_the_journal_and_a_changed_format_is_refused_after_compati
 def test_a_capture_refused_first_is_checked_again_and_answered_once_compatible(tmp_path, monkeypatch):
     script: list[list[Any]] = [
         [HELLO],
-        [_capture(1, length=512)],  # refused before any compatible capture
-        [_capture(2)],
-        [_capture(3, length=512)],
-        [_capture(4)],
+        [capture(1, length=512)],  # refused before any compatible capture
+        [capture(2)],
+        [capture(3, length=512)],
+        [capture(4)],
     ]
     daemon, journal = _run(tmp_path, monkeypatch, script, fail_calls=set())
     rows = read_journal(journal)
@@ -165,20 +116,9 @@ def test_a_capture_refused_first_is_checked_again_and_answered_once_compatible(t
 
 
 def _count_periodic(tmp_path: Any, monkeypatch: Any, meter: str, script: list[list[Any]]) -> int:
-    journal = tmp_path / f"{meter}.sqlite"
-    monkeypatch.setattr(parts_module, "ScannerLink", lambda *_a, **_k: ScriptedLink(journal, script))
-    settings = load_settings(
-        None,
-        meter=meter,
-        metrics_addr="off",
-        **{"journal.path": str(journal), "journal.commit_interval_ms": 5000.0, "energy.window_s": 3600.0},
-    )
-    daemon = Daemon(
-        load_bundle(write_bundle(tmp_path / f"b-{meter}")),
-        "scripted",
-        settings,
-        log=StructuredLog(stream=(tmp_path / f"{meter}.log").open("w")),
-        roots={"sysfs_root": tmp_path / "no-sysfs"},
+    bundle = write_bundle(tmp_path / f"b-{meter}")
+    daemon, _links = scripted_daemon(
+        tmp_path, monkeypatch, script, bundle, meter=meter, name=meter, **{"energy.window_s": 3600.0}
     )
     calls = []
     real = daemon._periodic

@@ -55,17 +55,57 @@ class ScriptedLink:
         pass
 
 
+def capture(capture_id: int, *, sample_format: int = 1, length: int = 1024) -> tuple[str, int, int, int]:
+    """A scripted capture in another sample format or length (a bare int is the default one)."""
+    return ("capture", capture_id, sample_format, length)
+
+
 def _event(item: Any, now: float) -> Any:
     if item == "power":
         return PowerReceived(tuple((now - 0.1 + i * 0.01, 5.0, 0.08) for i in range(10)))
     if isinstance(item, int):
-        iq = np.random.default_rng(item).integers(-2000, 2000, (1024, 2)).astype(np.int16)
-        return CaptureReceived(item, item * 500_000, now, now, 1_000_000, 1, 0.0, iq)
+        item = capture(item)
+    if isinstance(item, tuple) and item[:1] == ("capture",):
+        _, cid, fmt, length = item
+        iq = np.random.default_rng(cid).integers(-2000, 2000, (length, 2)).astype(np.int16)
+        return CaptureReceived(cid, cid * 500_000, now, now, 1_000_000, fmt, 0.0, iq)
     return item
 
 
+def scripted_daemon(
+    tmp_path: Path,
+    monkeypatch: Any,
+    script: list[list[Any]],
+    bundle: Path,
+    *,
+    meter: str = "none",
+    name: str = "j",
+    **settings: Any,
+) -> tuple[Daemon, list[ScriptedLink]]:
+    """A Daemon on ``bundle`` whose link is a ``ScriptedLink`` over ``script`` (the links it
+    made, one per connection), journal ``tmp_path/NAME.sqlite``, no metrics server, no battery
+    gauge, and a long commit interval: within a batch only its end commits, however slow this
+    host is. ``settings``: more dotted ``[runtime]`` keys."""
+    journal = tmp_path / f"{name}.sqlite"
+    links: list[ScriptedLink] = []
+
+    def make_link(*_: Any, **__: Any) -> ScriptedLink:
+        links.append(ScriptedLink(journal, script))
+        return links[-1]
+
+    monkeypatch.setattr(parts_module, "ScannerLink", make_link)
+    keys = {"journal.path": str(journal), "journal.commit_interval_ms": 5000.0, **settings}
+    daemon = Daemon(
+        load_bundle(bundle),
+        "scripted",
+        load_settings(None, meter=meter, metrics_addr="off", **keys),
+        log=StructuredLog(stream=(tmp_path / f"{name}.log").open("w")),
+        roots={"sysfs_root": tmp_path / "no-sysfs"},  # no battery gauge: no governor polls
+    )
+    return daemon, links
+
+
 def test_one_commit_per_batch_of_input_none_for_power_and_results_sent_after_commit(tmp_path, monkeypatch):
-    journal = tmp_path / "j.sqlite"
     script: list[list[Any]] = [
         [HELLO],  # a journal event (scanner_hello): one commit
         [1],  # a capture alone: one commit
@@ -74,27 +114,7 @@ def test_one_commit_per_batch_of_input_none_for_power_and_results_sent_after_com
         [3, 4, 5],  # arrived together: one commit for the three
         ["power"],
     ]
-    links: list[ScriptedLink] = []
-
-    def make_link(*_: Any, **__: Any) -> ScriptedLink:
-        links.append(ScriptedLink(journal, script))
-        return links[-1]
-
-    monkeypatch.setattr(parts_module, "ScannerLink", make_link)
-    settings = load_settings(
-        None,
-        meter="none",
-        metrics_addr="off",
-        # a long interval: within a batch only its end commits, however slow this host is
-        **{"journal.path": str(journal), "journal.commit_interval_ms": 5000.0},
-    )
-    daemon = Daemon(
-        load_bundle(write_bundle(tmp_path / "b")),
-        "scripted",
-        settings,
-        log=StructuredLog(stream=(tmp_path / "log").open("w")),
-        roots={"sysfs_root": tmp_path / "no-sysfs"},  # no battery gauge: no governor polls
-    )
+    daemon, links = scripted_daemon(tmp_path, monkeypatch, script, write_bundle(tmp_path / "b"))
     stats = daemon.parts.journal.stats
     assert daemon.run(should_stop=lambda: not script) == 0
     link = links[0]
