@@ -19,6 +19,7 @@ from edgekit.builder.stages.variants import build_variants
 from edgekit.config import load_config, parse_config
 from edgekit.errors import ConfigError
 from edgekit.signals.ood import load_stats
+from edgekit.signals.snr import estimate_snr_db
 from edgekit.signals.spectral import SNR_EDGES_DB, SPECTRAL_BINS, load_spectral
 from tests.builder.conftest import REF, reference_config
 
@@ -103,4 +104,37 @@ def test_config_refuses_bad_ood_keys(tmp_path: Path):
     with pytest.raises(ConfigError, match=r"ood\.score"):
         parse_config({**base, "ood": {"score": "odin"}})
     assert parse_config({**base, "ood": {"score": "spectral"}}).ood.score == "spectral"
+    with pytest.raises(ConfigError, match=r"ood\.low_snr_db: must be in -30\.\.60 dB"):
+        parse_config({**base, "ood": {"low_snr_db": -40}})
+    with pytest.raises(ConfigError, match=r"ood\.low_snr_min_accept: must be in \(0, 1\]"):
+        parse_config({**base, "ood": {"low_snr_min_accept": 0}})
+    with pytest.raises(ConfigError, match=r"ood\.low_snr_db"):
+        parse_config({**base, "ood": {"low_snr_db": "low"}})
+    assert parse_config(base).ood.low_snr_db is None  # one threshold unless asked for
     assert np.isfinite(parse_config({**base, "ood": {"score": "auto"}}).ood.target_in_distribution_accept)
+
+
+def test_per_band_thresholds_are_what_the_device_reproduces(measured: Run):
+    """The reference config's ood.low_snr_db = -7.5: the manifest carries two thresholds, the
+    low band keeps its floor on the choice half, and the device's rule (the shipped statistics,
+    the capture's own SNR estimate, the band's threshold) accepts exactly the evaluation rows the
+    build counted as accepted."""
+    vr = measured.built[0]
+    rule = vr.meta["ood"]
+    bands = rule["band_thresholds"]
+    assert bands["snr_edges_db"] == [-7.5] and len(bands["thresholds"]) == 2
+    assert rule["threshold"] == bands["thresholds"][1]
+    row = next(r for r in (vr.ood_report.rows if vr.ood_report else []) if r.chosen)
+    assert [b.band for b in row.bands] == ["< -7.5 dB", ">= -7.5 dB"]
+    assert (row.bands[0].choice_accept_rate or 0) >= 0.85
+    assert row.single_heldout_accept_rate is not None and set(row.single_heldout_unknown) == {"ofdm", "fhss"}
+    assert rule["score"] == "spectral"  # the only score calling much OFDM unknown on this data
+    x = measured.need(measured.eval_ds, "eval_ds").x
+    score = load_spectral(measured.staging / rule["statistics"]).score(x)
+    snr = estimate_snr_db(x)
+    device = score >= np.where(snr < -7.5, bands["thresholds"][0], bands["thresholds"][1])
+    assert np.array_equal(device, measured.accepted[vr.name])
+    # the held-out acceptance is the band rows' own, weighted by their counts
+    n = sum(b.n_heldout_in_distribution for b in row.bands)
+    mean = sum((b.heldout_accept_rate or 0) * b.n_heldout_in_distribution for b in row.bands) / n
+    assert row.heldout_accept_rate == pytest.approx(mean)
