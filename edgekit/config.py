@@ -152,6 +152,10 @@ class OodConfig:
     choose_on: str = ""  # the OOD class the choice is made on; "": the first of data.ood_classes
     knn_k: int = 5  # the k of the k-nearest-neighbour distance
     temperature_scaling: bool = True  # fit a temperature on the calibration data
+    # captures whose blind SNR estimate (signals.snr) is below this (dB) get a threshold of their
+    # own (signals.bands); None: one threshold for all
+    low_snr_db: float | None = None
+    low_snr_min_accept: float = 0.85  # the low band's in-distribution acceptance never below this
 
 
 @dataclass(frozen=True)
@@ -528,6 +532,11 @@ def _check_ranges(cfg: BuildConfig, fail: Any) -> None:
         )
     if not 1 <= cfg.ood.knn_k <= 1000:
         raise fail("ood.knn_k", f"must be in 1..1000, got {cfg.ood.knn_k}")
+    if cfg.ood.low_snr_db is not None and not -30.0 <= cfg.ood.low_snr_db <= 60.0:
+        raise fail("ood.low_snr_db", f"must be in -30..60 dB (the SNR estimator's range), got "
+                   f"{cfg.ood.low_snr_db:g}")
+    if not 0 < cfg.ood.low_snr_min_accept <= 1:
+        raise fail("ood.low_snr_min_accept", f"must be in (0, 1], got {cfg.ood.low_snr_min_accept:g}")
     if cfg.ood.choose_on and cfg.ood.choose_on not in cfg.data.ood_classes:
         raise fail(
             "ood.choose_on",

@@ -21,6 +21,7 @@ __all__ = [
     "EnergyFigure",
     "LatencyResult",
     "MembershipAttack",
+    "OodBandRow",
     "OodReport",
     "OodResult",
     "OodScoreRow",
@@ -64,6 +65,22 @@ class OodResult:
 
 
 @dataclass
+class OodBandRow:
+    """The shipped score in one band of the blind SNR estimate (``signals.bands``): its threshold
+    and, on the held-out half, the in-distribution captures accepted and each family called
+    unknown."""
+
+    band: str  # e.g. "< -7.5 dB", ">= -7.5 dB"
+    threshold: float
+    choice_accept_rate: float | None  # in-distribution accepted, choice half
+    n_heldout_in_distribution: int
+    heldout_accept_rate: float | None
+    heldout_unknown: dict[str, float] = field(default_factory=dict)  # family -> rate
+    heldout_worst_class: str = ""  # the in-distribution class accepted least in this band
+    heldout_worst_class_accept: float | None = None
+
+
+@dataclass
 class OodScoreRow:
     """One OOD score of one variant, measured by the build's ``ood`` stage (see its docstring
     for which captures each figure comes from)."""
@@ -81,6 +98,12 @@ class OodScoreRow:
     memory_bytes: int = 0  # statistics the score keeps in memory
     chosen: bool = False
     note: str = ""
+    # per SNR band (the chosen score with ood.low_snr_db): thresholds and held-out figures; the
+    # figures above are then those of the band thresholds, and single_* those of one threshold
+    bands: list[OodBandRow] = field(default_factory=list)
+    band_rule: str = ""
+    single_heldout_accept_rate: float | None = None
+    single_heldout_unknown: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass

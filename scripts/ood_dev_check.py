@@ -2,7 +2,7 @@
 """Out-of-distribution and calibration figures of a reference CNN on *development* data, the
 data its training recipe is chosen on, so the build's figures (evaluation seed 202) stay unseen.
 
-    python scripts/ood_dev_check.py [models/rfclass-cnn] [--card]
+    python scripts/ood_dev_check.py [models/rfclass-cnn] [--card] [--bands]
 
 Fit (as the build's ood stage does): temperature, class means + shared covariance, the kNN
 bank and the spectral score's statistics on ``generate(3000, seed=101)`` (the build's
@@ -12,6 +12,14 @@ Measured on ``generate(3600, seed=DEV_SEED)`` with the ten classes and both held
 the share of each family below it, AUROC, and the expected calibration error before and after
 temperature scaling. The fp32 ONNX file under onnxruntime, with the penultimate features exposed
 the way the build exposes them (``edgekit.builder.penultimate``).
+
+``--bands`` (:func:`band_check`, ~1 min): where the 5 % false-unknown budget is spent, on
+``generate(7200, seed=DEV_SEED)`` by band of the blind SNR estimate (``signals.snr``): one
+threshold; the build's per-band rule (``signals.bands.fit_low_band``, edge ``BAND_EDGE_DB``,
+floor ``BAND_FLOOR``) fitted on a random 1,800-capture "choice" part with OFDM and measured on
+the other 5,400, mean of ``BAND_SPLITS`` splits; the oracle (thresholds per band of
+``ORACLE_EDGES_DB`` fitted on all 7,200 with both families, measured on the same captures: the
+best any allocation can do); and score fusions (spectral plus a standardised feature score).
 """
 
 from __future__ import annotations
@@ -33,7 +41,8 @@ from edgekit.signals.preprocess import Pipeline  # noqa: E402
 from edgekit.signals.scores import SCORES, ood_scores  # noqa: E402
 from edgekit.signals.spectral import fit_spectral  # noqa: E402
 
-__all__ = ["DEV_SEED", "FIT_SEED", "dev_check", "main", "write_card_section"]
+__all__ = ["BAND_EDGE_DB", "BAND_FLOOR", "DEV_SEED", "FIT_SEED", "band_check", "dev_check", "main",
+           "oracle_thresholds", "write_card_section"]
 
 FIT_SEED = 101  # the build's calibration recipe (in-distribution only)
 DEV_SEED = 707  # no other data set of these models uses it (1, 2, 3, 101, 202, 404, 501-508, 605-607)
@@ -146,11 +155,128 @@ def write_card_section(folder: Path, res: dict) -> None:
     card.write_text(text + "\n\n" + "\n".join(lines))
 
 
+BAND_EDGE_DB = -7.5  # the reference config's ood.low_snr_db
+BAND_FLOOR = 0.85  # and its ood.low_snr_min_accept
+BAND_SPLITS = 10
+ORACLE_EDGES_DB = (-7.5, -5.0, -2.5, 0.0, 5.0)
+
+
+def _zscore(fit: np.ndarray, dev: np.ndarray) -> np.ndarray:
+    """``dev`` standardised as the spectral score is: by the fit scores' median and the median
+    minus their 5 % quantile (so both scores put the same share of fit captures below -1)."""
+    lo, med = np.quantile(fit, [0.05, 0.5])
+    out: np.ndarray = (dev - med) / max(med - lo, 1e-12)
+    return out
+
+
+def oracle_thresholds(s: np.ndarray, band: np.ndarray, ind: np.ndarray, fam: np.ndarray,
+                      n_bands: int, accept: float = ACCEPT, step: float = 0.005) -> np.ndarray:
+    """Thresholds per band maximising the captures of ``fam`` called unknown with at least
+    ``accept`` of ``ind`` accepted overall (no floor per band): dynamic programming over the
+    bands on the number accepted, each band's acceptance on a ``step`` grid."""
+    grid = np.minimum(np.arange(0.0, 1.0 + 1e-9, step), 1.0)
+    best: dict[int, tuple[int, list[float]]] = {0: (0, [])}
+    for k in range(n_bands):
+        sk, fk = s[ind & (band == k)], s[fam & (band == k)]
+        opts = [(float(t), int((fk < t).sum()), int((sk >= t).sum()))
+                for t in (np.quantile(sk, 1.0 - grid) if sk.size else [-np.inf])]
+        nxt: dict[int, tuple[int, list[float]]] = {}
+        for got, (caught, ts) in best.items():
+            for t, c, a in opts:
+                if got + a not in nxt or nxt[got + a][0] < caught + c:
+                    nxt[got + a] = (caught + c, [*ts, t])
+        best, top = {}, -1  # keep the Pareto front: more accepted must mean fewer caught
+        for got in sorted(nxt, reverse=True):
+            if nxt[got][0] > top:
+                best[got], top = nxt[got], nxt[got][0]
+    need = accept * ind.sum()
+    return np.array(max((v for got, v in best.items() if got >= need), key=lambda v: v[0])[1])
+
+
+def _band_figures(s: np.ndarray, thr: np.ndarray, names: np.ndarray, ind: np.ndarray,
+                  rows: np.ndarray, low: np.ndarray) -> list[float]:
+    """[ID accepted, ofdm, fhss unknown; below the edge: ID accepted, ofdm, fhss; at or above
+    it: the same; worst class accepted] on ``rows``, ``thr`` per row."""
+    unknown = s < thr
+    out = []
+    for part in (np.ones_like(low), low, ~low):
+        m = rows & part
+        out += [float((~unknown[ind & m]).mean())] + [
+            float(unknown[m & (names == f)].mean()) for f in OOD_CLASSES]
+    out.append(min(float((~unknown[rows & (names == c)]).mean()) for c in CLASSES))
+    return out
+
+
+def band_check(folder: Path) -> dict:
+    """The ``--bands`` figures of the module docstring."""
+    from edgekit.signals.bands import fit_low_band
+    from edgekit.signals.snr import estimate_snr_db
+
+    cfg = load_config(folder / "edgekit.toml")
+    pipe = Pipeline.from_spec(cfg.preprocess)
+    fit = generate(3000, seed=FIT_SEED)
+    dev = generate(7200, seed=DEV_SEED, classes=[*CLASSES, *OOD_CLASSES])
+    _, f_feats = _run(folder / "model.onnx", pipe(fit.x).astype(np.float32))
+    _, d_feats = _run(folder / "model.onnx", pipe(dev.x).astype(np.float32))
+    stats = fit_stats(f_feats, fit.y, len(CLASSES), cfg.ood.knn_k)
+    spec = fit_spectral(fit.x, fit.y, len(CLASSES)).score(dev.x)
+    maha = _zscore(stats.score("mahalanobis", f_feats), stats.score("mahalanobis", d_feats))
+    knn = _zscore(stats.score("knn", f_feats), stats.score("knn", d_feats))
+    scores = {"spectral": spec, "spectral + 0.5 z(mahalanobis)": spec + 0.5 * maha,
+              "spectral + z(mahalanobis)": spec + maha, "min(spectral, z(knn))": np.minimum(spec, knn)}
+    names = np.asarray(dev.labels)[dev.y]
+    ind = np.isin(names, CLASSES)
+    snr = estimate_snr_db(dev.x)
+    low = snr < BAND_EDGE_DB
+    every = np.ones(len(names), bool)
+    res: dict = {"data": f"fit generate(3000, seed={FIT_SEED}), measured generate(7200, seed="
+                 f"{DEV_SEED}); edge {BAND_EDGE_DB} dB, floor {BAND_FLOOR}", "scores": {}}
+    rng = np.random.default_rng(0)
+    splits = []
+    for _ in range(BAND_SPLITS):
+        choice = np.zeros(len(names), bool)
+        choice[rng.choice(len(names), 1800, replace=False)] = True
+        splits.append(choice)
+    for kind, s in scores.items():
+        one, rule = [], []
+        for choice in splits:
+            t1 = np.full(len(s), np.quantile(s[ind & choice], 1.0 - ACCEPT))
+            one.append(_band_figures(s, t1, names, ind, ~choice, low))
+            fam = (names == "ofdm") & choice
+            bt = fit_low_band(s[ind & choice], snr[ind & choice], s[fam], snr[fam],
+                              edge_db=BAND_EDGE_DB, target=ACCEPT, min_low_accept=BAND_FLOOR)
+            split = bt.thresholds.threshold(snr) if bt else t1
+            rule.append(_band_figures(s, split, names, ind, ~choice, low))
+        band = np.searchsorted(ORACLE_EDGES_DB, snr, side="right")
+        thr = oracle_thresholds(s, band, ind, np.isin(names, OOD_CLASSES), len(ORACLE_EDGES_DB) + 1)
+        res["scores"][kind] = {
+            "one threshold": np.mean(one, axis=0).tolist(),
+            "per-band rule": np.mean(rule, axis=0).tolist(),
+            "oracle": _band_figures(s, thr[band], names, ind, every, low),
+        }
+    return res
+
+
+def format_bands(res: dict) -> list[str]:
+    lines = [res["data"], "columns: all (ID accepted, ofdm, fhss unknown) | below the edge (same)"
+             " | at or above (same) | worst class accepted"]
+    for kind, rows in res["scores"].items():
+        lines.append(kind)
+        for how, v in rows.items():
+            parts = [" ".join(f"{x:.3f}" for x in v[i:i + 3]) for i in (0, 3, 6)]
+            lines.append(f"  {how:<14} " + " | ".join(parts) + f" | {v[9]:.3f}")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``[FOLDER] [--card]``: print the figures; with ``--card`` also write them into the card."""
+    """``[FOLDER] [--card] [--bands]``: print the figures; with ``--card`` also write them into
+    the card; with ``--bands`` print :func:`band_check`'s instead."""
     args = sys.argv[1:] if argv is None else argv
-    paths = [a for a in args if a != "--card"]
+    paths = [a for a in args if a not in ("--card", "--bands")]
     folder = Path(paths[0]) if paths else ROOT / "models" / "rfclass-cnn"
+    if "--bands" in args:
+        print("\n".join(format_bands(band_check(folder))), flush=True)
+        return 0
     res = dev_check(folder)
     print("\n".join(format_check(res)), flush=True)
     if "--card" in args:

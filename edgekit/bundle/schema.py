@@ -22,6 +22,7 @@ from edgekit.backends.tflite import layout_sidecar_path
 from edgekit.bundle.context_section import check_context
 from edgekit.bundle.manifest import MANIFEST, MANIFEST_SCHEMA_VERSION, SIGNATURE
 from edgekit.errors import BundleError, ConfigError
+from edgekit.signals.bands import BandThresholds
 
 __all__ = [
     "MAX_FILES",
@@ -404,6 +405,8 @@ def _ood(v: Any, key: str) -> None:
     _optional(ood, "features_output", lambda x, k: _int(x, k, lo=0, hi=1000, null=True), f"{key}.")
     if ood.get("statistics") is not None:
         check_relpath(ood["statistics"], f"{key}.statistics")
+    # thresholds per band of the blind SNR estimate (edgekit.signals.bands): the device's own check
+    BandThresholds.from_manifest(ood.get("band_thresholds"), f"{key}.band_thresholds")
     guard = ood.get("input_guard")
     if guard is not None:
         for name, value in _table(guard, f"{key}.input_guard").items():

@@ -58,6 +58,7 @@ def ood_scores_section(r: BuildResult) -> Section | None:
         Para(rich(b("Rule: "), first.rule, ". Chosen per variant, in bold; ",
                   "penultimate features: ", first.features or "none", ".")),
     ]
+    blocks.extend(_band_blocks(measured))
     if first.guard:
         caught = [rich(f"{k}: {fmt_pct(x)} refused") for k, x in first.guard.items()]
         caught.append(rich("in-distribution evaluation captures refused: "
@@ -66,6 +67,44 @@ def ood_scores_section(r: BuildResult) -> Section | None:
                                 "calibration captures' RMS, in the manifest's ood.input_guard):")))
         blocks.append(Bullets(caught))
     return Section("ood-scores", "OOD scores, chosen by measurement", blocks)
+
+
+def _band_blocks(measured: list[VariantResult]) -> list[Block]:
+    """The chosen score per band of the blind SNR estimate (``ood.low_snr_db``), when split."""
+    rows: list[list[Cell]] = []
+    notes: list[str] = []
+    for v in measured:
+        chosen = next((r for r in (v.ood_report.rows if v.ood_report else []) if r.chosen), None)
+        if chosen is None:
+            continue
+        if chosen.band_rule and not chosen.bands:
+            notes.append(f"{v.name}: {chosen.band_rule}")
+        for band in chosen.bands:
+            fams = ", ".join(f"{k} {fmt_pct(x)}" for k, x in band.heldout_unknown.items()) or "—"
+            worst = (f"{band.heldout_worst_class} {fmt_pct(band.heldout_worst_class_accept)}"
+                     if band.heldout_worst_class else "—")
+            rows.append([Cell(rich(v.name)), Cell(rich(band.band)),
+                         Cell(rich(fmt_num(band.threshold))),
+                         Cell(rich(fmt_pct(band.choice_accept_rate))),
+                         Cell(rich(fmt_pct(band.heldout_accept_rate))),
+                         Cell(rich(str(band.n_heldout_in_distribution))), Cell(rich(worst)),
+                         Cell(rich(fams))])
+    if not rows:
+        return [Para(rich(b("Per SNR band: "), "; ".join(notes), "."))] if notes else []
+    first = next(r for v in measured for r in (v.ood_report.rows if v.ood_report else [])
+                 if r.chosen and r.bands)
+    single = ", ".join(f"{k} {fmt_pct(x)}" for k, x in first.single_heldout_unknown.items())
+    return [
+        Para(rich(b("Thresholds per SNR band"), " (the capture's blind SNR estimate; manifest "
+                  "ood.band_thresholds): ", first.band_rule, ". With one threshold the held-out "
+                  f"half would read: in-distribution accepted "
+                  f"{fmt_pct(first.single_heldout_accept_rate)}, unknown {single or '—'}; the "
+                  "table above gives the split's.")),
+        Table(["Variant", "SNR band", "Threshold", "In-dist. accepted (choice)",
+               "In-dist. accepted (held out)", "n (held out)", "Worst class accepted (held out)",
+               "Unknown (held out)"], rows, [False, False, True, True, True, True, False, False]),
+        *([Para(rich("; ".join(notes)))] if notes else []),
+    ]
 
 
 def calibration_section(r: BuildResult) -> Section | None:

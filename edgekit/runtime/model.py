@@ -7,7 +7,9 @@ Manifest fields read (``manifest.json``): ``name``, ``selected``, ``labels``, ``
 ``input.name``, ``input.shape``, ``output.index``, ``output.kind``, ``ood.score``,
 ``ood.threshold``, ``ood.temperature``, ``ood.features_output``, ``ood.statistics`` (the chosen
 score's statistics: ``signals.ood`` for mahalanobis/knn, ``signals.spectral`` for spectral),
-``ood.input_guard``, ``variants[]`` (``name``, ``file``, ``backend_options``, ``passed``,
+``ood.input_guard``, ``ood.band_thresholds`` (thresholds per band of the capture's blind SNR
+estimate, ``signals.bands``; absent: the one ``threshold``), ``variants[]`` (``name``,
+``file``, ``backend_options``, ``passed``,
 ``ood_threshold``, ``ood`` (the variant's own rule, same keys as ``ood``), ``accuracy``,
 ``energy.energy_per_inference_mj``, ``latency.p50_ms``),
 ``budgets.max_latency_p99_ms``, ``reference_statistics``; ``capture`` (see
@@ -27,12 +29,14 @@ from edgekit.backends import InferenceBackend, open_backend
 from edgekit.bundle import Bundle
 from edgekit.data.synth import IQ_FULL_SCALE, N_SAMPLES, SAMPLE_RATE_HZ
 from edgekit.errors import BundleError, EdgekitError
+from edgekit.signals.bands import BandThresholds
 from edgekit.signals.ood import FEATURE_SCORES, FeatureStats, InputGuard, load_stats
 from edgekit.signals.preprocess import Pipeline
 
 # The build's own scoring function, so "unknown" means on the device exactly what validation
 # calibrated.
 from edgekit.signals.scores import SCORES, ood_scores
+from edgekit.signals.snr import estimate_snr_db
 from edgekit.signals.spectral import INPUT_SCORES, SpectralStats, load_spectral
 
 __all__ = [
@@ -166,6 +170,7 @@ class ModelRunner:
         guard: InputGuard | None = None,
         spectral: SpectralStats | None = None,
         capture_length: int | None = None,
+        bands: BandThresholds | None = None,
     ) -> None:
         if ood_score not in SCORES:
             raise BundleError(f"{name}: OOD score {ood_score!r} is unknown; accepted: {', '.join(SCORES)}")
@@ -191,6 +196,7 @@ class ModelRunner:
         self.stats = stats
         self.guard = guard
         self.spectral = spectral if ood_score in INPUT_SCORES else None
+        self.bands = bands  # None: ood_threshold for every capture
         if self.spectral is not None:
             # scipy.signal's import and the SNR estimator's white-noise bias for this capture
             # length (~0.5 s on a host, cached) are paid here, at load, not on the first capture
@@ -223,12 +229,16 @@ class ModelRunner:
             raw=x,  # the capture as decoded, before preprocessing (the spectral score reads it)
             spectral=self.spectral,
         )
+        threshold = self.ood_threshold
+        if self.bands is not None:
+            # the threshold of this capture's SNR band, from the same blind estimate the build
+            # split its evaluation captures by (timed with the score: part of its cost)
+            threshold = float(self.bands.threshold(np.atleast_1d(estimate_snr_db(x)))[0])
         t3 = time.perf_counter()
         row = np.asarray(scores)[0]
         if not np.all(np.isfinite(row)):
             raise FloatingPointError(f"{self.name}: the model returned non-finite scores")
         label = int(np.argmax(row))
-        threshold = self.ood_threshold
         unknown = refused is not None or (threshold is not None and bool(score[0] < threshold))
         # inference_s counts the score too: the engine and daemon record it unchanged, so the
         # per-capture CPU they report includes the spectral score's PSD (issue 10)
@@ -293,4 +303,6 @@ def load_runner(
         guard=guard,
         spectral=spectral,
         capture_length=CaptureSpec.from_manifest(manifest).samples_per_capture,
+        bands=BandThresholds.from_manifest(
+            ood.get("band_thresholds"), f"{bundle.root}: manifest ood.band_thresholds"),
     )

@@ -14,11 +14,14 @@ import pytest
 from edgekit.builder.stages.context import BuildOptions, Run, StageTimer
 from edgekit.builder.stages.load import load
 from edgekit.builder.stages.ood import CHOICE_TIE, features, ood
+from edgekit.builder.stages.ood_bands import apply_bands
 from edgekit.builder.stages.validate import validate
 from edgekit.builder.stages.variants import build_variants
 from edgekit.config import load_config, parse_config
 from edgekit.errors import ConfigError
+from edgekit.results import OodScoreRow
 from edgekit.signals.ood import load_stats
+from edgekit.signals.snr import estimate_snr_db
 from edgekit.signals.spectral import SNR_EDGES_DB, SPECTRAL_BINS, load_spectral
 from tests.builder.conftest import REF, reference_config
 
@@ -103,4 +106,69 @@ def test_config_refuses_bad_ood_keys(tmp_path: Path):
     with pytest.raises(ConfigError, match=r"ood\.score"):
         parse_config({**base, "ood": {"score": "odin"}})
     assert parse_config({**base, "ood": {"score": "spectral"}}).ood.score == "spectral"
+    with pytest.raises(ConfigError, match=r"ood\.low_snr_db: must be in -30\.\.60 dB"):
+        parse_config({**base, "ood": {"low_snr_db": -40}})
+    with pytest.raises(ConfigError, match=r"ood\.low_snr_min_accept: must be in \(0, 1\]"):
+        parse_config({**base, "ood": {"low_snr_min_accept": 0}})
+    with pytest.raises(ConfigError, match=r"ood\.low_snr_db"):
+        parse_config({**base, "ood": {"low_snr_db": "low"}})
+    assert parse_config(base).ood.low_snr_db is None  # one threshold unless asked for
     assert np.isfinite(parse_config({**base, "ood": {"score": "auto"}}).ood.target_in_distribution_accept)
+
+
+def test_per_band_thresholds_are_what_the_device_reproduces(measured: Run):
+    """The reference config's ood.low_snr_db = -7.5: the manifest carries two thresholds, the
+    low band keeps its floor on the choice half, and the device's rule (the shipped statistics,
+    the capture's own SNR estimate, the band's threshold) accepts exactly the evaluation rows the
+    build counted as accepted."""
+    vr = measured.built[0]
+    rule = vr.meta["ood"]
+    bands = rule["band_thresholds"]
+    assert bands["snr_edges_db"] == [-7.5] and len(bands["thresholds"]) == 2
+    assert rule["threshold"] == bands["thresholds"][1]
+    row = next(r for r in (vr.ood_report.rows if vr.ood_report else []) if r.chosen)
+    assert [b.band for b in row.bands] == ["< -7.5 dB", ">= -7.5 dB"]
+    assert (row.bands[0].choice_accept_rate or 0) >= 0.85
+    assert row.single_heldout_accept_rate is not None and set(row.single_heldout_unknown) == {"ofdm", "fhss"}
+    assert rule["score"] == "spectral"  # the only score calling much OFDM unknown on this data
+    x = measured.need(measured.eval_ds, "eval_ds").x
+    score = load_spectral(measured.staging / rule["statistics"]).score(x)
+    snr = estimate_snr_db(x)
+    device = score >= np.where(snr < -7.5, bands["thresholds"][0], bands["thresholds"][1])
+    assert np.array_equal(device, measured.accepted[vr.name])
+    # the held-out acceptance is the band rows' own, weighted by their counts
+    n = sum(b.n_heldout_in_distribution for b in row.bands)
+    mean = sum((b.heldout_accept_rate or 0) * b.n_heldout_in_distribution for b in row.bands) / n
+    assert row.heldout_accept_rate == pytest.approx(mean)
+
+
+def test_band_thresholds_and_held_out_figures_counted_by_hand():
+    """Choice half: 50 in-distribution scores 0..49 below -7.5 dB, 50 scores 100..149 above, and
+    five OFDM scores 0.5..4.5 below. 90 % of 100 accepted leaves 10 to reject; five below the
+    edge catch all five OFDM (fewer catch fewer), so the thresholds are 5 (the 6th lowest) and
+    105 (the 6th lowest above). Held out: in-distribution 3 and 10 below (3 unknown), 104 and
+    106 above (104 unknown); OFDM 4.9 below and 104.9 above, both unknown."""
+    choice_s = np.r_[np.arange(50.0), np.arange(100.0, 150.0), np.arange(5) + 0.5]
+    choice_snr = np.r_[np.full(50, -10.0), np.full(50, 0.0), np.full(5, -10.0)]
+    choice_names = np.array(["a", "b"] * 50 + ["ofdm"] * 5)
+    held_s = np.array([3.0, 10.0, 104.0, 106.0, 4.9, 104.9])
+    held_snr = np.array([-10.0, -10.0, 0.0, 0.0, -10.0, 0.0])
+    held_names = np.array(["a", "b", "a", "b", "ofdm", "ofdm"])
+    s, snr, names = np.r_[choice_s, held_s], np.r_[choice_snr, held_snr], np.r_[choice_names, held_names]
+    half = np.r_[np.ones(105, bool), np.zeros(6, bool)]
+    row = OodScoreRow("spectral", True, threshold=0.0, heldout_accept_rate=1.0,
+                      heldout_unknown={"ofdm": 0.0}, chosen=True)
+    bt = apply_bands(row, s, snr, names, names != "ofdm", names == "ofdm", half, "ofdm", ["ofdm"],
+                     edge_db=-7.5, target=0.9, min_low_accept=0.8)
+    assert bt is not None and bt.thresholds == (5.0, 105.0) and row.threshold == 105.0
+    assert row.heldout_accept_rate == 0.5 and row.heldout_unknown == {"ofdm": 1.0}
+    assert row.single_heldout_accept_rate == 1.0 and row.single_heldout_unknown == {"ofdm": 0.0}
+    low, rest = row.bands
+    assert (low.band, low.threshold, low.choice_accept_rate) == ("< -7.5 dB", 5.0, 0.9)
+    assert low.n_heldout_in_distribution == 2 and low.heldout_accept_rate == 0.5
+    assert low.heldout_unknown == {"ofdm": 1.0}
+    assert (low.heldout_worst_class, low.heldout_worst_class_accept) == ("a", 0.0)
+    assert (rest.band, rest.threshold, rest.choice_accept_rate) == (">= -7.5 dB", 105.0, 0.9)
+    assert (rest.heldout_accept_rate, rest.heldout_unknown) == (0.5, {"ofdm": 1.0})
+    # one threshold rejecting 10 (the 11th lowest, 10) catches the five as well on the choice half
+    assert "(5 against 5 with one threshold" in row.band_rule

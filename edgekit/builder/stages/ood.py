@@ -21,6 +21,10 @@ Choice rule (``ood.score = "auto"``): the highest share of the choice family cal
 the choice half; scores within one percentage point of it are tied, and the tie goes to the
 higher AUROC, then to the cheaper score (latency). Another ``ood.score`` is used as configured
 (and still measured next to the others).
+
+Operating point (``ood.low_snr_db``): once chosen, the chosen score's threshold may be split in
+two by the capture's blind SNR estimate, fitted on the same choice-half rows and measured on the
+held-out half per band (``ood_bands``); its held-out figures are then the split's.
 """
 
 from __future__ import annotations
@@ -33,11 +37,14 @@ import numpy as np
 from edgekit.builder.prepare import run_batched
 from edgekit.builder.stages.context import Run
 from edgekit.builder.stages.data import preprocess
+from edgekit.builder.stages.ood_bands import apply_bands
 from edgekit.errors import ModelError
 from edgekit.results import CalibrationResult, OodReport, OodResult, OodScoreRow, VariantResult
+from edgekit.signals.bands import BandThresholds
 from edgekit.signals.calibration import as_logits, expected_calibration_error, fit_temperature
 from edgekit.signals.ood import FEATURE_SCORES, FeatureStats, InputGuard, l2_normalise, save_stats
 from edgekit.signals.scores import SCORES, ood_scores
+from edgekit.signals.snr import estimate_snr_db
 from edgekit.signals.spectral import (
     INPUT_SCORES,
     SpectralStats,
@@ -174,10 +181,12 @@ def _fit_rows(run: Run) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _measure(
     run: Run, vr: VariantResult, fit_x: np.ndarray, fit_y: np.ndarray, guard: InputGuard | None,
-    spectral: SpectralStats | None,
-) -> tuple[OodReport, CalibrationResult | None, FeatureStats | None, float]:
+    spectral: SpectralStats | None, ev_snr: np.ndarray | None,
+) -> tuple[OodReport, CalibrationResult | None, FeatureStats | None, float, BandThresholds | None]:
     """Every score on this variant; the chosen score's acceptance of each evaluation row goes to
-    ``run.accepted`` (the insight stage's context counts accepted answers only)."""
+    ``run.accepted`` (the insight stage's context counts accepted answers only). With
+    ``ood.low_snr_db`` and the evaluation captures' SNR estimates ``ev_snr``, the chosen score
+    gets per-band thresholds (``ood_bands``)."""
     cfg, ev = run.cfg, run.need(run.ev, "ev")
     out_kind = cfg.model.output
     f_scores, f_feats = _outputs(run, vr, fit_x)
@@ -255,7 +264,19 @@ def _measure(
             rule += f"; {want} is not available here ({chosen.note}): max_softmax"
             run.warnings.append(f"{vr.name}: ood.score {want!r} is not available; using max_softmax")
     chosen.chosen = True
-    run.accepted[vr.name] = by_kind[chosen.score] >= float(chosen.threshold or 0.0)
+    bands = None
+    if cfg.ood.low_snr_db is not None and chosen.score in by_kind:
+        if ev_snr is None:
+            chosen.band_rule = "one threshold: the captures are not I/Q, no SNR estimate"
+        else:
+            bands = apply_bands(
+                chosen, by_kind[chosen.score], ev_snr, names, ev.in_dist, ev.ood, half, choice,
+                families, edge_db=cfg.ood.low_snr_db, target=acc,
+                min_low_accept=cfg.ood.low_snr_min_accept,
+            )
+    cut = (float(chosen.threshold or 0.0) if bands is None or ev_snr is None
+           else bands.threshold(ev_snr))
+    run.accepted[vr.name] = by_kind[chosen.score] >= cut
     report = OodReport(
         choice, families, rule, chosen.score, rows,
         int((ev.in_dist & half).sum()), int((ev.in_dist & ~half).sum()), len(fit_y),
@@ -264,7 +285,7 @@ def _measure(
     )
     if guard is not None:
         report.guard, report.guard_false_reject_rate = _guard_figures(run, guard)
-    return report, calib, stats, t
+    return report, calib, stats, t, bands
 
 
 def _memory_bytes(kind: str, stats: FeatureStats | None, spectral: SpectralStats | None) -> int:
@@ -315,8 +336,13 @@ def ood(run: Run) -> Run:
             fit_spectral(raw, fit_y, len(run.labels))
             if spectral_applicable(raw) and spectral_applicable(ev_raw) else None
         )
+        # the blind SNR estimate of every evaluation capture, for per-band thresholds (the
+        # device computes the same from each capture: signals.snr)
+        ev_snr = (estimate_snr_db(ev_raw) if cfg.ood.low_snr_db is not None
+                  and spectral_applicable(ev_raw) else None)
         for vr in run.built:
-            report, calib, stats, t = _measure(run, vr, fit_x, fit_y, guard, spectral)
+            report, calib, stats, t, bands = _measure(
+                run, vr, fit_x, fit_y, guard, spectral, ev_snr)
             vr.ood_report, vr.calibration = report, calib
             row = next(r for r in report.rows if r.chosen)
             stats_file = None
@@ -336,6 +362,9 @@ def ood(run: Run) -> Run:
                 "features_output": run.features_index if stats is not None else None,
                 "statistics": None if stats_file is None else f"variants/{stats_file}",
                 "input_guard": guard.to_manifest(),
+                # per band of the blind SNR estimate (signals.bands); "threshold" is the last
+                # band's, so a daemon that predates the key still applies a sane one
+                **({"band_thresholds": bands.to_manifest()} if bands is not None else {}),
             }
             n_ood = int((ev.ood & (np.arange(len(ev.y)) % 2 == 1)).sum())
             if vr.accuracy is not None:  # the summary the other sections show: held-out figures
@@ -345,6 +374,7 @@ def ood(run: Run) -> Run:
                     report.n_heldout_in_distribution, n_ood, list(report.heldout_families),
                 )
             fams = ", ".join(f"{k} {v:.0%}" for k, v in row.heldout_unknown.items())
-            run.log(f"  {vr.name}: {row.score} (T = {t:.3f}); held out: unknown {fams}")
+            split = "" if bands is None else f", thresholds per SNR band {bands.to_manifest()}"
+            run.log(f"  {vr.name}: {row.score} (T = {t:.3f}{split}); held out: unknown {fams}")
         d.append(f"{len(run.built)} variants; fit on {len(fit_y)} calibration rows")
     return run
