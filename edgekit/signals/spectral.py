@@ -349,7 +349,7 @@ def load_spectral(path: Path) -> SpectralStats:
     try:
         with np.load(path, allow_pickle=False) as z:
             missing = [k for k in keys if k not in z.files]
-            if "logdet" in missing:
+            if set(missing) == {"logdet", "cp_bank"}:
                 raise BundleError(
                     f"{path}: the shared-precision spectral statistics of an earlier edgekit "
                     "(no array 'logdet'); expected per-class covariances: rebuild the bundle"
