@@ -15,6 +15,7 @@ from sklearn.covariance import ledoit_wolf
 from edgekit.errors import BundleError
 from edgekit.signals.ood import FeatureStats, l2_normalise, save_stats
 from edgekit.signals.scores import SCORES, ood_scores
+from edgekit.signals.snr import estimate_snr_db
 from edgekit.signals.spectral import (
     CP_BANK,
     SPECTRAL_BINS,
@@ -198,6 +199,7 @@ def test_cp_evidence_equals_its_definition_computed_by_loops():
     # the score's features end in it; an empty bank leaves the PSD alone
     f, snr = features_and_snr(x, B, bank)
     assert f.shape == (3, B + 1)
+    np.testing.assert_allclose(snr, estimate_snr_db(x), rtol=1e-9)  # the band is unchanged
     np.testing.assert_allclose(f[:, -1], _cp_loop(x, bank), rtol=1e-6)
     np.testing.assert_allclose(f[:, :B], psd_features(x), rtol=1e-9)
     assert features_and_snr(x, B, ())[0].shape == (3, B)
