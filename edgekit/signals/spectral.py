@@ -6,8 +6,8 @@ Features: the Welch power spectral density of the complex capture (``signals.snr
 equal to ``scipy.signal.welch`` with ``SPECTRAL_BINS``-sample Hann segments, two-sided, no
 detrending so a carrier at DC stays visible), divided by its total power (the shape, not the
 level: the SNR and gain vary) and taken in log, followed by one cyclic-prefix statistic
-(:func:`cp_evidence`: how strongly the capture repeats itself at the lag and period of a
-common OFDM numerology, ``CP_BANK``). Score: the capture's SNR band is found from its
+(``signals.cyclic.cp_evidence``: how strongly the capture repeats itself at the lag and period
+of a common OFDM numerology). Score: the capture's SNR band is found from its
 own blind SNR estimate (``signals.snr``, cut at ``SNR_EDGES_DB``); within the band, the largest
 Gaussian class-conditional log-likelihood over the classes, each class with its own mean and
 Ledoit-Wolf covariance: ``max_c -(d_c^T P_c d_c + log det S_c)`` (constants dropped),
@@ -48,6 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.errors import BundleError
+from edgekit.signals.cyclic import CP_BANK, cp_evidence
 from edgekit.signals.snr import SNR_NPERSEG, estimate_snr_db, snr_db_from_psd, welch_psd
 
 __all__ = [
@@ -86,13 +87,6 @@ such as OFDM several dB low (its quietest quarter of bins holds signal too), so 
 landed among the pure-noise captures (estimate at the -30 dB floor) and was taken for noise; on
 its own band the noise class is rare. With 12,000 fit captures: OFDM 81 -> 85 %, fhss 95 -> 97 %
 (``scripts/ood_explore.py``, measured on seed 707)."""
-CP_BANK: tuple[tuple[int, int], ...] = tuple(
-    (n, n // d) for n in (32, 64, 128, 256) for d in (4, 8)
-)
-"""(FFT length, cyclic-prefix length) in samples of the cyclic-prefix statistic
-(:func:`cp_evidence`): the common OFDM numerologies, FFT 32-256 with a prefix of 1/4 or 1/8.
-Chosen knowing that OFDM carries a cyclic prefix (domain knowledge of the held-out family, stated
-as such); the bank is generic over numerologies rather than tuned to the held-out 64 + 16."""
 MIN_BAND_ROWS = 100
 _FLOOR = 1e-10  # relative power floor before the log: an empty bin must not give -inf
 
@@ -102,15 +96,20 @@ def spectral_applicable(x: np.ndarray) -> bool:
     return x.ndim == 3 and x.shape[1] == 2 and x.shape[2] >= SPECTRAL_BINS
 
 
-def _welch(x: np.ndarray, bins: int) -> np.ndarray:
-    """``(N, bins)`` two-sided Welch PSD of ``(N, 2, L)`` I/Q captures, fftshift order (negative
-    to positive frequencies): ``signals.snr``'s settings, so both can share one PSD."""
+def _complex(x: np.ndarray, bins: int) -> np.ndarray:
+    """``(N, L)`` complex128 of ``(N, 2, L)`` I/Q captures; ValueError for any other shape."""
     a = np.asarray(x)
     if a.ndim != 3 or a.shape[1] != 2 or a.shape[2] < bins:
         raise ValueError(
             f"the spectral score needs I/Q captures (N, 2, L >= {bins}), got shape {a.shape}"
         )
-    z = a[:, 0, :].astype(np.float64) + 1j * a[:, 1, :].astype(np.float64)
+    z: np.ndarray = a[:, 0, :].astype(np.float64) + 1j * a[:, 1, :].astype(np.float64)
+    return z
+
+
+def _welch(z: np.ndarray, bins: int) -> np.ndarray:
+    """``(N, bins)`` two-sided Welch PSD of complex captures ``(N, L)``, fftshift order (negative
+    to positive frequencies): ``signals.snr``'s settings, so both can share one PSD."""
     out: np.ndarray = np.fft.fftshift(welch_psd(z, bins), axes=-1)
     return out
 
@@ -124,48 +123,10 @@ def _shape(p: np.ndarray) -> np.ndarray:
 def psd_features(x: np.ndarray, bins: int = SPECTRAL_BINS) -> np.ndarray:
     """``(N, bins)`` log of the power-normalised Welch PSD of ``(N, 2, L)`` I/Q captures
     (frequencies in fftshift order, negative to positive)."""
-    return _shape(_welch(x, bins))
+    return _shape(_welch(_complex(x, bins), bins))
 
 
 _FIT_CHUNK = 2048  # captures per feature pass when fitting
-_CP_CHUNK = 1024  # captures per pass: bounds the lag products' memory (16 KiB per capture)
-
-
-def cp_evidence(z: np.ndarray, bank: tuple[tuple[int, int], ...] = CP_BANK) -> np.ndarray:
-    """``(N,)`` log of the strongest cyclic-prefix evidence in complex captures ``z`` (N, L).
-
-    For an OFDM symbol of ``n`` samples whose last ``c`` are repeated in front (the prefix),
-    ``z[i] * conj(z[i + n])`` has a non-zero mean over the ``c`` prefix samples of every symbol
-    and zero mean elsewhere. Per numerology ``(n, c)`` of ``bank``: those products over the
-    whole symbol periods ``n + c`` that fit are added period upon period (one sum per timing
-    phase), then summed over every ``c`` circularly consecutive phases; the largest magnitude,
-    divided by the capture's power and by the root of the number of products summed, so that
-    white noise reads about 1 at any numerology (the squared magnitude has mean 1 at each
-    phase); the largest over the bank, in log. Circular, not a moving sum over the capture: the
-    last period's products are all used (a moving sum drops one of 12 at 64 + 16 in 1024)."""
-    a = np.asarray(z)
-    length = a.shape[1]
-    best = np.zeros(len(a))
-    for lo in range(0, len(a), _CP_CHUNK):
-        zc = a[lo : lo + _CP_CHUNK]
-        b = best[lo : lo + _CP_CHUNK]
-        for n in sorted({n for n, _ in bank}):
-            prod = zc[:, : length - n] * np.conj(zc[:, n:])
-            for c in (c for m, c in bank if m == n):
-                period = n + c
-                per = (length - n) // period
-                if per == 0:
-                    continue
-                folded = prod[:, : per * period].reshape(len(zc), per, period).sum(axis=1)
-                ext = np.concatenate([np.zeros((len(zc), 1)), folded, folded[:, :c]], axis=1)
-                cs = np.cumsum(ext, axis=1)
-                window = np.abs(cs[:, c : c + period] - cs[:, :period])
-                np.maximum(b, window.max(axis=1) / np.sqrt(c * per), out=b)
-    power = np.mean(a.real**2 + a.imag**2, axis=1)
-    out: np.ndarray = np.log(best / np.where(power > 0, power, 1.0) + _FLOOR)
-    return out
-
-
 def features_and_snr(
     x: np.ndarray, bins: int = SPECTRAL_BINS, cp_bank: tuple[tuple[int, int], ...] = CP_BANK
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -174,15 +135,14 @@ def features_and_snr(
     :func:`cp_evidence`. One Welch PSD when ``bins`` is the SNR estimator's segment length (the
     per-capture cost on the device is mostly numpy's per-call overhead, so one call instead of
     two halves it)."""
-    p = _welch(x, bins)
+    z = _complex(x, bins)  # shared by the PSD and the prefix statistic
+    p = _welch(z, bins)
     if bins == SNR_NPERSEG:
         snr = snr_db_from_psd(p, np.shape(x)[2], bins)
     else:
         snr = np.atleast_1d(estimate_snr_db(x))
     f = _shape(p)
     if cp_bank:
-        a = np.asarray(x)
-        z = a[:, 0, :].astype(np.float64) + 1j * a[:, 1, :].astype(np.float64)
         f = np.concatenate([f, cp_evidence(z, cp_bank)[:, None]], axis=1)
     return f, snr
 

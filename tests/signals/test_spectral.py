@@ -1,7 +1,7 @@
 """The spectral OOD score: its features against an analytic answer and an independent Welch
-average written here, its cyclic-prefix statistic against a loop written here and against the
-known answer of a noiseless CP-OFDM signal, its score against scipy's Mahalanobis distance, its
-AUROC on a toy problem whose answer is known, and its statistics file (round trip and refusals)."""
+average written here, its cyclic-prefix column (``signals.cyclic``, tested in test_cyclic.py),
+its score against scipy's Mahalanobis distance, its AUROC on a toy problem whose answer is
+known, and its statistics file (round trip and refusals)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from edgekit.signals.spectral import (
     CP_BANK,
     SPECTRAL_BINS,
     SpectralStats,
-    cp_evidence,
     features_and_snr,
     fit_spectral,
     load_spectral,
@@ -28,6 +27,7 @@ from edgekit.signals.spectral import (
     save_spectral,
     spectral_applicable,
 )
+from tests.signals.test_cyclic import cp_by_definition
 
 B = SPECTRAL_BINS
 L = 1024
@@ -105,7 +105,7 @@ def test_the_score_is_the_standardised_best_class_log_likelihood_scipy_and_numpy
     y = np.r_[np.zeros(150, int), np.ones(150, int)]
     stats = fit_spectral(x, y, 3, edges=())  # one band; class 2 has no captures: attracts none
     assert stats.bank == CP_BANK and stats.bins == B
-    f = np.c_[psd_features(x), _cp_loop(x, CP_BANK)]
+    f = np.c_[psd_features(x), cp_by_definition(x, CP_BANK)]
     means = [f[y == c].mean(0) for c in (0, 1)]
     covs = [ledoit_wolf(f[y == c])[0] for c in (0, 1)]  # each class its own, centred on its mean
     precs = [np.linalg.inv(c) for c in covs]
@@ -125,7 +125,7 @@ def test_the_score_is_the_standardised_best_class_log_likelihood_scipy_and_numpy
 
     lo, med = np.quantile(dist(f), [0.05, 0.5])  # the fit rows' own spread standardises
     probe = _iq(_lowpass(rng, 5))
-    want = (dist(np.c_[psd_features(probe), _cp_loop(probe, CP_BANK)]) - med) / (med - lo)
+    want = (dist(np.c_[psd_features(probe), cp_by_definition(probe, CP_BANK)]) - med) / (med - lo)
     np.testing.assert_allclose(stats.score(probe), want, rtol=1e-3)
     # through the shared scoring function, as the build and the daemon call it
     _, s = ood_scores(np.zeros((5, 3)), "spectral", "logits", raw=probe, spectral=stats)
@@ -159,74 +159,16 @@ def test_each_snr_band_has_its_own_statistics_and_rejects_its_own_five_percent()
         assert np.mean(s[rows] < -1.0) == pytest.approx(0.05, abs=0.01)
 
 
-def _cp_loop(x: np.ndarray, bank: tuple[tuple[int, int], ...]) -> np.ndarray:
-    """cp_evidence by its definition, one capture and numerology at a time: for each timing
-    phase p, the sample indices q + k (n + c) of its window (q = p .. p + c - 1 circularly within
-    a period, k over the whole periods) gathered and their lag-n products summed."""
-    out = []
-    for row in np.asarray(x, dtype=np.float64):
-        z = row[0] + 1j * row[1]
-        power = np.mean(np.abs(z) ** 2)
-        best = 0.0
-        for n, c in bank:
-            period = n + c
-            per = (len(z) - n) // period
-            q = (np.arange(period)[:, None] + np.arange(c)[None, :]) % period  # (phase, j)
-            idx = (q[:, :, None] + period * np.arange(per)[None, None, :]).reshape(period, -1)
-            w = np.sum(z[idx] * np.conj(z[idx + n]), axis=1)
-            best = max(best, float(np.abs(w).max()) / np.sqrt(c * per))
-        out.append(np.log(best / power + 1e-10))
-    return np.array(out)
-
-
-def _cp_ofdm(rng: np.random.Generator, n: int, n_fft: int, n_cp: int, start: int) -> np.ndarray:
-    """``n`` noiseless CP-OFDM captures of L samples (QPSK on every subcarrier), the first
-    prefix starting at sample ``start``."""
-    n_sym = L // (n_fft + n_cp) + 2
-    sym = (rng.choice([-1.0, 1.0], (n, n_sym, n_fft)) + 1j * rng.choice([-1.0, 1.0], (n, n_sym, n_fft)))
-    body = np.fft.ifft(sym, axis=2)
-    frames = np.concatenate([body[:, :, -n_cp:], body], axis=2).reshape(n, -1)
-    shift = (n_fft + n_cp - start) % (n_fft + n_cp)
-    return frames[:, shift : shift + L]
-
-
-def test_cp_evidence_equals_its_definition_computed_by_loops():
+def test_the_features_end_in_the_cyclic_prefix_column():
     rng = np.random.default_rng(8)
-    x = np.r_[_iq(_white(rng, 2)[:, :L]), _iq(_cp_ofdm(rng, 1, 64, 16, 7) + 0.3 * _white(rng, 1)[:, :L])]
+    x = _iq(_white(rng, 3)[:, :L])
     bank = ((32, 8), (64, 16), (256, 32))
-    z = x[:, 0].astype(np.float64) + 1j * x[:, 1]
-    np.testing.assert_allclose(cp_evidence(z, bank), _cp_loop(x, bank), rtol=1e-9)
-    # the score's features end in it; an empty bank leaves the PSD alone
     f, snr = features_and_snr(x, B, bank)
     assert f.shape == (3, B + 1)
     np.testing.assert_allclose(snr, estimate_snr_db(x), rtol=1e-9)  # the band is unchanged
-    np.testing.assert_allclose(f[:, -1], _cp_loop(x, bank), rtol=1e-6)
+    np.testing.assert_allclose(f[:, -1], cp_by_definition(x, bank), rtol=1e-6)
     np.testing.assert_allclose(f[:, :B], psd_features(x), rtol=1e-9)
-    assert features_and_snr(x, B, ())[0].shape == (3, B)
-
-
-def test_cp_evidence_of_noiseless_cp_ofdm_is_its_prefix_energy_and_white_noise_reads_about_one():
-    rng = np.random.default_rng(9)
-    n_fft, n_cp, start = 64, 16, 23
-    z = _cp_ofdm(rng, 4, n_fft, n_cp, start)
-    # noiseless: every prefix sample equals the sample n_fft later, so at the aligned phase the
-    # window adds |z|^2 over the prefix samples of the 12 whole periods in (L - 64) samples
-    period, per = n_fft + n_cp, (L - n_fft) // (n_fft + n_cp)
-    idx = np.array([start + j + k * period for k in range(per) for j in range(n_cp)]) % (per * period)
-    energy = np.array([np.sum(np.abs(row[idx]) ** 2) for row in z])
-    want = np.log(energy / np.sqrt(n_cp * per) / np.mean(np.abs(z) ** 2, axis=1))
-    np.testing.assert_allclose(cp_evidence(z, ((n_fft, n_cp),)), want, rtol=1e-9)
-    assert np.all(want > np.log(0.9 * np.sqrt(n_cp * per)))  # ~ sqrt(192): far above noise
-    # gain-free
-    np.testing.assert_allclose(cp_evidence(1e3 * z, ((n_fft, n_cp),)), want, rtol=1e-9)
-    # white noise: each phase's window, standardised, has E|w|^2 = 1 (a sum of c * per
-    # independent products of power 1); the largest of 80 correlated phases stays a few times it
-    w = _white(rng, 400)[:, :L] / np.sqrt(2)
-    e = np.exp(cp_evidence(w, ((n_fft, n_cp),)))
-    assert 1.0 < np.median(e) < 3.0 and np.all(e < 5.0)
-    # the same OFDM without its prefix reads like noise
-    no_cp = _cp_ofdm(rng, 4, n_fft + n_cp, 0 + 1, 0)[:, :L]  # 80-sample symbols, 1-sample prefix
-    assert np.all(cp_evidence(no_cp, ((n_fft, n_cp),)) < np.log(5.0))
+    assert features_and_snr(x, B, ())[0].shape == (3, B)  # an empty bank: the PSD alone
 
 
 def test_toy_problem_auroc_matches_the_known_answer():
