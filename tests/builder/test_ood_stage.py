@@ -22,7 +22,7 @@ from edgekit.errors import ConfigError
 from edgekit.results import OodScoreRow
 from edgekit.signals.ood import load_stats
 from edgekit.signals.snr import estimate_snr_db
-from edgekit.signals.spectral import SNR_EDGES_DB, SPECTRAL_BINS, load_spectral
+from edgekit.signals.spectral import CP_BANK, SNR_EDGES_DB, SPECTRAL_BINS, load_spectral
 from tests.builder.conftest import REF, reference_config
 
 
@@ -86,7 +86,9 @@ def test_manifest_rule_statistics_and_temperature(measured: Run):
         ]
     elif rule["score"] == "spectral":
         spectral = load_spectral(measured.staging / rule["statistics"])
-        assert spectral.means.shape == (len(SNR_EDGES_DB) + 1, 10, SPECTRAL_BINS) and rule["statistics"] in [
+        # the PSD bins and one cyclic-prefix column, per SNR band and class
+        assert spectral.means.shape == (len(SNR_EDGES_DB) + 1, 10, SPECTRAL_BINS + 1)
+        assert spectral.bank == CP_BANK and rule["statistics"] in [
             f"variants/{e}" for e in vr.meta["extra_files"]
         ]
     else:

@@ -17,7 +17,7 @@ from .conftest import reference_config
 
 
 def _config(tmp: Path) -> Path:
-    # 1,000 calibration captures keep the ood stage's fit short (the reference config has 3,000)
+    # 1,000 calibration captures keep the ood stage's fit short (the reference config has 12,000)
     return reference_config(tmp, eval_n=1200, runs=50, cal_n=1000, audit=True)
 
 

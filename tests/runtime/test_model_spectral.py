@@ -18,7 +18,7 @@ from edgekit.runtime.model import decode_iq, load_runner
 from edgekit.signals.ood import FeatureStats, l2_normalise, save_stats
 from edgekit.signals.scores import ood_scores
 from edgekit.signals.snr import estimate_snr_db
-from edgekit.signals.spectral import fit_spectral, psd_features, save_spectral
+from edgekit.signals.spectral import cp_evidence, fit_spectral, psd_features, save_spectral
 from tests.runtime.bundles import pack_tiny_bundle
 
 L = 256
@@ -80,7 +80,10 @@ def test_the_device_computes_the_build_s_spectral_score_on_the_same_capture(tmp_
             assert p.score == pytest.approx(float(build[0]), rel=1e-9, abs=1e-9)
             # independently: the band from the blind SNR estimate, scipy's distance, standardised
             k = int(np.searchsorted(STATS.edges, estimate_snr_db(xd)[0], side="right"))
-            f = psd_features(xd)[0]
+            # the PSD and the cyclic-prefix column (tested against its definition in
+            # tests/signals/test_spectral.py)
+            z = xd[:, 0].astype(np.float64) + 1j * xd[:, 1].astype(np.float64)  # (1, L)
+            f = np.r_[psd_features(xd)[0], cp_evidence(z)]
             # each class: its own precision; log det of the covariance = -log det of it (numpy)
             d = -min(
                 mahalanobis(f, m, prec) ** 2 - np.linalg.slogdet(prec)[1]

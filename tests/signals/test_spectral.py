@@ -1,6 +1,7 @@
 """The spectral OOD score: its features against an analytic answer and an independent Welch
-average written here, its score against scipy's Mahalanobis distance, its AUROC on a toy problem
-whose answer is known, and its statistics file (round trip and refusals)."""
+average written here, its cyclic-prefix column (``signals.cyclic``, tested in test_cyclic.py),
+its score against scipy's Mahalanobis distance, its AUROC on a toy problem whose answer is
+known, and its statistics file (round trip and refusals)."""
 
 from __future__ import annotations
 
@@ -14,15 +15,19 @@ from sklearn.covariance import ledoit_wolf
 from edgekit.errors import BundleError
 from edgekit.signals.ood import FeatureStats, l2_normalise, save_stats
 from edgekit.signals.scores import SCORES, ood_scores
+from edgekit.signals.snr import estimate_snr_db
 from edgekit.signals.spectral import (
+    CP_BANK,
     SPECTRAL_BINS,
     SpectralStats,
+    features_and_snr,
     fit_spectral,
     load_spectral,
     psd_features,
     save_spectral,
     spectral_applicable,
 )
+from tests.signals.test_cyclic import cp_by_definition
 
 B = SPECTRAL_BINS
 L = 1024
@@ -99,7 +104,8 @@ def test_the_score_is_the_standardised_best_class_log_likelihood_scipy_and_numpy
     x = _iq(np.concatenate([_white(rng, 150)[:, :L], hp]))
     y = np.r_[np.zeros(150, int), np.ones(150, int)]
     stats = fit_spectral(x, y, 3, edges=())  # one band; class 2 has no captures: attracts none
-    f = psd_features(x)
+    assert stats.bank == CP_BANK and stats.bins == B
+    f = np.c_[psd_features(x), cp_by_definition(x, CP_BANK)]
     means = [f[y == c].mean(0) for c in (0, 1)]
     covs = [ledoit_wolf(f[y == c])[0] for c in (0, 1)]  # each class its own, centred on its mean
     precs = [np.linalg.inv(c) for c in covs]
@@ -119,7 +125,7 @@ def test_the_score_is_the_standardised_best_class_log_likelihood_scipy_and_numpy
 
     lo, med = np.quantile(dist(f), [0.05, 0.5])  # the fit rows' own spread standardises
     probe = _iq(_lowpass(rng, 5))
-    want = (dist(psd_features(probe)) - med) / (med - lo)
+    want = (dist(np.c_[psd_features(probe), cp_by_definition(probe, CP_BANK)]) - med) / (med - lo)
     np.testing.assert_allclose(stats.score(probe), want, rtol=1e-3)
     # through the shared scoring function, as the build and the daemon call it
     _, s = ood_scores(np.zeros((5, 3)), "spectral", "logits", raw=probe, spectral=stats)
@@ -132,6 +138,7 @@ def test_the_score_is_the_standardised_best_class_log_likelihood_scipy_and_numpy
 def test_each_snr_band_has_its_own_statistics_and_rejects_its_own_five_percent():
     # a tone at -8 dB and at +15 dB SNR (the generator's convention: unit signal power, noise
     # power 10^(-SNR/10)): the blind estimate puts them in bands 0 and 3 of (-5, 0, 5) dB
+    # (PSD-only here: the cyclic-prefix column is tested below)
     rng = np.random.default_rng(7)
     n = 400
     snr_db = np.r_[np.full(n, -8.0), np.full(n, 15.0)]
@@ -139,7 +146,8 @@ def test_each_snr_band_has_its_own_statistics_and_rejects_its_own_five_percent()
     tone = np.exp(2j * np.pi * f0 * np.arange(L))
     noise = (rng.normal(size=(2 * n, L)) + 1j * rng.normal(size=(2 * n, L))) / np.sqrt(2)
     x = _iq(tone + noise * np.sqrt(10 ** (-snr_db / 10))[:, None])
-    stats = fit_spectral(x, np.zeros(2 * n, int), 1)
+    stats = fit_spectral(x, np.zeros(2 * n, int), 1, edges=(-5.0, 0.0, 5.0), cp_bank=())
+    assert stats.bins == B and stats.means.shape == (4, 1, B)
     band = stats.band(np.array([-8.0, 15.0]))
     assert band.tolist() == [0, 3]
     # bands 1 and 2 had no captures: they fall back to the pooled statistics
@@ -149,6 +157,18 @@ def test_each_snr_band_has_its_own_statistics_and_rejects_its_own_five_percent()
     for rows in (slice(0, n), slice(n, 2 * n)):
         # standardised by the band's own median and 5 % quantile: 5 % of its rows below -1
         assert np.mean(s[rows] < -1.0) == pytest.approx(0.05, abs=0.01)
+
+
+def test_the_features_end_in_the_cyclic_prefix_column():
+    rng = np.random.default_rng(8)
+    x = _iq(_white(rng, 3)[:, :L])
+    bank = ((32, 8), (64, 16), (256, 32))
+    f, snr = features_and_snr(x, B, bank)
+    assert f.shape == (3, B + 1)
+    np.testing.assert_allclose(snr, estimate_snr_db(x), rtol=1e-9)  # the band is unchanged
+    np.testing.assert_allclose(f[:, -1], cp_by_definition(x, bank), rtol=1e-6)
+    np.testing.assert_allclose(f[:, :B], psd_features(x), rtol=1e-9)
+    assert features_and_snr(x, B, ())[0].shape == (3, B)  # an empty bank: the PSD alone
 
 
 def test_toy_problem_auroc_matches_the_known_answer():
@@ -168,14 +188,17 @@ def test_toy_problem_auroc_matches_the_known_answer():
 
 def test_statistics_round_trip(tmp_path: Path):
     rng = np.random.default_rng(6)
-    stats = SpectralStats(np.array([0.0]), rng.normal(size=(2, 4, B)),
-                          np.stack([[np.eye(B) * (3.0 + c)] for c in range(4)], axis=1).repeat(2, 0),
-                          rng.normal(size=(2, 4)), np.array([-40.0, -30.0]), np.array([7.0, 5.0]))
+    d = B + 1  # the PSD bins and the cyclic-prefix column
+    stats = SpectralStats(np.array([0.0]), rng.normal(size=(2, 4, d)),
+                          np.stack([[np.eye(d) * (3.0 + c)] for c in range(4)], axis=1).repeat(2, 0),
+                          rng.normal(size=(2, 4)), np.array([-40.0, -30.0]), np.array([7.0, 5.0]),
+                          np.array([[64.0, 16.0], [128.0, 16.0]]))
     save_spectral(stats, tmp_path / "s.npz")
     back = load_spectral(tmp_path / "s.npz")
-    for key in ("edges", "means", "precision", "logdet", "centre", "scale"):  # float32 on disk
-        np.testing.assert_allclose(getattr(back, key), getattr(stats, key), rtol=1e-6)
-    assert back.bins == B and back.nbytes == (1 + 2 * 4 * B + 2 * 4 * B * B + 2 * 4 + 2 + 2) * 8
+    for key in ("edges", "means", "precision", "logdet", "centre", "scale", "cp_bank"):
+        np.testing.assert_allclose(getattr(back, key), getattr(stats, key), rtol=1e-6)  # float32
+    assert back.bins == B and back.bank == ((64, 16), (128, 16))
+    assert back.nbytes == (1 + 2 * 4 * d + 2 * 4 * d * d + 2 * 4 + 2 + 2 + 4) * 8
     save_spectral(stats, tmp_path / "again.npz")  # deterministic bytes: the bundle hashes them
     assert (tmp_path / "again.npz").read_bytes() == (tmp_path / "s.npz").read_bytes()
 
@@ -183,13 +206,21 @@ def test_statistics_round_trip(tmp_path: Path):
 def test_malformed_statistics_files_are_refused_naming_the_file(tmp_path: Path):
     good = {"kind": np.array("spectral"), "edges": np.array([0.0]), "means": np.zeros((2, 3, 8)),
             "precision": np.tile(np.eye(8), (2, 3, 1, 1)), "logdet": np.zeros((2, 3)),
-            "centre": np.zeros(2), "scale": np.ones(2)}
+            "centre": np.zeros(2), "scale": np.ones(2), "cp_bank": np.array([[64.0, 16.0]])}
     np.savez(tmp_path / "good.npz", **good)
     assert load_spectral(tmp_path / "good.npz").precision.shape == (2, 3, 8, 8)
-    old = {k: v for k, v in good.items() if k != "logdet"} | {"precision": np.stack([np.eye(8)] * 2)}
+    assert load_spectral(tmp_path / "good.npz").bins == 7
+    psd_only = {k: v for k, v in good.items() if k != "cp_bank"}
+    old = {k: v for k, v in psd_only.items() if k != "logdet"} | {"precision": np.stack([np.eye(8)] * 2)}
     cases = {
-        # the shared-precision file of an earlier build: one line saying so, not a shape puzzle
+        # the files of earlier builds: one line saying so, not a shape puzzle
         "old.npz": (old, r"shared-precision .*no array 'logdet'.*rebuild the bundle"),
+        "psd_only.npz": (psd_only, r"PSD-only .*no array 'cp_bank'.*rebuild the bundle"),
+        "bank_shape.npz": ({**good, "cp_bank": np.array([64.0, 16.0])}, r"cp_bank \(2,\)"),
+        "bank_width.npz": ({**good, "means": np.zeros((2, 3, 1)), "precision": np.ones((2, 3, 1, 1))},
+                           r"D = PSD bins \+ \(1 if M else 0\)"),
+        "bank_values.npz": ({**good, "cp_bank": np.array([[16.0, 64.0]])},
+                            r"cp_bank \[\[16\.0, 64\.0\]\]; expected whole .* 1 <= prefix < FFT"),
         "missing.npz": ({k: v for k, v in good.items() if k != "precision"}, "missing array 'precision'"),
         "shapes.npz": ({**good, "precision": np.tile(np.eye(7), (2, 3, 1, 1))},
                        r"means \(2, 3, 8\), precision \(2, 3, 7, 7\)"),
