@@ -156,6 +156,9 @@ class OodConfig:
     # own (signals.bands); None: one threshold for all
     low_snr_db: float | None = None
     low_snr_min_accept: float = 0.85  # the low band's in-distribution acceptance never below this
+    # the spectral score's cyclic-prefix column (signals.cyclic): knowledge of OFDM, one of the
+    # held-out families, so off unless a deployment expects OFDM-like interferers
+    cyclic_prefix: bool = False
 
 
 @dataclass(frozen=True)

@@ -219,21 +219,29 @@ class ModelRunner:
             if self.features_index is not None:
                 feats = np.asarray(outs[self.features_index])
         t2 = time.perf_counter()
-        conf, score = ood_scores(
-            np.asarray(scores),
-            self.ood_score,
-            self.output_kind,
-            temperature=self.temperature,
-            features=feats,
-            stats=self.stats,
-            raw=x,  # the capture as decoded, before preprocessing (the spectral score reads it)
-            spectral=self.spectral,
-        )
+        snr = None
+        if self.spectral is not None:
+            # the spectral score of the capture as decoded (before preprocessing), and the blind
+            # SNR estimate it was banded by, from one PSD; the confidence is the same for any score
+            score, snr = self.spectral.score_and_snr(x)
+            conf, _ = ood_scores(np.asarray(scores), "max_softmax", self.output_kind,
+                                 temperature=self.temperature)
+        else:
+            conf, score = ood_scores(
+                np.asarray(scores),
+                self.ood_score,
+                self.output_kind,
+                temperature=self.temperature,
+                features=feats,
+                stats=self.stats,
+            )
         threshold = self.ood_threshold
         if self.bands is not None:
             # the threshold of this capture's SNR band, from the same blind estimate the build
             # split its evaluation captures by (timed with the score: part of its cost)
-            threshold = float(self.bands.threshold(np.atleast_1d(estimate_snr_db(x)))[0])
+            if snr is None:
+                snr = estimate_snr_db(x)
+            threshold = float(self.bands.threshold(np.atleast_1d(snr))[0])
         t3 = time.perf_counter()
         row = np.asarray(scores)[0]
         if not np.all(np.isfinite(row)):

@@ -128,7 +128,7 @@ def psd_features(x: np.ndarray, bins: int = SPECTRAL_BINS) -> np.ndarray:
 
 _FIT_CHUNK = 2048  # captures per feature pass when fitting
 def features_and_snr(
-    x: np.ndarray, bins: int = SPECTRAL_BINS, cp_bank: tuple[tuple[int, int], ...] = CP_BANK
+    x: np.ndarray, bins: int = SPECTRAL_BINS, cp_bank: tuple[tuple[int, int], ...] = ()
 ) -> tuple[np.ndarray, np.ndarray]:
     """(the score's feature rows, the blind SNR estimate in dB) of ``(N, 2, L)`` captures: the
     rows are :func:`psd_features` followed, with a non-empty ``cp_bank``, by
@@ -191,8 +191,13 @@ class SpectralStats:
 
     def score(self, x: np.ndarray) -> np.ndarray:
         """The spectral score of raw captures ``(N, 2, L)``: higher is more in-distribution."""
+        return self.score_and_snr(x)[0]
+
+    def score_and_snr(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The score and the blind SNR estimate (dB) it was banded by, from one PSD: the device's
+        per-band threshold (``signals.bands``) reads the same estimate without a second one."""
         f, snr = features_and_snr(x, self.bins, self.bank)
-        return self.score_features(f, snr)
+        return self.score_features(f, snr), snr
 
     def score_features(self, f: np.ndarray, snr: np.ndarray) -> np.ndarray:
         """The score of feature rows ``f`` (N, B) whose captures have blind SNR ``snr`` (N,)."""
@@ -249,7 +254,7 @@ def fit_spectral(
     n_classes: int,
     bins: int = SPECTRAL_BINS,
     edges: tuple[float, ...] = SNR_EDGES_DB,
-    cp_bank: tuple[tuple[int, int], ...] = CP_BANK,
+    cp_bank: tuple[tuple[int, int], ...] = (),
 ) -> SpectralStats:
     """Fit on in-distribution captures ``x`` with label indices ``y``: per SNR band and class, the
     mean and Ledoit-Wolf covariance of the PSD features, then the median and the median minus the

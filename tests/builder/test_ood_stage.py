@@ -4,8 +4,11 @@ choice follows the rule, and the statistics and temperature land where the bundl
 
 from __future__ import annotations
 
+import sys
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -86,9 +89,9 @@ def test_manifest_rule_statistics_and_temperature(measured: Run):
         ]
     elif rule["score"] == "spectral":
         spectral = load_spectral(measured.staging / rule["statistics"])
-        # the PSD bins and one cyclic-prefix column, per SNR band and class
-        assert spectral.means.shape == (len(SNR_EDGES_DB) + 1, 10, SPECTRAL_BINS + 1)
-        assert spectral.bank == CP_BANK and rule["statistics"] in [
+        # the PSD bins, per SNR band and class; no cyclic-prefix column unless configured
+        assert spectral.means.shape == (len(SNR_EDGES_DB) + 1, 10, SPECTRAL_BINS)
+        assert spectral.bank == () and rule["statistics"] in [
             f"variants/{e}" for e in vr.meta["extra_files"]
         ]
     else:
@@ -115,6 +118,10 @@ def test_config_refuses_bad_ood_keys(tmp_path: Path):
     with pytest.raises(ConfigError, match=r"ood\.low_snr_db"):
         parse_config({**base, "ood": {"low_snr_db": "low"}})
     assert parse_config(base).ood.low_snr_db is None  # one threshold unless asked for
+    assert parse_config(base).ood.cyclic_prefix is False  # no OFDM knowledge unless asked for
+    assert parse_config({**base, "ood": {"cyclic_prefix": True}}).ood.cyclic_prefix is True
+    with pytest.raises(ConfigError, match=r"ood\.cyclic_prefix"):
+        parse_config({**base, "ood": {"cyclic_prefix": "yes"}})
     assert np.isfinite(parse_config({**base, "ood": {"score": "auto"}}).ood.target_in_distribution_accept)
 
 
@@ -174,3 +181,26 @@ def test_band_thresholds_and_held_out_figures_counted_by_hand():
     assert (rest.heldout_accept_rate, rest.heldout_unknown) == (0.5, {"ofdm": 1.0})
     # one threshold rejecting 10 (the 11th lowest, 10) catches the five as well on the choice half
     assert "(5 against 5 with one threshold" in row.band_rule
+
+
+class _Fitted(Exception):
+    """Stops the stage right after the spectral fit was asked for."""
+
+
+def test_the_cyclic_prefix_column_is_fitted_only_when_configured(
+    measured: Run, monkeypatch: pytest.MonkeyPatch
+):
+    """ood.cyclic_prefix is the only way the OFDM numerology bank reaches the spectral fit."""
+    banks: list[Any] = []
+
+    def fit(raw: np.ndarray, y: np.ndarray, n_classes: int, cp_bank: Any = "default") -> Any:
+        banks.append(cp_bank)
+        raise _Fitted
+
+    # the module, not the stage function the package exports under the same name
+    monkeypatch.setattr(sys.modules["edgekit.builder.stages.ood"], "fit_spectral", fit)
+    for flag in (False, True):
+        cfg = replace(measured.cfg, ood=replace(measured.cfg.ood, cyclic_prefix=flag))
+        with pytest.raises(_Fitted):
+            ood(replace(measured, cfg=cfg))
+    assert banks == [(), CP_BANK] and len(CP_BANK) == 8

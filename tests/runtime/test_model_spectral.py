@@ -18,7 +18,7 @@ from edgekit.runtime.model import decode_iq, load_runner
 from edgekit.signals.ood import FeatureStats, l2_normalise, save_stats
 from edgekit.signals.scores import ood_scores
 from edgekit.signals.snr import estimate_snr_db
-from edgekit.signals.spectral import cp_evidence, fit_spectral, psd_features, save_spectral
+from edgekit.signals.spectral import CP_BANK, cp_evidence, fit_spectral, psd_features, save_spectral
 from tests.runtime.bundles import pack_tiny_bundle
 
 L = 256
@@ -33,7 +33,7 @@ def _noise(n: int, lowpass: bool) -> np.ndarray:
 
 
 FIT_X = _noise(300, lowpass=False)
-STATS = fit_spectral(FIT_X, np.zeros(300, int), 3)
+STATS = fit_spectral(FIT_X, np.zeros(300, int), 3, cp_bank=CP_BANK)  # with the optional column
 
 
 def _model(path: Path) -> None:
@@ -107,3 +107,31 @@ def test_a_feature_statistics_file_is_not_taken_for_spectral_ones(tmp_path: Path
     ood = {"score": "spectral", "threshold": -1.0, "statistics": "variants/onnx-fp32.spectral.npz"}
     with pytest.raises(BundleError, match=r"spectral\.npz: missing array 'kind'"):
         load_runner(load_bundle(_bundle(tmp_path, ood, "features")), None, threads=1)
+
+
+@pytest.mark.parametrize("below", [True, False])
+def test_band_thresholds_use_the_spectral_score_s_own_snr_estimate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, below: bool
+):
+    """With the spectral score and per-band thresholds the device computes one blind SNR
+    estimate per capture (the score's), not a second one, and holds the capture to its band's
+    threshold: an edge 1 dB above the capture's estimate puts it in the low band, 1 dB below in
+    the rest."""
+    x = _noise(1, lowpass=False)
+    s, snr = float(STATS.score(x)[0]), float(estimate_snr_db(x)[0])
+    edge = snr + 1.0 if below else snr - 1.0
+    # the low band's threshold is just above this capture's score, the rest's well below it
+    ood = {"score": "spectral", "threshold": s - 1.0, "temperature": 1.0, "features_output": None,
+           "statistics": "variants/onnx-fp32.spectral.npz",
+           "band_thresholds": {"snr_edges_db": [edge], "thresholds": [s + 1e-6, s - 1.0]}}
+    runner = load_runner(load_bundle(_bundle(tmp_path, ood, "spectral")), None, threads=1)
+
+    def second_estimate(_x: np.ndarray) -> np.ndarray:
+        raise AssertionError("a second SNR estimate for a capture the spectral score banded")
+
+    monkeypatch.setattr("edgekit.runtime.model.estimate_snr_db", second_estimate)
+    try:
+        p = runner.predict(x)
+        assert p.score == pytest.approx(s, rel=1e-9) and p.unknown is below
+    finally:
+        runner.close()

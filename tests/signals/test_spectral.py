@@ -103,7 +103,7 @@ def test_the_score_is_the_standardised_best_class_log_likelihood_scipy_and_numpy
     hp = _highpass(rng, 150) + rng.uniform(0.0, 2.0, (150, 1)) * _white(rng, 150)[:, :L]
     x = _iq(np.concatenate([_white(rng, 150)[:, :L], hp]))
     y = np.r_[np.zeros(150, int), np.ones(150, int)]
-    stats = fit_spectral(x, y, 3, edges=())  # one band; class 2 has no captures: attracts none
+    stats = fit_spectral(x, y, 3, edges=(), cp_bank=CP_BANK)  # one band; class 2: no captures
     assert stats.bank == CP_BANK and stats.bins == B
     f = np.c_[psd_features(x), cp_by_definition(x, CP_BANK)]
     means = [f[y == c].mean(0) for c in (0, 1)]
@@ -177,6 +177,7 @@ def test_toy_problem_auroc_matches_the_known_answer():
     rng = np.random.default_rng(5)
     fit_x = _iq(np.concatenate([_white(rng, 200)[:, :L], _highpass(rng, 200)]))
     stats = fit_spectral(fit_x, np.r_[np.zeros(200, int), np.ones(200, int)], 2)
+    assert stats.bank == () and stats.means.shape[2] == B  # no cyclic-prefix column by default
     ind = stats.score(_iq(np.concatenate([_white(rng, 200)[:, :L], _highpass(rng, 200)])))
     low = stats.score(_iq(_lowpass(rng, 200)))
     white = stats.score(_iq(_white(rng, 200)[:, :L]))

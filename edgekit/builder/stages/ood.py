@@ -46,6 +46,7 @@ from edgekit.signals.ood import FEATURE_SCORES, FeatureStats, InputGuard, l2_nor
 from edgekit.signals.scores import SCORES, ood_scores
 from edgekit.signals.snr import estimate_snr_db
 from edgekit.signals.spectral import (
+    CP_BANK,
     INPUT_SCORES,
     SpectralStats,
     fit_spectral,
@@ -333,7 +334,7 @@ def ood(run: Run) -> Run:
         # the spectral score reads raw I/Q captures; it is the same for every variant
         ev_raw = run.need(run.eval_ds, "eval_ds").x
         spectral = (
-            fit_spectral(raw, fit_y, len(run.labels))
+            fit_spectral(raw, fit_y, len(run.labels), cp_bank=CP_BANK if cfg.ood.cyclic_prefix else ())
             if spectral_applicable(raw) and spectral_applicable(ev_raw) else None
         )
         # the blind SNR estimate of every evaluation capture, for per-band thresholds (the
