@@ -158,8 +158,12 @@ def test_input_statistics_wait_for_half_a_window():
     assert report is not None and set(report.scores) == {"input.c0_mean", "input.c0_std"}  # 3 = 6 // 2
     mon = DriftMonitor(INPUT_REF, ["a"], window=6, every=2, threshold=10.0)
     for i in range(6):
-        report = mon.observe(_capture(1.0) if i == 5 else None, "a", 0.5)
-    assert report is not None and report.scores == {}  # 1 row < 3: not judged
+        report = mon.observe(_capture(1.0) if i >= 4 else None, "a", 0.5)
+    assert report is not None and report.scores == {}  # 2 rows < 6 // 2: not judged
+    mon = DriftMonitor(INPUT_REF, ["a"], window=5, every=5, threshold=10.0)
+    for i in range(5):
+        report = mon.observe(_capture(1.0) if i >= 3 else None, "a", 0.5)
+    assert report is not None and set(report.scores) == {"input.c0_mean", "input.c0_std"}  # 2 = 5 // 2
 
 
 def test_another_preprocessing_turns_input_drift_off():
@@ -169,3 +173,48 @@ def test_another_preprocessing_turns_input_drift_off():
         report = mon.observe(np.zeros((1, 2, 4), np.float32), "a", 0.5)  # two channels, not one
     assert report is not None and report.scores == {} and mon.statistics == []
     assert report.worst == "" and report.worst_psi == 0.0 and not report.drifting
+
+
+def test_psi_is_computed_in_float64_whatever_the_input():
+    e, a = np.array([0.3, 0.7], np.float32), np.array([0.6, 0.4], np.float32)
+    by_hand = _psi([float(v) for v in e], [float(v) for v in a])  # the float32 values, in float64
+    assert psi(e, a) == pytest.approx(by_hand, rel=1e-13)
+
+
+def test_levels_and_edges_of_different_lengths_are_refused():
+    with pytest.raises(ValueError):
+        psi_quantile_bins([0.25, 0.5], [1.0], np.array([0.0]))
+
+
+def test_one_value_is_the_whole_window():
+    got = psi_quantile_bins([0.5], [1.0], np.array([2.0]))
+    assert got == pytest.approx(_psi([0.5, 0.5], [0.0, 1.0]), rel=1e-12)
+
+
+def test_the_defaults_window_256_every_32_threshold_025():
+    mon = DriftMonitor(CONF_ONLY, ["a", "b"])
+    assert mon.labels == ["a", "b"] and mon.last is None
+    reports = [mon.observe(None, None, 0.9) for _ in range(288)]
+    at = [i + 1 for i, r in enumerate(reports) if r is not None]
+    assert at == [256, 288]
+    assert mon.last is not None and mon.last.threshold == 0.25 and mon.last.window == 256
+
+
+def test_the_prediction_share_is_over_the_window_only():
+    mon = DriftMonitor({"prediction_distribution": [0.5, 0.5]}, ["a", "b"], window=4, every=4, threshold=10.0)
+    for _ in range(4):
+        mon.observe(None, "a", 0.5)
+    report = None
+    for _ in range(4):
+        report = mon.observe(None, "b", 0.5)
+    assert report is not None and report.scores["prediction"] == pytest.approx(_psi([0.5, 0.5], [0.0, 1.0]))
+
+
+def test_a_reference_that_gives_no_number_reads_as_no_drift():
+    mon = DriftMonitor(
+        {"prediction_distribution": [math.nan, 1.0]}, ["a", "b"], window=2, every=2, threshold=0.25
+    )
+    mon.observe(None, "a", 0.5)
+    report = mon.observe(None, "b", 0.5)
+    assert report is not None and math.isnan(report.scores["prediction"])
+    assert report.worst_psi == 0.0 and not report.drifting
