@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -129,3 +130,10 @@ def test_no_noise_floor_reads_the_ceiling_and_pure_noise_the_floor():
     assert snr_db_from_psd(np.array([[1e-3] * 8 + [1e300] * 24]), 1024, 32)[0] == 60.0  # clipped
     x = _tone_in_noise(1, 1024, 0.0, seed=9)[0]  # noise alone
     assert estimate_snr_db(x) == -30.0
+
+
+def test_a_psd_without_a_noise_floor_reads_the_ceiling_without_warnings():
+    psd = np.array([[0.0] * 32, [0.0] * 8 + [2.0] * 24])  # nothing at all; signal but no floor
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning from 0 / 0 or x / 0 in the logs
+        np.testing.assert_array_equal(snr_db_from_psd(psd, 1024, 32), [60.0, 60.0])
