@@ -143,6 +143,7 @@ def test_the_watchdog_is_the_next_deadline_while_streaming():
     # silence would be due at 2.5 s + 3 s, the watchdog 1 s after the capture
     assert session.next_deadline_us() == 3_500 * MS
     session.stop()
+    assert session.want_streaming is False
     assert session.next_deadline_us() == 5_500 * MS  # no stream wanted: no watchdog
 
 
