@@ -155,6 +155,13 @@ def test_a_failing_baseline_is_named_after_the_first_failure():
     )
 
 
+def test_a_failing_baseline_on_a_late_capture_keeps_the_overrun_mark():
+    eng = Engine(LABELS, Runner(), Base(error=OSError("b")), budget_s=0.1, reserve_s=0.0)
+    assert eng.decide(X, age_s=0.3) == Outcome("unavailable", None, None, 0.0, "none", None, "overrun",
+        "capture already 300.0 ms old, budget 100 ms; baseline failed too: OSError: b", True)  # fmt: skip
+    eng.close()
+
+
 def test_the_baselines_confidence_when_not_finite_and_its_unknown():
     for conf, want in ((float("nan"), 0.0), (float("inf"), 0.0), (0.25, 0.25)):
         o = Engine(LABELS, None, Base(confidence=conf), budget_s=None).decide(X)
@@ -204,10 +211,10 @@ def test_a_model_past_the_budget_is_cut_off_and_the_next_capture_finds_it_busy()
 
 def test_a_late_capture_goes_to_the_model_when_the_baseline_is_no_faster_and_x_is_passed():
     r, base = Runner(), Base()
-    eng = Engine(LABELS, r, base, budget_s=0.1, reserve_s=0.0)
+    eng = Engine(LABELS, r, base, budget_s=0.6, reserve_s=0.0)
     eng._primary_s = eng._baseline_s = 0.01  # equal: the baseline is not cheaper
-    o = eng.decide(X, age_s=0.2)
-    detail = "capture already 200.0 ms old, budget 100 ms; the model answered (the baseline is not faster)"
+    o = eng.decide(X, age_s=0.7)
+    detail = "capture already 700.0 ms old, budget 600 ms; the model answered (the baseline is not faster)"
     assert o == _model_ok(reason="overrun", overrun=True, detail=detail) and r.inputs[0] is X
     assert base.inputs == []
     eng.close()
