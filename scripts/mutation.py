@@ -90,6 +90,23 @@ MODULES: tuple[Module, ...] = (
                                                      "tests/builder/test_metrics_pinned.py")),
     Module("preprocess", "edgekit/signals/preprocess.py", ("tests/signals/test_preprocess.py",
                                                            "tests/signals/test_preprocess_independent.py")),
+    # added since the last round (clock sync, TIME schedule, the engine's fallback rules, governor,
+    # drift, blind SNR); each with its fast tests and the pinning tests written for the round
+    Module("clock", "firmware_bridge/clock.py", ("tests/firmware_bridge/test_fb_clock.py",
+                                                 "tests/firmware_bridge/test_fb_time_schedule.py",
+                                                 "tests/firmware_bridge/test_clock_mut.py")),
+    Module("session", "firmware_bridge/session.py", ("tests/firmware_bridge/test_fb_session.py",
+                                                     "tests/firmware_bridge/test_fb_time_schedule.py",
+                                                     "tests/firmware_bridge/test_session_mut.py"),
+           timeout_multiplier=3.0),  # mutants of the schedule can poll a simulated clock forever
+    Module("engine", "edgekit/runtime/engine.py", ("tests/runtime/test_engine.py",
+                                                   "tests/runtime/test_engine_rules.py")),
+    Module("governor", "edgekit/runtime/governor.py", ("tests/runtime/test_governor.py",
+                                                       "tests/runtime/test_governor_rules.py")),
+    Module("drift", "edgekit/runtime/drift.py", ("tests/runtime/test_drift.py",
+                                                 "tests/runtime/test_drift_rules.py")),
+    Module("snr", "edgekit/signals/snr.py", ("tests/signals/test_snr.py",
+                                             "tests/signals/test_snr_reference.py")),
 )
 BY_NAME = {m.name: m for m in MODULES}
 

@@ -118,7 +118,8 @@ def snr_db_from_psd(p: np.ndarray, length: int, nperseg: int) -> np.ndarray:
     total = p.mean(axis=1)
     noise = _low_mean(p) / _white_noise_bias(length, nperseg)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(noise > 0, (total - noise) / noise, np.inf)
+        # no noise floor at all reads as the ceiling; a NaN floor stays NaN and reads as the floor
+        ratio = np.where(noise == 0, np.inf, (total - noise) / noise)
         db = 10.0 * np.log10(np.maximum(ratio, 1e-30))
     db = np.nan_to_num(db, nan=SNR_FLOOR_DB, posinf=SNR_CEILING_DB)
     out: np.ndarray = np.clip(db, SNR_FLOOR_DB, SNR_CEILING_DB)
