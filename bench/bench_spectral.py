@@ -10,7 +10,7 @@ warm-up, interleaved capture by capture so host load hits every row alike:
 
 - ``max_softmax``: the cheapest score, on logits of the same count, the baseline of the ratios;
 - ``spectral score``: ``SpectralStats.score`` (PSD once, blind SNR band of seven, per-class
-  Gaussian log-likelihood, standardised), statistics fitted on ``generate(3000, seed=101)`` as
+  Gaussian log-likelihood, standardised), statistics fitted on ``generate(12000, seed=101)`` as
   the reference build does (``data.calibration``), the build's default form;
 - ``spectral score + CP column``: the same with the cyclic-prefix column (``[ood]
   cyclic_prefix = true``), so the column's cost is measured;
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = sys.argv[1:] if argv is None else argv
     n = int(args[1]) if len(args) == 2 and args[0] == "--captures" else 300
-    fit = generate(3000, seed=101)  # the reference build's data.calibration
+    fit = generate(12000, seed=101)  # the reference build's data.calibration
     stats = fit_spectral(fit.x, fit.y, 10)  # the build's default form: the PSD, seven SNR bands
     with_cp = fit_spectral(fit.x, fit.y, 10, cp_bank=CP_BANK)  # [ood] cyclic_prefix = true
     psd_only = fit_spectral(fit.x, fit.y, 10, edges=(-5.0, 0.0, 5.0))  # the form before: 4 bands

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from edgekit.builder.penultimate import expose_features, find_penultimate  # noqa: E402
-from edgekit.builder.stages.ood import fit_stats  # noqa: E402
+from edgekit.builder.stages.ood import fit_stats, model_fit_rows  # noqa: E402
 from edgekit.config import load_config  # noqa: E402
 from edgekit.data.synth import CLASSES, OOD_CLASSES, generate  # noqa: E402
 from edgekit.signals.calibration import expected_calibration_error, fit_temperature  # noqa: E402
@@ -45,7 +45,7 @@ __all__ = ["BAND_EDGE_DB", "BAND_FLOOR", "DEV_SEED", "FIT_N", "FIT_SEED", "band_
            "main", "oracle_thresholds", "write_card_section"]
 
 FIT_SEED = 101  # the build's calibration recipe (in-distribution only)
-FIT_N = 3000  # its size (models/rfclass-cnn/edgekit.toml, data.calibration)
+FIT_N = 12000  # its size (models/rfclass-cnn/edgekit.toml, data.calibration)
 DEV_SEED = 707  # no other data set of these models uses it (1, 2, 3, 101, 202, 404, 501-508, 605-607)
 ACCEPT = 0.95
 
@@ -79,10 +79,11 @@ def dev_check(folder: Path) -> dict:
     pipe = Pipeline.from_spec(cfg.preprocess)
     fit = generate(FIT_N, seed=FIT_SEED)
     dev = generate(3600, seed=DEV_SEED, classes=[*CLASSES, *OOD_CLASSES])
-    f_logits, f_feats = _run(folder / "model.onnx", pipe(fit.x).astype(np.float32))
+    rows = model_fit_rows(len(fit.y))  # the build's model-based fits read these rows only
+    f_logits, f_feats = _run(folder / "model.onnx", pipe(fit.x[rows]).astype(np.float32))
     d_logits, d_feats = _run(folder / "model.onnx", pipe(dev.x).astype(np.float32))
-    t = fit_temperature(f_logits, fit.y)
-    stats = fit_stats(f_feats, fit.y, len(CLASSES), cfg.ood.knn_k)
+    t = fit_temperature(f_logits, fit.y[rows])
+    stats = fit_stats(f_feats, fit.y[rows], len(CLASSES), cfg.ood.knn_k)
     spectral = fit_spectral(fit.x, fit.y, len(CLASSES))  # raw captures, as the build's ood stage
     names = np.asarray(dev.labels)[dev.y]
     ind = np.isin(names, CLASSES)
@@ -215,11 +216,12 @@ def band_check(folder: Path) -> dict:
 
     cfg = load_config(folder / "edgekit.toml")
     pipe = Pipeline.from_spec(cfg.preprocess)
-    fit = generate(3000, seed=FIT_SEED)
+    fit = generate(FIT_N, seed=FIT_SEED)
     dev = generate(7200, seed=DEV_SEED, classes=[*CLASSES, *OOD_CLASSES])
-    _, f_feats = _run(folder / "model.onnx", pipe(fit.x).astype(np.float32))
+    rows = model_fit_rows(len(fit.y))  # the build's model-based fits read these rows only
+    _, f_feats = _run(folder / "model.onnx", pipe(fit.x[rows]).astype(np.float32))
     _, d_feats = _run(folder / "model.onnx", pipe(dev.x).astype(np.float32))
-    stats = fit_stats(f_feats, fit.y, len(CLASSES), cfg.ood.knn_k)
+    stats = fit_stats(f_feats, fit.y[rows], len(CLASSES), cfg.ood.knn_k)
     spec = fit_spectral(fit.x, fit.y, len(CLASSES)).score(dev.x)
     maha = _zscore(stats.score("mahalanobis", f_feats), stats.score("mahalanobis", d_feats))
     knn = _zscore(stats.score("knn", f_feats), stats.score("knn", d_feats))
@@ -230,7 +232,7 @@ def band_check(folder: Path) -> dict:
     snr = estimate_snr_db(dev.x)
     low = snr < BAND_EDGE_DB
     every = np.ones(len(names), bool)
-    res: dict = {"data": f"fit generate(3000, seed={FIT_SEED}), measured generate(7200, seed="
+    res: dict = {"data": f"fit generate({FIT_N}, seed={FIT_SEED}), measured generate(7200, seed="
                  f"{DEV_SEED}); edge {BAND_EDGE_DB} dB, floor {BAND_FLOOR}", "scores": {}}
     rng = np.random.default_rng(0)
     splits = []

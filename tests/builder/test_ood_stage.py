@@ -207,3 +207,18 @@ def test_the_cyclic_prefix_column_is_fitted_only_when_configured(
         with pytest.raises(_Fitted):
             ood(replace(measured, cfg=cfg))
     assert banks == [(), CP_BANK] and len(CP_BANK) == 8
+
+
+def test_model_based_fits_read_at_most_model_fit_max_rows_spread_over_the_set():
+    """Up to the cap every row, in order; above it exactly the cap, distinct, increasing, drawn
+    from the whole set (both ends' tenths represented) and the same on every call."""
+    from edgekit.builder.stages.ood import MODEL_FIT_MAX, model_fit_rows
+
+    assert MODEL_FIT_MAX == 3000
+    assert model_fit_rows(5).tolist() == [0, 1, 2, 3, 4]
+    assert model_fit_rows(3000).tolist() == list(range(3000))
+    rows = model_fit_rows(12000)
+    assert len(rows) == 3000 == len(set(rows.tolist())) and np.all(np.diff(rows) > 0)
+    assert rows.min() < 1200 and rows.max() >= 10800 and rows.min() >= 0 and rows.max() < 12000
+    assert np.array_equal(rows, model_fit_rows(12000))
+    assert len(model_fit_rows(3001)) == 3000 and model_fit_rows(10, cap=4).tolist() != [0, 1, 2, 3]

@@ -7,8 +7,9 @@ fitted once and measured for every variant the same way as the model-based score
 Which captures each figure comes from (so the held-out figure is honest):
 
 - *fit*: the in-distribution rows of ``data.calibration`` (all of them, not only the
-  ``calibration_size`` the quantiser reads): temperature, class means, shared covariance, kNN bank,
-  spectral per-class means and covariances, input guard.
+  ``calibration_size`` the quantiser reads): spectral per-class means and covariances, input
+  guard; at most ``MODEL_FIT_MAX`` of them (a seeded draw) for what every variant must run over:
+  temperature, class means, shared covariance, kNN bank.
 - *choice half*: the even rows of ``data.evaluation``. Each score's threshold accepts
   ``ood.target_in_distribution_accept`` of its in-distribution rows; AUROC and the share of the
   *choice family* (``ood.choose_on``, else the first of ``data.ood_classes``) called unknown are
@@ -54,10 +55,19 @@ from edgekit.signals.spectral import (
     spectral_applicable,
 )
 
-__all__ = ["CHOICE_TIE", "KNN_BANK_MAX", "choose_score", "features", "fit_stats", "ood"]
+__all__ = [
+    "CHOICE_TIE", "KNN_BANK_MAX", "MODEL_FIT_MAX", "choose_score", "features", "fit_stats",
+    "model_fit_rows", "ood",
+]
 
 CHOICE_TIE = 0.01  # unknown shares this close to the best are tied (see the rule above)
 KNN_BANK_MAX = 2000  # fit rows kept for the kNN distance: bounds memory and latency on the device
+MODEL_FIT_MAX = 3000
+"""Calibration rows the model-based fits read (temperature, class means and covariance, kNN
+bank): every variant runs over them, so a large ``data.calibration`` (which the input-space
+``spectral`` score reads in full: its per-band, per-class covariances need the rows) would make
+the stage several times longer for statistics that are already settled at this size. A seeded
+draw spread over the whole set, the same for every variant."""
 
 
 def features(run: Run) -> Run:
@@ -178,6 +188,15 @@ def _fit_rows(run: Run) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     keep = y >= 0
     where = f"{run.cfg.data.calibration} (data.calibration)"
     return ds.x[keep], preprocess(run.need(run.pipe, "pipe"), ds.x[keep], where), y[keep]
+
+
+def model_fit_rows(n: int, cap: int = MODEL_FIT_MAX) -> np.ndarray:
+    """Indices (increasing) of the calibration rows the model-based fits read: all of ``n`` up to
+    ``cap``, else ``cap`` of them drawn without replacement (seed 0, so every variant and every
+    build of the same data reads the same rows)."""
+    if n <= cap:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(0).choice(n, cap, replace=False))
 
 
 def _measure(
@@ -341,9 +360,11 @@ def ood(run: Run) -> Run:
         # device computes the same from each capture: signals.snr)
         ev_snr = (estimate_snr_db(ev_raw) if cfg.ood.low_snr_db is not None
                   and spectral_applicable(ev_raw) else None)
+        rows = model_fit_rows(len(fit_y))
+        model_x, model_y = fit_x[rows], fit_y[rows]
         for vr in run.built:
             report, calib, stats, t, bands = _measure(
-                run, vr, fit_x, fit_y, guard, spectral, ev_snr)
+                run, vr, model_x, model_y, guard, spectral, ev_snr)
             vr.ood_report, vr.calibration = report, calib
             row = next(r for r in report.rows if r.chosen)
             stats_file = None
@@ -377,5 +398,6 @@ def ood(run: Run) -> Run:
             fams = ", ".join(f"{k} {v:.0%}" for k, v in row.heldout_unknown.items())
             split = "" if bands is None else f", thresholds per SNR band {bands.to_manifest()}"
             run.log(f"  {vr.name}: {row.score} (T = {t:.3f}{split}); held out: unknown {fams}")
-        d.append(f"{len(run.built)} variants; fit on {len(fit_y)} calibration rows")
+        d.append(f"{len(run.built)} variants; fit on {len(model_y)} calibration rows"
+                 + (f" (spectral: {len(fit_y)})" if spectral is not None else ""))
     return run
