@@ -4,7 +4,8 @@ One thread does the work (the inference watchdog and the HTTP endpoint have thei
 the link until the next deadline (a journal commit, an energy window, the governor), decide
 each capture, queue its record, and announce (RESULT, metrics, drift) only what the journal
 has committed. Commits are grouped: one per batch of input that arrived together, and within a
-long batch one per ``commit_interval_ms`` (or ``commit_max_records``). SIGTERM or SIGINT end
+long batch one per ``commit_interval_ms`` (or ``commit_max_records``); with ``[runtime.journal]
+group = "interval"`` one per ``commit_interval_ms`` across batches. SIGTERM or SIGINT end
 the loop; shutdown commits and announces what is pending, asks the scanner to stop, checkpoints
 the journal and closes everything.
 """
@@ -102,8 +103,9 @@ class Daemon:
                         if i < last:  # a long burst commits at the interval; its end just below
                             self._announce(journal.commit_if_due())
                     # Group commit: everything that arrived together shares one commit, made as
-                    # soon as the input is drained (or, in a long burst, at the interval above).
-                    self._announce(journal.commit())
+                    # soon as the input is drained (or, in a long burst, at the interval above);
+                    # with group = "interval", once the oldest record is the interval old.
+                    self._announce(journal.drained())
                     now = time.monotonic()
                     if now < self._periodic_at:  # nothing periodic is due (see _wait_s)
                         continue

@@ -31,6 +31,7 @@ from prometheus_client import (
 )
 
 from edgekit.errors import UsageError
+from edgekit.runtime.osthread import name_os_thread
 
 if TYPE_CHECKING:
     from edgekit.runtime.engine import Outcome
@@ -226,6 +227,7 @@ class MetricsServer:
         return str(host), int(port)
 
     def _serve(self) -> None:
+        name_os_thread("ek-metrics")  # so per-thread CPU figures can name it
         with selectors.DefaultSelector() as sel:
             sel.register(self._server, selectors.EVENT_READ)
             sel.register(self._wake_r, selectors.EVENT_READ)
