@@ -259,7 +259,7 @@ class Daemon:
     def _capture(self, c: CaptureReceived) -> None:
         p = self.parts
         now = time.monotonic()
-        p.metrics.captures.inc()
+        p.metrics.captured()
         p.board.arrival(now)
         if self._refusal is not None:
             self._refuse_capture("scanner refused", c)
@@ -324,8 +324,7 @@ class Daemon:
             return
         p = self.parts
         m = p.metrics
-        m.commits.inc()
-        m.commit_duration.observe(p.journal.stats.last_commit_s)
+        m.committed(p.journal.stats.last_commit_s)
         # the status board reads the journal's counters itself (StatusBoard.journal_stats)
         drift = p.drift
         for t in tokens:
