@@ -11,10 +11,13 @@ variant and a drift reference, or ``--bundle`` for a built one):
    paced figure is the baseline of the goal.
 2. The daemon, as a subprocess (``edgekit run``) against ``edgekit emulate`` on a pty at the
    reference capture rate (the manifest's ``battery.duty_hz``, 2 Hz) and at 20 Hz: its CPU time
-   (psutil, user + system, all threads; 10 ms ticks, so spans of tens of seconds) between two
-   snapshots taken after warm-up (``--warmup-s``, default 300 s: past the session's start-up
-   clock sync, whose TIME rounds spread out to one a minute about 4.7 min after boot),
-   divided by the results announced in between (``/status``).
+   between two readings taken after warm-up (``--warmup-s``, default 300 s: past the session's
+   start-up clock sync, whose TIME rounds spread out to one a minute about 4.7 min after boot),
+   divided by the results committed in between. Read from outside, costing the daemon nothing
+   (``DaemonProbe``): CPU in ns per thread from ``/proc/PID/task/*/schedstat`` (the daemon names
+   its threads at the OS level), ``/proc/PID/stat`` utime + stime (10 ms ticks) beside it as the
+   check, results from the journal opened read-only; no ``/status`` request inside a span
+   (``--compare-methods`` adds rounds read the old way too: psutil ticks and ``/status``).
    Everything the daemon does counts:
    wire decode, int16 -> float, the engine, journal commits (fsync), metrics, drift, energy
    bookkeeping and the POWER frames of the link meter, the idle loop.
@@ -29,12 +32,14 @@ variant and a drift reference, or ``--bundle`` for a built one):
    (``[runtime.energy] power_period_ms`` with the link meter, no POWER without it), as it would
    a real scanner.
 
-Also printed: the daemon's resident memory (RSS and peak VmHWM), journal commits in the
-measured span (against the results announced in it) and their mean duration since start, and
-capture-to-result latency p50/p99.
+Also printed: CPU per thread, the daemon's resident memory (RSS and peak VmHWM), journal
+commits around the span (``/status`` before and after it) against the results, their mean
+duration since start, and capture-to-result latency p50/p99 (last 1000 results).
+``--commit-interval-ms burst,20,500,1000`` runs the daemon once per value with ``[runtime.journal]
+group = "interval"`` (group commit across captures) and prints the same figures for each.
 
     .venv/bin/python bench/bench_daemon.py [--seconds 30] [--rates duty,20] [--n 500]
-        [--meters link,none] [--config run.toml]
+        [--meters link,none] [--config run.toml] [--compare-methods] [--commit-interval-ms LIST]
 """
 
 from __future__ import annotations

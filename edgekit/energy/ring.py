@@ -50,22 +50,8 @@ class RingBuffer:
             self._n += 1
 
     def extend(self, timestamps_s: np.ndarray, power_w: np.ndarray) -> None:
-        """``append`` each pair in order, in one vectorised write (a batch of readings costs
-        no Python step per reading; only the newest ``capacity`` of a longer batch survive,
-        as they would one by one)."""
-        t = np.asarray(timestamps_s, dtype=np.float64).ravel()
-        p = np.asarray(power_w, dtype=np.float64).ravel()
-        if t.shape != p.shape:
-            raise ValueError(f"ring extend: {t.size} timestamps but {p.size} power values")
-        k = t.size
-        if k == 0:
-            return
-        with self._lock:
-            skip = max(0, k - self.capacity)
-            idx = (self._n + skip + np.arange(k - skip)) % self.capacity
-            self._t[idx] = t[skip:]
-            self._p[idx] = p[skip:]
-            self._n += k
+        for t, p in zip(timestamps_s.tolist(), power_w.tolist(), strict=True):
+            self.append(t, p)
 
     def last(self) -> tuple[float, float] | None:
         with self._lock:

@@ -19,8 +19,6 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any, NamedTuple
 
-import numpy as np
-
 from edgekit.bundle import Bundle
 from edgekit.runtime.engine import Outcome
 from edgekit.runtime.housekeeping import govern, publish_energy
@@ -156,8 +154,7 @@ class Daemon:
             self._capture(event)
         elif isinstance(event, PowerReceived):
             if p.link_meter is not None:
-                rows = np.asarray(event.samples, dtype=np.float64).reshape(-1, 3)
-                p.link_meter.feed_arrays(rows[:, 0], rows[:, 1], rows[:, 2])
+                p.link_meter.feed(event.samples)
                 self._periodic_at = 0.0  # a reading past a window's end lets it close now
         elif isinstance(event, ScannerHello):
             self._hello(event)

@@ -27,8 +27,6 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import numpy as np
-
 from edgekit.errors import UsageError
 from edgekit.runtime.link_events import (
     CaptureReceived,
@@ -343,16 +341,18 @@ class ScannerLink:
                 ts, first = event.timestamp_us, message.samples[0].timestamp_us
                 h0 = self._host_s(first, ts, now)
                 per_us = (self._host_s(first + 1_000_000, ts, now) - h0) / 1_000_000
-                # one array per batch and vectorised arithmetic (the same float64 operations as
-                # one reading at a time): no Python step per reading beyond reading it out
-                raw = np.array(
-                    [(p.timestamp_us, p.voltage_mv, p.current_ua) for p in message.samples], dtype=np.float64
+                out.append(
+                    PowerReceived(
+                        tuple(
+                            (
+                                min(now, h0 + (p.timestamp_us - first) * per_us),
+                                p.voltage_mv / 1e3,
+                                p.current_ua / 1e6,
+                            )
+                            for p in message.samples
+                        )
+                    )
                 )
-                rows = np.empty_like(raw)
-                np.minimum(now, h0 + (raw[:, 0] - first) * per_us, out=rows[:, 0])
-                rows[:, 1] = raw[:, 1] / 1e3
-                rows[:, 2] = raw[:, 2] / 1e6
-                out.append(PowerReceived(rows))
             elif isinstance(message, Hello):
                 out.append(_scanner_hello(message, bool(event.flags & PacketFlag.BOOT)))
             elif isinstance(message, Heartbeat):

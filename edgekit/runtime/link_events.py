@@ -8,7 +8,6 @@ a protocol change replaces one module, not the daemon).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,11 +59,9 @@ class CaptureReceived:
 
 @dataclass(frozen=True, slots=True)
 class PowerReceived:
-    """Power-monitor samples on the host clock: rows of (monotonic s, bus voltage V, current A),
-    an ``(n, 3)`` float array from the link (one vectorised step per batch) or any sequence
-    of such triples."""
+    """Power-monitor samples on the host clock: (monotonic s, bus voltage V, current A)."""
 
-    samples: np.ndarray | Sequence[tuple[float, float, float]]
+    samples: tuple[tuple[float, float, float], ...]
 
 
 @dataclass(frozen=True, slots=True)

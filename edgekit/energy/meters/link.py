@@ -1,9 +1,7 @@
 """Power samples from the scanner's own monitor over the serial link: ``link[:rate_hz=..]``.
 
 The daemon decodes firmware_bridge POWER frames and calls ``feed`` with (timestamp_s, voltage_v,
-current_a) tuples, or ``feed_arrays`` with a batch as arrays (no Python step per reading: a
-100-reading batch a second was ~0.5 ms of the daemon's loop per capture at 2 Hz), timestamps
-already mapped to this host's monotonic clock. ``feed`` is
+current_a) tuples, timestamps already mapped to this host's monotonic clock. ``feed`` is
 thread-safe; the meter keeps a ring of recent samples and serves windows to attribution.
 """
 
@@ -11,8 +9,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-
-import numpy as np
 
 from edgekit.energy.meters.base import (
     Meter,
@@ -75,32 +71,6 @@ class LinkMeter:
                 self._ring.append(timestamp_s, power_w)
                 self._last = PowerSample(timestamp_s, power_w, voltage_v, current_a)
                 kept += 1
-        return kept
-
-    def feed_arrays(self, timestamps_s: np.ndarray, voltage_v: np.ndarray, current_a: np.ndarray) -> int:
-        """``feed`` for one batch as arrays: the same readings kept (a reading older than the
-        newest kept one is dropped and counted), in one vectorised step; returns how many."""
-        t = np.asarray(timestamps_s, dtype=np.float64).ravel()
-        v = np.asarray(voltage_v, dtype=np.float64).ravel()
-        a = np.asarray(current_a, dtype=np.float64).ravel()
-        if not t.shape == v.shape == a.shape:
-            raise ValueError(f"link meter: {t.size} timestamps, {v.size} voltages, {a.size} currents")
-        if t.size == 0:
-            return 0
-        with self._lock:
-            newest = -np.inf if self._last is None else self._last.timestamp_s
-            # one by one, a reading is kept when it is not older than every reading kept
-            # before it; dropped ones are older than that already, so the running maximum of
-            # all earlier readings is the same bound
-            bound = np.maximum.accumulate(np.concatenate(([newest], t[:-1])))
-            keep = t >= bound
-            kept = int(keep.sum())
-            self.dropped += t.size - kept
-            if kept:
-                power_w = v[keep] * np.abs(a[keep])
-                self._ring.extend(t[keep], power_w)
-                j = int(np.flatnonzero(keep)[-1])
-                self._last = PowerSample(float(t[j]), float(power_w[-1]), float(v[j]), float(a[j]))
         return kept
 
     def read(self) -> PowerSample:
