@@ -1,5 +1,5 @@
 """Where the daemon's CPU goes, per capture: ``edgekit run``'s loop in this process against
-``edgekit emulate`` on a pty, with each thread's CPU clock and the main thread's CPU time
+``edgekit emulate`` on a pty, with each thread's CPU (schedstat, ns) and the main thread's CPU time
 inside each part of the loop (``time.thread_time`` around the calls: link poll = wake-ups,
 reads and decoding; journal commit = the SQLite write and its fsync; announce = RESULT write,
 metrics, drift; engine = handing the capture to the inference thread and waiting for it), and
@@ -51,7 +51,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from bench_daemon import make_bundle  # noqa: E402
+from bench_daemon import DaemonProbe, Snapshot, cpu_between, make_bundle  # noqa: E402
 
 from edgekit.bundle import load_bundle  # noqa: E402
 from edgekit.runtime.daemon import Daemon  # noqa: E402
@@ -148,14 +148,14 @@ def _run(args: argparse.Namespace, bundle: Path, link: Path, tmp: Path) -> None:
         timed(daemon, "_periodic", "periodic (energy, governor)")
         waits = _CountingSelect(window)
         link_module.select = waits  # type: ignore[assignment]
-        me = psutil.Process()
         start = time.monotonic()
         marks: dict[str, Any] = {}
         prof = cProfile.Profile(time.thread_time) if args.profile else None
 
-        def threads() -> dict[str, float]:
-            names = {t.native_id: t.name for t in threading.enumerate()}
-            return {names.get(t.id, f"thread {t.id}"): t.user_time + t.system_time for t in me.threads()}
+        probe = DaemonProbe(os.getpid(), tmp / "journal.sqlite")
+
+        def threads() -> Snapshot:  # schedstat: ns per thread (the journal is not read here)
+            return Snapshot(probe.threads(), probe.stat_s(), 0)
 
         def should_stop() -> bool:
             now = time.monotonic()
@@ -181,10 +181,11 @@ def _run(args: argparse.Namespace, bundle: Path, link: Path, tmp: Path) -> None:
         f"in {args.seconds:g} s from {args.warmup_s:g} s after start; process CPU "
         f"{(pb - pa) / n * 1e3:.3f} ms per capture"
     )
-    for name, cpu in sorted(tb.items()):
-        used = cpu - ta.get(name, 0.0)
-        if used > 0:
-            print(f"  thread {name}: {used / n * 1e3:.3f} ms per capture")
+    _, per_thread, notes = cpu_between(ta, tb)
+    for name, ns in sorted(per_thread.items(), key=lambda kv: -kv[1]):
+        print(f"  thread {name}: {ns / 1e6 / n:.3f} ms per capture (schedstat)")
+    for note in notes:
+        print(f"  note: {note}")
     for label, cpu in spent.items():
         print(f"  main thread in {label}: {cpu / n * 1e3:.3f} ms per capture")
     print(

@@ -4,7 +4,8 @@ One thread does the work (the inference watchdog and the HTTP endpoint have thei
 the link until the next deadline (a journal commit, an energy window, the governor), decide
 each capture, queue its record, and announce (RESULT, metrics, drift) only what the journal
 has committed. Commits are grouped: one per batch of input that arrived together, and within a
-long batch one per ``commit_interval_ms`` (or ``commit_max_records``). SIGTERM or SIGINT end
+long batch one per ``commit_interval_ms`` (or ``commit_max_records``); with ``[runtime.journal]
+group = "interval"`` one per ``commit_interval_ms`` across batches. SIGTERM or SIGINT end
 the loop; shutdown commits and announces what is pending, asks the scanner to stop, checkpoints
 the journal and closes everything.
 """
@@ -102,8 +103,9 @@ class Daemon:
                         if i < last:  # a long burst commits at the interval; its end just below
                             self._announce(journal.commit_if_due())
                     # Group commit: everything that arrived together shares one commit, made as
-                    # soon as the input is drained (or, in a long burst, at the interval above).
-                    self._announce(journal.commit())
+                    # soon as the input is drained (or, in a long burst, at the interval above);
+                    # with group = "interval", once the oldest record is the interval old.
+                    self._announce(journal.drained())
                     now = time.monotonic()
                     if now < self._periodic_at:  # nothing periodic is due (see _wait_s)
                         continue
@@ -257,7 +259,7 @@ class Daemon:
     def _capture(self, c: CaptureReceived) -> None:
         p = self.parts
         now = time.monotonic()
-        p.metrics.captures.inc()
+        p.metrics.captured()
         p.board.arrival(now)
         if self._refusal is not None:
             self._refuse_capture("scanner refused", c)
@@ -322,8 +324,7 @@ class Daemon:
             return
         p = self.parts
         m = p.metrics
-        m.commits.inc()
-        m.commit_duration.observe(p.journal.stats.last_commit_s)
+        m.committed(p.journal.stats.last_commit_s)
         # the status board reads the journal's counters itself (StatusBoard.journal_stats)
         drift = p.drift
         for t in tokens:

@@ -25,6 +25,7 @@ import numpy as np
 
 from edgekit.runtime.baseline import Baseline
 from edgekit.runtime.model import ModelRunner, Prediction
+from edgekit.runtime.osthread import name_os_thread
 
 __all__ = ["RETIME_EVERY", "WARM_UP_TIMED_CALLS", "Engine", "Outcome", "ResultStatus", "Watchdog"]
 
@@ -131,6 +132,7 @@ class Watchdog:
                 self._in_flight = None
 
     def _work(self) -> None:
+        name_os_thread("ek-inference")  # so per-thread CPU figures can name it
         while (item := self._jobs.get()) is not None:
             job, fn = item
             try:

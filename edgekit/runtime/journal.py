@@ -5,6 +5,9 @@ its record has committed (``commit`` returns what may now be announced). Records
 the daemon commits once per batch of input that arrived together, and a transaction is due
 (``commit_if_due``) once its oldest record is ``commit_interval_ms`` old or it holds
 ``commit_max_records``, so a burst pays one fsync and no result waits longer than the interval.
+With ``group = "interval"`` a drained input does not end the transaction (``drained``): records
+that arrive apart (captures at a few Hz) share a commit made when the oldest is
+``commit_interval_ms`` old, fewer fsyncs for up to the interval of added latency.
 ``synchronous=FULL`` makes a commit durable across power loss (WAL's NORMAL would survive a
 process crash but may lose the last commits when the power goes). After ``kill -9`` SQLite
 recovers the WAL on the next open; nothing committed is lost.
@@ -171,6 +174,7 @@ class Journal:
         self._pending_records = 0
         self._opened_at: float | None = None
         self._interval_s = s.commit_interval_ms / 1e3
+        self._hold = s.group == "interval"
 
     # -- writing --------------------------------------------------------------------------------
     def add_result(self, row: ResultRow, token: Any = None) -> None:
@@ -257,6 +261,10 @@ class Journal:
         self._pending_records = 0
         self._opened_at = None
         return tokens
+
+    def drained(self) -> list[Any]:
+        """The input is drained: ``commit`` now (group "burst"), or only when due ("interval")."""
+        return self.commit_if_due() if self._hold else self.commit()
 
     def commit_if_due(self) -> list[Any]:
         """``commit`` when the open transaction is due, else nothing."""

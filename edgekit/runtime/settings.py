@@ -38,6 +38,11 @@ class JournalSettings:
     path: str = "/var/lib/edgekit/journal.sqlite"
     commit_interval_ms: float = 20.0
     commit_max_records: int = 64
+    # "burst": what arrived together commits as soon as the input is drained (a lone capture
+    # pays its own fsync, no added latency); "interval": records wait until the oldest is
+    # commit_interval_ms old, so captures that arrive apart share a commit (bench_daemon.py
+    # --commit-interval-ms measures the trade-off)
+    group: str = "burst"
     max_bytes: int = 256 * 1024 * 1024
     max_age_days: float = 30.0
     synchronous: str = "FULL"
@@ -131,6 +136,8 @@ def _check(s: RuntimeSettings, fail: Any) -> None:
     positive("journal.commit_max_records", j.commit_max_records)
     positive("journal.max_bytes", j.max_bytes)
     positive("journal.max_age_days", j.max_age_days)
+    if j.group not in ("burst", "interval"):
+        raise fail("journal.group", f'expected "burst" or "interval", got {j.group!r}')
     if j.synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
         raise fail("journal.synchronous", f"expected FULL, EXTRA or NORMAL, got {j.synchronous!r}")
     positive("link.backoff_initial_s", s.link.backoff_initial_s)
