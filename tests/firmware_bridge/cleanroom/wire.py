@@ -238,8 +238,8 @@ def decode_payload(p: Packet) -> dict[str, Any]:
         f.update(boot_id=None, host_packets_lost=None, state=None)
         if m >= 1:
             bid, lost, state, _r25, _r26 = _HB11.unpack_from(pl, 16)
-            if state > 2:
-                raise WireError("payload", f"HEARTBEAT state {state}")
+            if bid == 0 or state > 2:  # boot_id "as in HELLO" (§5.4): 0 is not a boot ID
+                raise WireError("payload", f"HEARTBEAT boot_id {bid} state {state}")
             f.update(boot_id=bid, host_packets_lost=lost, state=state)
         return f
     if name == "LOG":
@@ -312,6 +312,8 @@ def encode_payload(name: str, f: dict[str, Any], minor: int = MINOR) -> tuple[by
     if name == "HEARTBEAT":
         out = _HB10.pack(f["uptime_s"], f["captures_sent"], f["captures_dropped"], f["rx_errors"])
         if minor >= 1:
+            if not 1 <= f["boot_id"] <= 0xFFFFFFFF or not 0 <= f["state"] <= 2:
+                raise Refused(f"HEARTBEAT boot_id {f['boot_id']} state {f['state']}")
             out += _HB11.pack(f["boot_id"], f["host_packets_lost"], f["state"], 0, 0)
         return out, 0
     if name == "LOG":
@@ -375,7 +377,7 @@ class SeqTracker:
         if self.host and p.minor >= 1 and name in ("HELLO", "HEARTBEAT"):
             at = 34 if name == "HELLO" else 16
             if len(p.payload) >= at + 4:  # peeked before step 8 validates the payload
-                bid = _U32.unpack_from(p.payload, at)[0]
+                bid = _U32.unpack_from(p.payload, at)[0] or None
         v10_boot_hello = boot_hello and p.minor == 0
         if not v10_boot_hello and (p.seq, p.crc) in self.recent:
             self.counts["duplicate"] += 1
@@ -400,6 +402,9 @@ class SeqTracker:
                 self.counts["lost"] += lost
                 self.recent.clear()
                 self.latest_ts = None
+                # the old boot's ID is stale: keeping it would take the new boot's first
+                # HEARTBEAT for a second reset when this one was found by sequence or uptime
+                self.boot_id = None
                 events.append(("reset", cause, lost))
                 d = None
         if not self.host and d is not None and d >= 32768:
