@@ -14,7 +14,7 @@ from typing import Any
 
 from cleanroom.wire import FLAG_BOOT, Endpoint, Message, Receiver
 
-__all__ = ["PtyScanner", "PtyHost"]
+__all__ = ["PtyHost", "PtyScanner"]
 
 CAP_HEARTBEAT, CAP_TIME_SYNC = 0x02, 0x20  # §5.1 capability bits
 

@@ -6,7 +6,6 @@ in the daemon's journal (`edgekit journal --json`)."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import struct
@@ -124,7 +123,7 @@ def test_cleanroom_scanner_against_the_daemon(tmp_path: Path):
     results = scanner.results
     assert len(results) == len(first_boot) + 60
     ids_first = [r.fields["capture_id"] for r in results[: len(first_boot)]]
-    ids_second = [r.fields["capture_id"] for r in results[len(first_boot):]]
+    ids_second = [r.fields["capture_id"] for r in results[len(first_boot) :]]
     assert sorted(ids_first) == first_boot and sorted(ids_second) == list(range(60))
     for r in results:
         f = r.fields

@@ -89,7 +89,7 @@ def test_both_receivers_agree_on_a_damaged_stream(msgs, edits, seq0):
         ts += 1000
         stream += encode(m, seq, ts, 0, minor=_fields(m)[2])
         if op == 3:
-            stream += stream[-len(encode(m, seq, ts, 0, minor=_fields(m)[2])):]  # resent whole
+            stream += stream[-len(encode(m, seq, ts, 0, minor=_fields(m)[2])) :]  # resent whole
         seq = (seq + 1) % 65536
     data = _damage(stream, edits)
     mine = Receiver(host=True)

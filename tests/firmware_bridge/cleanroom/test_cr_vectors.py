@@ -58,7 +58,12 @@ def test_vector_decodes(name: str):
     assert data[-1] == 0 and 0 not in data[:-1]
     p = parse_packet(data[:-1])
     assert (p.minor, p.msg_type, p.flags, p.seq, p.timestamp_us) == (
-        v["minor"], CODES[v["type"]], v["flags"], v["seq"], v["timestamp_us"])
+        v["minor"],
+        CODES[v["type"]],
+        v["flags"],
+        v["seq"],
+        v["timestamp_us"],
+    )
     got = decode_payload(p)
     want = _wire_fields(v)
     if v["type"] == "RESULT":
@@ -98,15 +103,15 @@ def test_invalid_vector_refused_by_the_named_check(name: str):
 def _spec_block(label: str, after: str) -> bytes:
     """The hex bytes of the line starting with ``label`` (and its continuation lines) in the
     first code block after the text ``after`` in PROTOCOL.md."""
-    text = SPEC[SPEC.index(after):]
-    block = text[text.index("```") + 3:]
+    text = SPEC[SPEC.index(after) :]
+    block = text[text.index("```") + 3 :]
     block = block[: block.index("```")]
     lines, grab = [], False
     for line in block.splitlines():
         word = line.split()[0] if line.split() else ""
         if word == label:
             grab = True
-            lines.append(line[len(label):])
+            lines.append(line[len(label) :])
         elif grab and word and not re.fullmatch(r"[0-9a-f]{2}", word):
             break
         elif grab:

@@ -18,10 +18,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
-    "MAJOR", "MINOR", "MAX_PAYLOAD", "MAX_ENCODED", "HEADER", "TYPES", "HOST_TO_DEVICE",
-    "WireError", "Refused", "Packet", "Message", "cobs_encode", "cobs_decode", "encode_packet",
-    "frame", "parse_packet", "decode_payload", "encode_payload", "Deframer", "SeqTracker",
-    "Receiver", "Endpoint",
+    "HEADER",
+    "HOST_TO_DEVICE",
+    "MAJOR",
+    "MAX_ENCODED",
+    "MAX_PAYLOAD",
+    "MINOR",
+    "TYPES",
+    "Deframer",
+    "Endpoint",
+    "Message",
+    "Packet",
+    "Receiver",
+    "Refused",
+    "SeqTracker",
+    "WireError",
+    "cobs_decode",
+    "cobs_encode",
+    "decode_payload",
+    "encode_packet",
+    "encode_payload",
+    "frame",
+    "parse_packet",
 ]  # fmt: skip
 
 MAJOR, MINOR = 1, 2
