@@ -415,6 +415,7 @@ class SeqTracker:
             elif boot_hello and (bid is None or (self.boot_id is None and p.seq == 0)):
                 cause = "boot_hello"
             if cause is not None:
+                cause = "boot_hello" if boot_hello else cause  # §4.1: whichever rule found it
                 lost = p.seq if self.expected is not None else 0
                 self.counts["resets"] += 1
                 self.counts["lost"] += lost
@@ -427,6 +428,7 @@ class SeqTracker:
                 d = None
         if not self.host and d is not None and d >= 32768:
             self.counts["host_restarts"] += 1
+            self.recent.clear()  # §4.1: the old host session's packets are forgotten
             events.append(("host_restart",))
         elif d:
             self.counts["lost"] += d
