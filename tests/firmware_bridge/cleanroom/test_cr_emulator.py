@@ -51,6 +51,15 @@ def test_cleanroom_host_against_the_emulator(tmp_path: Path):
         return got
 
     try:
+        # §6.2.1: an unacknowledged boot repeats its BOOT HELLO every 250 ms (same boot ID, new
+        # sequence numbers); a host slow to PING after its open sees the repeats
+        boots = read(1.2)
+        hellos = [m for m in boots if m.name == "HELLO"]
+        assert len(hellos) >= 2 and all(m.packet.flags & FLAG_BOOT for m in hellos)
+        assert {m.fields["boot_id"] for m in hellos} == {hellos[0].fields["boot_id"]}
+        assert {m.fields["state"] for m in hellos} == {0}
+        seqs = [m.packet.seq for m in boots]
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
         # §6.1 / §6.2.2: PING is answered by PONG (same token), then a HELLO of the current state
         host.open_handshake()
         got = read(5.0, until=lambda m: m.name == "HELLO")
@@ -60,7 +69,7 @@ def test_cleanroom_host_against_the_emulator(tmp_path: Path):
         assert hello.packet.minor == 2 and (h["protocol_major"], h["protocol_minor"]) == (1, 2)
         assert not hello.packet.flags & FLAG_BOOT  # the PING acknowledged the boot (§6.2.1)
         assert h["state"] == 0 and h["sample_format"] == 1 and 1 <= h["samples_per_capture"] <= 1024
-        assert h["boot_id"] != 0 and h["capabilities"] & 0x20  # TIME_SYNC, so TIME below
+        assert h["boot_id"] == hellos[0].fields["boot_id"] and h["capabilities"] & 0x20  # TIME_SYNC
         boot_id, n_samples = h["boot_id"], h["samples_per_capture"]
 
         # §5.9: CONFIG is answered by a HELLO with the settings in effect
