@@ -24,13 +24,14 @@ class PtyScanner:
     a command acknowledges it, PONG + HELLO, HELLO for START/STOP/CONFIG, TIME_REPLY stamped at
     arrival, HEARTBEAT every 1 s; captures are sent by the test with ``capture``."""
 
-    def __init__(self, path: Path, *, samples: int, rate_hz: int = 1_000_000) -> None:
+    def __init__(self, path: Path, *, samples: int, rate_hz: int = 1_000_000, time_sync: bool = True) -> None:
         self.master, self.slave = os.openpty()
         tty.setraw(self.slave)
         tty.setraw(self.master)
         self.path = path
         os.symlink(os.ttyname(self.slave), path)
         self.samples, self.rate_hz = samples, rate_hz
+        self.capabilities = CAP_HEARTBEAT | (CAP_TIME_SYNC if time_sync else 0)
         self.lock = threading.Lock()
         self.results: list[Message] = []
         self.commands: list[Message] = []
@@ -67,7 +68,7 @@ class PtyScanner:
         self._send("HELLO", {
             "firmware_major": 2, "firmware_minor": 0, "firmware_patch": 1, "device_id": 0xC1EA2,
             "sample_rate_hz": self.rate_hz, "samples_per_capture": self.samples,
-            "centre_freq_hz": 433_920_000, "capabilities": CAP_HEARTBEAT | CAP_TIME_SYNC,
+            "centre_freq_hz": 433_920_000, "capabilities": self.capabilities,
             "boot_id": self.boot_id, "state": self.state,
             "capture_period_ms": self.capture_period_ms, "power_period_ms": 0,
         }, flags=FLAG_BOOT if boot else 0)  # fmt: skip

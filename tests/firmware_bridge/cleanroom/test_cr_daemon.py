@@ -58,23 +58,57 @@ def _wait(pred, limit_s: float, what: str, proc: subprocess.Popen, err: Path) ->
         time.sleep(0.05)
 
 
-def test_cleanroom_scanner_against_the_daemon(tmp_path: Path):
+def _start(tmp_path: Path, scanner: PtyScanner, port: int) -> tuple[subprocess.Popen, Path]:
+    """`edgekit run` on the scanner's pty, a tiny bundle, metrics on ``port``; (process, stderr)."""
     bundle = _bundle(tmp_path)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    rng = np.random.default_rng(7)
-    scanner = PtyScanner(tmp_path / "scanner", samples=L)
-    journal = tmp_path / "journal.sqlite"
     (tmp_path / "run.toml").write_text("")
     out, err = tmp_path / "run.out", tmp_path / "run.err"
     with out.open("wb") as o, err.open("wb") as e:
         proc = subprocess.Popen(
             [sys.executable, "-m", "edgekit", "run", str(bundle), "--port", str(scanner.path),
-             "--journal", str(journal), "--metrics-addr", f"127.0.0.1:{port}",
+             "--journal", str(tmp_path / "journal.sqlite"), "--metrics-addr", f"127.0.0.1:{port}",
              "--config", str(tmp_path / "run.toml")],
             cwd=REPO, stdout=o, stderr=e,
         )  # fmt: skip
+    return proc, err
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _stop(proc: subprocess.Popen, scanner: PtyScanner) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    scanner.close()
+
+
+def test_without_time_sync_the_daemon_sends_no_time_request_and_counts_from_receipt(tmp_path: Path):
+    """§1.1, §6.3, §7.3: a scanner without TIME_SYNC gets no TIME_REQUEST, and every RESULT's
+    latency counts from the CAPTURE's arrival, flagged LATENCY_FROM_RECEIPT."""
+    scanner = PtyScanner(tmp_path / "scanner", samples=L, time_sync=False)
+    proc, err = _start(tmp_path, scanner, _free_port())
+    try:
+        _wait(lambda: scanner.state == 1, START_LIMIT_S, "no START", proc, err)
+        for cid in range(20):
+            scanner.capture(cid, np.arange(2 * L, dtype=np.int16).tobytes())
+        _wait(lambda: len(scanner.results) >= 20, 60, "not every RESULT", proc, err)
+    finally:
+        _stop(proc, scanner)
+    assert sorted(r.fields["capture_id"] for r in scanner.results) == list(range(20))
+    assert all(r.fields["flags"] & 0x08 for r in scanner.results)
+    assert "TIME_REQUEST" not in [m.name for m in scanner.commands]
+
+
+def test_cleanroom_scanner_against_the_daemon(tmp_path: Path):
+    port = _free_port()
+    rng = np.random.default_rng(7)
+    scanner = PtyScanner(tmp_path / "scanner", samples=L)
+    journal = tmp_path / "journal.sqlite"
+    proc, err = _start(tmp_path, scanner, port)
     try:
         # §6.1: after opening, the host writes 0x00 then PING (its own numbering from 0)
         _wait(lambda: scanner.state == 1, START_LIMIT_S, "no START", proc, err)
@@ -117,10 +151,7 @@ def test_cleanroom_scanner_against_the_daemon(tmp_path: Path):
         time.sleep(0.5)  # any extra (duplicate) RESULT would arrive now
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
-        scanner.close()
+        _stop(proc, scanner)
 
     results = scanner.results
     assert len(results) == len(first_boot) + 60
