@@ -378,9 +378,6 @@ class ScannerLink:
         elif isinstance(event, UnknownMessage):
             out.append(LinkErrorSeen("unknown_type", f"message type 0x{event.msg_type:02x}"))
         elif isinstance(event, DeviceReset):
-            # a new boot numbers its captures where it likes (PROTOCOL.md §5.2): ids are
-            # compared within one boot only, never the old boot's last against the new's first
-            self._last_capture_id = None
             if event.lost:
                 out.append(PacketsLost(event.lost))  # the new boot's first packets (§4.1)
             out.append(ScannerReset())
