@@ -355,11 +355,11 @@ def encode_payload(name: str, f: dict[str, Any], minor: int = MINOR) -> tuple[by
         conf, ctx, flags = f["confidence"], f.get("context"), f.get("flags", 0) & ~RESULT_CONTEXT
         if not 0.0 <= conf <= 1.0:
             raise Refused(f"RESULT confidence {conf}")
-        if ctx is not None and minor >= 2:
-            flags |= RESULT_CONTEXT
-        out = _RESULT.pack(f["capture_id"], f["label_index"], flags, 0, conf, f["latency_us"])
-        if flags & RESULT_CONTEXT:
-            assert ctx is not None  # narrowed for mypy: the flag is set only with a context
+        out = _RESULT.pack(f["capture_id"], f["label_index"], flags | (ctx is not None) << 4, 0,
+                           conf, f["latency_us"])  # fmt: skip
+        if ctx is not None:  # §5.10: the flag CONTEXT is set exactly when the field follows
+            if minor < 2:
+                raise Refused(f"RESULT context does not exist in protocol 1.{minor}")
             if not ctx["ci_low"] <= ctx["precision"] <= ctx["ci_high"] <= 10000:
                 raise Refused(f"RESULT context {ctx}")
             out += _CONTEXT.pack(ctx["precision"], ctx["ci_low"], ctx["ci_high"], min(ctx["n"], 65535))
