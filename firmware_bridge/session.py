@@ -295,7 +295,8 @@ class HostSession:
             self._config_applied = True
         if pending in (Ping, Start, Stop, Config):
             self._answered()
-        if self._time.next_us is None and self._can_sync(hello):  # also after each reboot
+        # TIME rounds begin at the first HELLO, and again after each reboot
+        if self._time.next_us is None and self._can_sync(hello, event.version_minor):
             self._time = _TimeSync(next_us=now_us, started_us=now_us)
 
     def _set_state(self, state: DeviceState, now_us: int) -> None:
@@ -380,8 +381,9 @@ class HostSession:
         return 0.0  # unknown: the floor applies
 
     @staticmethod
-    def _can_sync(hello: Hello) -> bool:
-        return hello.protocol_minor >= 1 and bool(hello.capabilities & Capability.TIME_SYNC)
+    def _can_sync(hello: Hello, minor: int) -> bool:
+        # the header's minor governs (PROTOCOL.md §1.1, §5.0); HELLO's protocol_minor is informational
+        return minor >= 1 and bool(hello.capabilities & Capability.TIME_SYNC)
 
     def _time_requests(self, now_us: int) -> list[Message]:
         sync, rules = self._time, self.rules

@@ -313,6 +313,7 @@ static fb_rx_status_t parse_packet(fb_decoder_t *d, size_t n, fb_command_t *out)
     int exact;
     uint16_t seq;
     uint32_t crc;
+    unsigned i;
     if (n < FB_HEADER_SIZE + FB_CRC_SIZE) {
         d->stats.framing_errors++;
         return FB_RX_ERR_SHORT;
@@ -332,21 +333,30 @@ static fb_rx_status_t parse_packet(fb_decoder_t *d, size_t n, fb_command_t *out)
         return FB_RX_ERR_VERSION;
     }
     seq = rd_u16(p + 4);
-    if (d->seq_valid && (uint16_t)(seq + 1u) == d->expected_seq && crc == d->last_crc) {
-        d->stats.duplicates++; /* the same packet again (PROTOCOL.md 4.1) */
-        return FB_RX_DUPLICATE;
+    for (i = 0; i < d->recent_len; i++) {
+        if (d->recent_seq[i] == seq && d->recent_crc[i] == crc) {
+            d->stats.duplicates++; /* one of the last 64 packets again (PROTOCOL.md 4.1) */
+            return FB_RX_DUPLICATE;
+        }
     }
     if (d->seq_valid && seq != d->expected_seq) {
         uint16_t ahead = (uint16_t)(seq - d->expected_seq);
         if (ahead >= 0x8000u) {
             d->stats.host_restarts++; /* jumped back: a new host session, not a loss */
+            d->recent_len = 0;       /* the old session's packets are forgotten */
+            d->recent_next = 0;
         } else {
             d->stats.lost_packets += ahead;
         }
     }
     d->expected_seq = (uint16_t)(seq + 1u);
     d->seq_valid = 1;
-    d->last_crc = crc;
+    d->recent_seq[d->recent_next] = seq;
+    d->recent_crc[d->recent_next] = crc;
+    d->recent_next = (uint8_t)((d->recent_next + 1u) % FB_DUPLICATE_WINDOW);
+    if (d->recent_len < FB_DUPLICATE_WINDOW) {
+        d->recent_len++;
+    }
     exact = p[1] <= FB_PROTOCOL_MINOR;
     out->version_minor = p[1];
     out->type = p[2];

@@ -185,11 +185,13 @@ typedef enum {
     FB_RX_ERR_OVERFLOW = -6, /* frame longer than FB_RX_BUFFER_SIZE, dropped */
     FB_RX_ERR_VERSION = -7,  /* another protocol major version: refused */
     FB_RX_UNKNOWN_TYPE = -8, /* valid packet of an unknown (or device-to-host) type: skipped */
-    FB_RX_DUPLICATE = -9     /* the packet just received, again: skipped */
+    FB_RX_DUPLICATE = -9     /* one of the last FB_DUPLICATE_WINDOW packets, again: skipped */
 } fb_rx_status_t;
 
 /* lost_packets: gaps in the host's sequence numbers (a backward jump is a new host session,
  * counted in host_restarts, never as loss). Report lost_packets in HEARTBEAT. */
+#define FB_DUPLICATE_WINDOW 64 /* packets remembered to recognise a duplicate (PROTOCOL.md 4.1) */
+
 typedef struct {
     uint32_t packets, crc_failures, framing_errors, overflows, lost_packets, unknown_types,
         version_mismatches, duplicates, host_restarts;
@@ -201,7 +203,11 @@ typedef struct {
     uint8_t discarding;
     uint8_t seq_valid;
     uint16_t expected_seq;
-    uint32_t last_crc;
+    /* the last FB_DUPLICATE_WINDOW packets' sequence numbers and CRCs (PROTOCOL.md 4.1 rule 1):
+     * a ring, 384 bytes; a repeat of any of them is a duplicate, not a host restart */
+    uint16_t recent_seq[FB_DUPLICATE_WINDOW];
+    uint32_t recent_crc[FB_DUPLICATE_WINDOW];
+    uint8_t recent_len, recent_next;
     fb_rx_stats_t stats;
 } fb_decoder_t;
 
