@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from edgekit.builder.penultimate import expose_features, find_penultimate  # noqa: E402
-from edgekit.builder.stages.ood import fit_stats, model_fit_rows  # noqa: E402
+from edgekit.builder.stages.ood import MODEL_FIT_MAX, fit_stats, model_fit_rows  # noqa: E402
 from edgekit.config import load_config  # noqa: E402
 from edgekit.data.synth import CLASSES, OOD_CLASSES, generate  # noqa: E402
 from edgekit.signals.calibration import expected_calibration_error, fit_temperature  # noqa: E402
@@ -135,7 +135,8 @@ def write_card_section(folder: Path, res: dict) -> None:
     lines = [
         CARD_TITLE,
         f"Measured by `scripts/ood_dev_check.py` on the exported `model.onnx` (fp32, onnxruntime): "
-        f"statistics and temperature fitted on `generate({FIT_N}, seed={FIT_SEED})`, figures on "
+        f"the spectral statistics fitted on `generate({FIT_N}, seed={FIT_SEED})`, temperature and "
+        f"feature statistics on a seeded {min(FIT_N, MODEL_FIT_MAX):,} of them (as the build), figures on "
         f"`generate(3600, seed={DEV_SEED})` with ofdm and fhss, data no build report uses (the "
         "build's evaluation seed is 202). The training recipe was judged on these figures, so "
         "they are not held out; the build report's are. Threshold: 95 % of in-distribution "
