@@ -19,7 +19,7 @@ import functools
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy import fft, signal
+from scipy import fft
 
 __all__ = [
     "SNR_CEILING_DB",
@@ -42,8 +42,12 @@ _LOW_FRACTION = 0.25  # the share of PSD bins taken as noise-only
 
 @functools.lru_cache(maxsize=8)
 def _hann(nperseg: int) -> tuple[np.ndarray, float]:
-    """welch's default window (periodic Hann) and its density scaling 1 / sum(w^2) at fs = 1."""
-    w = signal.get_window("hann", nperseg)
+    """welch's default window (periodic Hann) and its density scaling 1 / sum(w^2) at fs = 1.
+
+    The periodic Hann window of length n is numpy's symmetric one of length n + 1 without its
+    last point (what ``scipy.signal.get_window("hann", n)`` returns; compared in the tests):
+    importing scipy.signal for it would cost the daemon's start-up most of a second."""
+    w = np.hanning(nperseg + 1)[:-1]
     return w, float(1.0 / np.sum(w * w))
 
 
