@@ -6,8 +6,9 @@ One run, alternating (so host load hits both alike), ``--runs`` times each:
    ``Popen`` until its first bytes arrive on the pty (it opens the port last, once the bundle is
    verified, the model loaded and warmed up, the journal and metrics ready), then stopped with
    SIGTERM. Imports, verification, model load and warm-up all count.
-2. The floor: a bare ``python -c`` that imports numpy and onnxruntime, loads the same variant's
-   file and runs it once on zeros: what any daemon on this runtime pays before its first answer.
+2. The floor: a bare ``python -c`` that imports numpy and the variant's runtime (onnxruntime or
+   ai_edge_litert), loads the same variant's file and runs it once on zeros: what any daemon on
+   this runtime pays before its first answer.
 
 With ``--before DIR`` (a source tree of another commit: ``git archive COMMIT edgekit
 firmware_bridge | tar -x -C DIR``), that tree's daemon is timed too, in the same rounds, run with
@@ -91,12 +92,22 @@ def _daemon_once(bundle: Path, tmp: Path, tree: Path | None = None, limit_s: flo
             (tmp / name).unlink(missing_ok=True)
 
 
-def _floor_once(model: Path, shape: list[int]) -> float:
-    code = (
-        "import numpy as np, onnxruntime as ort; "
-        f"s = ort.InferenceSession({str(model)!r}, providers=['CPUExecutionProvider']); "
-        f"s.run(None, {{s.get_inputs()[0].name: np.zeros({shape!r}, np.float32)}})"
-    )
+def _floor_once(model: Path, runtime: str) -> float:
+    if runtime == "tflite":
+        code = (
+            "import numpy as np; from ai_edge_litert.interpreter import Interpreter; "
+            f"i = Interpreter(model_path={str(model)!r}, num_threads=1); i.allocate_tensors(); "
+            "d = i.get_input_details()[0]; "
+            "i.set_tensor(d['index'], np.zeros(d['shape'], d['dtype'])); i.invoke()"
+        )
+    else:
+        code = (
+            "import numpy as np, onnxruntime as ort; "
+            f"s = ort.InferenceSession({str(model)!r}, providers=['CPUExecutionProvider']); "
+            "i = s.get_inputs()[0]; "
+            "s.run(None, {i.name: np.zeros([d if isinstance(d, int) else 1 for d in i.shape], "
+            "np.float32)})"
+        )
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True)
     return time.perf_counter() - t0
@@ -131,23 +142,20 @@ def main() -> None:
     manifest = json.loads(manifest_path.read_text())
     variant = next(v for v in manifest["variants"] if v["name"] == manifest["selected"])
     model = args.bundle / variant["file"]
-    shape = [1, *manifest["input"]["shape"][1:]]
-    if variant["runtime"] != "onnxruntime":
-        raise SystemExit("the floor runs onnxruntime: use a bundle whose selected variant is ONNX")
     daemon: list[float] = []
     floor: list[float] = []
     before: list[float] = []
     with tempfile.TemporaryDirectory(prefix="edgekit-startup-") as tmp:
         for _ in range(args.runs):
             daemon.append(_daemon_once(args.bundle, Path(tmp)))
-            floor.append(_floor_once(model, shape))
+            floor.append(_floor_once(model, variant["runtime"]))
             if args.before is not None:
                 before.append(_daemon_once(args.bundle, Path(tmp), args.before.resolve()))
     load = os.getloadavg()[0]
     d, f = statistics.median(daemon), statistics.median(floor)
     print(f"edgekit run start-up ({args.bundle}, variant {variant['name']}): median {d:.2f} s "
           f"(min {min(daemon):.2f}, max {max(daemon):.2f}, {args.runs} runs)")
-    print(f"floor (python + numpy + onnxruntime, load and run the variant once): median {f:.2f} s "
+    print(f"floor (python + numpy + {variant['runtime']}, load and run the variant once): median {f:.2f} s "
           f"(min {min(floor):.2f}, max {max(floor):.2f})")
     print(f"ratio daemon / floor: {d / f:.2f}; load average (1 min) {load:.1f}, host shared")
     if before:
