@@ -87,10 +87,10 @@ def profile(run: Run) -> Run:
     return run
 
 
-def _score_spec(run: Run, vr: VariantResult) -> dict[str, Any] | None:
+def _score_spec(run: Run, vr: VariantResult) -> dict[str, Any]:
     """What the profile worker needs to score like the daemon: the ood stage's choice for this
-    variant (None when the ood stage did not run: the validate stage's max-softmax is then
-    timed, as the daemon computes it too)."""
+    variant; when the ood stage did not run, the logit score the validate stage calibrated
+    (``signals.scores.logit_score``), which the daemon then computes."""
     ood = vr.meta.get("ood") or {}
     stats = ood.get("statistics")
     kind = str(ood.get("score") or logit_score(run.cfg.ood.score))
