@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -12,9 +12,7 @@ from rich.table import Table
 
 from edgekit.cli import app
 from edgekit.cli._text import esc
-
-if TYPE_CHECKING:
-    from edgekit.model_info import ModelInfo
+from edgekit.model_info import ModelInfo, inspect_model
 
 __all__ = ["inspect"]
 
@@ -47,8 +45,6 @@ def inspect(
 ) -> None:
     """Show a model's inputs and outputs, opsets, operators, parameters (inside If/Loop bodies
     too), size, and what TFLite conversion needs (dynamic dims, names, extra inputs)."""
-    from edgekit.model_info import inspect_model  # onnx: imported by this command only
-
     info = inspect_model(model)
     tried = _try_convert(model, info, input_shape) if try_convert else None
     if as_json:
