@@ -28,6 +28,7 @@ __all__ = [
     "PrivacyResult",
     "QuantStep",
     "ScenarioResult",
+    "ScoreCost",
     "SliceResult",
     "StageTiming",
     "VariantResult",
@@ -247,6 +248,35 @@ class LatencyResult:
 
 
 @dataclass
+class ScoreCost:
+    """The chosen OOD score's cost per capture, timed in the same worker process and the same
+    runs as the variant's :class:`LatencyResult` (``edgekit.builder.profile``): each run is
+    preprocessing + inference, then the score on the model's outputs, as the daemon does on every
+    capture (``runtime.model.Prediction.score_s``). ``total_*`` are percentiles of the per-run
+    sums, not sums of percentiles. Memory: the statistics' arrays, and the worker's peak resident
+    memory before the score was loaded (the model alone) and at the end (model and score)."""
+
+    score: str
+    runs: int
+    p10_ms: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    cpu_ms_per_capture: float  # median process CPU time of the score
+    total_p50_ms: float  # preprocessing + inference + score, per run
+    total_p90_ms: float
+    total_p99_ms: float
+    total_cpu_ms_per_inference: float  # median of the per-run CPU sums
+    total_cpu_ms_p10: float
+    total_cpu_ms_p90: float
+    total_cpu_ms_p99: float
+    stats_bytes: int  # the statistics the score keeps (0: none, a logit score)
+    model_peak_memory_mb: float  # the worker's peak before the score was loaded
+    total_peak_memory_mb: float  # the worker's peak at the end: model and score
+    provenance: str
+
+
+@dataclass
 class EnergyFigure:
     """Energy per inference and battery projection of one variant, with provenance."""
 
@@ -271,6 +301,9 @@ class EnergyFigure:
     # the battery projection at both ends of the dynamic energy's interval
     battery_life_interval_h: tuple[float, float] | None = None
     battery_life_loss_interval_pct: tuple[float, float] | None = None
+    # the chosen OOD score's share of energy_per_inference_mj (an estimate derived from its CPU
+    # time); None: the figure does not include the score (none measured, or a bench figure)
+    ood_score_mj: float | None = None
 
 
 @dataclass
@@ -365,7 +398,8 @@ class VariantResult:
     build_s: float = 0.0
     notes: list[str] = field(default_factory=list)
     accuracy: AccuracyResult | None = None
-    latency: LatencyResult | None = None
+    latency: LatencyResult | None = None  # the model: preprocessing + inference
+    score_cost: ScoreCost | None = None  # the chosen OOD score, timed with the model (host)
     energy: EnergyFigure | None = None
     checks: list[BudgetCheck] = field(default_factory=list)
     quant_search: list[QuantStep] = field(default_factory=list)

@@ -6,6 +6,10 @@ power (``edgekit/energy/profiles/<board>.json``, with its sources), plus the boa
 over the latency for the total. They are labelled ``estimated`` everywhere, and budgets with
 ``require_measured_energy = true`` treat them as not evaluated. Measured figures come from
 ``edgekit bench`` on the target (``edgekit build --target-results bench.json``).
+
+With the chosen OOD score's cost (:class:`~edgekit.results.ScoreCost`, timed with the model), the
+estimate is of model + score, per run, as the daemon spends it; ``ood_score_mj`` is the score's
+share (the estimate with the score, less the same estimate from the model's runs alone).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import TypedDict
 from edgekit.config import BatteryConfig
 from edgekit.energy.battery import Battery, ScannerDuty, project_battery
 from edgekit.energy.meters.model import BoardProfile, load_profile
-from edgekit.results import EnergyFigure, LatencyResult
+from edgekit.results import EnergyFigure, LatencyResult, ScoreCost
 
 __all__ = ["battery_fields", "estimate_energy"]
 
@@ -60,20 +64,38 @@ def battery_fields(
     }
 
 
-def estimate_energy(latency: LatencyResult, board: str, battery: BatteryConfig) -> EnergyFigure:
-    """Estimate one variant's energy per inference on ``board`` from its host CPU time."""
-    prof: BoardProfile = load_profile(board)
+def _model_only(latency: LatencyResult) -> tuple[float, float, float, float]:
+    """(CPU ms, wall p50 ms, CPU p10 ms, CPU p90 ms) of the model's runs."""
     cpu_ms = latency.cpu_ms_per_inference
     if not math.isfinite(cpu_ms):
         cpu_ms = latency.p50_ms * latency.threads
+    return cpu_ms, latency.p50_ms, latency.cpu_ms_p10, latency.cpu_ms_p90
+
+
+def estimate_energy(
+    latency: LatencyResult, board: str, battery: BatteryConfig, *, score: ScoreCost | None = None
+) -> EnergyFigure:
+    """Estimate one variant's energy per inference on ``board`` from its host CPU time; with
+    ``score``, of the model and the chosen OOD score together."""
+    prof: BoardProfile = load_profile(board)
+    m_cpu, m_p50, p10, p90 = _model_only(latency)
+    cpu_ms, p50 = m_cpu, m_p50
+    score_mj: float | None = None
+    what = "host CPU time per inference"
+    if score is not None:
+        cpu_ms, p50 = score.total_cpu_ms_per_inference, score.total_p50_ms
+        p10, p90 = score.total_cpu_ms_p10, score.total_cpu_ms_p90
+        score_mj = (cpu_ms - m_cpu) * prof.active_per_core_w + (p50 - m_p50) * prof.idle_w
+        what = f"host CPU time per inference with the {score.score} score"
     dynamic = cpu_ms * prof.active_per_core_w  # ms x W = mJ
-    total = dynamic + latency.p50_ms * prof.idle_w
-    half_spread = (latency.cpu_ms_p90 - latency.cpu_ms_p10) / 2 * prof.active_per_core_w
+    total = dynamic + p50 * prof.idle_w
+    half_spread = (p90 - p10) / 2 * prof.active_per_core_w
     provenance = (
-        f"estimated, not measured: host CPU time per inference ({cpu_ms:.3g} ms, median of "
+        f"estimated, not measured: {what} ({cpu_ms:.3g} ms, median of "
         f"{latency.runs} runs) x {prof.name} active power per busy core "
         f"({prof.active_per_core_w} W; idle {prof.idle_w} W; see the board profile's sources); "
         "the host CPU is not the target's, so run `edgekit bench` on the board for a measurement"
+        + (f"; the score's share {score_mj:.3g} mJ" if score_mj is not None else "")
     )
     return EnergyFigure(
         energy_per_inference_mj=total,
@@ -87,5 +109,6 @@ def estimate_energy(latency: LatencyResult, board: str, battery: BatteryConfig) 
         provenance=provenance,
         dynamic_spread_mj=half_spread if math.isfinite(half_spread) else float("nan"),
         target_reason=f"only an estimate (model:{prof.board}, from the host's CPU time at build time)",
+        ood_score_mj=score_mj,
         **battery_fields(battery, dynamic, "estimated", (dynamic - half_spread, dynamic + half_spread)),
     )

@@ -8,6 +8,11 @@ every round asks every worker for a slice of its runs, in a shuffled order per r
 each round. Latency is preprocessing plus inference of one batch, the device's capture-to-result
 path. These are host figures; on-target figures come from ``edgekit bench``.
 
+A job may name the chosen OOD score (``ProfileJob.score``): the worker then scores each run's
+outputs as the daemon does and times that apart, so the score's cost per capture
+(:class:`~edgekit.results.ScoreCost`) comes from the same process, runs and rounds as the model's
+latency, and the total per run is measured, not a sum of percentiles.
+
 The workers run in their own process groups and die with the build (``edgekit.children``); their
 input file lives in the run's scratch folder when the build gives one, so no exit leaks it, and
 their stderr goes to ``profile-VARIANT.log`` in ``log_dir`` (the output's ``logs/``).
@@ -37,7 +42,7 @@ from edgekit.builder.host_load import HostLoad, cpu_snapshot, load_between
 from edgekit.builder.interleave import Timings, descheduled, detect_interference, schedule
 from edgekit.children import child
 from edgekit.errors import ConversionError
-from edgekit.results import LatencyResult
+from edgekit.results import LatencyResult, ScoreCost
 
 __all__ = ["ProfileAttempt", "ProfileJob", "host_description", "profile_variants"]
 
@@ -58,11 +63,14 @@ def host_description() -> str:
 
 @dataclass(frozen=True)
 class ProfileJob:
-    """One variant to time: its name (for messages and the log), model file and backend options."""
+    """One variant to time: its name (for messages and the log), model file and backend options;
+    ``score``: the chosen OOD score to time with it (``kind``, ``output_kind``, ``output_index``,
+    ``features_index``, ``input_name``, ``temperature``, ``statistics`` file), or None."""
 
     name: str
     model_path: Path
     backend_options: dict[str, Any] = field(default_factory=dict)
+    score: dict[str, Any] | None = None
 
 
 @dataclass
@@ -74,6 +82,7 @@ class ProfileAttempt:
     host: HostLoad
     interference: list[str]
     rounds: int
+    score_cost: dict[str, ScoreCost] = field(default_factory=dict)  # jobs with a score only
 
 
 class _Worker:
@@ -175,6 +184,7 @@ def profile_variants(
                     "threads": threads,
                     "warmup": warmup,
                     "backend_options": job.backend_options,
+                    "score": job.score,
                 }
                 log = logs / f"profile-{job.name}.log"
                 err: IO[bytes] = stack.enter_context(log.open("ab"))
@@ -185,6 +195,9 @@ def profile_variants(
                 workers[job.name] = _Worker(job, proc, log)
                 ready[job.name] = workers[job.name].ask(None, timeout_s)
             timings = {job.name: Timings.empty() for job in jobs}
+            scored: dict[str, tuple[list[float], list[float]]] = {
+                job.name: ([], []) for job in jobs if job.score
+            }
             loads: list[HostLoad] = []
             plan = schedule([j.name for j in jobs], runs, rounds, random.Random(seed))
             first = cpu_snapshot()
@@ -194,6 +207,9 @@ def profile_variants(
                 for name, n in slices:
                     got = workers[name].ask(str(n), timeout_s)
                     timings[name].add(got["times_ms"], got["cpu_ms"], r)
+                    if name in scored:
+                        scored[name][0].extend(got["score_ms"])
+                        scored[name][1].extend(got["score_cpu_ms"])
                 loads.append(load_between(before, cpu_snapshot()))
             host = load_between(first, cpu_snapshot())
             span_s = time.monotonic() - t0
@@ -211,7 +227,49 @@ def profile_variants(
         )
         for job in jobs
     }
-    return ProfileAttempt(latency, host, signs, len(plan))
+    costs = {
+        job.name: _score_cost(
+            job, timings[job.name], *scored[job.name], ready[job.name], peaks[job.name],
+            latency[job.name].provenance,
+        )
+        for job in jobs if job.name in scored
+    }
+    for name in costs:  # the model's own peak: before the score was loaded
+        latency[name].peak_memory_mb = float(ready[name]["model_peak_rss_kb"]) / 1024.0
+    return ProfileAttempt(latency, host, signs, len(plan), costs)
+
+
+def _score_cost(
+    job: ProfileJob, t: Timings, wall: list[float], cpu: list[float], ready: dict[str, Any],
+    peak: dict[str, Any], model_provenance: str,
+) -> ScoreCost:
+    """The score's per-capture figures and the per-run totals (model + score)."""
+    score = job.score or {}
+    s_wall, s_cpu = np.asarray(wall, dtype=np.float64), np.asarray(cpu, dtype=np.float64)
+    tot_wall, tot_cpu = t.wall_ms + s_wall, t.cpu_ms + s_cpu  # the same runs, in order
+    p10, p50, p90, p99 = (float(v) for v in np.percentile(s_wall, [10, 50, 90, 99]))
+    tw50, tw90, tw99 = _percentiles(tot_wall)
+    tc10, tc50, tc90, tc99 = (float(v) for v in np.percentile(tot_cpu, [10, 50, 90, 99]))
+    stats_bytes = int(ready.get("stats_bytes") or 0)  # the loaded statistics' arrays
+    model_mb = float(ready["model_peak_rss_kb"]) / 1024.0
+    total_mb = float(peak["peak_rss_kb"]) / 1024.0
+    where = model_provenance.split(";", 1)[0]  # "host, measured: <the host>"
+    provenance = (
+        f"{where}; the {score.get('kind')} score on each of the {len(s_wall)} runs' outputs, "
+        f"timed apart in the same worker and rounds as the model (numpy, as the daemon scores a "
+        f"capture): p50 {p50:.3g} ms, p99 {p99:.3g} ms (spread p10-p90 {p10:.3g}-{p90:.3g} ms), "
+        f"CPU p50 {float(np.median(s_cpu)):.3g} ms; model + score per run: p50 {tw50:.3g} ms, "
+        f"p99 {tw99:.3g} ms; statistics {stats_bytes} bytes; peak memory {model_mb:.0f} MiB "
+        f"before the score was loaded, {total_mb:.0f} MiB after"
+    )
+    return ScoreCost(
+        score=str(score.get("kind")), runs=len(s_wall), p10_ms=p10, p50_ms=p50, p90_ms=p90,
+        p99_ms=p99, cpu_ms_per_capture=float(np.median(s_cpu)), total_p50_ms=tw50,
+        total_p90_ms=tw90, total_p99_ms=tw99, total_cpu_ms_per_inference=tc50,
+        total_cpu_ms_p10=tc10, total_cpu_ms_p90=tc90, total_cpu_ms_p99=tc99,
+        stats_bytes=stats_bytes, model_peak_memory_mb=model_mb, total_peak_memory_mb=total_mb,
+        provenance=provenance,
+    )
 
 
 def _latency(

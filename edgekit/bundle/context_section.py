@@ -26,7 +26,6 @@ from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from edgekit.errors import BundleError
-from edgekit.signals.observe import OBSERVABLES
 
 if TYPE_CHECKING:
     from edgekit.config import BuildConfig
@@ -40,6 +39,10 @@ MAX_CELLS = 100_000
 
 def context_section(variants: Sequence[VariantResult], cfg: BuildConfig) -> dict[str, Any] | None:
     """The section for the shipped ``variants``, or None when none has a context table."""
+    # imported here, by the build: the observables' SNR estimator needs scipy.signal, which
+    # loading a bundle (the daemon's start-up, via the schema check) does not
+    from edgekit.signals.observe import OBSERVABLES
+
     tables = {v.name: v.context for v in variants if v.context}
     if not tables:
         return None

@@ -319,7 +319,7 @@ def _variant(v: Any, key: str, files: dict[str, Any]) -> dict[str, Any]:
     _optional(var, "size_bytes", lambda x, k: _int(x, k, lo=0, hi=2**53 - 1, null=True), f"{key}.")
     _optional(var, "accuracy", lambda x, k: _num(x, k, lo=0.0, hi=1.0), f"{key}.")
     _optional(var, "ood_threshold", lambda x, k: _num(x, k), f"{key}.")
-    for name in ("latency", "energy", "meta"):
+    for name in ("latency", "score_cost", "energy", "meta"):
         _optional(var, name, _table_or_null, f"{key}.")
     if var.get("ood") is not None:
         _ood(var["ood"], f"{key}.ood")

@@ -93,6 +93,9 @@ def write_bundle(
                 "accuracy": v.accuracy.accuracy if v.accuracy else None,
                 "ood_threshold": v.accuracy.ood.threshold if v.accuracy and v.accuracy.ood else None,
                 "latency": dataclasses.asdict(v.latency) if v.latency else None,
+                # the chosen OOD score's cost per capture, timed with the model (latency is the
+                # model's; score_cost carries the score's and the per-run totals)
+                "score_cost": dataclasses.asdict(v.score_cost) if v.score_cost else None,
                 "energy": dataclasses.asdict(v.energy) if v.energy else None,
                 "checks": [dataclasses.asdict(c) for c in v.checks],
                 # the variant's OOD rule (edgekit.builder.stages.ood): score, threshold,

@@ -375,6 +375,7 @@ def run(
                     finished_at_us = now
                 if isinstance(port, PtyPort):
                     if next_unplug_us is not None and now >= next_unplug_us and port.is_plugged:
+                        scanner.note_cut("unplug", now)
                         port.unplug()
                         unplugs += 1
                         scanner.set_connected(False, now)
@@ -396,6 +397,7 @@ def run(
                 if data:
                     replies = scanner.receive_data(data, clock_us())
                     tx.queue(replies, clock_us(), host_open=port.host_open)
+            scanner.note_cut("end", clock_us())  # the host's bytes are not read from here on
             final_state = scanner.state
             state_age_s = (clock_us() - scanner.state_since_us) / 1e6
             _drain(port, tx, clock_us, opts.drain_s)
@@ -486,4 +488,8 @@ def _stats_dict(
         "faults": {k: getattr(faults, k) for k in faults.__slots__},
         "line": account.totals.to_dict(),
         "unanswered": len(scanner.unanswered()),
+        # what a test needs to tell a RESULT the host could not deliver from one it lost:
+        # the captures owed at each cut (VirtualScanner.note_cut) and those never answered
+        "cuts": scanner.cuts,
+        "unanswered_ids": scanner.unanswered(),
     }

@@ -19,6 +19,7 @@ at a reset) so that truth can be joined on them.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -107,6 +108,9 @@ class VirtualScanner:
         self.truth: list[TruthRecord] = []
         self._truth_index: dict[int, int] = {}
         self._answered: set[int] = set()
+        # every cut of the way back from the host (unplug, reboot, end of the run) with the
+        # captures still owed a RESULT then (see ``note_cut``)
+        self.cuts: list[dict[str, Any]] = []
         self._injector = FaultInjector(cfg.faults, seed=cfg.seed)
         self._monitor = PowerMonitor(cfg.power, seed=cfg.seed)
         self._boot_rng = np.random.default_rng(np.random.SeedSequence((cfg.seed, 0xB007)))
@@ -178,6 +182,20 @@ class VirtualScanner:
         """Ids of captures written intact that no RESULT answered (yet), in order."""
         return [t.capture_id for t in self.truth if t.fault is None and t.capture_id not in self._answered]
 
+    def note_cut(self, kind: str, now_us: int) -> None:
+        """Book the captures owed a RESULT when the way back from the host is cut: ``unplug``
+        (the pty and every byte in it vanish), ``reboot`` (a fresh decoder drops a RESULT it
+        was half-way through) or ``end`` (the emulator stops reading).
+
+        The host answers in capture order over an ordered byte stream, so a RESULT can go
+        missing only at a cut, and only one of a capture above the highest answered so far:
+        those are the ``owed`` ids. A capture that arrived and whose RESULT is missing although
+        it is owed at no cut was lost by the host, whatever the load."""
+        last = max(self._answered, default=-1)
+        owed = [i for i in self.unanswered() if i > last]
+        at_s = (now_us - self._origin_us) / 1e6 if self._origin_us is not None else 0.0
+        self.cuts.append({"kind": kind, "at_s": round(at_s, 6), "last_answered": last, "owed": owed})
+
     def device_time_us(self, now_us: int) -> int:
         """The device clock (µs since the last boot, running ``clock_ppm`` off) at ``now_us``."""
         return max(0, int((now_us - self._boot_us) * (1.0 + self.config.clock_ppm * 1e-6)))
@@ -199,6 +217,8 @@ class VirtualScanner:
         """Power on (or reboot): sequence from 0, a 0x00 to end any partial frame, BOOT HELLO."""
         if self._origin_us is None:
             self._origin_us = now_us
+        if self._booted:
+            self.note_cut("reboot", now_us)
         self._booted = True
         self._boot_us = now_us
         if self._streaming:

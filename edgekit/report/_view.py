@@ -28,6 +28,7 @@ __all__ = [
     "Table",
     "Verdict",
     "build_view",
+    "device_p99_ms",
     "fmt_mj",
     "fmt_ms",
     "fmt_pct",
@@ -204,6 +205,16 @@ def marginal(v: VariantResult, c: BudgetCheck) -> bool:
     if c.budget != "max_latency_p99_ms" or c.value is None or isinstance(c.limit, bool):
         return False
     return noise is not None and abs(float(c.value) - float(c.limit)) <= noise
+
+
+def device_p99_ms(v: VariantResult) -> float | None:
+    """p99 of one capture with the chosen OOD score (the figure ``edgekit.budget.device_latency``
+    judges): the per-run sums when the score was timed with the model, the bench's model p99 plus
+    the score's host p99 when the model's figure came from the target."""
+    lat, sc = v.latency, v.score_cost
+    if lat is None or sc is None:
+        return None
+    return lat.p99_ms + sc.p99_ms if lat.provenance.startswith("target") else sc.total_p99_ms
 
 
 def latency_basis(r: BuildResult) -> str:
@@ -414,9 +425,13 @@ def _variants_section(r: BuildResult) -> Section:
     if ref_acc is None and ref is not None and ref.accuracy is not None:
         ref_acc = ref.accuracy.accuracy
     has_energy = any(v.energy for v in r.variants)
+    scored = any(v.score_cost for v in r.variants)
     headers = ["Variant", "Status", "Size KiB", "Accuracy", "Drop vs ref", "Agreement",
                f"p50 ms ({LATENCY_SCOPE})", f"p99 ms ({LATENCY_SCOPE})", "CPU p99 ms", "Peak MiB"]
     numeric = [False, False, True, True, True, True, True, True, True, True]
+    if scored:  # the daemon scores every capture: the score's cost and the total, beside the model
+        headers[8:8] = ["OOD score p99 ms", "Total p99 ms"]
+        numeric[8:8] = [True, True]
     if has_energy:
         headers.append("Energy mJ")
         numeric.append(True)
@@ -449,6 +464,10 @@ def _variants_section(r: BuildResult) -> Section:
             Cell(rich(fmt_ms(lat.cpu_ms_p99) if lat else _NA)),
             Cell(rich(fmt_num(lat.peak_memory_mb) if lat else _NA)),
         ]
+        if scored:
+            sc = v.score_cost
+            row[8:8] = [Cell(rich(f"{fmt_ms(sc.p99_ms)} ({sc.score})" if sc else _NA)),
+                        Cell(rich(fmt_ms(device_p99_ms(v)) if sc else _NA))]
         if has_energy:
             e = v.energy
             text = (f"{fmt_mj(e.energy_per_inference_mj)} ± {fmt_mj(e.spread_mj)} ({e.kind})"
@@ -464,6 +483,11 @@ def _variants_section(r: BuildResult) -> Section:
     legend.append(f"p50/p99: {LATENCY_SCOPE}, wall time, {latency_basis(r)}; CPU p99: the "
                   "process's CPU time for the same runs (a wall p99 far above it is time spent "
                   "descheduled); each variant's provenance is under Host and provenance")
+    if scored:
+        legend.append("OOD score p99: the chosen score on each run's outputs, timed in the same "
+                      "runs; Total p99: the p99 of the per-run sums, what the latency budget "
+                      "judges; Peak MiB: the model alone (with the score: under Cost of the OOD "
+                      "score)")
     blocks.append(Para(rich(" · ".join(legend)), note=True))
     noisy = [v for v in r.variants if noisy_latency(v)]
     if noisy:
@@ -670,10 +694,22 @@ def _energy_section(r: BuildResult) -> Section | None:
             Cell(rich(fmt_num(e.battery_life_h) + _span(e.battery_life_interval_h))),
             Cell(rich(fmt_num(e.battery_life_loss_pct) + _span(e.battery_life_loss_interval_pct))),
         ])
-    blocks: list[Block] = [Table(
-        ["Variant", "Energy/inf. mJ", "Dynamic mJ", "Spread mJ", "Dynamic spread mJ", "Kind",
-         "Meter", "N × windows", "Battery life h", "Life lost %"], rows,
-        [False, True, True, True, True, False, False, True, True, True])]
+        if any(x.energy and x.energy.ood_score_mj is not None for x in with_energy):
+            rows[-1].insert(2, Cell(rich(_NA if e.ood_score_mj is None else fmt_mj(e.ood_score_mj))))
+    score_col = any(v.energy and v.energy.ood_score_mj is not None for v in with_energy)
+    headers = ["Variant", "Energy/inf. mJ", "Dynamic mJ", "Spread mJ", "Dynamic spread mJ", "Kind",
+               "Meter", "N × windows", "Battery life h", "Life lost %"]
+    numeric = [False, True, True, True, True, False, False, True, True, True]
+    if score_col:
+        headers.insert(2, "of which OOD score mJ")
+        numeric.insert(2, True)
+    blocks: list[Block] = [Table(headers, rows, numeric)]
+    if score_col:
+        blocks.append(Para(rich("Estimated energy covers the model and the chosen OOD score (the "
+                                "daemon pays both on every capture); — : the figure does not "
+                                "include a score (none was timed, or a bench figure of the "
+                                "model alone)."),
+                           note=True))
     blocks.append(Para(rich("How each figure was obtained: the variant's entry under Host and "
                             "provenance."), note=True))
     if any(v.energy and v.energy.kind == "estimated" for v in with_energy):
@@ -742,6 +778,9 @@ def _variant_provenance(v: VariantResult) -> Rich | None:
     if v.latency and v.latency.provenance:
         parts += [b("latency and memory"), Span(f" ({LATENCY_SCOPE}): ")]
         parts += with_code(v.latency.provenance)
+    if v.score_cost and v.score_cost.provenance:
+        parts += [Span("; " if parts else ""), b("OOD score"), Span(": ")]
+        parts += with_code(v.score_cost.provenance)
     if v.energy and v.energy.provenance:
         parts += [Span("; " if parts else ""), b("energy"), Span(": ")]
         parts += with_code(v.energy.provenance)
@@ -797,6 +836,11 @@ def build_view(result: BuildResult, *, worst_n: int = 5) -> ReportView:
 
     at = next((i + 1 for i, s in enumerate(sections) if s.id == "ood"), len(sections))
     sections[at:at] = ood_sections(r)  # every score and the calibration, after the summary
+    from edgekit.report.score_cost_section import score_cost_section  # imports this module's blocks
+
+    cost = score_cost_section(r)
+    at = next((i for i, s in enumerate(sections) if s.id in ("energy", "pareto", "stages")), len(sections))
+    sections[at:at] = [cost] if cost is not None else []  # what the device pays, before energy
     from edgekit.report.privacy_section import privacy_section  # imports this module's blocks
 
     priv = privacy_section(r)

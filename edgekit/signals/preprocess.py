@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 
 from edgekit.errors import ConfigError, DataError
-from edgekit.signals.features import extract_features
 
 __all__ = ["OPS", "Pipeline", "Step"]
 
@@ -170,6 +169,10 @@ def _powers_iq(x: np.ndarray, powers: str) -> np.ndarray:
 
 
 def _features(x: np.ndarray) -> np.ndarray:
+    # imported on first use: the feature extractor pulls in numba and scipy.stats (about 1 s),
+    # which a pipeline without a "features" step (the daemon's, for a CNN) never needs
+    from edgekit.signals.features import extract_features
+
     return extract_features(_batch_iq(x, "features"))
 
 

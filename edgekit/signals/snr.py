@@ -19,7 +19,7 @@ import functools
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy import fft, signal
+from scipy import fft
 
 __all__ = [
     "SNR_CEILING_DB",
@@ -42,8 +42,12 @@ _LOW_FRACTION = 0.25  # the share of PSD bins taken as noise-only
 
 @functools.lru_cache(maxsize=8)
 def _hann(nperseg: int) -> tuple[np.ndarray, float]:
-    """welch's default window (periodic Hann) and its density scaling 1 / sum(w^2) at fs = 1."""
-    w = signal.get_window("hann", nperseg)
+    """welch's default window (periodic Hann) and its density scaling 1 / sum(w^2) at fs = 1.
+
+    The periodic Hann window of length n is numpy's symmetric one of length n + 1 without its
+    last point (what ``scipy.signal.get_window("hann", n)`` returns; compared in the tests):
+    importing scipy.signal for it would cost the daemon's start-up most of a second."""
+    w = np.hanning(nperseg + 1)[:-1]
     return w, float(1.0 / np.sum(w * w))
 
 
@@ -86,9 +90,15 @@ def _white_noise_bias(length: int, nperseg: int) -> float:
     Measured with a fixed seed on 2000 captures through the same PSD, so the correction follows
     the estimator's real segment count and overlap rather than an approximate formula."""
     rng = np.random.default_rng(20261129)
-    z = rng.standard_normal((2000, length)) + 1j * rng.standard_normal((2000, length))
-    p = _psd(z, nperseg)
-    return float(np.mean(_low_mean(p) / p.mean(axis=1)))
+    z = np.empty((2000, length), dtype=np.complex128)  # the same draws, real parts first,
+    z.real = rng.standard_normal((2000, length))  # without the temporaries of re + 1j * im
+    z.imag = rng.standard_normal((2000, length))
+    # the PSD 200 captures at a time: the same per-capture ratios, but the segment views and
+    # their transforms no longer all live at once (the daemon computes this at load: done in
+    # one go it raised its peak resident memory by about 240 MiB for 1024-sample captures)
+    ratios = [_low_mean(p) / p.mean(axis=1) for p in (_psd(z[i : i + 200], nperseg)
+                                                      for i in range(0, len(z), 200))]
+    return float(np.mean(np.concatenate(ratios)))
 
 
 def estimate_snr_db(x: np.ndarray) -> np.ndarray:

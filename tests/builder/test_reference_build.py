@@ -78,6 +78,27 @@ def test_every_figure_has_provenance(built: tuple[int, Path, dict]) -> None:
 
 
 @pytest.mark.converter
+def test_the_chosen_ood_score_is_timed_with_the_model_and_judged(built: tuple[int, Path, dict]) -> None:
+    """The daemon scores every capture: the score's cost comes from the same runs as the
+    model's latency, and the latency budget judges the total (model + score)."""
+    _, out, report = built
+    manifest = load_bundle(out / "bundle").manifest
+    shipped = {m["name"]: m for m in manifest["variants"]}
+    for v in report["variants"]:
+        sc = v["score_cost"]
+        assert sc["score"] == v["ood_report"]["chosen"]
+        assert sc["runs"] == v["latency"]["runs"] == 50
+        assert sc["total_p99_ms"] >= max(v["latency"]["p99_ms"], sc["p99_ms"])
+        (lat,) = [c for c in v["checks"] if c["budget"] == "max_latency_p99_ms"]
+        assert lat["value"] == sc["total_p99_ms"]
+        assert v["energy"]["ood_score_mj"] is not None
+        if v["name"] in shipped:
+            assert shipped[v["name"]]["score_cost"] == sc
+    md = (out / "report.md").read_text()
+    assert "Cost of the OOD score" in md and "Total p99 ms" in md
+
+
+@pytest.mark.converter
 def test_bundle_verifies_and_tampering_is_refused(
     built: tuple[int, Path, dict], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -225,3 +225,23 @@ def test_tx_drop_marks_the_truth_and_sets_overflow():
     scanner.tx_dropped(cap, "tx_overflow")
     assert scanner.truth[0].fault == "tx_overflow" and scanner.stats.captures_dropped == 1
     assert scanner.unanswered() == []
+
+
+def test_a_cut_books_the_captures_still_owed_a_result_above_the_last_answered():
+    p = Pair(ScannerConfig(capture_rate_hz=10.0, reset_every=8))
+    p.send(Start())
+    p.advance(0.55)  # captures 0..5 (t = 0, 100, ..., 500 ms)
+    for cid in (0, 1, 3):  # 2 unanswered below the last answered: not owed, a gap
+        p.send(Result(cid, 1, 0.9, 1000))
+    p.scanner.note_cut("unplug", p.now_us)
+    cut = p.scanner.cuts[-1]
+    assert (cut["kind"], cut["last_answered"], cut["owed"]) == ("unplug", 3, [4, 5])
+    assert cut["at_s"] == 0.55
+    p.advance(0.3)  # the 8th capture of the boot (id 7) is cut in half and the scanner reboots
+    reboot = p.scanner.cuts[-1]
+    assert reboot["kind"] == "reboot" and reboot["last_answered"] == 3
+    assert reboot["owed"] == [4, 5, 6]  # 7 was spoiled by the reset: never owed
+
+
+def test_no_cut_is_booked_at_the_first_boot(pair):
+    assert pair.scanner.cuts == []

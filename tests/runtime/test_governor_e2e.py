@@ -13,7 +13,7 @@ from edgekit.runtime.daemon import Daemon
 from edgekit.runtime.jsonlog import StructuredLog
 from edgekit.runtime.settings import load_settings
 from tests.runtime.bundles import CNN, write_bundle
-from tests.runtime.conftest import Emulator
+from tests.runtime.conftest import START_LIMIT_S, Emulator
 
 
 def fake_battery(root: Path, percent: int) -> Path:
@@ -41,8 +41,9 @@ def test_low_and_critical_battery(tmp_path):
     settings = load_settings(
         cfg, **{"journal.path": str(tmp_path / "j.sqlite"), "metrics_addr": "off", "meter": "none"}
     )
-    # the daemon ends the run (11 s after it is up) and the emulator is stopped then: a duration
-    # counted from the emulator's launch would end the stream early on a host slow to start the daemon
+    # the daemon ends the run (11 s after its answers began) and the emulator is stopped then: a
+    # duration counted from the emulator's launch would end the stream early on a host slow to
+    # start the daemon
     emu = Emulator(tmp_path, "--rate", "20", "--duration", "120", "--seed", "41")
     daemon = Daemon(
         load_bundle(bundle),
@@ -51,11 +52,19 @@ def test_low_and_critical_battery(tmp_path):
         log=StructuredLog(stream=(tmp_path / "log").open("w")),
         roots={"sysfs_root": sysfs},
     )
-    start = time.monotonic()
+    # The battery schedule runs on the daemon's answers, not on a clock started before them: its
+    # phases begin once 10 captures were answered (the stream is up however slow the start-up
+    # was on a loaded host), with a liveness bound on the wait.
     schedule = [(3.0, 15), (6.0, 5), (9.0, 60)]  # low, critical, back to normal
+    launched, started = time.monotonic(), None
 
     def tick() -> bool:
-        elapsed = time.monotonic() - start
+        nonlocal started
+        if started is None:
+            if sum(daemon.parts.board.results.values()) < 10:
+                return time.monotonic() - launched > START_LIMIT_S
+            started = time.monotonic()
+        elapsed = time.monotonic() - started
         while schedule and elapsed >= schedule[0][0]:
             capacity.write_text(f"{schedule.pop(0)[1]}\n")
         return elapsed > 11.0
@@ -67,6 +76,7 @@ def test_low_and_critical_battery(tmp_path):
     from edgekit.runtime.journal import read_journal
 
     data = read_journal(settings.journal.path)
+    assert started is not None, "no capture was answered"
     states = [e["data"]["state"] for e in data["events"] if e["kind"] == "governor"]
     assert states == ["low", "critical", "normal"]
     by_model = Counter((r["model"], r["status"]) for r in data["results"])

@@ -1,5 +1,9 @@
 """The profile and judge stages: host latency and memory of every built variant, int8 against
-fp32, energy estimates, target results when given, the budgets and the verdict."""
+fp32, energy estimates, target results when given, the budgets and the verdict.
+
+The chosen OOD score (the ``ood`` stage's choice, ``VariantResult.meta["ood"]``) is timed with
+each variant, in the same worker and runs, because the daemon pays it on every capture: the
+energy estimate and the budgets judge model + score (``edgekit.budget.device_latency``)."""
 
 from __future__ import annotations
 
@@ -19,7 +23,9 @@ from edgekit.builder.profile import ProfileAttempt, ProfileJob, host_description
 from edgekit.builder.stages.context import Run
 from edgekit.builder.target_results import apply_target_results
 from edgekit.logs import LOGS_DIR
-from edgekit.results import BuildResult
+from edgekit.results import BuildResult, VariantResult
+from edgekit.signals.ood import FEATURE_SCORES
+from edgekit.signals.scores import logit_score
 
 __all__ = ["judge", "profile"]
 
@@ -47,22 +53,30 @@ def profile(run: Run) -> Run:
             sample = np.zeros(shape, dtype=np.float32)
             prep_spec = []
             run.warnings.append("no data configured: latency measured on an all-zero input")
-        jobs = [ProfileJob(vr.name, run.staging / vr.path, run.backend_opts[vr.name])
+        jobs = [ProfileJob(vr.name, run.staging / vr.path, run.backend_opts[vr.name],
+                           _score_spec(run, vr) if raw_sample is not None else None)
                 for vr in run.built]
         attempt = _timed(run, jobs, sample, prep_spec, d) if jobs else None
         for vr in run.built:
             if attempt is not None:
                 vr.latency = attempt.latency[vr.name]
+                vr.score_cost = attempt.score_cost.get(vr.name)
+                sc = vr.score_cost
                 run.log(
                     f"  {vr.name}: p50 {vr.latency.p50_ms:.3g} ms, p99 {vr.latency.p99_ms:.3g} ms "
                     f"(CPU p99 {vr.latency.cpu_ms_p99:.3g} ms), peak "
                     f"{vr.latency.peak_memory_mb:.0f} MiB"
+                    + (f"; with the {sc.score} score ({sc.p50_ms:.3g} ms p50): p50 "
+                       f"{sc.total_p50_ms:.3g} ms, p99 {sc.total_p99_ms:.3g} ms" if sc else "")
                 )
         for vr in run.built:
             if vr.latency is not None:
-                vr.energy = estimate_energy(vr.latency, cfg.target.board, cfg.battery)
-        d.append(f"{len(run.built)} variants, {cfg.profile.runs} runs each, host figures; "
-                 f"energy estimated for {cfg.target.board}")
+                vr.energy = estimate_energy(vr.latency, cfg.target.board, cfg.battery,
+                                            score=vr.score_cost)
+        scored = sum(1 for vr in run.built if vr.score_cost is not None)
+        d.append(f"{len(run.built)} variants, {cfg.profile.runs} runs each, host figures"
+                 + (f" (with the chosen OOD score on {scored})" if scored else "")
+                 + f"; energy estimated for {cfg.target.board}")
         for line in compare_int8(run.built):
             run.log(f"  {line}")
             run.warnings.append(line)
@@ -71,6 +85,25 @@ def profile(run: Run) -> Run:
                 cfg.preprocess, raw_sample.x if raw_sample else None, run.model
             )
     return run
+
+
+def _score_spec(run: Run, vr: VariantResult) -> dict[str, Any]:
+    """What the profile worker needs to score like the daemon: the ood stage's choice for this
+    variant; when the ood stage did not run, the logit score the validate stage calibrated
+    (``signals.scores.logit_score``), which the daemon then computes."""
+    ood = vr.meta.get("ood") or {}
+    stats = ood.get("statistics")
+    kind = str(ood.get("score") or logit_score(run.cfg.ood.score))
+    return {
+        "kind": kind,
+        "output_kind": run.cfg.model.output,
+        "output_index": run.out_index,
+        # the daemon reads the features output only for a feature score
+        "features_index": ood.get("features_output") if kind in FEATURE_SCORES else None,
+        "input_name": run.input_name,
+        "temperature": float(ood.get("temperature") or 1.0),
+        "statistics": str(run.staging / stats) if stats else None,
+    }
 
 
 def _timed(run: Run, jobs: list[ProfileJob], sample: np.ndarray, prep_spec: list[dict[str, Any]],
