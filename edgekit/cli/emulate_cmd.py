@@ -277,7 +277,7 @@ def emulate(
         ),
     ] = None,
 ) -> None:
-    """Run a virtual scanner speaking protocol 1.1: answer the handshake (HELLO, PING/PONG,
+    """Run a virtual scanner speaking the wire protocol (1.2 unless --protocol-version): answer the handshake (HELLO, PING/PONG,
     START, STOP, CONFIG, TIME), stream synthetic CAPTUREs with POWER packets, send HEARTBEATs,
     count the host's RESULTs, and inject faults on request. It writes only while a host has
     the port open. Ctrl-C (or SIGTERM) ends it and removes the symlink."""
