@@ -74,7 +74,9 @@ from edgekit.runtime.model import decode_iq  # noqa: E402
 from edgekit.signals.preprocess import Pipeline  # noqa: E402
 
 CNN = REPO / "models" / "rfclass-cnn" / "model.onnx"
-PREPROCESS: list[dict[str, Any]] = [{"op": "rms_normalize", "eps": 1e-8}, {"op": "powers_iq", "powers": "1,2,4"}]
+PREPROCESS: list[dict[str, Any]] = [
+    {"op": "rms_normalize", "eps": 1e-8}, {"op": "powers_iq", "powers": "1,2,4"}
+]
 
 
 def _drift_reference() -> dict[str, Any]:

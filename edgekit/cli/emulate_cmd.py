@@ -277,10 +277,11 @@ def emulate(
         ),
     ] = None,
 ) -> None:
-    """Run a virtual scanner speaking the wire protocol (1.2 unless --protocol-version): answer the handshake (HELLO, PING/PONG,
-    START, STOP, CONFIG, TIME), stream synthetic CAPTUREs with POWER packets, send HEARTBEATs,
-    count the host's RESULTs, and inject faults on request. It writes only while a host has
-    the port open. Ctrl-C (or SIGTERM) ends it and removes the symlink."""
+    """Run a virtual scanner speaking the wire protocol (1.2 unless --protocol-version says
+    otherwise): answer the handshake (HELLO, PING/PONG, START, STOP, CONFIG, TIME), stream
+    synthetic CAPTUREs with POWER packets, send HEARTBEATs, count the host's RESULTs, and inject
+    faults on request. It writes only while a host has the port open. Ctrl-C (or SIGTERM) ends
+    it and removes the symlink."""
     if not (math.isfinite(rate) and 0 < rate <= MAX_CAPTURE_RATE_HZ):
         raise UsageError(f"--rate: need 0 < HZ <= {MAX_CAPTURE_RATE_HZ:g}, got {rate:g}")
     if seed < 0:
