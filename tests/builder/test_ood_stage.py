@@ -32,10 +32,8 @@ from tests.builder.conftest import REF, reference_config
 @pytest.fixture(scope="module")
 def measured(tmp_path_factory: pytest.TempPathFactory) -> Run:
     tmp = tmp_path_factory.mktemp("ood")
-    # with a threshold of its own below -7.5 dB (the reference config leaves it off: it gained
-    # nothing on development data with today's spectral score), so the per-band path is built
-    bands = {'choose_on = "ofdm"': 'choose_on = "ofdm"\nlow_snr_db = -7.5\nlow_snr_min_accept = 0.85'}
-    cfg_path = reference_config(tmp, eval_n=720, runs=5, cal_n=600, audit=False, **bands)
+    # the reference config sets ood.low_snr_db = -7.5, so the per-band path is built
+    cfg_path = reference_config(tmp, eval_n=720, runs=5, cal_n=600, audit=False)
     cfg = load_config(cfg_path)
     opts = BuildOptions(out_dir=tmp / "out", log=lambda _m: None)
     for d in ("staging/variants", "scratch"):
@@ -129,7 +127,7 @@ def test_config_refuses_bad_ood_keys(tmp_path: Path):
 
 
 def test_per_band_thresholds_are_what_the_device_reproduces(measured: Run):
-    """With ood.low_snr_db = -7.5 (the fixture sets it): the manifest carries two thresholds, the
+    """The reference config's ood.low_snr_db = -7.5: the manifest carries two thresholds, the
     low band keeps its floor on the choice half, and the device's rule (the shipped statistics,
     the capture's own SNR estimate, the band's threshold) accepts exactly the evaluation rows the
     build counted as accepted."""
