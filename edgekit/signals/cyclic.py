@@ -4,16 +4,17 @@ an OFDM symbol with a cyclic prefix, from the capture alone. One column of the i
 noise floor plus a flat plateau a fraction of a dB high, but its prefix still correlates
 (``scripts/ood_explore.py``: OFDM 85 -> 88 % called unknown on development data with it).
 
-The loop is compiled by numba (``signals.feature_kernels.kernel``, cached on disk).
+The loop is compiled by numba (``signals.feature_kernels.kernel``, cached on disk) when the column
+is first computed, so importing this module does not import numba.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 
 import numpy as np
-
-from edgekit.signals.feature_kernels import kernel
 
 __all__ = ["CP_BANK", "cp_evidence"]
 
@@ -28,8 +29,7 @@ Chosen knowing that OFDM carries a cyclic prefix (domain knowledge of the held-o
 as such); the bank is generic over numerologies rather than tuned to the held-out 64 + 16."""
 
 
-@kernel
-def _cp_best(z: np.ndarray, bank: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - numba
+def _cp_best_loop(z: np.ndarray, bank: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - numba
     """For each row of ``z`` (N, L) complex: the largest standardised prefix window over the
     numerologies of ``bank`` (M, 2) int64, into ``out`` (N,). One pass of lag products folded
     by period, then a running circular window sum: ~4,000 complex products per capture."""
@@ -58,6 +58,17 @@ def _cp_best(z: np.ndarray, bank: np.ndarray, out: np.ndarray) -> None:  # pragm
         out[r] = best
 
 
+@functools.cache
+def _cp_best() -> Callable[[np.ndarray, np.ndarray, np.ndarray], None]:
+    """The loop compiled by numba (``feature_kernels.kernel``, cached on disk) on first use:
+    importing numba costs ~0.2 s and ~20 MiB at start, which a spectral score without the
+    cyclic-prefix column (the default) never needs."""
+    from edgekit.signals.feature_kernels import kernel
+
+    compiled: Callable[[np.ndarray, np.ndarray, np.ndarray], None] = kernel(_cp_best_loop)
+    return compiled
+
+
 def cp_evidence(z: np.ndarray, bank: tuple[tuple[int, int], ...] = CP_BANK) -> np.ndarray:
     """``(N,)`` log of the strongest cyclic-prefix evidence in complex captures ``z`` (N, L).
 
@@ -75,7 +86,7 @@ def cp_evidence(z: np.ndarray, bank: tuple[tuple[int, int], ...] = CP_BANK) -> n
     a = np.ascontiguousarray(z, dtype=np.complex128)
     best = np.zeros(len(a))
     if bank:
-        _cp_best(a, np.asarray(bank, dtype=np.int64).reshape(-1, 2), best)
+        _cp_best()(a, np.asarray(bank, dtype=np.int64).reshape(-1, 2), best)
     power = np.mean(a.real**2 + a.imag**2, axis=1)
     out: np.ndarray = np.log(best / np.where(power > 0, power, 1.0) + _FLOOR)
     return out

@@ -88,3 +88,15 @@ def test_the_bank_is_the_common_numerologies():
     # FFT 32..256 samples, prefix 1/4 and 1/8 of it, the held-out family's 64 + 16 among them
     assert sorted(CP_BANK) == sorted((n, n // d) for n in (32, 64, 128, 256) for d in (4, 8))
     assert (64, 16) in CP_BANK and len(CP_BANK) == 8
+
+
+def test_importing_the_spectral_score_does_not_import_numba():
+    """The cyclic-prefix loop is compiled on first use: a daemon whose spectral score has no
+    cyclic-prefix column (the default) never pays numba's import (~0.2 s, ~20 MiB) for it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, edgekit.signals.spectral, edgekit.runtime.model; "
+            "print('numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
