@@ -19,7 +19,6 @@ import json
 import os
 import selectors
 import threading
-from collections import deque
 from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
 from typing import TYPE_CHECKING, Any
@@ -38,6 +37,7 @@ from prometheus_client import (
 )
 
 from edgekit.errors import UsageError
+from edgekit.runtime.backlog import FOLD_EVERY, Backlog
 from edgekit.runtime.osthread import name_os_thread
 
 if TYPE_CHECKING:
@@ -46,7 +46,6 @@ if TYPE_CHECKING:
 __all__ = ["FOLD_EVERY", "GOVERNOR_STATES", "DaemonMetrics", "MetricsServer", "serve"]
 
 GOVERNOR_STATES = ["normal", "low", "critical"]
-FOLD_EVERY = 256  # the backlog of per-capture figures is folded at the latest after this many
 _LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5)
 _INFERENCE_BUCKETS_S = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
 _ENERGY_BUCKETS_J = (1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1)
@@ -60,10 +59,9 @@ class DaemonMetrics:
         r = self.registry = registry if registry is not None else CollectorRegistry()
         # first in the registry: a scrape folds the backlog before any metric is read
         r.register(_Fold(self))
-        # appended by the loop thread, folded by whichever thread collects (deque appends and
-        # pops are atomic; the lock only keeps two scrapes from folding at once)
-        self._backlog: deque[tuple[Outcome, float]] = deque()
-        self._commit_backlog: deque[float] = deque()
+        # appended by the loop thread, folded by whichever thread collects
+        self._backlog: Backlog[tuple[Outcome, float]] = Backlog(self._observe_row)
+        self._commit_backlog: Backlog[float] = Backlog(self._observe_commit)
         self._captured = 0  # captures seen by the loop (only it writes), folded by difference
         self._captured_folded = 0
         self._fold_lock = threading.Lock()
@@ -194,15 +192,13 @@ class DaemonMetrics:
 
     def committed(self, seconds: float) -> None:
         """One journal transaction committed in ``seconds``."""
-        self._commit_backlog.append(seconds)
+        self._commit_backlog.add(seconds)
 
     def announced(self, o: Outcome, latency_s: float) -> None:
         """One announced result: folded later into its status and label, latency, the
         preprocessing and inference time by source, fallbacks, "unavailable" and skips by
         reason, and unknowns (one call per result from the daemon's loop)."""
-        self._backlog.append((o, latency_s))
-        if len(self._backlog) >= FOLD_EVERY:  # nobody scrapes: keep the backlog bounded
-            self.fold()
+        self._backlog.add((o, latency_s))
 
     def fold(self) -> None:
         """Observe everything in the backlog (a scrape calls this first)."""
@@ -211,13 +207,15 @@ class DaemonMetrics:
             if n != self._captured_folded:
                 self.captures.inc(n - self._captured_folded)
                 self._captured_folded = n
-            commits = self._commit_backlog
-            while commits:
-                self.commits.inc()
-                self.commit_duration.observe(commits.popleft())
-            backlog = self._backlog
-            while backlog:
-                self._observe(*backlog.popleft())
+        self._commit_backlog.fold()
+        self._backlog.fold()
+
+    def _observe_commit(self, seconds: float) -> None:
+        self.commits.inc()
+        self.commit_duration.observe(seconds)
+
+    def _observe_row(self, row: tuple[Outcome, float]) -> None:
+        self._observe(*row)
 
     def result(self, status: str, variant: str | None, label: str, latency_s: float | None) -> None:
         """Observe one result's status, label and latency now (children cached)."""

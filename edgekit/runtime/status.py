@@ -9,17 +9,17 @@ than the counters and deques it would otherwise update per result."""
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections import Counter, deque
 from typing import Any
 
 import numpy as np
 
+from edgekit.runtime.backlog import FOLD_EVERY, Backlog
+
 __all__ = ["FOLD_EVERY", "StatusBoard", "render_status"]
 
 _RATE_WINDOW_S = 60.0
-FOLD_EVERY = 256  # the backlog of announced results is counted at the latest after this many
 
 
 def _pct(values: deque[float], q: float) -> float | None:
@@ -51,8 +51,7 @@ class StatusBoard:
         # rather than copied here after every commit
         self.journal_stats: Any = None
         # (status, reason, latency_s, inference_s) per announced result, folded by ``fold``
-        self._backlog: deque[tuple[str, str | None, float | None, float]] = deque()
-        self._fold_lock = threading.Lock()
+        self._backlog: Backlog[tuple[str, str | None, float | None, float]] = Backlog(self._count)
 
     def arrival(self, now_s: float) -> None:
         self.counts["captures"] += 1
@@ -60,18 +59,14 @@ class StatusBoard:
 
     def announced(self, status: str, reason: str | None, latency_s: float | None, inference_s: float) -> None:
         """One announced result (counted by ``fold``, at the next snapshot at the latest)."""
-        self._backlog.append((status, reason, latency_s, inference_s))
-        if len(self._backlog) >= FOLD_EVERY:
-            self.fold()
+        self._backlog.add((status, reason, latency_s, inference_s))
 
     def fold(self) -> None:
         """Count every result in the backlog."""
-        with self._fold_lock:
-            backlog = self._backlog
-            while backlog:
-                self._count(*backlog.popleft())
+        self._backlog.fold()
 
-    def _count(self, status: str, reason: str | None, latency_s: float | None, inference_s: float) -> None:
+    def _count(self, row: tuple[str, str | None, float | None, float]) -> None:
+        status, reason, latency_s, inference_s = row
         self.results[status] += 1
         if status == "fallback" and reason:
             self.fallback_reasons[reason] += 1
