@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -71,17 +72,24 @@ def _run(model_path: Path, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return logits, feats.astype(np.float64)
 
 
+def _fit_and_dev(folder: Path, dev_n: int) -> tuple[Any, Any, Any, np.ndarray, tuple, tuple]:
+    """(config, fit set, dev set, the rows the build's model-based fits read, the model's
+    (logits, features) on those fit rows, and on the dev set) for ``folder``'s model.onnx."""
+    cfg = load_config(folder / "edgekit.toml")
+    pipe = Pipeline.from_spec(cfg.preprocess)
+    fit = generate(FIT_N, seed=FIT_SEED)
+    dev = generate(dev_n, seed=DEV_SEED, classes=[*CLASSES, *OOD_CLASSES])
+    rows = model_fit_rows(len(fit.y))  # the build's model-based fits read these rows only
+    f_out = _run(folder / "model.onnx", pipe(fit.x[rows]).astype(np.float32))
+    d_out = _run(folder / "model.onnx", pipe(dev.x).astype(np.float32))
+    return cfg, fit, dev, rows, f_out, d_out
+
+
 def dev_check(folder: Path) -> dict:
     """The figures described in the module docstring, for ``folder``'s model.onnx."""
     from sklearn.metrics import roc_auc_score
 
-    cfg = load_config(folder / "edgekit.toml")
-    pipe = Pipeline.from_spec(cfg.preprocess)
-    fit = generate(FIT_N, seed=FIT_SEED)
-    dev = generate(3600, seed=DEV_SEED, classes=[*CLASSES, *OOD_CLASSES])
-    rows = model_fit_rows(len(fit.y))  # the build's model-based fits read these rows only
-    f_logits, f_feats = _run(folder / "model.onnx", pipe(fit.x[rows]).astype(np.float32))
-    d_logits, d_feats = _run(folder / "model.onnx", pipe(dev.x).astype(np.float32))
+    cfg, fit, dev, rows, (f_logits, f_feats), (d_logits, d_feats) = _fit_and_dev(folder, 3600)
     t = fit_temperature(f_logits, fit.y[rows])
     stats = fit_stats(f_feats, fit.y[rows], len(CLASSES), cfg.ood.knn_k)
     spectral = fit_spectral(fit.x, fit.y, len(CLASSES))  # raw captures, as the build's ood stage
@@ -215,13 +223,7 @@ def band_check(folder: Path) -> dict:
     from edgekit.signals.bands import fit_low_band
     from edgekit.signals.snr import estimate_snr_db
 
-    cfg = load_config(folder / "edgekit.toml")
-    pipe = Pipeline.from_spec(cfg.preprocess)
-    fit = generate(FIT_N, seed=FIT_SEED)
-    dev = generate(7200, seed=DEV_SEED, classes=[*CLASSES, *OOD_CLASSES])
-    rows = model_fit_rows(len(fit.y))  # the build's model-based fits read these rows only
-    _, f_feats = _run(folder / "model.onnx", pipe(fit.x[rows]).astype(np.float32))
-    _, d_feats = _run(folder / "model.onnx", pipe(dev.x).astype(np.float32))
+    cfg, fit, dev, rows, (_, f_feats), (_, d_feats) = _fit_and_dev(folder, 7200)
     stats = fit_stats(f_feats, fit.y[rows], len(CLASSES), cfg.ood.knn_k)
     spec = fit_spectral(fit.x, fit.y, len(CLASSES)).score(dev.x)
     maha = _zscore(stats.score("mahalanobis", f_feats), stats.score("mahalanobis", d_feats))
