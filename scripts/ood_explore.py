@@ -289,6 +289,7 @@ SNRS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 OLD = (-5.0, 0.0, 5.0)  # the SNR edges before this search
 LOW = sp.SNR_EDGES_DB  # (-20, -12, -8, -5, 0, 5): adopted
+FINE = (-20.0, -12.0, -9.0, -7.0, -5.0, -2.5, 0.0, 5.0)  # for an estimate that reads OFDM true
 CANDIDATES: dict[str, tuple[tuple[str, ...], tuple[float, ...]] | tuple[
     tuple[str, ...], tuple[float, ...], str]] = {
     # (a) fit size is the --fit-n axis; (b) resolution
@@ -333,6 +334,9 @@ CANDIDATES: dict[str, tuple[tuple[str, ...], tuple[float, ...]] | tuple[
     # a blind SNR estimate less biased for wide signals (the band each capture is scored in)
     "psd32 bands low snr=eighth": (("psd32",), LOW, "eighth"),
     "psd32 bands low snr=sixteenth": (("psd32",), LOW, "sixteenth"),
+    "psd32 bands fine snr=sixteenth": (("psd32",), FINE, "sixteenth"),
+    "psd16 bands low snr=sixteenth": (("psd16",), LOW, "sixteenth"),
+    "psd16+sort128_16 bands low": (("psd16", "sort128_16"), LOW),
 }
 
 
@@ -383,11 +387,11 @@ def explore(fit_ns: list[int], dev_n: int, only: list[str] | None = None,
     need = sorted({b for blocks, _, _ in cands.values() for b in blocks})
     snrs = sorted({e for _, _, e in cands.values()})
     dev_f = {b: BLOCKS[b](dev.x) for b in need}
-    dev_snr = {e: SNRS[e](dev.x) for e in snrs}
+    dev_snr = {e: SNRS[e](dev.x) for e in {*snrs, "quarter"}}
     out: dict = {}
     for n in fit_ns:
         fit = generate(n, seed=FIT_SEED)
-        fit_snr = {e: SNRS[e](fit.x) for e in snrs}
+        fit_snr = {e: SNRS[e](fit.x) for e in {*snrs, "quarter"}}
         fit_f = {b: BLOCKS[b](fit.x) for b in need}
         for name, (blocks, edges, est) in cands.items():
             f = np.concatenate([fit_f[b] for b in blocks], axis=1)
@@ -402,7 +406,40 @@ def explore(fit_ns: list[int], dev_n: int, only: list[str] | None = None,
             row["features_us"] = _time_us(blocks, dev.x, SNRS[est])
             out[f"{name} fit={n}"] = row
             print(_format(f"{name} fit={n}", row), flush=True)
+        for name, (low, high, split) in HYBRIDS.items():
+            if only is not None and name not in only:
+                continue
+            # each band's scores are standardised on its own, so two fits' scores can be mixed
+            # by band: ``low`` below the ``split`` dB edge of LOW, ``high`` at or above it
+            band = np.searchsorted(np.asarray(LOW), dev_snr["quarter"], side="right")
+            k = LOW.index(split) + 1
+            s = np.empty(len(band))
+            kib = 0.0
+            for blocks, m, used in ((low, band < k, k), (high, band >= k, len(LOW) + 1 - k)):
+                fb = {b: fit_f[b] if b in fit_f else BLOCKS[b](fit.x) for b in blocks}
+                db = {b: dev_f[b] if b in dev_f else BLOCKS[b](dev.x) for b in blocks}
+                stats = sp.fit_features(np.concatenate([fb[b] for b in blocks], axis=1),
+                                        fit_snr["quarter"], fit.y, len(CLASSES), LOW)
+                d = np.concatenate([db[b] for b in blocks], axis=1)
+                s[m] = stats.score_features(d[m], dev_snr["quarter"][m])
+                kib += stats.nbytes / 1024 * used / (len(LOW) + 1)  # only its bands shipped
+            row = _measure(s, names, snr_true)
+            row["dims"] = -1
+            row["fit_s"] = 0.0
+            row["stats_kib"] = kib
+            row["features_us"] = _time_us(tuple(dict.fromkeys((*low, *high))), dev.x)
+            out[f"{name} fit={n}"] = row
+            print(_format(f"{name} fit={n}", row), flush=True)
     return out
+
+
+HYBRIDS: dict[str, tuple[tuple[str, ...], tuple[str, ...], float]] = {
+    # (blocks below the edge, blocks at or above it, the edge in dB): fewer dimensions where
+    # the captures are noise-dominated, where a 32-dimensional Gaussian dilutes a small shift
+    "psd16 below -5 dB + psd32 above": (("psd16",), ("psd32",), -5.0),
+    "psd16 below 0 dB + psd32 above": (("psd16",), ("psd32",), 0.0),
+    "coarse8 below -5 dB + psd32 above": (("coarse8",), ("psd32",), -5.0),
+}
 
 
 def _format(key: str, r: dict) -> str:
