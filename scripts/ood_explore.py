@@ -238,7 +238,7 @@ def _coarse(bins: int, groups: int) -> Block:
 
 BLOCKS: dict[str, Block] = {
     "psd16": _psd(16), "psd32": _psd(32), "psd48": _psd(48), "psd64": _psd(64),
-    "dct32_12": _dct(32, 12), "dct64_16": _dct(64, 16),
+    "dct32_12": _dct(32, 12), "dct64_16": _dct(64, 16), "dct32_6": _dct(32, 6),
     "mom": _moments, "eng": _engineered, "snr": _snr_ratio,
     "acf": _acf((32, 48, 64, 96, 128)), "acf64": _acf((64,)),
     "cp80": _cp, "cpratio": _cp_bank,
@@ -337,6 +337,9 @@ CANDIDATES: dict[str, tuple[tuple[str, ...], tuple[float, ...]] | tuple[
     "psd32 bands fine snr=sixteenth": (("psd32",), FINE, "sixteenth"),
     "psd16 bands low snr=sixteenth": (("psd16",), LOW, "sixteenth"),
     "psd16+sort128_16 bands low": (("psd16", "sort128_16"), LOW),
+    # the smooth shape only (fewer dimensions to dilute a small, wide deviation)
+    "dct32_12 bands low": (("dct32_12",), LOW),
+    "dct32_6 bands low": (("dct32_6",), LOW),
 }
 
 
