@@ -199,6 +199,7 @@ class Journal:
         self.session = session or f"{int(wall())}-{os.getpid()}"
         self.stats = JournalStats()
         self._clock = clock
+        self._started = clock()  # this session's records are at most clock() - _started old
         self._wall = wall
         self._db = _open_owned(self.path, create=True)
         self._lock_fd = -1
@@ -359,15 +360,23 @@ class Journal:
 
     def _retention(self) -> int:
         s = self.settings
-        cutoff = self._wall() - s.max_age_days * 86400.0
+        max_age_s = s.max_age_days * 86400.0
+        cutoff = self._wall() - max_age_s
+        # Age is read from the wall clock, which may have stepped since this session wrote
+        # (a board without RTC boots in 1970 or at its last shutdown, then NTP steps it): the
+        # session's own records are at most its monotonic uptime old, so while that is under
+        # the limit none of them goes by age, however old their timestamps look.
+        session = self.session if self._clock() - self._started < max_age_s else None
         db = self._db
         deleted = 0
-        if _db_bytes(db) <= s.max_bytes and not self._has_older_than(cutoff):
+        if _db_bytes(db) <= s.max_bytes and not self._has_older_than(cutoff, session):
             return 0
         db.execute("BEGIN IMMEDIATE")
         try:
             for table in ("results", "events"):
-                deleted += db.execute(f"DELETE FROM {table} WHERE at < ?", (cutoff,)).rowcount
+                deleted += db.execute(
+                    f"DELETE FROM {table} WHERE at < ? AND session IS NOT ?", (cutoff, session)
+                ).rowcount
             # Beyond max_bytes: the oldest rows go, a tenth at a time, until the pages in use
             # are under 90 % of the limit (so retention does not run again at once).
             while _db_bytes(db) > 0.9 * s.max_bytes:
@@ -391,9 +400,11 @@ class Journal:
         self.stats.retention_deleted += deleted
         return deleted
 
-    def _has_older_than(self, cutoff: float) -> bool:
+    def _has_older_than(self, cutoff: float, session: str | None) -> bool:
         return any(
-            self._db.execute(f"SELECT 1 FROM {t} WHERE at < ? LIMIT 1", (cutoff,)).fetchone()
+            self._db.execute(
+                f"SELECT 1 FROM {t} WHERE at < ? AND session IS NOT ? LIMIT 1", (cutoff, session)
+            ).fetchone()
             for t in ("results", "events")
         )
 
