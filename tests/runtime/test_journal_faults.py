@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from edgekit.cli import main
-from edgekit.runtime.journal import Journal, read_journal
+from edgekit.runtime.journal import Journal, check_journal, read_journal
 from tests.runtime.conftest import START_LIMIT_S, Emulator, RunningDaemon, StandInPort
 
 # Captures the emulator sends: at 80 Hz, 12 s, several times what the two outages below need (each
@@ -230,3 +230,47 @@ def test_a_second_daemon_on_the_same_journal_is_refused_in_one_line(tmp_path, ca
         first.close()
         port.unplug()
     Journal(path).close()  # once the first is gone, the journal can be taken again
+
+
+@pytest.mark.slow
+def test_sigkill_during_a_disk_full_outage_then_a_restart_keeps_every_announced_result(
+    tmp_path, tiny_fs, cnn_bundle
+):
+    journal = tiny_fs / "journal.sqlite"
+    stand_in = StandInPort(tmp_path / "scanner")
+    first = RunningDaemon(tmp_path, cnn_bundle, stand_in.link, "", "--journal", str(journal))
+    first.journal = journal
+    emu = second = None
+    try:
+        try:
+            stand_in.wait_opened(first)
+        finally:
+            stand_in.unplug()
+        emu = Emulator(tmp_path, "--rate", "80", "--seed", "11", "--power-period-ms", "0")
+        first.wait_for(lambda: _status(first)["results_total"] >= 40, START_LIMIT_S)
+        filler = _fill(tiny_fs)
+        first.wait_for(lambda: _status(first)["counts"].get("unjournaled", 0) >= 20)
+        first.proc.kill()  # SIGKILL in the middle of the outage, commits failing
+        first.proc.wait(timeout=10)
+        filler.unlink()
+        assert check_journal(journal)[0] == "ok"
+        kept = len(read_journal(journal, tables=("results",))["results"])
+        # a new daemon takes the journal (the lock died with the first) and answers again
+        (tmp_path / "second").mkdir()
+        second = RunningDaemon(tmp_path / "second", cnn_bundle, emu.link, "", "--journal", str(journal))
+        second.journal = journal
+        second.wait_for(lambda: _status(second)["results_total"] >= 40, START_LIMIT_S)
+    finally:
+        if emu is not None:
+            emu.stop()
+        if second is not None:
+            assert second.stop() == 0
+    assert check_journal(journal)[0] == "ok"
+    ids = [r["capture_id"] for r in read_journal(journal, tables=("results",))["results"]]
+    assert len(ids) >= kept + 40 and len(set(ids)) == len(ids)
+    # every RESULT the scanner received, from either daemon, has its record
+    stats = emu.stats()
+    intact = {t["capture_id"] for t in emu.truth() if t["fault"] is None}
+    received = intact - set(stats["unanswered_ids"])
+    assert stats["scanner"]["results_received"] == len(received) > 80
+    assert received <= set(ids), sorted(received - set(ids))[:10]
