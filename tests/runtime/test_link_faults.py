@@ -1,21 +1,24 @@
-"""Stalls on either side of the serial link, on the real stack (``edgekit emulate`` on a real pty,
-``edgekit run`` in a subprocess): the daemon frozen (a stalled SD card, swap, a debugger;
-SIGSTOP) while the scanner streams into a pty buffer that fills, and then the scanner frozen
-longer than the daemon's streaming watchdog. Afterwards every capture that arrived is answered
-once, and every one that did not is counted lost: captures sent = results journaled + losses
-counted (``test_e2e._check_every_arrival_answered``)."""
+"""Faults of the serial link, on the real stack (``edgekit emulate`` on a real pty, ``edgekit
+run`` in a subprocess): the daemon frozen (a stalled SD card, swap, a debugger; SIGSTOP) while
+the scanner streams into a pty buffer that fills, then the scanner frozen longer than the
+daemon's streaming watchdog; and a port that sends only garbage (another baud rate, line noise)
+before a real scanner takes it. Afterwards every capture that arrived is answered once, and
+every one that did not is counted lost: captures sent = results journaled + losses counted
+(``test_e2e._check_every_arrival_answered``)."""
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import signal
+import threading
 import time
 from collections import Counter
 
 import pytest
 
-from tests.runtime.conftest import START_LIMIT_S, start_daemon_first
+from tests.runtime.conftest import START_LIMIT_S, Emulator, RunningDaemon, StandInPort, start_daemon_first
 from tests.runtime.test_e2e import _arrived, _check_every_arrival_answered
 
 RATE_HZ = 100
@@ -79,3 +82,66 @@ def test_a_frozen_daemon_then_a_frozen_scanner_lose_nothing_uncounted(tmp_path, 
     # the stream resumed after both freezes: the last captures sent were answered
     results = daemon.results()
     assert max(r["capture_id"] for r in results) >= COUNT - 5
+
+
+class GarbagePort(StandInPort):
+    """A pty at ``link`` whose device end sends random bytes (a scanner at another baud rate,
+    line noise): runs with and without 0x00, and runs longer than the largest frame (4177 B)."""
+
+    def __init__(self, link) -> None:
+        super().__init__(link)
+        self.sent = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._write, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _write(self) -> None:
+        rng = random.Random(5)
+        while not self._stop.is_set():
+            chunk = bytearray(rng.randbytes(rng.choice((64, 512, 6000))))
+            if rng.random() < 0.3:  # no delimiter at all: the receiver's buffer must resync
+                chunk = chunk.replace(b"\0", b"\x55")
+            try:
+                self.sent += os.write(self._master, chunk)
+            except BlockingIOError:
+                pass
+            except OSError:  # the daemon has not opened the port yet (or closed it)
+                pass
+            time.sleep(0.005)
+
+    def unplug(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        super().unplug()
+
+
+@pytest.mark.slow
+def test_garbage_on_the_port_is_counted_and_a_real_scanner_after_it_is_answered(tmp_path, cnn_bundle):
+    port = GarbagePort(tmp_path / "scanner")
+    daemon = RunningDaemon(tmp_path, cnn_bundle, port.link, "")
+    emu = None
+    try:
+        try:
+            port.wait_opened(daemon)
+            port.start()
+
+            def errors() -> int:
+                return sum(json.loads(daemon.get("/status"))["link_errors"].values())
+
+            daemon.wait_for(lambda: errors() >= 200 and port.sent >= 500_000)
+        finally:
+            port.unplug()
+        status = json.loads(daemon.get("/status"))
+        assert status["counts"].get("captures", 0) == 0 and status["results_total"] == 0
+        emu = Emulator(tmp_path, "--rate", "50", "--count", "150", "--linger", "30", "--seed", "23")
+        emu.wait(START_LIMIT_S)  # a liveness bound: it ends once every capture is answered
+        arrived = _arrived(daemon)
+    finally:
+        if emu is not None:
+            emu.stop()
+        assert daemon.stop() == 0
+    assert arrived == 150
+    _check_every_arrival_answered(emu, daemon, arrived)
