@@ -18,6 +18,7 @@ import pytest
 from edgekit.errors import UsageError
 from edgekit.runtime.journal import Journal, check_journal, read_journal
 from edgekit.runtime.jsonlog import StructuredLog
+from edgekit.runtime.status import render_status
 from tests.runtime.bundles import write_bundle
 from tests.runtime.test_daemon_loop import HELLO, scripted_daemon
 from tests.runtime.test_journal import row
@@ -53,7 +54,11 @@ def test_a_journal_removed_under_the_daemon_announces_nothing_more_and_books_eve
     assert link.sent == [(1, True), (2, True)]
     reg = daemon.parts.metrics.registry
     assert reg.get_sample_value("edgekit_results_unjournaled_total") == 4  # captures 3, 4, 5, 6
-    assert daemon.parts.board.snapshot()["counts"]["unjournaled"] == 4
+    snap = daemon.parts.board.snapshot()
+    assert snap["counts"]["unjournaled"] == 4
+    # commits refused: the one of 3, of [4, 5], of 6, and shutdown's "stop" event
+    assert snap["journal"]["failed_commits"] == 4
+    assert "FAILED commits 4 (4 captures unanswered" in render_status(snap)
     lines = [json.loads(x) for x in log_path.read_text().splitlines()]
     failed = [x for x in lines if x["event"] == "journal_write_failed"]
     assert len(failed) == 1 and failed[0]["capture_ids"] == [3], failed  # one line per cause
