@@ -145,3 +145,23 @@ def test_garbage_on_the_port_is_counted_and_a_real_scanner_after_it_is_answered(
         assert daemon.stop() == 0
     assert arrived == 150
     _check_every_arrival_answered(emu, daemon, arrived)
+
+
+def test_a_silent_port_that_then_vanishes_for_good_is_survived_and_sigterm_still_stops(tmp_path, cnn_bundle):
+    # a device that never answers HELLO (the stand-in), then its path gone and never back
+    port = StandInPort(tmp_path / "scanner")
+    daemon = RunningDaemon(tmp_path, cnn_bundle, port.link, "")
+    try:
+        port.wait_opened(daemon)
+        port.unplug()
+        daemon.wait_for(lambda: any(x.get("event") == "link_down" for x in daemon.lines()))
+        # still serving its endpoints while it retries, nothing answered, nothing refused
+        status = json.loads(daemon.get("/status"))
+        assert status["scanner"].get("state") == "disconnected"
+        assert status["results_total"] == 0 and status["counts"].get("captures", 0) == 0
+    finally:
+        code = daemon.stop()  # reconnect backoff sleeps are bounded: SIGTERM ends it (20 s bound)
+    assert code == 0
+    assert daemon.err.read_text() == ""
+    kinds = [e["kind"] for e in daemon.events()]
+    assert kinds[0] == "start" and kinds[-1] == "stop" and "link_down" in kinds
