@@ -8,6 +8,12 @@ long batch one per ``commit_interval_ms`` (or ``commit_max_records``); with ``[r
 group = "interval"`` one per ``commit_interval_ms`` across batches. SIGTERM or SIGINT end
 the loop; shutdown commits and announces what is pending, asks the scanner to stop, checkpoints
 the journal and closes everything.
+
+A commit the file system refuses (disk full, I/O error, the journal deleted) does not stop the
+daemon: that group's captures are never answered, they are booked (metric
+``edgekit_results_unjournaled_total``, status ``counts.unjournaled``, one ``journal_write_failed``
+log line per distinct cause) and the next commit tries again; the first one that succeeds
+journals a ``journal_recovered`` event with the outage's totals.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from typing import Any, NamedTuple
 from edgekit.bundle import Bundle
 from edgekit.runtime.engine import Outcome
 from edgekit.runtime.housekeeping import govern, publish_energy
-from edgekit.runtime.journal import ResultRow
+from edgekit.runtime.journal import JournalWriteFailed, ResultRow
 from edgekit.runtime.jsonlog import StructuredLog
 from edgekit.runtime.link_adapter import sample_format_name
 from edgekit.runtime.link_events import (
@@ -85,6 +91,9 @@ class Daemon:
         self._next_governor_s = 0.0
         self._next_retention_s = time.monotonic() + _RETENTION_EVERY_S
         self._periodic_at = 0.0  # monotonic time before which _periodic has nothing to do
+        # the journal outage under way: its first failure, and what it cost so far
+        self._outage: JournalWriteFailed | None = None
+        self._outage_cost = {"commits_failed": 0, "results_lost": 0, "events_lost": 0}
 
     # -- the loop -------------------------------------------------------------------------------
     def run(self, should_stop: Callable[[], bool] | None = None) -> int:
@@ -101,11 +110,11 @@ class Daemon:
                     for i, event in enumerate(events):
                         self._handle(event)
                         if i < last:  # a long burst commits at the interval; its end just below
-                            self._announce(journal.commit_if_due())
+                            self._announce(self._commit(journal.commit_if_due))
                     # Group commit: everything that arrived together shares one commit, made as
                     # soon as the input is drained (or, in a long burst, at the interval above);
                     # with group = "interval", once the oldest record is the interval old.
-                    self._announce(journal.drained())
+                    self._announce(self._commit(journal.drained))
                     now = time.monotonic()
                     if now < self._periodic_at:  # nothing periodic is due (see _wait_s)
                         continue
@@ -139,13 +148,74 @@ class Daemon:
     def _shutdown(self) -> None:
         p = self.parts
         with contextlib.suppress(Exception):
-            self._announce(p.journal.commit())
+            self._announce(self._commit(p.journal.commit))
         p.journal.add_event("stop", f"daemon stopped ({self.stop_reason})", reason=self.stop_reason)
-        p.journal.commit()
+        self._commit(p.journal.commit)
+        self._commit(p.journal.commit)  # the journal_recovered event the commit above may queue
         with contextlib.suppress(Exception):
             p.link.refuse()  # ask the scanner to stop streaming into a closed port
         p.close()
-        self.log.emit("info", "stopped", f"edgekit run stopped ({self.stop_reason})", reason=self.stop_reason)
+        lost = p.board.counts["unjournaled"]
+        self.log.emit(
+            "info" if not lost else "warning",
+            "stopped",
+            f"edgekit run stopped ({self.stop_reason})"
+            + (f"; {lost} captures were not answered: the journal refused their records" if lost else ""),
+            reason=self.stop_reason,
+            unjournaled=lost,
+        )
+
+    # -- the journal ----------------------------------------------------------------------------
+    def _commit(self, commit: Callable[[], list[Any]]) -> list[Any]:
+        """Run one of the journal's commits; the tokens it made durable. A refused commit is
+        booked (its results are never announced) and the loop goes on."""
+        journal = self.parts.journal
+        before = journal.stats.commits
+        try:
+            tokens = commit()
+        except JournalWriteFailed as e:
+            self._write_failed(e)
+            return []
+        if self._outage is not None and journal.stats.commits > before:
+            self._recovered()
+        return tokens
+
+    def _write_failed(self, e: JournalWriteFailed) -> None:
+        p = self.parts
+        n = len(e.tokens)
+        p.metrics.unjournaled.inc(n)
+        p.board.counts["unjournaled"] += n
+        cost = self._outage_cost
+        cost["commits_failed"] += 1
+        cost["results_lost"] += n
+        cost["events_lost"] += e.events
+        if self._outage is None or e.reason != self._outage.reason:  # one line per cause
+            self.log.emit(
+                "error",
+                "journal_write_failed",
+                f"{e}: {n} captures not answered (their records are not durable) and booked as "
+                f"unjournaled; the next commit tries again",
+                reason=e.reason,
+                capture_ids=[t.capture_id for t in e.tokens],
+                events_lost=e.events,
+            )
+        self._outage = e
+
+    def _recovered(self) -> None:
+        outage = self._outage
+        if outage is None:
+            return
+        reason, cost = outage.reason, dict(self._outage_cost)
+        self._outage = None
+        self._outage_cost = dict.fromkeys(cost, 0)
+        self._note(
+            "warning",
+            "journal_recovered",
+            f"journal writable again after {cost['commits_failed']} refused commits ({reason}): "
+            f"{cost['results_lost']} captures were not answered, {cost['events_lost']} events lost",
+            reason=reason,
+            **cost,
+        )
 
     # -- events ---------------------------------------------------------------------------------
     def _handle(self, event: RuntimeLinkEvent) -> None:
@@ -395,8 +465,8 @@ class Daemon:
             govern(p, self.settings.threads, self._note)
         if now >= self._next_retention_s:
             self._next_retention_s = now + _RETENTION_EVERY_S
-            self._announce(p.journal.commit())
-            p.journal.enforce_retention()
+            self._announce(self._commit(p.journal.commit))
+            self._commit(lambda: (p.journal.enforce_retention(), [])[1])  # no results to announce
 
 
 class _Stop:

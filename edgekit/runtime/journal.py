@@ -14,10 +14,20 @@ recovers the WAL on the next open; nothing committed is lost.
 
 The file is ours only if its ``PRAGMA application_id`` says so: another SQLite database at the
 path is refused, never altered. Retention deletes rows (never the file) by age and by size.
+One writer per file: the writer holds an exclusive ``flock`` on the database file (readers do
+not take it, and SQLite's own locks are POSIX ``fcntl`` locks, which ``flock`` leaves alone), so
+a second ``edgekit run`` on the same journal is refused at start.
+
+A commit the file system refuses (disk full, I/O error, read-only, the file deleted or replaced
+under the writer) raises ``JournalWriteFailed`` carrying the group it dropped: none of its
+results may be announced, and the caller books them as lost. The writer stays usable: the next
+commit tries again (space freed, the file system remounted read-write).
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import math
 import os
@@ -37,6 +47,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Journal",
     "JournalStats",
+    "JournalWriteFailed",
     "ResultRow",
     "check_journal",
     "read_journal",
@@ -146,6 +157,28 @@ class JournalStats:
     last_commit_s: float = 0.0
     retention_deleted: int = 0
     records_per_commit: list[int] = field(default_factory=list)
+    failed_commits: int = 0  # commits the file system refused (JournalWriteFailed)
+    results_dropped: int = 0  # results of those commits: never announced, booked as lost
+    events_dropped: int = 0
+
+
+class JournalWriteFailed(Exception):
+    """A commit the file system refused. ``tokens`` are the results of the dropped group (never
+    to be announced), ``events`` how many event records went with them, ``reason`` one line."""
+
+    def __init__(self, path: Path, reason: str, tokens: list[Any], events: int) -> None:
+        super().__init__(f"journal {path}: commit failed ({reason})")
+        self.path = path
+        self.reason = reason
+        self.tokens = tokens
+        self.events = events
+
+
+def _environment_failure(e: sqlite3.Error) -> bool:
+    """A failure of the storage (full, I/O, read-only, locked, corrupt), not of the caller's
+    values: ``OperationalError``, and the bare ``DatabaseError`` SQLite raises for a damaged
+    file. A ``ProgrammingError`` (a value SQLite cannot bind) is a bug and propagates as one."""
+    return isinstance(e, sqlite3.OperationalError) or type(e) is sqlite3.DatabaseError
 
 
 class Journal:
@@ -166,11 +199,19 @@ class Journal:
         self.session = session or f"{int(wall())}-{os.getpid()}"
         self.stats = JournalStats()
         self._clock = clock
+        self._started = clock()  # this session's records are at most clock() - _started old
         self._wall = wall
         self._db = _open_owned(self.path, create=True)
-        self._db.execute(f"PRAGMA synchronous={s.synchronous.upper()}")
+        self._lock_fd = -1
+        try:
+            self._lock_fd, self._identity = _lock_writer(self.path)
+            self._db.execute(f"PRAGMA synchronous={s.synchronous.upper()}")
+        except BaseException:
+            self._release()
+            raise
         self._pending: list[Any] = []
         self._rows: list[tuple[Any, ...]] = []
+        self._events: list[tuple[Any, ...]] = []
         self._pending_records = 0
         self._opened_at: float | None = None
         self._interval_s = s.commit_interval_ms / 1e3
@@ -211,12 +252,14 @@ class Journal:
         self._pending_records += 1
 
     def add_event(self, kind: str, message: str, /, *, level: str = "info", **data: Any) -> None:
-        """Queue an event record (link, drift, governor, ...) in the open transaction."""
-        self._begin()
+        """Queue an event record (link, drift, governor, ...) for the open transaction. Held
+        here like results and written by ``commit``: nothing touches the file before it, so a
+        full disk surfaces in one place, the commit, with the whole group."""
+        if self._opened_at is None:
+            self._opened_at = self._clock()
         blob = json.dumps(data, default=str, allow_nan=False) if data else None
-        self._db.execute(_INSERT_EVENT, (self._wall(), self.session, kind, level, message, blob))
+        self._events.append((self._wall(), self.session, kind, level, message, blob))
         self._pending_records += 1
-        self.stats.events += 1
 
     def seconds_until_due(self) -> float | None:
         """Time left before the open transaction must commit (None: nothing pending)."""
@@ -231,23 +274,33 @@ class Journal:
         if self._opened_at is None:
             return []
         t0 = time.perf_counter()
-        rows = self._rows
+        rows, events = self._rows, self._events
         try:
-            if not self._db.in_transaction and len(rows) == 1:
+            # the path must still name the file this writer opened: committed into a deleted
+            # or replaced file, a result would be durable nowhere anyone will look
+            self._check_identity()
+            if not events and len(rows) == 1:
                 self._db.execute(_INSERT_RESULT, rows[0])  # autocommit: its own durable transaction
             else:
-                self._begin_sql()
+                self._db.execute("BEGIN")
+                if events:
+                    self._db.executemany(_INSERT_EVENT, events)
                 if rows:
                     self._db.executemany(_INSERT_RESULT, rows)
                 self._db.execute("COMMIT")
-        except BaseException:
-            # nothing of this group is announced: its rows and tokens stay pending, and a
-            # transaction SQLite left open is rolled back so the next commit starts clean
+        except BaseException as e:
+            # nothing of this group is announced, and a transaction SQLite left open is rolled
+            # back so the next commit starts clean
             if self._db.in_transaction:
                 with suppress(sqlite3.Error):
                     self._db.execute("ROLLBACK")
-            raise
-        self._rows = []
+            if isinstance(e, sqlite3.Error) and _environment_failure(e):
+                raise self._drop_group(str(e)) from e
+            if isinstance(e, _Moved):
+                raise self._drop_group(str(e)) from None
+            raise  # a bug (or an interrupt): the group stays pending
+        self._rows, self._events = [], []
+        self.stats.events += len(events)
         took_s = time.perf_counter() - t0
         st = self.stats
         st.commits += 1
@@ -262,6 +315,26 @@ class Journal:
         self._opened_at = None
         return tokens
 
+    def _drop_group(self, reason: str) -> JournalWriteFailed:
+        """Forget the open group after a refused commit; the error that books it."""
+        tokens, n_events = self._pending, len(self._events)
+        self._pending, self._rows, self._events = [], [], []
+        self._pending_records = 0
+        self._opened_at = None
+        st = self.stats
+        st.failed_commits += 1
+        st.results_dropped += len(tokens)
+        st.events_dropped += n_events
+        return JournalWriteFailed(self.path, reason, tokens, n_events)
+
+    def _check_identity(self) -> None:
+        try:
+            st = os.stat(self.path)
+        except OSError as e:
+            raise _Moved(f"the journal file is gone: {e.strerror}") from e
+        if (st.st_dev, st.st_ino) != self._identity:
+            raise _Moved("the journal file was replaced by another file")
+
     def drained(self) -> list[Any]:
         """The input is drained: ``commit`` now (group "burst"), or only when due ("interval")."""
         return self.commit_if_due() if self._hold else self.commit()
@@ -275,16 +348,35 @@ class Journal:
         """Delete records older than ``max_age_days`` and, beyond ``max_bytes``, the oldest
         results and events; returns how many rows went. Commits anything pending first."""
         self.commit()
+        try:
+            return self._retention()
+        except sqlite3.Error as e:
+            if not _environment_failure(e):
+                raise
+            if self._db.in_transaction:
+                with suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+            raise self._drop_group(f"retention: {e}") from e
+
+    def _retention(self) -> int:
         s = self.settings
-        cutoff = self._wall() - s.max_age_days * 86400.0
+        max_age_s = s.max_age_days * 86400.0
+        cutoff = self._wall() - max_age_s
+        # Age is read from the wall clock, which may have stepped since this session wrote
+        # (a board without RTC boots in 1970 or at its last shutdown, then NTP steps it): the
+        # session's own records are at most its monotonic uptime old, so while that is under
+        # the limit none of them goes by age, however old their timestamps look.
+        session = self.session if self._clock() - self._started < max_age_s else None
         db = self._db
         deleted = 0
-        if _db_bytes(db) <= s.max_bytes and not self._has_older_than(cutoff):
+        if _db_bytes(db) <= s.max_bytes and not self._has_older_than(cutoff, session):
             return 0
         db.execute("BEGIN IMMEDIATE")
         try:
             for table in ("results", "events"):
-                deleted += db.execute(f"DELETE FROM {table} WHERE at < ?", (cutoff,)).rowcount
+                deleted += db.execute(
+                    f"DELETE FROM {table} WHERE at < ? AND session IS NOT ?", (cutoff, session)
+                ).rowcount
             # Beyond max_bytes: the oldest rows go, a tenth at a time, until the pages in use
             # are under 90 % of the limit (so retention does not run again at once).
             while _db_bytes(db) > 0.9 * s.max_bytes:
@@ -308,28 +400,57 @@ class Journal:
         self.stats.retention_deleted += deleted
         return deleted
 
-    def _has_older_than(self, cutoff: float) -> bool:
+    def _has_older_than(self, cutoff: float, session: str | None) -> bool:
         return any(
-            self._db.execute(f"SELECT 1 FROM {t} WHERE at < ? LIMIT 1", (cutoff,)).fetchone()
+            self._db.execute(
+                f"SELECT 1 FROM {t} WHERE at < ? AND session IS NOT ? LIMIT 1", (cutoff, session)
+            ).fetchone()
             for t in ("results", "events")
         )
 
     def close(self) -> None:
-        """Commit what is pending, checkpoint the WAL into the database, close."""
-        with suppress(sqlite3.Error):
+        """Commit what is pending, checkpoint the WAL into the database, close. A commit that
+        fails here raises ``JournalWriteFailed`` (after closing) for the caller to book."""
+        failed: JournalWriteFailed | None = None
+        try:
             self.commit()
+        except JournalWriteFailed as e:
+            failed = e
+        with suppress(sqlite3.Error):
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._release()
+        if failed is not None:
+            raise failed
+
+    def _release(self) -> None:
+        """Close SQLite, then the lock's descriptor: closing any descriptor of the file drops
+        the process's POSIX locks on it, SQLite's included, so it goes last."""
         self._db.close()
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
 
-    def _begin(self) -> None:
-        """Open the transaction now (events are written at once, results at the commit)."""
-        if self._opened_at is None:
-            self._opened_at = self._clock()
-        self._begin_sql()
 
-    def _begin_sql(self) -> None:
-        if not self._db.in_transaction:
-            self._db.execute("BEGIN")
+class _Moved(Exception):
+    """The journal's path no longer names the writer's file."""
+
+
+def _lock_writer(path: Path) -> tuple[int, tuple[int, int]]:
+    """An exclusive ``flock`` on the journal file for this writer (its descriptor, and the
+    file's (device, inode) to notice it deleted or replaced later); a second writer is refused."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        os.close(fd)
+        if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            raise UsageError(
+                f"journal {path}: in use by another writer (another edgekit run?); "
+                "give each daemon its own --journal"
+            ) from e
+        raise
+    st = os.fstat(fd)
+    return fd, (st.st_dev, st.st_ino)
 
 
 def _db_bytes(db: sqlite3.Connection) -> int:
@@ -357,29 +478,42 @@ def _open_owned(path: Path, *, create: bool, read_only: bool = False) -> sqlite3
         app_id = db.execute("PRAGMA application_id").fetchone()[0]
     except sqlite3.DatabaseError as e:
         raise UsageError(f"journal {path}: not an edgekit journal ({e})") from e
-    if fresh and not read_only:
-        db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # only takes effect before the first table
-        db.execute(f"PRAGMA application_id={APPLICATION_ID}")
-    elif app_id != APPLICATION_ID:
+    if (read_only or not fresh) and app_id != APPLICATION_ID:
         db.close()
+        size = path.stat().st_size
+        if size < 100:  # shorter than SQLite's header: a journal cut short, or not one at all
+            raise UsageError(
+                f"journal {path}: {size} bytes, shorter than an SQLite header (100 bytes): truncated "
+                "or not a journal; move it aside to start a new one"
+            )
         raise UsageError(
             f"journal {path}: an SQLite database of another application (application_id "
             f"{app_id:#x}, expected {APPLICATION_ID:#x}); refusing to touch it"
         )
     if not read_only:
-        mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise UsageError(
-                f"journal {path}: cannot use WAL mode (got {mode}); is the folder on a local disk?"
-            )
-        db.executescript(_SCHEMA)
-        columns = {r[1] for r in db.execute("PRAGMA table_info(results)")}
-        if "context" not in columns:  # a journal written before results carried context
-            db.execute("ALTER TABLE results ADD COLUMN context TEXT")
-        db.execute(
-            "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-        )
+        try:
+            if fresh:
+                db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # only takes effect before the first table
+                db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            _prepare(db, path)
+        except BaseException as e:
+            db.close()
+            if isinstance(e, sqlite3.Error):  # full, read-only, damaged: the operator's to fix
+                raise UsageError(f"journal {path}: cannot open for writing ({e})") from e
+            raise
     return db
+
+
+def _prepare(db: sqlite3.Connection, path: Path) -> None:
+    """WAL mode and the schema (a write: a full disk or a damaged header fails here, at start)."""
+    mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise UsageError(f"journal {path}: cannot use WAL mode (got {mode}); is the folder on a local disk?")
+    db.executescript(_SCHEMA)
+    columns = {r[1] for r in db.execute("PRAGMA table_info(results)")}
+    if "context" not in columns:  # a journal written before results carried context
+        db.execute("ALTER TABLE results ADD COLUMN context TEXT")
+    db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
 
 def _rows(

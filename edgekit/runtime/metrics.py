@@ -112,6 +112,11 @@ class DaemonMetrics:
         self.undelivered = Counter(
             f"{p}results_undelivered", "Results journaled but not sent (link down)", registry=r
         )
+        self.unjournaled = Counter(
+            f"{p}results_unjournaled",
+            "Captures decided but never answered: the journal refused their records (disk full, I/O error)",
+            registry=r,
+        )
         self.latency = Histogram(
             f"{p}capture_to_result_latency_seconds",
             "Capture end (device clock mapped to host) to RESULT sent",

@@ -18,7 +18,7 @@ import numpy as np
 from edgekit.bundle import Bundle
 from edgekit.energy import Sampler, detect_meter, open_meter
 from edgekit.energy.meters.base import Meter, TraceSource
-from edgekit.errors import EdgekitError, MeterError
+from edgekit.errors import EdgekitError, MeterError, UsageError
 from edgekit.runtime.baseline import Baseline, load_baseline
 from edgekit.runtime.battery_gauge import BatteryGauge, open_gauge
 from edgekit.runtime.context import ContextMetrics, ContextTable
@@ -26,7 +26,7 @@ from edgekit.runtime.drift import DriftMonitor
 from edgekit.runtime.energy import RollingEnergy
 from edgekit.runtime.engine import Engine
 from edgekit.runtime.governor import Governor, pick_cheaper_variant
-from edgekit.runtime.journal import Journal
+from edgekit.runtime.journal import Journal, JournalWriteFailed
 from edgekit.runtime.jsonlog import StructuredLog
 from edgekit.runtime.link_adapter import ScannerLink
 from edgekit.runtime.metrics import DaemonMetrics, MetricsServer, serve
@@ -177,19 +177,23 @@ def build_parts(
     except BaseException:
         _close_partial(p)
         raise
-    deleted = p.journal.enforce_retention()
-    p.journal.add_event(
-        "start",
-        f"edgekit run started on {port}",
-        bundle=p.bundle_name,
-        bundle_id=bundle.bundle_id,
-        variant=current,
-        baseline=p.board.model.get("baseline"),
-        budget_s=budget_s,
-        capture=p.capture_spec_text,
-        retention_deleted=deleted,
-    )
-    p.journal.commit()
+    try:
+        deleted = p.journal.enforce_retention()
+        p.journal.add_event(
+            "start",
+            f"edgekit run started on {port}",
+            bundle=p.bundle_name,
+            bundle_id=bundle.bundle_id,
+            variant=current,
+            baseline=p.board.model.get("baseline"),
+            budget_s=budget_s,
+            capture=p.capture_spec_text,
+            retention_deleted=deleted,
+        )
+        p.journal.commit()
+    except JournalWriteFailed as e:  # a journal that cannot take a record cannot serve
+        p.close()
+        raise UsageError(f"{e}; free space or fix the journal's folder, then start again") from e
     log.emit(
         "info",
         "started",

@@ -115,6 +115,7 @@ class StatusBoard:
             "commits": st.commits,
             "results": st.results,
             "mean_commit_ms": st.commit_s_total / max(1, st.commits) * 1e3,
+            "failed_commits": st.failed_commits,
         }
 
 
@@ -178,6 +179,12 @@ def render_status(s: dict[str, Any]) -> str:
     lines.append(
         f"journal   {j.get('path', '-')}  commits "
         f"{j.get('commits', 0)}  mean commit {_f(j.get('mean_commit_ms'), '.2f', ' ms')}"
+        + (
+            f"  FAILED commits {j['failed_commits']} ({s['counts'].get('unjournaled', 0)} captures "
+            "unanswered, unjournaled)"
+            if j.get("failed_commits")
+            else ""
+        )
     )
     if s["link_errors"]:
         lines.append("link      errors " + ", ".join(f"{k} {v}" for k, v in sorted(s["link_errors"].items())))

@@ -131,10 +131,12 @@ def test_the_file_is_marked_as_ours_and_in_wal_mode(tmp_path):
 
 def test_retention_by_age_deletes_old_rows_only(tmp_path):
     now = [100 * 86400.0]
+    earlier = Journal(tmp_path / "j.sqlite", session="earlier")  # rows of a past session
+    earlier.add_result(row(1, at=now[0] - 3 * 86400))
+    earlier.add_result(row(2, at=now[0] - 1 * 86400))
+    earlier.commit()
+    earlier.close()
     j = Journal(tmp_path / "j.sqlite", JournalSettings(max_age_days=2), wall=lambda: now[0])
-    j.add_result(row(1, at=now[0] - 3 * 86400))
-    j.add_result(row(2, at=now[0] - 1 * 86400))
-    j.commit()
     assert j.enforce_retention() == 1
     assert committed_ids(tmp_path / "j.sqlite") == [2]
     j.close()
