@@ -29,7 +29,10 @@ several dB low, so it was taken for the ``noise`` class. On development data (fi
 OFDM 81 / 83 % -> 88 / 88 % unknown, fhss 95 / 96 % -> 96 / 96 %. Tried and not kept (same
 script): 16-64 bins, a DCT-smoothed PSD, amplitude moments and the 31 engineered features of
 ``signals.features``, autocorrelation magnitudes at lags 32-128, the SNR estimate as a feature,
-class priors per band, Gaussian mixtures per class: none gained more than noise.
+class priors per band, Gaussian mixtures per class: none gained more than noise. Nor did other
+density models and decisions on the same features (``scripts/ood_density.py``, seeds 707 and
+909: k-means components per class, kNN distance, likelihood ratios, SNR-smooth class means,
+per-band quantiles); what loses OFDM is its blind SNR estimate, read ~5 dB low (README).
 
 Why: the model-based scores called only 11-32 % of the held-out OFDM and fhss captures unknown
 (issue 13); OFDM's flat-topped and fhss's hopping spectra differ in shape from every trained
