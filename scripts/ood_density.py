@@ -75,6 +75,16 @@ class Data:
             ood = np.isin(self.names[idx], OOD_CLASSES)
             out: np.ndarray = np.where(ood, self.true[idx], self.snr[idx])
             return out
+        if by == "edge-max":
+            return np.maximum(self.snr[idx], _edge_snr_db(self.f[idx]))
+        if by.startswith("edge+"):  # the edge estimate where it exceeds the blind one by a margin
+            s, e = self.snr[idx], _edge_snr_db(self.f[idx])
+            out = np.where((e > s + float(by[5:])) & (s >= -20.0), e, s)
+            return out
+        if by.startswith("edge-max>"):  # only where the estimate found a signal (above the cut)
+            s = self.snr[idx]
+            out = np.where(s >= float(by[9:]), np.maximum(s, _edge_snr_db(self.f[idx])), s)
+            return out
         return _low_snr_db(self.f[idx], int(by[3:]))
 
 
@@ -84,6 +94,24 @@ def _low_mean(q: np.ndarray, m: int) -> np.ndarray:
 
 
 _BIAS: dict[int, float] = {}
+
+
+EDGE_BINS = np.array([0, 1, sp.SPECTRAL_BINS - 1])  # the three bins nearest +-fs/2 (fftshift order)
+
+
+def _edge_snr_db(f: np.ndarray) -> np.ndarray:
+    """A blind SNR estimate with the noise floor read from the three PSD bins nearest +-fs/2
+    (OFDM's guard band lies there, 17 dB below its plateau), white-noise bias measured as in
+    :func:`_low_snr_db`. Reads narrow signals right and signals reaching the band edge low."""
+    if -1 not in _BIAS:
+        rng = np.random.default_rng(5)
+        z = rng.normal(size=(4000, 2, 1024)).astype(np.float32)
+        _BIAS[-1] = float(np.exp(sp.psd_features(z))[:, EDGE_BINS].mean() * sp.SPECTRAL_BINS)
+    q = np.exp(f[:, : sp.SPECTRAL_BINS])
+    q = q / q.sum(axis=1, keepdims=True)
+    noise = q[:, EDGE_BINS].mean(axis=1) / _BIAS[-1] * q.shape[1]
+    out: np.ndarray = np.clip(10 * np.log10(np.maximum((1 - noise) / noise, 1e-3)), -30, 60)
+    return out
 
 
 def _low_snr_db(f: np.ndarray, m: int) -> np.ndarray:
@@ -381,6 +409,15 @@ CANDIDATES: dict[str, Factory] = {
     "  banded by the true SNR (diagnostic)": lambda d: _gauss(d, lambda m: d.y[m], by="true"),
     "  held-out captures banded by the true SNR (diagnostic)":
         lambda d: _gauss(d, lambda m: d.y[m], by="ood-true"),
+    "  banded by the larger of the estimate and one from the band-edge bins":
+        lambda d: _gauss(d, lambda m: d.y[m], by="edge-max"),
+    "  the same where the estimate is >= -20 dB":
+        lambda d: _gauss(d, lambda m: d.y[m], by="edge-max>-20"),
+    "  the same where the estimate is >= -12 dB":
+        lambda d: _gauss(d, lambda m: d.y[m], by="edge-max>-12"),
+    "  the band-edge estimate where it is 3 dB above the estimate (>= -20 dB)":
+        lambda d: _gauss(d, lambda m: d.y[m], by="edge+3"),
+    "  the same, 2 dB above": lambda d: _gauss(d, lambda m: d.y[m], by="edge+2"),
     "  banded by an estimate from the 4 quietest bins": lambda d: _gauss(d, lambda m: d.y[m],
                                                                           by="low4"),
     "  banded by an estimate from the 2 quietest bins": lambda d: _gauss(d, lambda m: d.y[m],

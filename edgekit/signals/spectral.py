@@ -32,7 +32,8 @@ script): 16-64 bins, a DCT-smoothed PSD, amplitude moments and the 31 engineered
 class priors per band, Gaussian mixtures per class: none gained more than noise. Nor did other
 density models and decisions on the same features (``scripts/ood_density.py``, seeds 707 and
 909: k-means components per class, kNN distance, likelihood ratios, SNR-smooth class means,
-per-band quantiles); what loses OFDM is its blind SNR estimate, read ~5 dB low (README).
+per-band quantiles, other blind SNR estimates for the bands): none gained 2 points of OFDM on
+both seeds (README).
 
 Why: the model-based scores called only 11-32 % of the held-out OFDM and fhss captures unknown
 (issue 13); OFDM's flat-topped and fhss's hopping spectra differ in shape from every trained
