@@ -29,7 +29,11 @@ several dB low, so it was taken for the ``noise`` class. On development data (fi
 OFDM 81 / 83 % -> 88 / 88 % unknown, fhss 95 / 96 % -> 96 / 96 %. Tried and not kept (same
 script): 16-64 bins, a DCT-smoothed PSD, amplitude moments and the 31 engineered features of
 ``signals.features``, autocorrelation magnitudes at lags 32-128, the SNR estimate as a feature,
-class priors per band, Gaussian mixtures per class: none gained more than noise.
+class priors per band, Gaussian mixtures per class: none gained more than noise. Nor did other
+density models and decisions on the same features (``scripts/ood_density.py``, seeds 707 and
+909: k-means components per class, kNN distance, likelihood ratios, SNR-smooth class means,
+per-band quantiles, other blind SNR estimates for the bands): none gained 2 points of OFDM on
+both seeds (README).
 
 Why: the model-based scores called only 11-32 % of the held-out OFDM and fhss captures unknown
 (issue 13); OFDM's flat-topped and fhss's hopping spectra differ in shape from every trained
@@ -55,6 +59,7 @@ __all__ = [
     "CP_BANK",
     "INPUT_SCORES",
     "MIN_BAND_ROWS",
+    "MIN_CLASS_ROWS",
     "SNR_EDGES_DB",
     "SPECTRAL_BINS",
     "SpectralStats",
@@ -88,6 +93,14 @@ landed among the pure-noise captures (estimate at the -30 dB floor) and was take
 its own band the noise class is rare. With 12,000 fit captures: OFDM 81 -> 85 %, fhss 95 -> 97 %
 (``scripts/ood_explore.py``, measured on seed 707)."""
 MIN_BAND_ROWS = 100
+MIN_CLASS_ROWS = 5
+"""Captures a class needs in an SNR band for a Gaussian of its own there; fewer and it is absent
+from the band. With two rows Ledoit-Wolf returns a nearly singular covariance (log-determinant
+about -1300 in 32 dimensions, fit seed 101: bpsk below -20 dB, tone at -20..-12 dB), whose
+log-likelihood outbids every other class for any capture; only the float32 rounding of its
+precision (a log-determinant of the wrong sign) hid it. Measured with ``scripts/ood_density.py``
+(development seeds 707 / 909): 5 rows reproduce the build's figures within 0.2 points (OFDM
+0.850 / 0.857, fhss 0.963 / 0.962), 10 within 0.7, 33 lose 1-2 points of fhss."""
 _FLOOR = 1e-10  # relative power floor before the log: an empty bin must not give -inf
 
 
@@ -228,7 +241,8 @@ def _fit_band(
     f: np.ndarray, y: np.ndarray, n_classes: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(means (C, B), precision (C, B, B), logdet (C,)): each class's mean and Ledoit-Wolf
-    covariance; a class with fewer than two captures gets a far mean and the identity."""
+    covariance; a class with fewer than ``MIN_CLASS_ROWS`` captures gets a far mean and the
+    identity (absent: it attracts nothing)."""
     from sklearn.covariance import LedoitWolf
 
     bins = f.shape[1]
@@ -237,7 +251,7 @@ def _fit_band(
     logdet = np.zeros(n_classes)
     for c in range(n_classes):
         g = f[y == c]
-        if len(g) < 2:
+        if len(g) < MIN_CLASS_ROWS:
             continue
         lw = LedoitWolf().fit(g)
         means[c] = g.mean(axis=0)

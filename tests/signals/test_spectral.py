@@ -18,9 +18,11 @@ from edgekit.signals.scores import SCORES, ood_scores
 from edgekit.signals.snr import estimate_snr_db
 from edgekit.signals.spectral import (
     CP_BANK,
+    MIN_CLASS_ROWS,
     SPECTRAL_BINS,
     SpectralStats,
     features_and_snr,
+    fit_features,
     fit_spectral,
     load_spectral,
     psd_features,
@@ -133,6 +135,34 @@ def test_the_score_is_the_standardised_best_class_log_likelihood_scipy_and_numpy
     assert "spectral" in SCORES
     with pytest.raises(ValueError, match="raw captures"):
         ood_scores(np.zeros((5, 3)), "spectral", "logits")
+
+
+def test_a_class_with_too_few_rows_in_a_band_is_absent_and_cannot_outbid_the_others():
+    # class 0: 300 rows; class 1: two rows (a nearly singular Ledoit-Wolf covariance, whose
+    # log-likelihood would outbid class 0 everywhere); class 2: MIN_CLASS_ROWS rows (kept)
+    from scipy.stats import multivariate_normal
+
+    assert MIN_CLASS_ROWS == 5
+    rng = np.random.default_rng(11)
+    d = 8
+    f = np.r_[rng.normal(size=(300, d)), 3.0 + 1e-3 * rng.normal(size=(2, d)),
+              -3.0 + rng.normal(size=(5, d))]
+    y = np.r_[np.zeros(300, int), np.ones(2, int), np.full(5, 2)]
+    stats = fit_features(f, np.zeros(len(f)), y, 3, edges=())
+    assert np.all(stats.means[0, 1] == 1e6) and stats.logdet[0, 1] == 0.0
+    np.testing.assert_array_equal(stats.precision[0, 1], np.eye(d))
+    np.testing.assert_allclose(stats.means[0, 2], f[y == 2].mean(0), atol=1e-6)
+    # a capture equal to class 1's first row: scored by class 0 or 2, whichever fits better,
+    # each a Gaussian with its Ledoit-Wolf covariance (scipy's density: -(q + log det) =
+    # 2 log pdf + d log 2 pi)
+    probe = f[300:301]
+    ll = max(2 * multivariate_normal(f[y == c].mean(0), ledoit_wolf(f[y == c])[0]).logpdf(probe[0])
+             + d * np.log(2 * np.pi) for c in (0, 2))
+    fit_ll = np.array([max(2 * multivariate_normal(f[y == c].mean(0), ledoit_wolf(f[y == c])[0])
+                           .logpdf(v) + d * np.log(2 * np.pi) for c in (0, 2)) for v in f])
+    lo, med = np.quantile(fit_ll, [0.05, 0.5])
+    np.testing.assert_allclose(stats.score_features(probe, np.zeros(1)), (ll - med) / (med - lo),
+                               rtol=1e-3)
 
 
 def test_each_snr_band_has_its_own_statistics_and_rejects_its_own_five_percent():
