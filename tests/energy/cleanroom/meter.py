@@ -59,7 +59,8 @@ def sample(sched: Schedule, m: Meter, rng: np.random.Generator) -> tuple[np.ndar
     rate = 1.0 + m.skew
     period = 1.0 / m.rate_hz
     # the meter ticks evenly on its own clock; host time of each tick inverts meter = off + rate*host
-    m_start = m.offset_s + rate * sched.start_s
+    # the meter's first tick falls at a random phase against the host's events, as a real one does
+    m_start = m.offset_s + rate * sched.start_s + rng.uniform(0.0, period)
     m_end = m.offset_s + rate * sched.end_s
     ticks = m_start + period * np.arange(int((m_end - m_start) / period) + 1)
     host = (ticks - m.offset_s) / rate

@@ -34,7 +34,7 @@ class Scenario:
     # one clock per window (a DVFS step when they differ)
     freqs_mhz: tuple[float, ...] = (1500.0, 1500.0, 1500.0)
     gap_s: tuple[float, float] = (0.0002, 0.003)  # dithered gap before each call
-    batch_max: int = 1                 # 1: one `inference` event per call; else `batch` events of 1..batch_max
+    batch_max: int = 1                 # 1: an `inference` event per call; else `batch` events of 1..n
     window_s: float = 10.0
     idle_s: float = 5.0
     marker_s: float = 0.3

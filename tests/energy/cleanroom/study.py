@@ -18,7 +18,7 @@ from typing import Any
 from .cases import CASES
 from .runner import attribute, attribute_inprocess, make
 
-__all__ = ["trial", "main"]
+__all__ = ["main", "trial"]
 
 
 def trial(case_idx: int, seed: int, folder: Path, subprocess: bool = False) -> dict[str, Any]:
@@ -68,10 +68,11 @@ def main() -> None:
                     c[f"warn {cause}"] += 1
                 if not (r["tot_in"] and r["dyn_in"]):
                     t, d = r["truth"], r["data"]
+                    (lo, hi), (dlo, dhi) = d["spread_mj"], d["dynamic_spread_mj"]
                     print(f"  miss {case.name} seed {seed}: total {d['energy_per_inference_mj']:.5g} "
-                          f"[{d['spread_mj'][0]:.5g}, {d['spread_mj'][1]:.5g}] truth {t.total_j * 1e3:.5g};"
-                          f" dynamic {d['dynamic_energy_per_inference_mj']:.5g} [{d['dynamic_spread_mj'][0]:.5g},"
-                          f" {d['dynamic_spread_mj'][1]:.5g}] truth {t.dynamic_j * 1e3:.5g}")
+                          f"[{lo:.5g}, {hi:.5g}] truth {t.total_j * 1e3:.5g}; dynamic "
+                          f"{d['dynamic_energy_per_inference_mj']:.5g} [{dlo:.5g}, {dhi:.5g}] "
+                          f"truth {t.dynamic_j * 1e3:.5g}")
             overall.update(c)
             print(f"{case.name}: {dict(c)}", flush=True)
     print(f"all: {dict(overall)}")
