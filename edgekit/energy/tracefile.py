@@ -195,7 +195,8 @@ def read_trace(path: str | Path) -> PowerTrace:
     """Read a power trace; ``DataError`` naming file and line for anything malformed."""
     p = Path(path)
     try:
-        lines = p.read_text(encoding="utf-8").splitlines()
+        # utf-8-sig: a logger's CSV exported by a Windows tool or a spreadsheet starts with a BOM
+        lines = p.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as e:
         raise DataError(f"{p}: cannot read power trace ({e})") from e
     meta: dict[str, str] = {}
