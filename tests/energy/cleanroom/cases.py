@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from .meter import Meter
 from .scenario import Scenario
 
-__all__ = ["CASES", "Case"]
+__all__ = ["CASES", "SLOW_CASES", "Case"]
 
 SHORT = {"window_s": 4.0, "idle_s": 2.5}
 
@@ -54,4 +54,14 @@ CASES: list[Case] = [
          frozenset({"regime"})),
     Case("jitter-drops-tail", _sc(tail_w=0.6, tail_s=0.15),
          Meter(rate_hz=1000.0, jitter_s=0.0002, drop_p=0.05)),
+]
+
+# slow meters on the bench's own 10 s windows: few samples, wide intervals that must still hold
+SLOW_CASES: list[Case] = [
+    Case("avg-1Hz", Scenario(window_s=10.0, idle_s=6.0, infer_s=0.05, gap_s=(0.001, 0.02)),
+         Meter(rate_hz=1.0, averaging=True), frozenset({"precision"})),
+    Case("point-10Hz-20ms", Scenario(window_s=10.0, idle_s=5.0, infer_s=0.02), Meter(rate_hz=10.0),
+         frozenset({"precision"})),
+    Case("avg-10Hz-2ms", Scenario(window_s=10.0, idle_s=5.0, infer_s=0.002),
+         Meter(rate_hz=10.0, averaging=True), frozenset({"precision"})),
 ]

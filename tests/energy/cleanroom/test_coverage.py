@@ -11,9 +11,11 @@ real bias would).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from .cases import CASES
+from .cases import CASES, SLOW_CASES, Case
 from .runner import attribute_inprocess, make
 
 SEEDS = range(10)
@@ -106,3 +108,35 @@ def test_per_regime_figures_hold_their_truth(trials: list[dict[str, object]]) ->
             held[freq] += bool(reg["dynamic_spread_mj"][0] <= r["per_freq"][freq][1] * 1e3  # type: ignore[index]
                                <= reg["dynamic_spread_mj"][1])
     assert min(held.values()) >= 8, held
+
+
+def test_a_host_clock_is_not_moved_much(trials: list[dict[str, object]]) -> None:
+    """The generator's host clock is exact: never 're-aligned as a meter clock', never a skew
+    beyond 0.1 % (the old code found 'edges that do not line up' on short windows)."""
+    host = {c.name for c in CASES if c.meter.clock == "host"}
+    for r in trials:
+        if r["case"] in host:
+            clock = r["d"]["clock"]  # type: ignore[index]
+            assert "meter clock" not in " ".join(r["d"]["warnings"]), r["case"]  # type: ignore[index]
+            assert abs(clock["rate"] - 1.0) < 1e-3, (r["case"], clock)
+
+
+@pytest.mark.parametrize("case", SLOW_CASES, ids=[c.name for c in SLOW_CASES])
+def test_slow_meters_hold_the_truth_in_wide_intervals(tmp_path: Path, case: Case) -> None:
+    """1 Hz and 10 Hz meters on 10 s windows: a figure whose interval holds the truth (>= 4 of 5
+    seeds), only precision (and small clock) warnings, and the exact host clock kept (a 10 Hz
+    point sampler was 'refined' to a 0.4 % skew before an edge's error counted the sampling)."""
+    held = 0
+    for seed in range(5):
+        rec = make(case, seed, tmp_path)
+        res = attribute_inprocess(rec.power, rec.events, "--json")
+        assert res.rc == 0, res.err
+        d, t = res.data, rec.schedule.truth
+        held += (d["spread_mj"][0] <= t.total_j * 1e3 <= d["spread_mj"][1]
+                 and d["dynamic_spread_mj"][0] <= t.dynamic_j * 1e3 <= d["dynamic_spread_mj"][1])
+        causes = {w.split(":", 1)[0] for w in d["warnings"]}
+        # a small host-clock refinement still happens now and then (AMBIGUITIES.md, left open 1)
+        assert causes <= case.may_warn | {"clock"}, causes
+        assert "meter clock" not in " ".join(d["warnings"])
+        assert abs(d["clock"]["rate"] - 1.0) < 1e-3, d["clock"]
+    assert held >= 4
