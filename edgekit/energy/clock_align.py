@@ -148,12 +148,13 @@ def locate_edge(
     n_r = max(int(integ.count(lo, hi)), 1)
     sigma = (noise * math.sqrt(n_r) * period_s + 2.0 * radius_s * level_error) / abs(step)
     if averaging_s < 0.5 * period_s:
-        # A point sampler cannot see where between two samples the load switched: each switch in
-        # the span moves the integral by step x period x (u - 1/2), u uniform, independently.
+        # A point sampler cannot see where between two samples the load switched: each sample
+        # interval holding a switch moves the integral by up to step x period / 2 (one switch:
+        # step x period x (u - 1/2), u uniform), independently of the other intervals.
         ha, hb = (lo - prior.offset_s) / prior.rate, (hi - prior.offset_s) / prior.rate
         switches = int(np.count_nonzero((busy.start >= ha) & (busy.start <= hb))
                        + np.count_nonzero((busy.end >= ha) & (busy.end <= hb)))
-        sigma = math.hypot(sigma, period_s * math.sqrt(max(switches, 1) / 12.0))
+        sigma = math.hypot(sigma, period_s * math.sqrt(min(max(switches, 1), n_r) / 12.0))
     if sigma > radius_s / 3.0:
         return None
     return centre + shift, max(sigma, 1e-9)
