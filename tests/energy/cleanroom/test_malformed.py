@@ -85,6 +85,8 @@ TRACE_CASES: dict[str, tuple[TraceEdit, int | None, str]] = {
     "nan": (_at(40, "{t},nan"), 48, "finite"),
     "inf": (_at(40, "{t},inf"), 48, "finite"),
     "backwards": (_at(40, "1000.0,2.7"), 48, "backwards"),
+    # finite but absurd: it overflowed the running integral into a silent "0 mJ" figure, exit 0
+    "absurd": (_at(40, "{t},1e308"), 48, "no meter"),
 }
 
 
