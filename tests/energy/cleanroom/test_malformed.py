@@ -9,6 +9,7 @@ samples, events in any order) is decided in AMBIGUITIES.md and held here.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -269,6 +270,7 @@ def test_a_bom_before_the_event_header_is_accepted(base: Recording, tmp_path: Pa
 def _held(res: Outcome, *names: str) -> None:
     assert res.rc in (0, 1, 2), (res.rc, res.err)
     assert "Traceback" not in res.err and "bug" not in res.err.lower(), res.err
+    assert "RuntimeWarning" not in res.err, res.err  # numpy overflowing on the way to a figure
     if res.rc == 2:
         lines = res.err.strip().splitlines()
         assert len(lines) == 1 and any(n in lines[0] for n in names), res.err
@@ -277,11 +279,14 @@ def _held(res: Outcome, *names: str) -> None:
         assert len(lines) == 1 and "cannot give an energy figure (" in lines[0], res.err
 
 
+# CLEANROOM_FUZZ=500 for a longer hunt; 40 keeps the suite fast
+FUZZ_EXAMPLES = int(os.environ.get("CLEANROOM_FUZZ", "40"))
+
 _cell = st.one_of(st.floats(allow_nan=True, allow_infinity=True).map(repr), st.text(max_size=8),
                   st.sampled_from(["", "-0", "1e309", "0x10", "1_000", " 2.7 ", "# x=y", "\x00"]))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_fuzzed_trace(base: Recording, tmp_path: Path, data: st.DataObject) -> None:
     ls = _lines(base.power)
@@ -310,7 +315,7 @@ _json = st.recursive(st.none() | st.booleans() | st.floats() | st.integers() | s
                      max_leaves=6)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_fuzzed_events(base: Recording, tmp_path: Path, data: st.DataObject) -> None:
     rows: list[object] = list(_events(base))
