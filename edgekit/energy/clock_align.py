@@ -95,7 +95,7 @@ def _expected_edges(events: EventLog, busy: BusyPattern) -> list[_Edge]:
 
 def locate_edge(
     integ: Integrator, busy: BusyPattern, edge: _Edge, prior: ClockFit, radius_s: float,
-    guard_s: float, period_s: float,
+    guard_s: float, period_s: float, averaging_s: float = 0.0,
 ) -> tuple[float, float] | None:
     """(meter time of ``edge``, its standard error), or None when the step does not resolve.
 
@@ -147,6 +147,14 @@ def locate_edge(
     shift = 0.5 * (a + b)
     n_r = max(int(integ.count(lo, hi)), 1)
     sigma = (noise * math.sqrt(n_r) * period_s + 2.0 * radius_s * level_error) / abs(step)
+    if averaging_s < 0.5 * period_s:
+        # A point sampler cannot see where between two samples the load switched: each sample
+        # interval holding a switch moves the integral by up to step x period / 2 (one switch:
+        # step x period x (u - 1/2), u uniform), independently of the other intervals.
+        ha, hb = (lo - prior.offset_s) / prior.rate, (hi - prior.offset_s) / prior.rate
+        switches = int(np.count_nonzero((busy.start >= ha) & (busy.start <= hb))
+                       + np.count_nonzero((busy.end >= ha) & (busy.end <= hb)))
+        sigma = math.hypot(sigma, period_s * math.sqrt(min(max(switches, 1), n_r) / 12.0))
     if sigma > radius_s / 3.0:
         return None
     return centre + shift, max(sigma, 1e-9)
@@ -193,11 +201,11 @@ def _fit_edges(
         guard = min(0.45 * quiet - radius, 1.0)
         if radius <= period_s or guard < 2.0 * period_s or (coarse and radius < base_r):
             continue  # (a short pulse cannot be searched for as widely as the coarse guess needs)
-        found = locate_edge(integ, busy, edge, prior, radius, guard, period_s)
+        found = locate_edge(integ, busy, edge, prior, radius, guard, period_s, averaging_s)
         if found is not None:  # second pass, tighter, around the first estimate
             r2 = max(min(radius, 4.0 * found[1] + 2.0 * period_s + averaging_s), 1.5 * period_s)
             tight = ClockFit("", found[0] - prior.rate * edge.host_s, prior.rate)
-            found = locate_edge(integ, busy, edge, tight, r2, guard, period_s) or found
+            found = locate_edge(integ, busy, edge, tight, r2, guard, period_s, averaging_s) or found
         if found is not None:
             points.append((edge.host_s, found[0], found[1]))
     if not points:

@@ -169,7 +169,7 @@ def read_events(path: str | Path) -> EventLog:
     """Read an event log; ``DataError`` naming file and line for anything malformed."""
     p = Path(path)
     try:
-        lines = p.read_text(encoding="utf-8").splitlines()
+        lines = p.read_text(encoding="utf-8-sig").splitlines()  # a leading BOM is not an error
     except (OSError, UnicodeDecodeError) as e:
         raise DataError(f"{p}: cannot read event log ({e})") from e
     rec = EventRecorder()

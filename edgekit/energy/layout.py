@@ -1,8 +1,9 @@
 """The shape an event log must have to be attributed: windows of calls with idle on both sides.
 
 Checked before any energy is computed, with one line naming the file, line or time at fault:
-windows sorted and disjoint, every call inside one window, every window holding at least one
-inference and having an idle segment before and after it that overlaps no window.
+windows sorted and disjoint, calls one at a time (no overlap), every call inside one window,
+every window holding at least one inference and having an idle segment before and after it
+that overlaps no window.
 """
 
 from __future__ import annotations
@@ -51,6 +52,16 @@ def layout_of(log: EventLog) -> Layout:
         raise DataError(
             f"{log.where_call(i)}: inference at {starts[i]:.6f}-{ends[i]:.6f} s lies outside "
             "every window (each inference must fall inside a window event)"
+        )
+    # calls run one at a time: an overlap would count the shared time twice in the busy time that
+    # total energy charges idle power for (and is more often a mis-paired start/end than threads)
+    overlap = np.flatnonzero(starts[1:] < ends[:-1] - _EPS)
+    if overlap.size:
+        i = int(overlap[0]) + 1
+        raise DataError(
+            f"{log.where_call(i)}: inference at {starts[i]:.6f} s starts before the previous one "
+            f"ends ({ends[i - 1]:.6f} s, {log.where_call(i - 1)}); inferences and batches run one "
+            "at a time, so each must start at or after the previous one's end"
         )
     counts = np.bincount(wi, minlength=len(windows)) if wi.size else np.zeros(len(windows), int)
     empty = np.flatnonzero(counts == 0)

@@ -128,8 +128,13 @@ def name_cause(
     """One phrase naming the likely cause of a change at ``t_change_s``."""
     before = [e for e in env if e["t_s"] <= t_change_s]
     after = [e for e in env if e["t_s"] > t_change_s]
-    if before and after:
-        b, a = before[-1], after[0]
+    # Pairs of readings that straddle the change: the last before it and the first after it (a
+    # change inside a window), then the two last before it: the bench reads the CPU's state just
+    # before each window starts, so a step between windows shows between the reading after the
+    # previous window and the one before this window, both before the change's first call.
+    pairs = ([(before[-1], after[0])] if before and after else []) + (
+        [(before[-2], before[-1])] if len(before) >= 2 else [])
+    for b, a in pairs:
         fb = _env_value(b, "freq_mhz", "cpu_freq_mhz")
         fa = _env_value(a, "freq_mhz", "cpu_freq_mhz")
         gb, ga = _env_value(b, "governor", "cpu_governor"), _env_value(a, "governor", "cpu_governor")
@@ -141,6 +146,8 @@ def name_cause(
             extra = f", {float(temp):.0f} °C" if temp is not None else ""
             gov = f", governor {gb} -> {ga}" if gb != ga else f", governor {ga}"
             return f"{what}: cpu clock {float(fb):.0f} -> {float(fa):.0f} MHz{gov}{extra}"
+    for b, a in pairs:
+        gb, ga = _env_value(b, "governor", "cpu_governor"), _env_value(a, "governor", "cpu_governor")
         if gb is not None and ga is not None and gb != ga:
             return f"governor changed {gb} -> {ga}"
     (tb, ta), (pb, pa) = inference_ms, power_w

@@ -144,6 +144,9 @@ class PowerTrace:
         return f"{self.source} sample {index}"
 
 
+_ABSURD = 1e9  # W, V or A: far beyond any board, far below where float sums overflow
+
+
 def _columns(header: list[str], where: str) -> tuple[str, str | None, str | None, str | None]:
     names = [h.strip().lower() for h in header]
     unknown = [n for n in names if n not in _TIME | _POWER | _VOLTAGE | _CURRENT]
@@ -195,7 +198,8 @@ def read_trace(path: str | Path) -> PowerTrace:
     """Read a power trace; ``DataError`` naming file and line for anything malformed."""
     p = Path(path)
     try:
-        lines = p.read_text(encoding="utf-8").splitlines()
+        # utf-8-sig: a logger's CSV exported by a Windows tool or a spreadsheet starts with a BOM
+        lines = p.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as e:
         raise DataError(f"{p}: cannot read power trace ({e})") from e
     meta: dict[str, str] = {}
@@ -232,6 +236,13 @@ def read_trace(path: str | Path) -> PowerTrace:
         power = data[:, names.index(power_col)] * _POWER[power_col]
     else:
         power = np.asarray(volt) * np.asarray(curr)
+    # A finite but absurd reading (a corrupt row, 1e308 W) would overflow the running integral
+    # and turn every figure into nan or 0 without a word: no meter reads beyond a gigawatt.
+    for name, values in (("power", power), ("voltage", volt), ("current", curr)):
+        if values is not None and not np.all(np.abs(values) <= _ABSURD):
+            i = int(np.flatnonzero(~(np.abs(values) <= _ABSURD))[0])
+            raise DataError(f"{p}:{body[i][0]}: {name} {values[i]:.6g} (SI units) is no meter's "
+                            f"reading; accepted: magnitudes up to {_ABSURD:.0e}")
     first = body[0][0] if all(b[0] == body[0][0] + i for i, b in enumerate(body)) else 0
     return PowerTrace(
         t,
