@@ -63,7 +63,8 @@ _NO_ACCURACY_GRID = "not test_grid_ and not test_accuracy_property and not test_
 
 
 MODULES: tuple[Module, ...] = (
-    Module("budget", "edgekit/budget.py", ("tests/test_budget.py", "tests/test_budget_boundaries.py"),
+    Module("budget", "edgekit/budget.py", ("tests/test_budget.py", "tests/test_budget_boundaries.py",
+                                           "tests/test_budget_score.py", "tests/test_budget_device.py"),
            import_time=True),
     Module("battery", "edgekit/energy/battery.py", ("tests/energy/test_battery.py",
                                                     "tests/energy/test_battery_pinned.py")),
@@ -107,6 +108,17 @@ MODULES: tuple[Module, ...] = (
                                                  "tests/runtime/test_drift_rules.py")),
     Module("snr", "edgekit/signals/snr.py", ("tests/signals/test_snr.py",
                                              "tests/signals/test_snr_reference.py")),
+    # per-SNR-band OOD thresholds (which captures are "unknown" on the device), the device's
+    # decision (score, threshold, band -> unknown) and the spectral score's path
+    Module("bands", "edgekit/signals/bands.py", ("tests/signals/test_bands.py",
+                                                 "tests/signals/test_bands_mut.py")),
+    Module("ood-bands", "edgekit/builder/stages/ood_bands.py", ("tests/builder/test_ood_bands_mut.py",)),
+    Module("model", "edgekit/runtime/model.py", ("tests/runtime/test_model_bands.py",
+                                                 "tests/runtime/test_model_ood.py",
+                                                 "tests/runtime/test_model_spectral.py",
+                                                 "tests/runtime/test_model_decision.py")),
+    Module("spectral", "edgekit/signals/spectral.py", ("tests/signals/test_spectral.py",
+                                                       "tests/signals/test_spectral_mut.py")),
 )
 BY_NAME = {m.name: m for m in MODULES}
 
