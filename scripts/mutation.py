@@ -116,9 +116,13 @@ MODULES: tuple[Module, ...] = (
     Module("model", "edgekit/runtime/model.py", ("tests/runtime/test_model_bands.py",
                                                  "tests/runtime/test_model_ood.py",
                                                  "tests/runtime/test_model_spectral.py",
-                                                 "tests/runtime/test_model_decision.py")),
+                                                 "tests/runtime/test_model_decision.py",
+                                                 "tests/runtime/test_model_capture.py")),
     Module("spectral", "edgekit/signals/spectral.py", ("tests/signals/test_spectral.py",
                                                        "tests/signals/test_spectral_mut.py")),
+    Module("integrate", "edgekit/energy/integrate.py", ("tests/energy/test_integrate_mut.py",
+                                                        "tests/energy/test_attribution.py"),
+           keyword=_NO_ACCURACY_GRID),
 )
 BY_NAME = {m.name: m for m in MODULES}
 

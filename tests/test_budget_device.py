@@ -196,3 +196,17 @@ def test_pareto_front_uses_the_device_p50() -> None:
     assert pareto_front([b, a]) == ["a", "b"]
     # a variant without latency is not on the front
     assert pareto_front([_v("c", no_lat=True), b]) == ["b"]
+
+
+def test_a_scenario_with_rows_but_no_accuracy_is_not_evaluated_not_a_crash() -> None:
+    # evaluate_scenarios never writes this, but a manifest read back or a future evaluator could:
+    # rows counted, no accuracy -> "not evaluated" (never a pass, never a TypeError)
+    from edgekit.budget import check_scenarios
+    from edgekit.config import ScenarioConfig
+    from edgekit.results import ScenarioResult
+
+    v = _v()
+    v.scenarios = [ScenarioResult("s", "snr_db < 0", 0.5, 40, 0, None, why_empty="no labels")]
+    (c,) = check_scenarios(v, [ScenarioConfig("s", "snr_db < 0", 0.5)])
+    assert (c.budget, c.status, c.value) == ("scenario:s", "not_evaluated", None)
+    assert c.detail == "filter 'snr_db < 0': no labels"
