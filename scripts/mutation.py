@@ -123,6 +123,11 @@ MODULES: tuple[Module, ...] = (
     Module("integrate", "edgekit/energy/integrate.py", ("tests/energy/test_integrate_mut.py",
                                                         "tests/energy/test_attribution.py"),
            keyword=_NO_ACCURACY_GRID),
+    # the durable journal (commit before announce, replay after a crash); the kill -9 tests of
+    # test_durability.py take minutes per run and are left out
+    Module("journal", "edgekit/runtime/journal.py", ("tests/runtime/test_journal.py",
+                                                     "tests/runtime/test_group_commit.py",
+                                                     "tests/runtime/test_journal_mut.py")),
 )
 BY_NAME = {m.name: m for m in MODULES}
 

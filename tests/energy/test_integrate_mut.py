@@ -118,3 +118,21 @@ def test_window_uncertainty_two_samples_inside() -> None:
     # (1, 4)-(3, 1): 0.5 * 3 * 2 = 3. Inside 2 and 4: sd sqrt(2), 2 * sqrt(2) / sqrt(2) * 1 = 2
     got = window_uncertainty_j(SampleArrays(T, P), 0.0, 1.0)
     assert got == pytest.approx(6.0, rel=1e-12)
+
+
+def test_a_curve_that_starts_late_with_half_second_spacing() -> None:
+    # (10, 2), (10.5, 4), (12, 1): slopes 4 W/s and -2 W/s; F(10.5) = 0.5 * (2 + 4) / 2 = 1.5,
+    # F(12) = 1.5 + 1.5 * (4 + 1) / 2 = 5.25
+    integ = Integrator(np.array([10.0, 10.5, 12.0]), np.array([2.0, 4.0, 1.0]))
+    assert integ.cumulative(9.0) == -2.0  # 2 W held for the second before 10 s
+    assert integ.cumulative(10.25) == 0.625  # 2 * 0.25 + 4 * 0.25**2 / 2
+    assert integ.cumulative(11.0) == 3.25  # 1.5 + 4 * 0.5 - 2 * 0.5**2 / 2
+    assert integ.cumulative(13.0) == 6.25  # 5.25 + 1 W for a second
+    assert integ.energy_j(9.0, 13.0) == 8.25
+
+
+def test_window_uncertainty_of_a_window_not_starting_at_zero() -> None:
+    # window [1, 3] on (0, 2), (1, 4), (3, 1): edge 1 straddled by (1, 4)-(3, 1): 3; edge 3 is
+    # the last sample: none. Inside 4 and 1: sd sqrt(4.5), 2 * sqrt(4.5) / sqrt(2) * 2 s = 6
+    got = window_uncertainty_j(SampleArrays(T, P), 1.0, 3.0)
+    assert got == pytest.approx(9.0, rel=1e-12)

@@ -248,6 +248,8 @@ def test_float32_family_scores_are_compared_exactly() -> None:
     v = np.float32(2.1)
     t = float(v) + 1e-12
     assert t != float(v) and np.float32(t) == v
-    low = np.r_[0.0, 1.0, t, np.arange(3.0, 10.0)]
-    fit = _fit(low, ID_REST, np.array([v], np.float32), [])
+    ind = np.r_[0.0, 1.0, t, np.arange(3.0, 20.0)]
+    ind_snr = np.r_[np.full(10, -10.0), np.full(10, 0.0)]
+    fit = fit_low_band(ind, ind_snr, np.array([v], np.float32), np.array([-10.0]), edge_db=EDGE,
+                       target=0.9, min_low_accept=0.8, min_rows=5)  # float32 as given, not cast here
     assert fit is not None and fit.caught_single == 1
