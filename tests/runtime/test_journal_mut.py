@@ -1,0 +1,236 @@
+"""The journal at its boundaries (mutation round, ``scripts/mutation.sh journal``): every column
+written is read back as written, the group commit's due time and record count at exactly the
+limit and just under it, the session's default name, ``since`` and ``limit`` of the reader,
+retention by age at exactly the cutoff, and the refusals' whole messages. Expected values are
+written out here (the rows, the clock), never read from the journal's own code.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from edgekit.errors import UsageError
+from edgekit.runtime.journal import Journal, ResultRow, check_journal, read_journal
+from edgekit.runtime.settings import JournalSettings
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+FULL = ResultRow(at=1000.5, capture_id=7, device_timestamp_us=123456, status="ok", label="tone",
+                 label_index=2, confidence=0.75, score=-1.25, source="model", model="onnx-fp32",
+                 reason="why", detail="more", overrun=True, predicted="tone", latency_ms=3.5,
+                 preprocess_ms=0.25, inference_ms=1.5, context={"precision": 0.875, "n": 40})
+BARE = ResultRow(at=1001.0, capture_id=8, device_timestamp_us=None, status="unknown", label="unknown",
+                 label_index=None, confidence=0.5, score=None, source="fallback", model=None,
+                 reason=None, detail=None, overrun=False, predicted=None, latency_ms=None,
+                 preprocess_ms=None, inference_ms=None)
+
+
+def _journal(tmp: Path, **settings) -> tuple[Journal, Clock]:
+    clock = Clock()
+    return Journal(tmp / "j.sqlite", JournalSettings(**settings), session="s1", clock=clock,
+                   wall=lambda: 2000.0), clock
+
+
+def test_every_column_reads_back_as_written(tmp_path: Path) -> None:
+    j, _ = _journal(tmp_path)
+    j.add_result(FULL, "a")
+    j.add_result(BARE, "b")
+    assert j.commit() == ["a", "b"]
+    j.close()
+    got = read_journal(tmp_path / "j.sqlite", tables=("results",))
+    assert list(got) == ["results"]
+    first, second = got["results"]
+    assert {k: v for k, v in first.items() if k != "id"} == {
+        "at": 1000.5, "session": "s1", "capture_id": 7, "device_timestamp_us": 123456, "status": "ok",
+        "label": "tone", "label_index": 2, "confidence": 0.75, "score": -1.25, "source": "model",
+        "model": "onnx-fp32", "reason": "why", "detail": "more", "overrun": True, "predicted": "tone",
+        "latency_ms": 3.5, "preprocess_ms": 0.25, "inference_ms": 1.5,
+        "context": {"precision": 0.875, "n": 40},
+    }
+    assert {k: v for k, v in second.items() if k != "id"} == {
+        "at": 1001.0, "session": "s1", "capture_id": 8, "device_timestamp_us": None, "status": "unknown",
+        "label": "unknown", "label_index": None, "confidence": 0.5, "score": None, "source": "fallback",
+        "model": None, "reason": None, "detail": None, "overrun": False, "predicted": None,
+        "latency_ms": None, "preprocess_ms": None, "inference_ms": None, "context": None,
+    }
+    assert first["overrun"] is True and second["overrun"] is False
+    assert second["id"] == first["id"] + 1
+
+
+def test_a_lone_result_commits_on_its_own(tmp_path: Path) -> None:
+    j, _ = _journal(tmp_path)
+    j.add_result(BARE, "only")
+    assert j.commit() == ["only"]
+    assert (j.stats.commits, j.stats.results, j.stats.records_per_commit) == (1, 1, [1])
+    assert j.commit() == []  # nothing open: no commit counted
+    assert j.stats.commits == 1
+    j.close()
+    assert [r["capture_id"] for r in read_journal(tmp_path / "j.sqlite")["results"]] == [8]
+
+
+def test_events_read_back_with_level_and_data(tmp_path: Path) -> None:
+    j, _ = _journal(tmp_path)
+    j.add_event("link", "lost", level="warning", port="/dev/ttyACM0", tries=3)
+    j.add_event("drift", "plain")
+    assert j.commit() == []  # events carry no tokens
+    assert (j.stats.events, j.stats.results, j.stats.records_per_commit) == (2, 0, [2])
+    j.close()
+    ev = read_journal(tmp_path / "j.sqlite", tables=("events",))["events"]
+    assert [(e["at"], e["session"], e["kind"], e["level"], e["message"], e["data"]) for e in ev] == [
+        (2000.0, "s1", "link", "warning", "lost", {"port": "/dev/ttyACM0", "tries": 3}),
+        (2000.0, "s1", "drift", "info", "plain", None),
+    ]
+
+
+def test_due_by_age_at_exactly_the_interval(tmp_path: Path) -> None:
+    j, clock = _journal(tmp_path, commit_interval_ms=250.0, commit_max_records=10)
+    assert j.seconds_until_due() is None and j.commit_if_due() == []
+    j.add_result(BARE, 1)
+    assert j.seconds_until_due() == 0.25
+    clock.t = 100.125
+    assert j.seconds_until_due() == 0.125 and j.commit_if_due() == []
+    clock.t = 100.25  # exactly the interval: due
+    assert j.seconds_until_due() == 0.0 and j.commit_if_due() == [1]
+    assert j.seconds_until_due() is None
+    j.add_result(BARE, 2)  # the next group's age counts from its own first record
+    assert j.seconds_until_due() == 0.25
+    clock.t = 200.0  # long overdue: never negative
+    assert j.seconds_until_due() == 0.0
+    j.close()
+
+
+def test_due_by_count_at_exactly_the_limit(tmp_path: Path) -> None:
+    j, _ = _journal(tmp_path, commit_interval_ms=1000.0, commit_max_records=3)
+    j.add_result(BARE, 1)
+    j.add_event("e", "m")  # events count towards the limit too
+    assert j.seconds_until_due() == 1.0 and j.commit_if_due() == []
+    j.add_result(BARE, 2)
+    assert j.seconds_until_due() == 0.0 and j.commit_if_due() == [1, 2]
+    assert j.stats.records_per_commit == [3]
+    j.close()
+
+
+def test_an_event_opens_the_group_clock(tmp_path: Path) -> None:
+    j, clock = _journal(tmp_path, commit_interval_ms=100.0)
+    j.add_event("e", "m")
+    clock.t = 100.05
+    j.add_result(BARE, 1)  # joins the group the event opened at 100.0
+    assert j.seconds_until_due() == pytest.approx(0.05, abs=1e-12)
+    j.close()
+
+
+def test_drained_commits_a_burst_at_once_and_an_interval_group_only_when_due(tmp_path: Path) -> None:
+    (tmp_path / "b").mkdir()
+    burst, _ = _journal(tmp_path / "b")
+    burst.add_result(BARE, 1)
+    assert burst.drained() == [1]
+    burst.close()
+    j, clock = _journal(tmp_path, group="interval", commit_interval_ms=100.0)
+    j.add_result(BARE, 2)
+    assert j.drained() == []
+    clock.t = 100.1
+    assert j.drained() == [2]
+    j.close()
+
+
+def test_the_default_session_names_the_start_time_and_process(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.sqlite", JournalSettings(), clock=Clock(), wall=lambda: 1234.9)
+    assert j.session == f"1234-{os.getpid()}"
+    j.close()
+
+
+def test_synchronous_follows_the_settings(tmp_path: Path) -> None:
+    for mode, code in (("FULL", 2), ("normal", 1)):
+        j = Journal(tmp_path / f"{mode}.sqlite", JournalSettings(synchronous=mode), clock=Clock())
+        assert j._db.execute("PRAGMA synchronous").fetchone()[0] == code
+        j.close()
+
+
+def test_read_since_is_inclusive_and_limit_keeps_the_oldest(tmp_path: Path) -> None:
+    j, _ = _journal(tmp_path)
+    for i, at in enumerate((10.0, 20.0, 30.0)):
+        j.add_result(BARE._replace(at=at, capture_id=i), i)
+    j.commit()
+    j.close()
+    p = tmp_path / "j.sqlite"
+    ids = lambda **kw: [r["capture_id"] for r in read_journal(p, tables=("results",), **kw)["results"]]  # noqa: E731
+    assert ids() == [0, 1, 2]
+    assert ids(since=20.0) == [1, 2]
+    assert ids(since=20.000001) == [2]
+    assert ids(limit=2) == [0, 1]
+    assert ids(since=15.0, limit=1) == [1]
+    assert ids(limit=None) == [0, 1, 2]
+
+
+def test_retention_by_age_keeps_a_row_exactly_at_the_cutoff(tmp_path: Path) -> None:
+    # wall 2000 s, max age 1e-3 days = 86.4 s: cutoff 1913.6; rows at 1913.5, 1913.6, 1913.7
+    j, _ = _journal(tmp_path, max_age_days=0.001)
+    for i, at in enumerate((1913.5, 1913.6, 1913.7)):
+        j.add_result(BARE._replace(at=at, capture_id=i), i)
+    j.commit()
+    assert j.enforce_retention() == 1
+    assert j.stats.retention_deleted == 1
+    assert j.enforce_retention() == 0  # nothing older left
+    j.close()
+    assert [r["capture_id"] for r in read_journal(tmp_path / "j.sqlite")["results"]] == [1, 2]
+
+
+def test_retention_commits_what_is_pending_first(tmp_path: Path) -> None:
+    j, _ = _journal(tmp_path)
+    j.add_result(BARE, "t")
+    assert j.enforce_retention() == 0
+    assert j.stats.results == 1 and j.seconds_until_due() is None
+    j.close()
+
+
+def test_check_journal_counts_results_and_events(tmp_path: Path) -> None:
+    j, _ = _journal(tmp_path)
+    j.add_result(BARE, 1)
+    j.add_result(FULL, 2)
+    j.add_event("e", "m")
+    j.commit()
+    j.close()
+    assert check_journal(tmp_path / "j.sqlite") == ("ok", 2, 1)
+
+
+def test_close_commits_and_checkpoints(tmp_path: Path) -> None:
+    j, _ = _journal(tmp_path)
+    j.add_result(BARE, 1)
+    j.close()
+    wal = tmp_path / "j.sqlite-wal"
+    assert not wal.exists() or wal.stat().st_size == 0  # everything is in the database file
+    db = sqlite3.connect(tmp_path / "j.sqlite")
+    try:
+        assert db.execute("SELECT capture_id FROM results").fetchall() == [(8,)]
+    finally:
+        db.close()
+
+
+def test_refusals_name_the_path(tmp_path: Path) -> None:
+    missing = tmp_path / "none.sqlite"
+    with pytest.raises(UsageError) as e:
+        read_journal(missing)
+    assert str(e.value) == f"{missing}: no such journal"
+    deep = tmp_path / "no" / "j.sqlite"
+    with pytest.raises(UsageError) as e:
+        Journal(deep, JournalSettings(), clock=Clock())
+    assert str(e.value) == f"journal {deep}: folder {deep.parent} does not exist"
+    folder = tmp_path / "d.sqlite"
+    folder.mkdir()
+    with pytest.raises(UsageError) as e:
+        Journal(folder, JournalSettings(), clock=Clock())
+    assert str(e.value) == f"journal {folder}: not a file"
+    with pytest.raises(UsageError) as e:
+        check_journal(missing)
+    assert str(e.value) == f"{missing}: no such journal"
