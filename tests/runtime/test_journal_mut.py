@@ -234,3 +234,78 @@ def test_refusals_name_the_path(tmp_path: Path) -> None:
     with pytest.raises(UsageError) as e:
         check_journal(missing)
     assert str(e.value) == f"{missing}: no such journal"
+
+
+def test_event_data_that_json_cannot_write_is_written_as_text(tmp_path: Path) -> None:
+    j, _ = _journal(tmp_path)
+    j.add_event("link", "opened", port=Path("/dev/ttyACM0"))
+    j.close()
+    (ev,) = read_journal(tmp_path / "j.sqlite", tables=("events",))["events"]
+    assert ev["data"] == {"port": "/dev/ttyACM0"}
+
+
+def test_event_data_with_nan_is_refused_not_written_as_invalid_json(tmp_path: Path) -> None:
+    j, _ = _journal(tmp_path)
+    with pytest.raises(ValueError):
+        j.add_event("drift", "psi", psi=float("nan"))
+    j.close()
+
+
+def test_retention_by_age_one_day_at_the_cutoff(tmp_path: Path) -> None:
+    # wall 200000 s, 1 day: cutoff 113600; 113599.5 goes, 113600 stays
+    j = Journal(tmp_path / "j.sqlite", JournalSettings(max_age_days=1.0), session="s", clock=Clock(),
+                wall=lambda: 200000.0)
+    for i, at in enumerate((113599.5, 113600.0)):
+        j.add_result(BARE._replace(at=at, capture_id=i), i)
+    j.add_event("e", "m")  # at 200000: stays
+    j.commit()
+    assert j.enforce_retention() == 1
+    j.close()
+    got = read_journal(tmp_path / "j.sqlite")
+    assert [r["capture_id"] for r in got["results"]] == [1] and len(got["events"]) == 1
+
+
+def _used_bytes(path: Path) -> int:
+    db = sqlite3.connect(path)
+    try:
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        free = db.execute("PRAGMA freelist_count").fetchone()[0]
+        return int((pages - free) * db.execute("PRAGMA page_size").fetchone()[0])
+    finally:
+        db.close()
+
+
+def _filled(tmp: Path, n: int) -> Path:
+    j, _ = _journal(tmp)
+    for i in range(n):
+        j.add_result(BARE._replace(capture_id=i, detail="x" * 200), i)
+        j.add_event("e", "m", i=i)
+    j.commit()
+    j.close()
+    return tmp / "j.sqlite"
+
+
+def test_retention_by_size_at_exactly_the_limit_deletes_nothing(tmp_path: Path) -> None:
+    path = _filled(tmp_path, 60)
+    used = _used_bytes(path)
+    j = Journal(path, JournalSettings(max_bytes=used), session="s", clock=Clock(), wall=lambda: 2000.0)
+    assert j.enforce_retention() == 0
+    j.close()
+    assert len(read_journal(path)["results"]) == 60
+
+
+def test_retention_by_size_under_any_size_deletes_every_row_and_counts_them(tmp_path: Path) -> None:
+    # 1 byte: no number of rows fits; every row goes, a tenth at a time, and the loop ends when
+    # nothing is left to delete (the schema's own pages stay above the limit)
+    path = _filled(tmp_path, 30)
+    j = Journal(path, JournalSettings(max_bytes=1), session="s", clock=Clock(), wall=lambda: 2000.0)
+    assert j.enforce_retention() == 60  # 30 results and 30 events, over several passes
+    assert j.stats.retention_deleted == 60
+    j.add_result(BARE, "again")
+    j.add_event("e", "m")
+    j.commit()
+    assert j.enforce_retention() == 2
+    assert j.stats.retention_deleted == 62  # counted over both calls
+    j.close()
+    got = read_journal(path)
+    assert got == {"results": [], "events": []}
