@@ -309,3 +309,94 @@ def test_retention_by_size_under_any_size_deletes_every_row_and_counts_them(tmp_
     j.close()
     got = read_journal(path)
     assert got == {"results": [], "events": []}
+
+
+def test_commit_counters_add_up_over_commits(tmp_path: Path) -> None:
+    import time
+
+    j, _ = _journal(tmp_path)
+    j.add_result(BARE, 1)
+    j.commit()
+    j.add_result(BARE, 2)
+    j.add_result(BARE, 3)
+    t0 = time.perf_counter()
+    j.commit()
+    wall = time.perf_counter() - t0
+    st = j.stats
+    assert (st.commits, st.results, st.records_per_commit) == (2, 3, [1, 2])
+    # structure, not speed: the last commit's time lies within the call, the total holds both
+    assert 0.0 < st.last_commit_s <= wall
+    assert st.commit_s_max >= st.last_commit_s and st.commit_s_total > st.last_commit_s
+    assert st.commit_s_total <= 2 * st.commit_s_max
+    j.close()
+
+
+def test_an_empty_context_is_stored_as_none_and_nan_is_refused(tmp_path: Path) -> None:
+    j, _ = _journal(tmp_path)
+    j.add_result(BARE._replace(context={}), 1)
+    with pytest.raises(ValueError):
+        j.add_result(BARE._replace(context={"precision": float("nan")}), 2)
+    assert j.commit() == [1]
+    j.close()
+    (r,) = read_journal(tmp_path / "j.sqlite")["results"]
+    assert r["context"] is None
+
+
+def test_an_empty_file_at_the_path_becomes_a_journal(tmp_path: Path) -> None:
+    # what `touch` leaves (or a crash right after creating the file): size 0 is a new journal
+    (tmp_path / "j.sqlite").write_bytes(b"")
+    j, _ = _journal(tmp_path)
+    j.add_result(BARE, 1)
+    j.close()
+    assert check_journal(tmp_path / "j.sqlite") == ("ok", 1, 0)
+    db = sqlite3.connect(tmp_path / "j.sqlite")
+    try:
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall() == [("1",)]
+    finally:
+        db.close()
+
+
+def test_a_journal_of_ours_without_tables_is_unreadable_not_a_traceback(tmp_path: Path) -> None:
+    from edgekit.runtime.journal import APPLICATION_ID
+
+    path = tmp_path / "j.sqlite"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+    db.execute("CREATE TABLE other (x)")
+    db.commit()
+    db.close()
+    with pytest.raises(UsageError) as e:
+        read_journal(path)
+    assert str(e.value) == f"journal {path}: unreadable (no such table: results)"
+
+
+def test_the_writer_may_be_used_from_another_thread(tmp_path: Path) -> None:
+    import threading
+
+    j, _ = _journal(tmp_path)
+    out: list = []
+    t = threading.Thread(target=lambda: (j.add_result(BARE, "x"), out.append(j.commit())))
+    t.start()
+    t.join()
+    assert out == [["x"]]
+    j.close()
+
+
+def test_a_journal_written_before_results_carried_context_gains_the_column(tmp_path: Path) -> None:
+    from edgekit.runtime.journal import APPLICATION_ID
+
+    path = tmp_path / "j.sqlite"
+    old = Journal(path, JournalSettings(), session="s", clock=Clock(), wall=lambda: 2000.0)
+    old.add_result(BARE, 1)
+    old.close()
+    db = sqlite3.connect(path)  # as an older edgekit left it: no context column
+    db.execute("ALTER TABLE results DROP COLUMN context")
+    db.commit()
+    assert "context" not in {r[1] for r in db.execute("PRAGMA table_info(results)")}
+    assert db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    db.close()
+    j = Journal(path, JournalSettings(), session="s", clock=Clock(), wall=lambda: 2000.0)
+    j.add_result(FULL, 2)
+    j.close()
+    got = read_journal(path)["results"]
+    assert [r["context"] for r in got] == [None, {"precision": 0.875, "n": 40}]
