@@ -400,3 +400,21 @@ def test_a_journal_written_before_results_carried_context_gains_the_column(tmp_p
     j.close()
     got = read_journal(path)["results"]
     assert [r["context"] for r in got] == [None, {"precision": 0.875, "n": 40}]
+
+
+def test_a_failed_commit_leaves_no_transaction_holding_the_write_lock(tmp_path: Path) -> None:
+    # the second row breaks NOT NULL mid-group: nothing is announced, and the group's open
+    # transaction is rolled back, so another writer is not locked out
+    j, _ = _journal(tmp_path)
+    j.add_result(BARE, "good")
+    j.add_result(BARE._replace(status=None), "bad")  # type: ignore[arg-type]
+    with pytest.raises(sqlite3.IntegrityError):
+        j.commit()
+    other = sqlite3.connect(tmp_path / "j.sqlite", timeout=0.2, isolation_level=None)
+    try:
+        other.execute("INSERT INTO meta (key, value) VALUES ('probe', 'x')")  # needs the write lock
+        assert other.execute("SELECT count(*) FROM results").fetchone()[0] == 0
+    finally:
+        other.close()
+    j._rows, j._pending = [], []  # drop the broken group so close() has nothing to retry
+    j.close()
