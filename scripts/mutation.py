@@ -63,7 +63,8 @@ _NO_ACCURACY_GRID = "not test_grid_ and not test_accuracy_property and not test_
 
 
 MODULES: tuple[Module, ...] = (
-    Module("budget", "edgekit/budget.py", ("tests/test_budget.py", "tests/test_budget_boundaries.py"),
+    Module("budget", "edgekit/budget.py", ("tests/test_budget.py", "tests/test_budget_boundaries.py",
+                                           "tests/test_budget_score.py", "tests/test_budget_device.py"),
            import_time=True),
     Module("battery", "edgekit/energy/battery.py", ("tests/energy/test_battery.py",
                                                     "tests/energy/test_battery_pinned.py")),
@@ -107,6 +108,26 @@ MODULES: tuple[Module, ...] = (
                                                  "tests/runtime/test_drift_rules.py")),
     Module("snr", "edgekit/signals/snr.py", ("tests/signals/test_snr.py",
                                              "tests/signals/test_snr_reference.py")),
+    # per-SNR-band OOD thresholds (which captures are "unknown" on the device), the device's
+    # decision (score, threshold, band -> unknown) and the spectral score's path
+    Module("bands", "edgekit/signals/bands.py", ("tests/signals/test_bands.py",
+                                                 "tests/signals/test_bands_mut.py")),
+    Module("ood-bands", "edgekit/builder/stages/ood_bands.py", ("tests/builder/test_ood_bands_mut.py",)),
+    Module("model", "edgekit/runtime/model.py", ("tests/runtime/test_model_bands.py",
+                                                 "tests/runtime/test_model_ood.py",
+                                                 "tests/runtime/test_model_spectral.py",
+                                                 "tests/runtime/test_model_decision.py",
+                                                 "tests/runtime/test_model_capture.py")),
+    Module("spectral", "edgekit/signals/spectral.py", ("tests/signals/test_spectral.py",
+                                                       "tests/signals/test_spectral_mut.py")),
+    Module("integrate", "edgekit/energy/integrate.py", ("tests/energy/test_integrate_mut.py",
+                                                        "tests/energy/test_attribution.py"),
+           keyword=_NO_ACCURACY_GRID),
+    # the durable journal (commit before announce, replay after a crash); the kill -9 tests of
+    # test_durability.py take minutes per run and are left out
+    Module("journal", "edgekit/runtime/journal.py", ("tests/runtime/test_journal.py",
+                                                     "tests/runtime/test_group_commit.py",
+                                                     "tests/runtime/test_journal_mut.py")),
 )
 BY_NAME = {m.name: m for m in MODULES}
 
