@@ -175,10 +175,13 @@ def test_read_since_is_inclusive_and_limit_keeps_the_oldest(tmp_path: Path) -> N
 
 def test_retention_by_age_keeps_a_row_exactly_at_the_cutoff(tmp_path: Path) -> None:
     # wall 2000 s, max age 1e-3 days = 86.4 s: cutoff 1913.6; rows at 1913.5, 1913.6, 1913.7
-    j, _ = _journal(tmp_path, max_age_days=0.001)
+    j, clock = _journal(tmp_path, max_age_days=0.001)
     for i, at in enumerate((1913.5, 1913.6, 1913.7)):
         j.add_result(BARE._replace(at=at, capture_id=i), i)
     j.commit()
+    # the session has run longer than the age limit, so its own rows are judged by age too
+    # (younger sessions keep theirs whatever the wall clock says: test_journal_clock)
+    clock.t += 86.4 + 1.0
     assert j.enforce_retention() == 1
     assert j.stats.retention_deleted == 1
     assert j.enforce_retention() == 0  # nothing older left
@@ -253,12 +256,14 @@ def test_event_data_with_nan_is_refused_not_written_as_invalid_json(tmp_path: Pa
 
 def test_retention_by_age_one_day_at_the_cutoff(tmp_path: Path) -> None:
     # wall 200000 s, 1 day: cutoff 113600; 113599.5 goes, 113600 stays
-    j = Journal(tmp_path / "j.sqlite", JournalSettings(max_age_days=1.0), session="s", clock=Clock(),
+    clock = Clock()
+    j = Journal(tmp_path / "j.sqlite", JournalSettings(max_age_days=1.0), session="s", clock=clock,
                 wall=lambda: 200000.0)
     for i, at in enumerate((113599.5, 113600.0)):
         j.add_result(BARE._replace(at=at, capture_id=i), i)
     j.add_event("e", "m")  # at 200000: stays
     j.commit()
+    clock.t += 86400.0 + 1.0  # the session is older than the limit: its rows are judged by age
     assert j.enforce_retention() == 1
     j.close()
     got = read_journal(tmp_path / "j.sqlite")
