@@ -94,7 +94,8 @@ MODULES: tuple[Module, ...] = (
     # drift, blind SNR); each with its fast tests and the pinning tests written for the round
     Module("clock", "firmware_bridge/clock.py", ("tests/firmware_bridge/test_fb_clock.py",
                                                  "tests/firmware_bridge/test_fb_time_schedule.py",
-                                                 "tests/firmware_bridge/test_clock_mut.py")),
+                                                 "tests/firmware_bridge/test_clock_mut.py",
+                                                 "tests/firmware_bridge/test_clock_incremental.py")),
     Module("session", "firmware_bridge/session.py", ("tests/firmware_bridge/test_fb_session.py",
                                                      "tests/firmware_bridge/test_fb_time_schedule.py",
                                                      "tests/firmware_bridge/test_session_mut.py"),
