@@ -154,20 +154,20 @@ class ClockMapping:
     def _fit(self) -> None:
         """The offset (and drift) line through the rounds' estimates, each estimate read at the
         drift fitted before this exchange (what ``_Round.estimate`` takes)."""
-        kept = [r.estimate(self._slope) for r in self._rounds]
-        span = kept[-1].host_us - kept[0].host_us
+        kept = [r.estimate(self._slope) for r in self._rounds]  # (host time, offset) each
+        span = kept[-1][0] - kept[0][0]
         self._synced = True
         if len(kept) < 3 or span < self._min_span_us:
-            best = kept[-1]
-            self._h0, self._o0, self._slope = best.host_us, best.offset_us, 0.0
+            self._h0, self._o0 = kept[-1]
+            self._slope = 0.0
             return
         # sums recomputed over the rounds (tens), in the same order each time: running sums
         # would round differently from one fit to the next
         n = len(kept)
-        h0 = sum(s.host_us for s in kept) / n
-        o0 = sum(s.offset_us for s in kept) / n
-        sxx = sum((s.host_us - h0) ** 2 for s in kept)
-        sxy = sum((s.host_us - h0) * (s.offset_us - o0) for s in kept)
+        h0 = sum(h for h, _ in kept) / n
+        o0 = sum(o for _, o in kept) / n
+        sxx = sum((h - h0) ** 2 for h, _ in kept)
+        sxy = sum((h - h0) * (o - o0) for h, o in kept)
         self._h0, self._o0, self._slope = h0, o0, sxy / sxx
 
 
@@ -181,15 +181,12 @@ class _Round:
     when the round gains or loses an exchange. A round of one exchange is that exchange.
     """
 
-    __slots__ = ("_at", "_best", "_estimate", "_terms", "samples")
+    __slots__ = ("_best", "_cached", "_terms", "samples")
 
     def __init__(self, sample: ClockSample) -> None:
         self.samples: deque[ClockSample] = deque([sample])
         self._best = sample
-        # (offset, best host time - host time, delay / 2) per exchange; None: to be rebuilt
-        self._terms: tuple[list[float], list[float], list[float]] | None = None
-        self._at: float | None = None  # the drift the cached estimate was read at
-        self._estimate = sample  # read only while _at is the drift asked for
+        self._changed()
 
     def add(self, sample: ClockSample) -> None:
         """A later exchange of the same round."""
@@ -206,39 +203,35 @@ class _Round:
         self._changed()
 
     def _changed(self) -> None:
-        self._terms = None
-        self._at = None
+        # ((offset, best host time - host time) and delay / 2 per exchange): rebuilt when read
+        self._terms: tuple[list[tuple[float, float]], list[float]] | None = None
+        self._cached: tuple[float, tuple[float, float]] | None = None  # (drift, estimate)
 
-    def estimate(self, slope: float) -> ClockSample:
-        """The offset the round's exchanges agree on, at the host time of its best exchange.
+    def estimate(self, slope: float) -> tuple[float, float]:
+        """(host time, offset): the offset the round's exchanges agree on, at the host time of
+        its best exchange.
 
         Each exchange bounds the true offset: it lies within ``offset ± delay / 2`` (neither
         leg of the trip took less than nothing), whatever the split. The intersection of a
         round's bounds, each moved to a common host time along the fitted drift ``slope``,
-        holds it too; its middle is the estimate and its width the new ``delay_us``. It is
-        never wider than the lowest-delay exchange's bound (NTP's clock filter, what a round
-        gave before) and it narrows with every exchange whose legs were quick one way or the
-        other, so a round needs fewer exchanges, and the mapping fewer rounds, for the same
-        accuracy. An empty intersection (timestamps that break the bound) falls back to the
-        best exchange.
+        holds it too, and its middle is the estimate. It is never wider than the lowest-delay
+        exchange's bound (NTP's clock filter, what a round gave before) and it narrows with
+        every exchange whose legs were quick one way or the other, so a round needs fewer
+        exchanges, and the mapping fewer rounds, for the same accuracy. An empty intersection
+        (timestamps that break the bound) falls back to the best exchange.
         """
         best = self._best
         if len(self.samples) == 1:
-            return best
-        if self._at == slope:
-            return self._estimate
+            return best.host_us, best.offset_us
+        if self._cached is not None and self._cached[0] == slope:
+            return self._cached[1]
         if self._terms is None:
-            self._terms = (
-                [s.offset_us for s in self.samples],
-                [best.host_us - s.host_us for s in self.samples],
-                [s.delay_us / 2 for s in self.samples],
-            )
-        offsets, before_best, half_delays = self._terms
-        moved = [o + slope * d for o, d in zip(offsets, before_best, strict=True)]
+            self._terms = ([(s.offset_us, best.host_us - s.host_us) for s in self.samples],
+                           [s.delay_us / 2 for s in self.samples])
+        terms, half_delays = self._terms
+        moved = [o + slope * d for o, d in terms]
         low = max(map(operator.sub, moved, half_delays))
         high = min(map(operator.add, moved, half_delays))
-        self._at = slope
-        self._estimate = (
-            best if low > high else ClockSample(best.host_us, (low + high) / 2, round(high - low))
-        )
-        return self._estimate
+        estimate = (best.host_us, best.offset_us if low > high else (low + high) / 2)
+        self._cached = (slope, estimate)
+        return estimate

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections import deque
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmware_bridge import ClockMapping, ClockSample
+from firmware_bridge.clock import _Round
 
 
 class _Reference:
@@ -169,3 +171,22 @@ def test_a_closed_round_is_read_again_at_each_new_drift():
             assert _observed(new, t1 + 7e6) == old.observed(t1 + 7e6)
             drifts.add(new.drift_ppm)
     assert len(drifts) >= 8  # the drift did change from one exchange to the next
+
+
+def test_a_rounds_estimate_is_read_once_per_drift_and_again_when_it_changes():
+    """Two exchanges (100 ± 20 µs at 0, 130 ± 10 µs at 25 ms, the best): moved along the drift
+    to 25 ms, the first reads 100 + drift x 25 000; the intersection's middle is the estimate.
+    At an unchanged drift the round hands back the very estimate it computed (its cache)."""
+    r = _Round(ClockSample(0.0, 100.0, 40))
+    r.add(ClockSample(25_000.0, 130.0, 20))
+    first = r.estimate(1e-4)  # [82.5, 122.5] and [120, 140]: [120, 122.5]
+    assert first == (25_000.0, pytest.approx(121.25, abs=1e-9)) and r.estimate(1e-4) is first
+    second = r.estimate(2e-4)  # [85, 125] and [120, 140]: [120, 125]
+    assert second == (25_000.0, pytest.approx(122.5, abs=1e-9)) and r.estimate(2e-4) is second
+    r.add(ClockSample(30_000.0, 121.0, 2))  # the new best: everything moves to 30 ms
+    # [86, 126], [121, 141] and [120, 122]: [121, 122]
+    assert r.estimate(2e-4) == (30_000.0, pytest.approx(121.5, abs=1e-9))
+    r.drop_first()  # [121, 141] and [120, 122] still: the same middle, read afresh
+    assert r.estimate(2e-4) == (30_000.0, pytest.approx(121.5, abs=1e-9))
+    r.drop_first()  # one exchange: itself
+    assert r.estimate(2e-4) == (30_000.0, 121.0)
