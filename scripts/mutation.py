@@ -107,7 +107,8 @@ MODULES: tuple[Module, ...] = (
     Module("drift", "edgekit/runtime/drift.py", ("tests/runtime/test_drift.py",
                                                  "tests/runtime/test_drift_rules.py")),
     Module("snr", "edgekit/signals/snr.py", ("tests/signals/test_snr.py",
-                                             "tests/signals/test_snr_reference.py")),
+                                             "tests/signals/test_snr_reference.py",
+                                             "tests/signals/test_spectral_bias.py")),
 )
 BY_NAME = {m.name: m for m in MODULES}
 
