@@ -105,12 +105,12 @@ def measure_white_noise_bias(length: int, nperseg: int) -> float:
     no more than one chunk of noise and its transforms live at once (~20 MiB at L = 1024; all
     2000 at once raised the daemon's peak resident memory by ~50 MiB). Chunked draws of a
     ``numpy.random.Generator`` are the same numbers as one draw: the value is unchanged."""
-    shape = (_BIAS_CHUNK, length)
+    shape, chunks = (_BIAS_CHUNK, length), _BIAS_CAPTURES // _BIAS_CHUNK
     re, im = np.random.default_rng(_BIAS_SEED), np.random.default_rng(_BIAS_SEED)
-    for _ in range(0, _BIAS_CAPTURES, _BIAS_CHUNK):
+    for _ in range(chunks):
         im.standard_normal(shape)  # past the real parts: the imaginary parts follow them
     ratios = []
-    for _ in range(0, _BIAS_CAPTURES, _BIAS_CHUNK):
+    for _ in range(chunks):
         z = np.empty(shape, dtype=np.complex128)  # without the temporaries of re + 1j * im
         z.real = re.standard_normal(shape)
         z.imag = im.standard_normal(shape)
