@@ -20,6 +20,7 @@ is offset-only, from the latest round). The window holds the exchanges of the la
 
 from __future__ import annotations
 
+import operator
 from collections import deque
 from dataclasses import dataclass
 
@@ -53,6 +54,7 @@ class ClockMapping:
         if max_samples < 2 or window_us <= 0 or round_gap_us < 0 or min_drift_span_us < 0:
             raise ValueError("max_samples >= 2, window_us > 0 and non-negative times are needed")
         self._samples: deque[ClockSample] = deque(maxlen=max_samples)
+        self._rounds: deque[_Round] = deque()  # the same exchanges, grouped as rounds
         self._window_us = window_us
         self._round_gap_us = round_gap_us
         self._min_span_us = min_drift_span_us
@@ -71,15 +73,32 @@ class ClockMapping:
             self.refused += 1
             return None
         sample = ClockSample((t1_us + t4_us) / 2, ((t2_us - t1_us) + (t3_us - t4_us)) / 2, delay)
+        if len(self._samples) == self._samples.maxlen:
+            self._drop_oldest()  # max_samples: the oldest exchange makes room
+        last = self._rounds[-1] if self._rounds else None
+        # a round is the exchanges less than round_gap_us after the one before them
+        if last is None or sample.host_us - last.samples[-1].host_us >= self._round_gap_us:
+            self._rounds.append(_Round(sample))
+        else:
+            last.add(sample)
         self._samples.append(sample)
         while self._samples[0].host_us < sample.host_us - self._window_us:
-            self._samples.popleft()
+            self._drop_oldest()
         self._fit()
         return sample
+
+    def _drop_oldest(self) -> None:
+        """Forget the oldest exchange, from the window and from the oldest round."""
+        self._samples.popleft()
+        first = self._rounds[0]
+        first.drop_first()
+        if not first.samples:
+            self._rounds.popleft()
 
     def reset(self) -> None:
         """Forget every exchange (the device rebooted: its clock restarted)."""
         self._samples.clear()
+        self._rounds.clear()
         self._synced = False
         self._slope = 0.0
 
@@ -132,51 +151,87 @@ class ClockMapping:
         return None if host is None else (host - device_us) / 1e6
 
     # -- fitting --------------------------------------------------------------------------------
-    def _rounds(self) -> list[ClockSample]:
-        """One estimate per round, oldest first (see ``_round_estimate``)."""
-        rounds: list[list[ClockSample]] = []
-        last_host: float | None = None
-        for sample in self._samples:
-            if last_host is None or sample.host_us - last_host >= self._round_gap_us:
-                rounds.append([])
-            rounds[-1].append(sample)
-            last_host = sample.host_us
-        return [self._round_estimate(r) for r in rounds]
+    def _fit(self) -> None:
+        """The offset (and drift) line through the rounds' estimates, each estimate read at the
+        drift fitted before this exchange (what ``_Round.estimate`` takes)."""
+        kept = [r.estimate(self._slope) for r in self._rounds]  # (host time, offset) each
+        span = kept[-1][0] - kept[0][0]
+        self._synced = True
+        if len(kept) < 3 or span < self._min_span_us:
+            self._h0, self._o0 = kept[-1]
+            self._slope = 0.0
+            return
+        # sums recomputed over the rounds (tens), in the same order each time: running sums
+        # would round differently from one fit to the next
+        n = len(kept)
+        h0 = sum(h for h, _ in kept) / n
+        o0 = sum(o for _, o in kept) / n
+        sxx = sum((h - h0) ** 2 for h, _ in kept)
+        sxy = sum((h - h0) * (o - o0) for h, o in kept)
+        self._h0, self._o0, self._slope = h0, o0, sxy / sxx
 
-    def _round_estimate(self, exchanges: list[ClockSample]) -> ClockSample:
-        """The offset a round's exchanges agree on, at the host time of its best exchange.
+
+class _Round:
+    """One round's exchanges, oldest first, and its estimate cached per drift.
+
+    The estimate of a round of several exchanges reads the drift (its bounds are moved to a
+    common host time along it) and the drift is refitted on every exchange, so a closed round's
+    estimate is kept only while the drift it was read at is unchanged (always, before the drift
+    is fitted); otherwise it is re-read from the per-exchange terms kept here, which change only
+    when the round gains or loses an exchange. A round of one exchange is that exchange.
+    """
+
+    __slots__ = ("_best", "_cached", "_terms", "samples")
+
+    def __init__(self, sample: ClockSample) -> None:
+        self.samples: deque[ClockSample] = deque([sample])
+        self._best = sample
+        self._changed()
+
+    def add(self, sample: ClockSample) -> None:
+        """A later exchange of the same round."""
+        self.samples.append(sample)
+        if sample.delay_us < self._best.delay_us:  # the first of equal delays stays the best
+            self._best = sample
+        self._changed()
+
+    def drop_first(self) -> None:
+        """The oldest exchange left the window."""
+        gone = self.samples.popleft()
+        if self.samples and gone is self._best:
+            self._best = min(self.samples, key=lambda s: s.delay_us)
+        self._changed()
+
+    def _changed(self) -> None:
+        # ((offset, best host time - host time) and delay / 2 per exchange): rebuilt when read
+        self._terms: tuple[list[tuple[float, float]], list[float]] | None = None
+        self._cached: tuple[float, tuple[float, float]] | None = None  # (drift, estimate)
+
+    def estimate(self, slope: float) -> tuple[float, float]:
+        """(host time, offset): the offset the round's exchanges agree on, at the host time of
+        its best exchange.
 
         Each exchange bounds the true offset: it lies within ``offset ± delay / 2`` (neither
         leg of the trip took less than nothing), whatever the split. The intersection of a
-        round's bounds, each moved to a common host time along the fitted drift, holds it
-        too; its middle is the estimate and its width the new ``delay_us``. It is never wider
-        than the lowest-delay exchange's bound (NTP's clock filter, what a round gave before)
-        and it narrows with every exchange whose legs were quick one way or the other, so a
-        round needs fewer exchanges, and the mapping fewer rounds, for the same accuracy. An
-        empty intersection (timestamps that break the bound) falls back to the best exchange.
+        round's bounds, each moved to a common host time along the fitted drift ``slope``,
+        holds it too, and its middle is the estimate. It is never wider than the lowest-delay
+        exchange's bound (NTP's clock filter, what a round gave before) and it narrows with
+        every exchange whose legs were quick one way or the other, so a round needs fewer
+        exchanges, and the mapping fewer rounds, for the same accuracy. An empty intersection
+        (timestamps that break the bound) falls back to the best exchange.
         """
-        best = min(exchanges, key=lambda s: s.delay_us)
-        if len(exchanges) == 1:
-            return best
-        low, high = -float("inf"), float("inf")
-        for s in exchanges:
-            moved = s.offset_us + self._slope * (best.host_us - s.host_us)
-            low, high = max(low, moved - s.delay_us / 2), min(high, moved + s.delay_us / 2)
-        if low > high:
-            return best
-        return ClockSample(best.host_us, (low + high) / 2, round(high - low))
-
-    def _fit(self) -> None:
-        kept = self._rounds()
-        span = kept[-1].host_us - kept[0].host_us
-        self._synced = True
-        if len(kept) < 3 or span < self._min_span_us:
-            best = kept[-1]
-            self._h0, self._o0, self._slope = best.host_us, best.offset_us, 0.0
-            return
-        n = len(kept)
-        h0 = sum(s.host_us for s in kept) / n
-        o0 = sum(s.offset_us for s in kept) / n
-        sxx = sum((s.host_us - h0) ** 2 for s in kept)
-        sxy = sum((s.host_us - h0) * (s.offset_us - o0) for s in kept)
-        self._h0, self._o0, self._slope = h0, o0, sxy / sxx
+        best = self._best
+        if len(self.samples) == 1:
+            return best.host_us, best.offset_us
+        if self._cached is not None and self._cached[0] == slope:
+            return self._cached[1]
+        if self._terms is None:
+            self._terms = ([(s.offset_us, best.host_us - s.host_us) for s in self.samples],
+                           [s.delay_us / 2 for s in self.samples])
+        terms, half_delays = self._terms
+        moved = [o + slope * d for o, d in terms]
+        low = max(map(operator.sub, moved, half_delays))
+        high = min(map(operator.add, moved, half_delays))
+        estimate = (best.host_us, best.offset_us if low > high else (low + high) / 2)
+        self._cached = (slope, estimate)
+        return estimate

@@ -95,7 +95,8 @@ MODULES: tuple[Module, ...] = (
     # drift, blind SNR); each with its fast tests and the pinning tests written for the round
     Module("clock", "firmware_bridge/clock.py", ("tests/firmware_bridge/test_fb_clock.py",
                                                  "tests/firmware_bridge/test_fb_time_schedule.py",
-                                                 "tests/firmware_bridge/test_clock_mut.py")),
+                                                 "tests/firmware_bridge/test_clock_mut.py",
+                                                 "tests/firmware_bridge/test_clock_incremental.py")),
     Module("session", "firmware_bridge/session.py", ("tests/firmware_bridge/test_fb_session.py",
                                                      "tests/firmware_bridge/test_fb_time_schedule.py",
                                                      "tests/firmware_bridge/test_session_mut.py"),
@@ -107,7 +108,8 @@ MODULES: tuple[Module, ...] = (
     Module("drift", "edgekit/runtime/drift.py", ("tests/runtime/test_drift.py",
                                                  "tests/runtime/test_drift_rules.py")),
     Module("snr", "edgekit/signals/snr.py", ("tests/signals/test_snr.py",
-                                             "tests/signals/test_snr_reference.py")),
+                                             "tests/signals/test_snr_reference.py",
+                                             "tests/signals/test_spectral_bias.py")),
     # per-SNR-band OOD thresholds (which captures are "unknown" on the device), the device's
     # decision (score, threshold, band -> unknown) and the spectral score's path
     Module("bands", "edgekit/signals/bands.py", ("tests/signals/test_bands.py",
@@ -119,6 +121,7 @@ MODULES: tuple[Module, ...] = (
                                                  "tests/runtime/test_model_decision.py",
                                                  "tests/runtime/test_model_capture.py")),
     Module("spectral", "edgekit/signals/spectral.py", ("tests/signals/test_spectral.py",
+                                                       "tests/signals/test_spectral_bias.py",
                                                        "tests/signals/test_spectral_mut.py")),
     Module("integrate", "edgekit/energy/integrate.py", ("tests/energy/test_integrate_mut.py",
                                                         "tests/energy/test_attribution.py"),

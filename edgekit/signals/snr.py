@@ -7,7 +7,9 @@ vectorised transform) splits a capture's power into bins;
 the lowest quarter of the bins holds noise only for any signal that leaves a quarter of the band
 free (every synthetic class but ``noise``), so their mean, divided by what that mean is for pure
 white noise (the order-statistic bias, measured once on seeded white noise through the same
-estimator, not hard-coded), estimates the noise power. SNR = (total - noise) / noise.
+estimator, not hard-coded; the build ships the value it used in the spectral statistics file,
+``signals.spectral.save_spectral``, and the device uses that one), estimates the noise power.
+SNR = (total - noise) / noise.
 
 Checked against the synthetic generator's known SNR in ``tests/signals/test_snr.py``. A capture
 of noise alone reads as the floor, :data:`SNR_FLOOR_DB`.
@@ -26,8 +28,11 @@ __all__ = [
     "SNR_FLOOR_DB",
     "SNR_NPERSEG",
     "estimate_snr_db",
+    "measure_white_noise_bias",
     "snr_db_from_psd",
+    "use_white_noise_bias",
     "welch_psd",
+    "white_noise_bias",
 ]
 
 SNR_FLOOR_DB = -30.0
@@ -83,22 +88,58 @@ def _low_mean(p: np.ndarray) -> np.ndarray:
     return np.asarray(np.sort(p, axis=1)[:, :k].mean(axis=1))
 
 
-@functools.lru_cache(maxsize=16)
-def _white_noise_bias(length: int, nperseg: int) -> float:
+_BIAS_SEED = 20261129
+_BIAS_CAPTURES = 2000
+_BIAS_CHUNK = 200  # captures per PSD pass: ~3 MiB of noise and ~13 MiB of transforms at L = 1024
+
+_BIASES: dict[tuple[int, int], float] = {}  # (length, nperseg) -> the bias in use, this process
+
+
+def measure_white_noise_bias(length: int, nperseg: int) -> float:
     """Mean of the lowest bins over the mean of all bins, for complex white noise of ``length``.
 
     Measured with a fixed seed on 2000 captures through the same PSD, so the correction follows
-    the estimator's real segment count and overlap rather than an approximate formula."""
-    rng = np.random.default_rng(20261129)
-    z = np.empty((2000, length), dtype=np.complex128)  # the same draws, real parts first,
-    z.real = rng.standard_normal((2000, length))  # without the temporaries of re + 1j * im
-    z.imag = rng.standard_normal((2000, length))
-    # the PSD 200 captures at a time: the same per-capture ratios, but the segment views and
-    # their transforms no longer all live at once (the daemon computes this at load: done in
-    # one go it raised its peak resident memory by about 240 MiB for 1024-sample captures)
-    ratios = [_low_mean(p) / p.mean(axis=1) for p in (_psd(z[i : i + 200], nperseg)
-                                                      for i in range(0, len(z), 200))]
+    the estimator's real segment count and overlap rather than an approximate formula. The
+    draws are the real parts of all 2000 captures, then their imaginary parts; they are taken
+    200 captures at a time from two generators (the second run past the real parts first), so
+    no more than one chunk of noise and its transforms live at once (~20 MiB at L = 1024; all
+    2000 at once raised the daemon's peak resident memory by ~50 MiB). Chunked draws of a
+    ``numpy.random.Generator`` are the same numbers as one draw: the value is unchanged."""
+    shape, chunks = (_BIAS_CHUNK, length), _BIAS_CAPTURES // _BIAS_CHUNK
+    re, im = np.random.default_rng(_BIAS_SEED), np.random.default_rng(_BIAS_SEED)
+    for _ in range(chunks):
+        im.standard_normal(shape)  # past the real parts: the imaginary parts follow them
+    ratios = []
+    for _ in range(chunks):
+        z = np.empty(shape, dtype=np.complex128)  # without the temporaries of re + 1j * im
+        z.real = re.standard_normal(shape)
+        z.imag = im.standard_normal(shape)
+        p = _psd(z, nperseg)
+        ratios.append(_low_mean(p) / p.mean(axis=1))
     return float(np.mean(np.concatenate(ratios)))
+
+
+def white_noise_bias(length: int, nperseg: int) -> float:
+    """The bias in use for captures of ``length`` and segments of ``nperseg``: the one a loaded
+    spectral-statistics file shipped (:func:`use_white_noise_bias`), else measured here once
+    (:func:`measure_white_noise_bias`) and kept for the process."""
+    key = (length, nperseg)
+    if key not in _BIASES:
+        _BIASES[key] = measure_white_noise_bias(length, nperseg)
+    return _BIASES[key]
+
+
+def use_white_noise_bias(length: int, nperseg: int, bias: float) -> None:
+    """Use ``bias`` for captures of ``length`` and segments of ``nperseg`` from now on, in the
+    whole process: the value the build measured and calibrated its thresholds with, shipped in
+    the statistics file, so the device neither measures it at load (memory and time) nor
+    uses a value its own FFT rounded differently. ValueError for values no white noise gives."""
+    if not 1 <= nperseg <= length or not 0.0 < bias < 1.0:
+        raise ValueError(
+            f"white-noise bias {bias!r} for length {length}, segments {nperseg}; expected "
+            "0 < bias < 1 and 1 <= segments <= length"
+        )
+    _BIASES[(length, nperseg)] = float(bias)
 
 
 def estimate_snr_db(x: np.ndarray) -> np.ndarray:
@@ -126,7 +167,7 @@ def snr_db_from_psd(p: np.ndarray, length: int, nperseg: int) -> np.ndarray:
     captures of ``length`` samples: the spectral score reads the same PSD, so the device
     computes it once."""
     total = p.mean(axis=1)
-    noise = _low_mean(p) / _white_noise_bias(length, nperseg)
+    noise = _low_mean(p) / white_noise_bias(length, nperseg)
     with np.errstate(divide="ignore", invalid="ignore"):
         # no noise floor at all reads as the ceiling; a NaN floor stays NaN and reads as the floor
         ratio = np.where(noise == 0, np.inf, (total - noise) / noise)

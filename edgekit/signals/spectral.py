@@ -53,7 +53,14 @@ import numpy as np
 
 from edgekit.errors import BundleError
 from edgekit.signals.cyclic import CP_BANK, cp_evidence
-from edgekit.signals.snr import SNR_NPERSEG, estimate_snr_db, snr_db_from_psd, welch_psd
+from edgekit.signals.snr import (
+    SNR_NPERSEG,
+    estimate_snr_db,
+    snr_db_from_psd,
+    use_white_noise_bias,
+    welch_psd,
+    white_noise_bias,
+)
 
 __all__ = [
     "CP_BANK",
@@ -62,6 +69,7 @@ __all__ = [
     "MIN_CLASS_ROWS",
     "SNR_EDGES_DB",
     "SPECTRAL_BINS",
+    "SPECTRAL_FILE_VERSION",
     "SpectralStats",
     "cp_evidence",
     "features_and_snr",
@@ -308,14 +316,26 @@ def fit_features(
                          _f32(np.array(scale)), np.array(cp_bank, dtype=np.float64).reshape(-1, 2))
 
 
-def save_spectral(stats: SpectralStats, path: Path) -> None:
-    """Write ``stats`` as an uncompressed ``.npz`` (float32 on disk; deterministic bytes)."""
+SPECTRAL_FILE_VERSION = 2
+"""1: no ``version`` array (no shipped bias); 2: ``version`` and an optional ``snr_bias``."""
+
+
+def save_spectral(stats: SpectralStats, path: Path, *, capture_length: int | None = None) -> None:
+    """Write ``stats`` as an uncompressed ``.npz`` (float32 on disk; deterministic bytes).
+
+    With ``capture_length`` the file (version 2) also carries, in float64, the blind SNR
+    estimator's white-noise bias for captures of that length (``snr_bias``: length, segment
+    length, bias): the value this process used, so the one the band thresholds were
+    calibrated with; the device then uses it instead of measuring it at load."""
+    arrays = {"kind": np.array("spectral"),
+              **{k: getattr(stats, k).astype(np.float32) for k in _ARRAYS},
+              "version": np.array(SPECTRAL_FILE_VERSION)}
+    if capture_length is not None:
+        nperseg = min(SNR_NPERSEG, capture_length)
+        bias = white_noise_bias(capture_length, nperseg)
+        arrays["snr_bias"] = np.array([capture_length, nperseg, bias], dtype=np.float64)
     buf = io.BytesIO()
-    np.savez(
-        buf,
-        kind=np.array("spectral"),
-        **{k: getattr(stats, k).astype(np.float32) for k in _ARRAYS},
-    )
+    np.savez(buf, **arrays)
     path.write_bytes(buf.getvalue())
 
 
@@ -344,10 +364,17 @@ def load_spectral(path: Path) -> SpectralStats:
                 )
             kind = str(z["kind"])
             a = {k: np.asarray(z[k], dtype=np.float64) for k in _ARRAYS}
-    except (OSError, ValueError) as e:
+            version = int(z["version"]) if "version" in z.files else 1
+            bias = np.asarray(z["snr_bias"], dtype=np.float64) if "snr_bias" in z.files else None
+    except (OSError, ValueError, TypeError) as e:  # TypeError: a version that is not one number
         raise BundleError(f"{path}: not a spectral-statistics .npz ({e})") from e
     if kind != "spectral":
         raise BundleError(f"{path}: kind {kind!r}; expected 'spectral'")
+    if not 1 <= version <= SPECTRAL_FILE_VERSION:
+        raise BundleError(
+            f"{path}: version {version}; this edgekit reads versions 1 to "
+            f"{SPECTRAL_FILE_VERSION}: a newer edgekit built it"
+        )
     m, p, bank = a["means"], a["precision"], a["cp_bank"]
     k = len(a["edges"]) + 1 if a["edges"].ndim == 1 else -1
     c, b = m.shape[1:] if m.ndim == 3 else (-1, -1)
@@ -369,4 +396,19 @@ def load_spectral(path: Path) -> SpectralStats:
         raise BundleError(f"{path}: arrays hold NaN or inf; expected finite numbers")
     if np.any(a["scale"] <= 0) or np.any(np.diff(a["edges"]) <= 0):
         raise BundleError(f"{path}: scale must be > 0 and edges increasing")
+    if version > 1 and bias is not None:
+        _use_bias(path, bias)
     return SpectralStats(**a)
+
+
+def _use_bias(path: Path, row: np.ndarray) -> None:
+    """Check a file's ``snr_bias`` row and make it the process's bias for its capture length."""
+    ok = row.shape == (3,) and bool(np.all(np.isfinite(row)))
+    length, nperseg, bias = (row.tolist() if ok else (0, 0, 0.0))
+    if not ok or length < 1 or length != round(length) or nperseg != min(SNR_NPERSEG, length) \
+            or not 0.0 < bias < 1.0:
+        raise BundleError(
+            f"{path}: snr_bias {row.tolist()}; expected [capture length, min({SNR_NPERSEG}, "
+            "length), bias] with a whole length and 0 < bias < 1"
+        )
+    use_white_noise_bias(int(length), int(nperseg), bias)

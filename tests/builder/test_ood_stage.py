@@ -24,7 +24,7 @@ from edgekit.config import load_config, parse_config
 from edgekit.errors import ConfigError
 from edgekit.results import OodScoreRow
 from edgekit.signals.ood import load_stats
-from edgekit.signals.snr import estimate_snr_db
+from edgekit.signals.snr import estimate_snr_db, white_noise_bias
 from edgekit.signals.spectral import CP_BANK, SNR_EDGES_DB, SPECTRAL_BINS, load_spectral
 from tests.builder.conftest import REF, reference_config
 
@@ -150,6 +150,17 @@ def test_per_band_thresholds_are_what_the_device_reproduces(measured: Run):
     n = sum(b.n_heldout_in_distribution for b in row.bands)
     mean = sum((b.heldout_accept_rate or 0) * b.n_heldout_in_distribution for b in row.bands) / n
     assert row.heldout_accept_rate == pytest.approx(mean)
+
+
+def test_the_spectral_file_ships_the_snr_bias_the_build_calibrated_with(measured: Run):
+    """The build's thresholds were computed with this process's white-noise bias for its
+    capture length; the file carries that value (float64, to the bit) for the device."""
+    rule = measured.built[0].meta["ood"]
+    assert rule["score"] == "spectral"
+    length = measured.need(measured.eval_ds, "eval_ds").x.shape[2]
+    with np.load(measured.staging / rule["statistics"]) as z:
+        assert int(z["version"]) == 2
+        assert z["snr_bias"].tolist() == [length, 32, white_noise_bias(length, 32)]
 
 
 def test_band_thresholds_and_held_out_figures_counted_by_hand():

@@ -374,7 +374,8 @@ def ood(run: Run) -> Run:
                 save_stats(stats, run.work / stats_file)
             elif spectral is not None and row.score in INPUT_SCORES:
                 stats_file = f"{vr.name}.spectral.npz"
-                save_spectral(spectral, run.work / stats_file)
+                # with the SNR estimator's bias the thresholds were calibrated with (signals.snr)
+                save_spectral(spectral, run.work / stats_file, capture_length=raw.shape[2])
             if stats_file is not None:
                 vr.meta.setdefault("extra_files", []).append(stats_file)
             vr.meta["ood"] = {
