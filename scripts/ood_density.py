@@ -4,6 +4,7 @@ captures "unknown": candidates side by side on development data, never on the bu
 evaluation seed 202 nor the ceiling's training seed 808.
 
     python scripts/ood_density.py [--fit-n 12000] [--dev-n 7200] [--only NAME,...] [--json PATH]
+    python scripts/ood_density.py --reg-errors   # where the learned SNR estimate errs (table)
 
 ``--only`` takes parts of candidate names (``--only k-means,kNN``); the candidates in ``SLOW``
 run only when named.
@@ -652,6 +653,43 @@ def density(fit_n: int, dev_n: int, only: list[str] | None = None) -> dict[str, 
     return out
 
 
+ERR_BANDS = ((-10.0, -5.0), (-5.0, 0.0), (0.0, 10.0), (10.0, 20.0))
+
+
+def reg_errors(fit_n: int, dev_n: int) -> dict[str, Any]:
+    """Where the learned SNR estimate errs: the ridge regressor on PSD, sorted PSD and the blind
+    estimate^1..3 (noise class out of the fit), fitted as the candidates are, against the blind
+    estimate, on each dev seed: per class and true-SNR band, mean and sd of (estimate - true)
+    in dB; for the noise class (no signal) the 5/50/95 % quantiles of both readings."""
+    fit = _data(fit_n, FIT_SEED, CLASSES)
+    reg = SnrReg(fit, "psd sorted poly", "ridge", "out")
+    out: dict[str, Any] = {}
+    for seed in DEV_SEEDS:
+        d = _data(dev_n, seed, (*CLASSES, *OOD_CLASSES))
+        pred = reg(d, slice(None))
+        rows: dict[str, Any] = {}
+        for c in (*CLASSES, *OOD_CLASSES):
+            m = d.names == c
+            if c == "noise":
+                rows[c] = {"regressor_q": np.quantile(pred[m], [0.05, 0.5, 0.95]).tolist(),
+                           "blind_q": np.quantile(d.snr[m], [0.05, 0.5, 0.95]).tolist()}
+                print(f"{seed} noise: regressor 5/50/95 % "
+                      f"{'/'.join(f'{v:.1f}' for v in rows[c]['regressor_q'])} dB, blind "
+                      f"{'/'.join(f'{v:.1f}' for v in rows[c]['blind_q'])} dB")
+                continue
+            cells = []
+            for lo, hi in ERR_BANDS:
+                mb = m & (d.true >= lo) & (d.true < hi)
+                e, b = pred[mb] - d.true[mb], d.snr[mb] - d.true[mb]
+                cells.append([float(e.mean()), float(e.std()), float(b.mean()), float(b.std())])
+            rows[c] = cells
+            print(f"{seed} {c:6s} " + "  ".join(
+                f"{lo:+.0f}..{hi:+.0f}: reg {v[0]:+.1f}±{v[1]:.1f} blind {v[2]:+.1f}±{v[3]:.1f}"
+                for (lo, hi), v in zip(ERR_BANDS, cells, strict=True)))
+        out[str(seed)] = rows
+    return out
+
+
 def _format(name: str, r: dict[str, Any]) -> str:
     parts = []
     for seed in DEV_SEEDS:
@@ -668,10 +706,13 @@ def _format(name: str, r: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Options as in the module docstring; prints three lines per candidate."""
     args = sys.argv[1:] if argv is None else argv
+    errors = "--reg-errors" in args
+    if errors:
+        args = [a for a in args if a != "--reg-errors"]
     opts = dict(zip(args[::2], args[1::2], strict=False))
     if len(args) % 2 or set(opts) - {"--fit-n", "--dev-n", "--only", "--json"}:
         print("usage: ood_density.py [--fit-n 12000] [--dev-n 7200] [--only NAME,...] "
-              "[--json PATH]", file=sys.stderr)
+              "[--json PATH] [--reg-errors]", file=sys.stderr)
         return 2
     try:
         fit_n, dev_n = int(opts.get("--fit-n", "12000")), int(opts.get("--dev-n", "7200"))
@@ -679,7 +720,7 @@ def main(argv: list[str] | None = None) -> int:
         print("--fit-n and --dev-n: expected whole numbers", file=sys.stderr)
         return 2
     only = opts["--only"].split(",") if "--only" in opts else None
-    res = density(fit_n, dev_n, only)
+    res = reg_errors(fit_n, dev_n) if errors else density(fit_n, dev_n, only)
     if "--json" in opts:
         Path(opts["--json"]).write_text(json.dumps(res, indent=2) + "\n")
     return 0
