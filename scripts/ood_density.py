@@ -4,6 +4,7 @@ captures "unknown": candidates side by side on development data, never on the bu
 evaluation seed 202 nor the ceiling's training seed 808.
 
     python scripts/ood_density.py [--fit-n 12000] [--dev-n 7200] [--only NAME,...] [--json PATH]
+    python scripts/ood_density.py --reg-errors   # where the learned SNR estimate errs (table)
 
 ``--only`` takes parts of candidate names (``--only k-means,kNN``); the candidates in ``SLOW``
 run only when named.
@@ -18,6 +19,13 @@ protocol), the share of ofdm and fhss below it overall and per band of the gener
 SNR, AUROC, the in-distribution class most often called unknown, the score's time per capture
 on a single capture's features (median, host shared; the features themselves, common to all
 candidates, are timed once) and the statistics' size (float64 in memory).
+
+The "SNR regressor" candidates (issue 13) band by a learned SNR estimate instead of the blind
+one: a ridge regression (or, as a diagnostic, gradient-boosted trees) from what the device
+already computes (the log PSD, its sorted form, the blind estimate) to the generator's true SNR,
+fitted on the fit captures (in-distribution only; the ``noise`` class left out of the fit or
+given the floor as its target), optionally used only where the blind estimate found a signal.
+The ridge is evaluated as folded coefficients (one dot product), as a device would.
 
 Each candidate's raw score is standardised per band of the blind SNR estimate (cut at
 ``SNR_EDGES_DB``) by the fit captures' median and 5 %-quantile spread, as the build does, unless
@@ -77,6 +85,18 @@ class Data:
         if by == "ood-true":  # held-out captures by the true SNR, the others by the estimate
             ood = np.isin(self.names[idx], OOD_CLASSES)
             out: np.ndarray = np.where(ood, self.true[idx], self.snr[idx])
+            return out
+        if by == "id-true":  # in-distribution captures by the true SNR, held-out by the estimate
+            ood = np.isin(self.names[idx], OOD_CLASSES)
+            out = np.where(ood, self.snr[idx], self.true[idx])
+            return out
+        if by == "true-noise-blind":  # the true SNR, but the noise class by the blind estimate
+            out = np.where(self.names[idx] == "noise", self.snr[idx], self.true[idx])
+            return out
+        if by.startswith("true~"):  # the same with Gaussian error of the given sd (dB) added
+            rng = np.random.default_rng(len(self.y))
+            err = rng.normal(0.0, float(by[5:]), len(self.y))[idx]
+            out = np.where(self.names[idx] == "noise", self.snr[idx], self.true[idx] + err)
             return out
         if by == "edge-max":
             return np.maximum(self.snr[idx], _edge_snr_db(self.f[idx]))
@@ -329,11 +349,16 @@ class Banded:
 
     def __init__(self, d: Data, make: Callable[[np.ndarray], Model], *, by: str = "snr",
                  norm: str = "spread", edges: np.ndarray = EDGES, extra_bytes: int = 0,
-                 above: int = 0, above_from: int = 1, spare_noise: bool = False) -> None:
+                 above: int = 0, above_from: int = 1, spare_noise: bool = False,
+                 snr_fn: Callable[[Data, np.ndarray | slice], np.ndarray] | None = None,
+                 fit_by: str | None = None) -> None:
         self.edges, self.by, self.norm, self.extra = edges, by, norm, extra_bytes
         self.above_from, self.spare_noise = above_from, spare_noise
         self.above = above  # also score in the ``above`` bands above the estimate's; keep the least
-        s = d.band_snr(by)
+        # ``snr_fn``: the value a capture is banded by, computed (a fitted SNR regressor) rather
+        # than read; ``fit_by``: the fit captures are banded by this ``Data.band_snr`` instead
+        self.snr_fn = snr_fn
+        s = d.band_snr(fit_by) if fit_by else self._band_snr(d, slice(None))
         band = np.searchsorted(edges, s, side="right")
         pooled: Model | None = None
         self.models: list[Model] = []
@@ -354,7 +379,7 @@ class Banded:
                      1e-9)) for r in self.ref]
 
     def score(self, d: Data, idx: np.ndarray | slice = slice(None)) -> np.ndarray:
-        f, snr, s = d.f[idx], d.snr[idx], d.band_snr(self.by, idx)
+        f, snr, s = d.f[idx], d.snr[idx], self._band_snr(d, idx)
         band0 = np.searchsorted(self.edges, s, side="right")
         out = np.full(len(f), np.inf)
         for j in range(self.above + 1):
@@ -369,6 +394,9 @@ class Banded:
                 m = band == k
                 out[m] = np.minimum(out[m], self._std(k, self.models[k].raw(f[m], snr[m])))
         return out
+
+    def _band_snr(self, d: Data, idx: np.ndarray | slice) -> np.ndarray:
+        return self.snr_fn(d, idx) if self.snr_fn is not None else d.band_snr(self.by, idx)
 
     def _std(self, k: int, r: np.ndarray) -> np.ndarray:
         ref = self.ref[k]
@@ -392,6 +420,77 @@ def _smooth(d: Data, deg: int) -> Banded:
     coef = _smooth_coef(d.f, d.snr, d.y, deg)
     return Banded(d, lambda m: Smooth(d.f[m], d.snr[m], d.y[m], coef, deg),
                   extra_bytes=coef.nbytes)
+
+
+# ---- a learned SNR estimate for the bands (issue 13): regressed on the fit captures' true SNR --
+
+def _reg_x(f: np.ndarray, snr: np.ndarray, form: str) -> np.ndarray:
+    """The regressor's inputs from what the device already has: the 32-bin log PSD, with
+    ``"sorted"`` also its sorted form (order statistics: occupancy, whatever the frequency), and
+    the blind estimate (with ``"poly"`` also its square and cube, scaled by 1/10 dB)."""
+    q = f[:, : sp.SPECTRAL_BINS]
+    cols = [q]
+    if "sorted" in form:
+        cols.append(np.sort(q, axis=1))
+    s = np.clip(snr, -30.0, 60.0)[:, None] / 10.0
+    cols.append(s ** np.arange(1, 4 if "poly" in form else 2)[None])
+    return np.concatenate(cols, axis=1)
+
+
+class SnrReg:
+    """A regressor from :func:`_reg_x` to the generator's true SNR, fitted on the fit captures
+    (in-distribution only): ``kind`` ``"ridge"`` (cross-validated alpha on standardised inputs)
+    or ``"gbt"`` (histogram gradient boosting, diagnostic of what a richer model could do);
+    ``noise`` ``"floor"`` gives the noise class the target ``NO_SIGNAL_DB``, ``"out"`` leaves it
+    out of the fit (it is banded by whatever the regressor says of it)."""
+
+    def __init__(self, d: Data, form: str, kind: str, noise: str,
+                 gate: float | None = None) -> None:
+        from sklearn.ensemble import HistGradientBoostingRegressor
+        from sklearn.linear_model import RidgeCV
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        self.form, self.gate = form, gate
+        m = np.ones(len(d.y), dtype=bool) if noise == "floor" else d.y != NOISE
+        x = _reg_x(d.f[m], d.snr[m], form)
+        self.model = (make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13)))
+                      if kind == "ridge" else
+                      HistGradientBoostingRegressor(max_iter=200, random_state=0))
+        self.model.fit(x, d.true[m])
+        self.w: np.ndarray | None = None
+        if kind == "ridge":
+            # the scaler folded into the coefficients: what a device would store and compute (one
+            # dot product; sklearn's predict costs ~300 µs of call overhead per capture)
+            sc, rg = self.model[0], self.model[-1]
+            w = rg.coef_ / sc.scale_
+            self.w, self.b = w, float(rg.intercept_ - w @ sc.mean_)
+        self.nbytes = 0 if self.w is None else (x.shape[1] + 1) * 8  # coefficients + intercept
+        resid = self.predict(x) - d.true[m]
+        self.rmse = float(np.sqrt(np.mean(resid**2)))
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """The regressor's raw prediction (dB) of input rows ``x`` (:func:`_reg_x`)."""
+        if self.w is None:
+            out: np.ndarray = self.model.predict(x)
+            return out
+        out = x @ self.w + self.b
+        return out
+
+    def __call__(self, d: Data, idx: np.ndarray | slice) -> np.ndarray:
+        blind = d.snr[idx]
+        out: np.ndarray = np.clip(self.predict(_reg_x(d.f[idx], blind, self.form)), -30.0, 60.0)
+        if self.gate is not None:  # no signal found by the estimate: its reading stands
+            out = np.where(blind >= self.gate, out, blind)
+        return out
+
+
+def _reg_banded(d: Data, form: str, kind: str = "ridge", noise: str = "out",
+                fit_by: str | None = None, gate: float | None = None) -> Banded:
+    reg = SnrReg(d, form, kind, noise, gate)
+    print(f"    [{form} {kind} noise={noise}: in-sample RMSE {reg.rmse:.2f} dB]", flush=True)
+    return Banded(d, lambda m: Gauss(d.f[m], d.y[m]), snr_fn=reg, fit_by=fit_by,
+                  extra_bytes=reg.nbytes)
 
 
 class Build(Banded):
@@ -449,6 +548,30 @@ CANDIDATES: dict[str, Factory] = {
                                                                         fa=8),
     "  factor-analysis covariance (diagonal + rank 16)": lambda d: _gauss(d, lambda m: d.y[m],
                                                                          fa=16),
+    "SNR regressor: ridge on PSD + blind estimate, bands by its prediction":
+        lambda d: _reg_banded(d, "psd"),
+    "SNR regressor: ridge on PSD + sorted PSD + blind estimate":
+        lambda d: _reg_banded(d, "psd sorted"),
+    "SNR regressor: ridge on PSD + sorted PSD + blind estimate^1..3":
+        lambda d: _reg_banded(d, "psd sorted poly"),
+    "  noise captures in the fit with the floor as target":
+        lambda d: _reg_banded(d, "psd sorted poly", noise="floor"),
+    "  the prediction only where the estimate is >= -20 dB (else the estimate)":
+        lambda d: _reg_banded(d, "psd sorted poly", gate=-20.0),
+    "  the prediction only where the estimate is >= -12 dB":
+        lambda d: _reg_banded(d, "psd sorted poly", gate=-12.0),
+    "  the prediction only where the estimate is >= -8 dB":
+        lambda d: _reg_banded(d, "psd sorted poly", gate=-8.0),
+    "  fit captures banded by the true SNR, measured ones by the prediction":
+        lambda d: _reg_banded(d, "psd sorted poly", fit_by="true"),
+    "  banded by the true SNR, the noise class by the blind estimate (diagnostic)":
+        lambda d: _gauss(d, lambda m: d.y[m], by="true-noise-blind"),
+    "  in-distribution captures banded by the true SNR, held-out ones by the estimate (diagnostic)":
+        lambda d: _gauss(d, lambda m: d.y[m], by="id-true"),
+    "  the same with 1 dB Gaussian error on the true SNR (diagnostic)":
+        lambda d: _gauss(d, lambda m: d.y[m], by="true~1"),
+    "SNR regressor: gradient-boosted trees (diagnostic)":
+        lambda d: _reg_banded(d, "psd sorted poly", kind="gbt"),
     "class x sps components (diagnostic)": lambda d: _gauss(d, lambda m: d.y[m] * 100 + d.sps[m]),
     "k-means 2 per class": lambda d: _gauss(d, lambda m: _kmeans_comp(d.f[m], d.y[m], 2, 40)),
     "k-means 4 per class": lambda d: _gauss(d, lambda m: _kmeans_comp(d.f[m], d.y[m], 4, 40)),
@@ -530,6 +653,43 @@ def density(fit_n: int, dev_n: int, only: list[str] | None = None) -> dict[str, 
     return out
 
 
+ERR_BANDS = ((-10.0, -5.0), (-5.0, 0.0), (0.0, 10.0), (10.0, 20.0))
+
+
+def reg_errors(fit_n: int, dev_n: int) -> dict[str, Any]:
+    """Where the learned SNR estimate errs: the ridge regressor on PSD, sorted PSD and the blind
+    estimate^1..3 (noise class out of the fit), fitted as the candidates are, against the blind
+    estimate, on each dev seed: per class and true-SNR band, mean and sd of (estimate - true)
+    in dB; for the noise class (no signal) the 5/50/95 % quantiles of both readings."""
+    fit = _data(fit_n, FIT_SEED, CLASSES)
+    reg = SnrReg(fit, "psd sorted poly", "ridge", "out")
+    out: dict[str, Any] = {}
+    for seed in DEV_SEEDS:
+        d = _data(dev_n, seed, (*CLASSES, *OOD_CLASSES))
+        pred = reg(d, slice(None))
+        rows: dict[str, Any] = {}
+        for c in (*CLASSES, *OOD_CLASSES):
+            m = d.names == c
+            if c == "noise":
+                rows[c] = {"regressor_q": np.quantile(pred[m], [0.05, 0.5, 0.95]).tolist(),
+                           "blind_q": np.quantile(d.snr[m], [0.05, 0.5, 0.95]).tolist()}
+                print(f"{seed} noise: regressor 5/50/95 % "
+                      f"{'/'.join(f'{v:.1f}' for v in rows[c]['regressor_q'])} dB, blind "
+                      f"{'/'.join(f'{v:.1f}' for v in rows[c]['blind_q'])} dB")
+                continue
+            cells = []
+            for lo, hi in ERR_BANDS:
+                mb = m & (d.true >= lo) & (d.true < hi)
+                e, b = pred[mb] - d.true[mb], d.snr[mb] - d.true[mb]
+                cells.append([float(e.mean()), float(e.std()), float(b.mean()), float(b.std())])
+            rows[c] = cells
+            print(f"{seed} {c:6s} " + "  ".join(
+                f"{lo:+.0f}..{hi:+.0f}: reg {v[0]:+.1f}±{v[1]:.1f} blind {v[2]:+.1f}±{v[3]:.1f}"
+                for (lo, hi), v in zip(ERR_BANDS, cells, strict=True)))
+        out[str(seed)] = rows
+    return out
+
+
 def _format(name: str, r: dict[str, Any]) -> str:
     parts = []
     for seed in DEV_SEEDS:
@@ -546,10 +706,13 @@ def _format(name: str, r: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Options as in the module docstring; prints three lines per candidate."""
     args = sys.argv[1:] if argv is None else argv
+    errors = "--reg-errors" in args
+    if errors:
+        args = [a for a in args if a != "--reg-errors"]
     opts = dict(zip(args[::2], args[1::2], strict=False))
     if len(args) % 2 or set(opts) - {"--fit-n", "--dev-n", "--only", "--json"}:
         print("usage: ood_density.py [--fit-n 12000] [--dev-n 7200] [--only NAME,...] "
-              "[--json PATH]", file=sys.stderr)
+              "[--json PATH] [--reg-errors]", file=sys.stderr)
         return 2
     try:
         fit_n, dev_n = int(opts.get("--fit-n", "12000")), int(opts.get("--dev-n", "7200"))
@@ -557,7 +720,7 @@ def main(argv: list[str] | None = None) -> int:
         print("--fit-n and --dev-n: expected whole numbers", file=sys.stderr)
         return 2
     only = opts["--only"].split(",") if "--only" in opts else None
-    res = density(fit_n, dev_n, only)
+    res = reg_errors(fit_n, dev_n) if errors else density(fit_n, dev_n, only)
     if "--json" in opts:
         Path(opts["--json"]).write_text(json.dumps(res, indent=2) + "\n")
     return 0
