@@ -52,7 +52,8 @@ def _hann(nperseg: int) -> tuple[np.ndarray, float]:
     The periodic Hann window of length n is numpy's symmetric one of length n + 1 without its
     last point (what ``scipy.signal.get_window("hann", n)`` returns; compared in the tests):
     importing scipy.signal for it would cost the daemon's start-up most of a second."""
-    w = np.hanning(nperseg + 1)[:-1]
+    # one point: scipy's window is [1.0] (numpy's periodic form would be [0.0], a zero window)
+    w = np.ones(1) if nperseg == 1 else np.hanning(nperseg + 1)[:-1]
     return w, float(1.0 / np.sum(w * w))
 
 

@@ -90,7 +90,8 @@ def test_the_psd_refuses_a_zero_segment_and_a_flat_array_with_the_shape():
     with pytest.raises(ValueError, match=r"^expected complex rows \(N, L >= 4\), got shape \(8,\)$"):
         welch_psd(np.zeros(8, complex), 4)
     assert welch_psd(np.ones((1, 8), complex), 8).shape == (1, 8)  # one segment of the whole row
-    assert welch_psd(np.ones((1, 8), complex), 1).shape == (1, 1)
+    # one-sample segments: scipy's window is [1.0], so the PSD is the mean power (here 1 + 4 = 5)
+    np.testing.assert_allclose(welch_psd(np.full((1, 8), 1 + 2j), 1), [[5.0]], rtol=1e-12)
 
 
 def test_odd_segments_overlap_as_welch_does():
