@@ -67,7 +67,9 @@ def build(
 
     Exit codes: 0 when the selected variant meets every budget, 1 when the build is rejected
     (the report says which budget, by how much, for which variant and slice), 2 for a usage or
-    input error.
+    input error; 130 / 143 when stopped by Ctrl-C / SIGTERM (the previous output is kept).
+
+    Example: `edgekit build models/rfclass-cnn/edgekit.toml --variants onnx-fp32,onnx-int8-static`
     """
     from edgekit.builder.pipeline import BuildOptions, default_out_dir, run_build
     from edgekit.config import load_config
