@@ -6,6 +6,7 @@ codes or an example fails here; the rendered help is read through ``main`` as a 
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -53,3 +54,21 @@ def test_help_has_exit_codes_and_an_example(
     assert example.group(1).startswith("edgekit " + " ".join(path) + " ") or example.group(
         1
     ).rstrip(".") == "edgekit " + " ".join(path)
+
+
+def test_help_into_a_closed_pipe_is_quiet() -> None:
+    """`edgekit run --help | head -22` printed `edgekit: error: Broken pipe` and exited 2."""
+    import shlex
+    import subprocess
+    import sys
+
+    cmd = shlex.join(
+        [sys.executable, "-c", "import sys; from edgekit.cli import main; sys.exit(main())",
+         "run", "--help"]
+    )
+    proc = subprocess.run(
+        ["bash", "-c", f"{cmd} | head -22 >/dev/null; echo ${{PIPESTATUS[0]}}"],
+        capture_output=True, text=True, env={**os.environ, "COLUMNS": "120"}, check=True,
+    )
+    assert "error" not in proc.stderr, proc.stderr
+    assert proc.stdout.strip() == str(128 + 13)  # as a tool killed by SIGPIPE (13 on Linux)
