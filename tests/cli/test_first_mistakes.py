@@ -1,0 +1,49 @@
+"""A new user's first mistakes with ``edgekit run``: one line that says what to do next.
+
+Found by running the README's commands from a clean clone on a laptop: the default journal
+folder (/var/lib/edgekit) does not exist there, and a missing port was named four times.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from edgekit.cli import main
+from tests.runtime.bundles import write_bundle
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_bundle(tmp_path_factory.mktemp("b") / "bundle")
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+def test_a_journal_in_a_missing_folder_says_how_to_choose_another(
+    bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    journal = tmp_path / "no-such-folder" / "journal.sqlite"
+    args = ["run", str(bundle), "--port", str(tmp_path / "nope"), "--journal", str(journal),
+            "--metrics-addr", "off", "--meter", "none"]
+    assert main(args) == 2
+    err = _one_line_error(capsys)
+    assert str(journal.parent) in err and "does not exist" in err
+    assert "--journal" in err  # what to do about it
+
+
+def test_a_missing_port_is_named_once_with_the_reason(
+    bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = tmp_path / "ttyNOPE"
+    args = ["run", str(bundle), "--port", str(port), "--journal", str(tmp_path / "j.sqlite"),
+            "--metrics-addr", "off", "--meter", "none"]
+    assert main(args) == 2
+    err = _one_line_error(capsys)
+    assert err.count(str(port)) == 1, err
+    assert "No such file or directory" in err  # strerror(ENOENT), the cause in plain words
