@@ -47,3 +47,19 @@ def test_a_missing_port_is_named_once_with_the_reason(
     err = _one_line_error(capsys)
     assert err.count(str(port)) == 1, err
     assert "No such file or directory" in err  # strerror(ENOENT), the cause in plain words
+
+
+REFERENCE = Path(__file__).resolve().parents[2] / "models" / "rfclass-cnn"
+
+
+@pytest.mark.parametrize(("name", "what"), [("edgekit.toml", "config"), ("model.onnx", "model")])
+def test_out_naming_the_config_or_model_itself_says_is_not_contains(
+    name: str, what: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--out edgekit.toml` read "output folder edgekit.toml: contains the config edgekit.toml"."""
+    target = REFERENCE / name
+    before = target.read_bytes()
+    assert main(["build", str(REFERENCE / "edgekit.toml"), "--out", str(target)]) == 2
+    err = _one_line_error(capsys)
+    assert f"is the {what} " in err, err
+    assert target.read_bytes() == before  # refused, not touched
