@@ -63,3 +63,16 @@ def test_out_naming_the_config_or_model_itself_says_is_not_contains(
     err = _one_line_error(capsys)
     assert f"is the {what} " in err, err
     assert target.read_bytes() == before  # refused, not touched
+
+
+def test_the_summary_names_the_bundle_as_the_reports_are_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`Reports: oc/report.md, ...; bundle: /tmp/x/oc/bundle`: one line, two spellings."""
+    from edgekit.cli.build_cmd import as_given
+
+    monkeypatch.chdir(tmp_path)
+    recorded = str(tmp_path / "oc" / "bundle")  # what the build records: absolute
+    assert as_given(recorded, Path("oc")) == "oc/bundle"
+    assert as_given("/elsewhere/bundle", Path("oc")) == "/elsewhere/bundle"  # never invented
+    assert as_given("", Path("oc")) == ""  # a build that wrote no bundle
