@@ -76,3 +76,19 @@ def test_the_summary_names_the_bundle_as_the_reports_are_named(
     assert as_given(recorded, Path("oc")) == "oc/bundle"
     assert as_given("/elsewhere/bundle", Path("oc")) == "/elsewhere/bundle"  # never invented
     assert as_given("", Path("oc")) == ""  # a build that wrote no bundle
+
+
+@pytest.mark.parametrize("command", [["verify"], ["run", "--port", "/dev/null"]])
+def test_the_build_output_named_instead_of_its_bundle_points_at_the_bundle(
+    command: list[str], bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`edgekit run out/rfclass-cnn` (the build's output, not out/rfclass-cnn/bundle) said only
+    "no manifest.json; not an edgekit bundle"."""
+    import shutil
+
+    out = tmp_path / "out" / "rfclass-cnn"
+    shutil.copytree(bundle, out / "bundle")
+    assert main([command[0], str(out), *command[1:]]) == 2
+    err = _one_line_error(capsys)
+    assert "not an edgekit bundle" in err
+    assert err.endswith(f"the bundle of a build output is {out / 'bundle'}"), err
