@@ -144,7 +144,11 @@ def read_manifest_file(root: Path, display: str | None = None) -> tuple[dict[str
     try:
         st = os.lstat(root / MANIFEST)
     except FileNotFoundError as e:
-        raise BundleError(f"{display or root}: no {MANIFEST}; not an edgekit bundle") from e
+        # the likeliest mistake: the build's output folder named instead of its bundle/ in it
+        hint = ""
+        if display in (None, str(root / MANIFEST)) and (root / "bundle" / MANIFEST).is_file():
+            hint = f"; the bundle of a build output is {root / 'bundle'}"
+        raise BundleError(f"{display or root}: no {MANIFEST}; not an edgekit bundle{hint}") from e
     except OSError as e:
         raise BundleError(f"{mpath}: cannot read ({e.strerror or e})") from e
     if not stat.S_ISREG(st.st_mode):

@@ -5,6 +5,7 @@ Each sub-command lives in its own module in this package and registers itself on
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -107,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; every error a user can cause is one line on stderr and an exit code.
 
     2: a usage, input or environment error (bad argument, malformed file, disk full); 70: a bug
-    (with its traceback), see ``edgekit.cli._errors``. SIGINT and SIGTERM unwind the command (its
+    (with its traceback), see ``edgekit.cli._errors``; 141, silently, when stdout's reader closed
+    the pipe (``| head``). SIGINT and SIGTERM unwind the command (its
     cleanup runs), print one line and exit with 128 + the signal number: 130 and 143.
     """
     from edgekit.cli._errors import describe, invoke, one_line, report_bug
@@ -128,6 +130,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         typer.echo("edgekit: interrupted", err=True)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`edgekit build --help | head`): not the user's mistake, so no
+        # error line; exit as a tool killed by SIGPIPE would, and keep Python's final flush of
+        # stdout from raising again at shutdown.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 128 + signal.SIGPIPE
     except Exception as e:  # the last boundary: environment failures are one line, bugs say so
         known = describe(e)
         if known is None:

@@ -44,6 +44,9 @@ def audit(
 
     An empirical test of these attacks on this data, not a proof of privacy. Exit codes: 0 done
     (and within --max-advantage if given); 1 a variant exceeds --max-advantage; 2 bad input.
+
+    Example: `edgekit audit out/rfclass-cnn/bundle --members 'synthetic:rf?n=2000&seed=1'
+    --non-members 'synthetic:rf?n=2000&seed=404' --max-advantage 0.1`
     """
     from edgekit.builder.audit_bundle import audit_bundle
 

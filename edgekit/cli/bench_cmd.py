@@ -105,6 +105,9 @@ def bench(
     Exit codes: 0 when every variant was measured, 1 when an energy measurement could not be made
     (the reports say why), 2 for a usage error (bad bundle, variant name or meter spec) or a bundle
     that fails verification (hashes, files outside the bundle, or a signature by no trusted key).
+
+    Example: `edgekit bench out/rfclass-cnn/bundle --meter model:rpi4b --quick` (no meter: an
+    estimate, labelled so)
     """
     from dataclasses import replace
 

@@ -14,7 +14,7 @@ from edgekit.cli._text import esc
 from edgekit.config import VARIANT_NAMES
 from edgekit.results import BuildResult
 
-__all__ = ["build"]
+__all__ = ["as_given", "build"]
 
 
 def _fmt(v: float | None, spec: str = ".3g") -> str:
@@ -67,7 +67,9 @@ def build(
 
     Exit codes: 0 when the selected variant meets every budget, 1 when the build is rejected
     (the report says which budget, by how much, for which variant and slice), 2 for a usage or
-    input error.
+    input error; 130 / 143 when stopped by Ctrl-C / SIGTERM (the previous output is kept).
+
+    Example: `edgekit build models/rfclass-cnn/edgekit.toml --variants onnx-fp32,onnx-int8-static`
     """
     from edgekit.builder.pipeline import BuildOptions, default_out_dir, run_build
     from edgekit.config import load_config
@@ -183,10 +185,25 @@ def _summary(con: Console, result: BuildResult, out_dir: Path) -> None:
     for w in result.warnings:
         con.print(f"  warning: {w}", highlight=False, markup=False)
     con.print(
-        f"Reports: {out_dir}/report.md, report.html, report.json; bundle: {result.bundle_dir}",
+        f"Reports: {out_dir}/report.md, report.html, report.json; "
+        f"bundle: {as_given(result.bundle_dir, out_dir)}",
         highlight=False,
         markup=False,
     )
+
+
+def as_given(path: str, out_dir: Path) -> str:
+    """``path`` inside the output folder, spelled from ``out_dir`` as the user gave it.
+
+    The build records absolute paths; the summary's line names the reports relative to
+    ``--out``, and a bundle shown as an absolute path beside them read as another place."""
+    if not path:
+        return path
+    try:
+        rel = Path(path).relative_to(out_dir.resolve())
+    except ValueError:
+        return path
+    return str(out_dir / rel)
 
 
 def _marginal(con: Console, result: BuildResult) -> None:

@@ -40,6 +40,8 @@ def verify(
     file, a bad, stale, missing or untrusted signature), with one line on stderr and every problem
     in the JSON; 2 input that is not a bundle (malformed manifest, unreadable or unsafe archive)
     or a bad option or key file.
+
+    Example: `edgekit verify out/rfclass-cnn/rfclass-cnn.bundle.tar.gz --trusted-key release.pub`
     """
     from edgekit.bundle import ArchiveLimits, check_bundle, resolve_trusted_keys
 
@@ -77,6 +79,8 @@ def sign(
     is not signed. Check it on the device with `edgekit verify BUNDLE --trusted-key KEY.pub`.
 
     Exit codes: 0 signed; 2 a bad key file, or a bundle that is malformed or fails verification.
+
+    Example: `edgekit sign out/rfclass-cnn/rfclass-cnn.bundle.tar.gz --key release.key`
     """
     from edgekit.bundle import ArchiveLimits
     from edgekit.bundle.sign import sign_bundle
@@ -96,6 +100,8 @@ def keygen(
     and $EDGEKIT_TRUSTED_KEYS name).
 
     Exit codes: 0 written; 2 a file exists or cannot be written.
+
+    Example: `edgekit keygen --out release` (writes release.key and release.pub)
     """
     from edgekit.bundle.sign import generate_key_pair
 

@@ -81,7 +81,13 @@ def synth(
         ),
     ] = 0.0,
 ) -> None:
-    """Generate N labelled synthetic captures (1024 IQ samples each) and save them as .npz."""
+    """Generate N labelled synthetic captures (1024 IQ samples each) and save them as .npz.
+
+    Exit codes: 0 written; 2 a bad option, or an output path that is a folder, in a missing
+    folder, or too big for the disk.
+
+    Example: `edgekit data synth --out captures.npz --n 5000 --seed 7 --classes bpsk,qpsk,ofdm`
+    """
     chosen = None if classes is None else parse_classes(classes)
     lo, hi = snr_range
     if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi):
@@ -148,7 +154,13 @@ def _check_out(out: Path, n: int) -> None:
 
 @data_app.command()
 def info(path: Annotated[Path, typer.Argument(help="A dataset file (.npz).")]) -> None:
-    """Show a dataset's shape, labels, count per class and metadata columns with ranges."""
+    """Show a dataset's shape, labels, count per class and metadata columns with ranges.
+
+    Exit codes: 0 shown; 2 a missing file or one that is not a dataset (docs/config.md, "The
+    .npz dataset format").
+
+    Example: `edgekit data info captures.npz`
+    """
     ds = load_npz(path, allow_nonfinite=True)
     con = Console()
     con.print(

@@ -281,7 +281,14 @@ def emulate(
     otherwise): answer the handshake (HELLO, PING/PONG, START, STOP, CONFIG, TIME), stream
     synthetic CAPTUREs with POWER packets, send HEARTBEATs, count the host's RESULTs, and inject
     faults on request. It writes only while a host has the port open. Ctrl-C (or SIGTERM) ends
-    it and removes the symlink."""
+    it and removes the symlink.
+
+    Exit codes: 0 stopped (Ctrl-C, SIGTERM, --duration or --max-captures); 2 a bad option or a
+    --symlink path it may not replace.
+
+    Example: `edgekit emulate --rate 5 --symlink /tmp/scanner`, then in another terminal
+    `edgekit run out/rfclass-cnn/bundle --port /tmp/scanner --journal /tmp/journal.sqlite`
+    """
     if not (math.isfinite(rate) and 0 < rate <= MAX_CAPTURE_RATE_HZ):
         raise UsageError(f"--rate: need 0 < HZ <= {MAX_CAPTURE_RATE_HZ:g}, got {rate:g}")
     if seed < 0:

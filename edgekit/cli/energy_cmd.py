@@ -76,6 +76,9 @@ def attribute_cmd(
 
     Exit codes: 0 a figure, 1 refused (the files are understood but cannot give a defensible
     figure: aliasing, clock, units, drift, coverage), 2 unreadable or malformed input.
+
+    Example: `edgekit energy attribute --power rec/onnx-fp32.power.csv --events
+    rec/onnx-fp32.events.jsonl` (after `edgekit bench BUNDLE --record rec`)
     """
     from edgekit._json import json_safe
     from edgekit.energy import attribute, read_events, read_trace

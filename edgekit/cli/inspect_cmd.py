@@ -44,7 +44,13 @@ def inspect(
     ),
 ) -> None:
     """Show a model's inputs and outputs, opsets, operators, parameters (inside If/Loop bodies
-    too), size, and what TFLite conversion needs (dynamic dims, names, extra inputs)."""
+    too), size, and what TFLite conversion needs (dynamic dims, names, extra inputs).
+
+    Exit codes: 0 shown (also when --try-convert reports a failed conversion: read its outcome);
+    2 a missing file or one that is not an ONNX model, or a bad option.
+
+    Example: `edgekit inspect classifier.onnx --try-convert --input-shape 3,224,224`
+    """
     info = inspect_model(model)
     tried = _try_convert(model, info, input_shape) if try_convert else None
     if as_json:

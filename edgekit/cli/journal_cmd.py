@@ -51,7 +51,13 @@ def journal(
     events_only: bool = typer.Option(False, "--events", help="Events only (no results)."),
     limit: int | None = typer.Option(None, "--limit", help="At most N records of each kind."),
 ) -> None:
-    """Print the results and events the daemon journaled, oldest first."""
+    """Print the results and events the daemon journaled, oldest first.
+
+    Exit codes: 0 printed (also when nothing matched); 2 a missing file, a file that is not an
+    edgekit journal, or a bad --since or --limit.
+
+    Example: `edgekit journal /var/lib/edgekit/journal.sqlite --since 1h --events`
+    """
     from edgekit.runtime.journal import read_journal
 
     if limit is not None and limit < 1:

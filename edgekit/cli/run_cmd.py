@@ -53,7 +53,16 @@ def run(
     RESULT after journaling it, expose metrics, and stop cleanly on SIGTERM.
 
     With --trusted-key (or $EDGEKIT_TRUSTED_KEYS) the bundle must be signed by one of those keys;
-    a bundle that fails verification is refused in one line, exit code 2."""
+    a bundle that fails verification is refused in one line, exit code 2.
+
+    Exit codes: 0 stopped by SIGTERM or Ctrl-C once serving, after a clean shutdown (journal
+    checkpointed; 143 / 130 when stopped while still starting up); 2 a usage or input error
+    found before serving: a bundle that fails verification, a bad --config, a journal folder
+    that does not exist, a port that cannot be opened.
+
+    Example: `edgekit run out/rfclass-cnn/bundle --port /tmp/scanner --journal
+    /tmp/journal.sqlite` (on a laptop, against `edgekit emulate --symlink /tmp/scanner`)
+    """
     from edgekit.bundle import ArchiveLimits, load_bundle, resolve_trusted_keys
     from edgekit.runtime.daemon import Daemon
     from edgekit.runtime.settings import load_settings

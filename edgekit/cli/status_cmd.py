@@ -19,7 +19,14 @@ def status(
     addr: str = typer.Option("127.0.0.1:9108", "--addr", help="The daemon's --metrics-addr."),
     as_json: bool = typer.Option(False, "--json", help="The raw JSON snapshot."),
 ) -> None:
-    """Uptime, capture rate, unknown and fallback shares, latency, energy, battery, drift."""
+    """Uptime, capture rate, unknown and fallback shares, latency, energy, battery, drift of a
+    running `edgekit run`, read from its /status endpoint.
+
+    Exit codes: 0 shown; 2 a bad --addr, or no `edgekit run` answering there (is it running,
+    with --metrics-addr off?).
+
+    Example: `edgekit status --addr 127.0.0.1:9108`
+    """
     from edgekit.runtime.settings import parse_addr
     from edgekit.runtime.status import render_status
 

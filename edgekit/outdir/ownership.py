@@ -154,7 +154,8 @@ def _check_protected(target: Path, shown: str, protect: Protected) -> None:
         real = Path(p).resolve()
         for folder in (target, store):
             if real == folder or folder in real.parents:
-                raise refuse(shown, f"contains the {what} {p}, which a new output would delete")
+                how = "is" if real == target else "contains"  # `--out edgekit.toml` is no folder
+                raise refuse(shown, f"{how} the {what} {p}, which a new output would delete")
 
 
 def check_store(store: Path, shown: str) -> None:

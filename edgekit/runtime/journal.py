@@ -465,7 +465,8 @@ def _open_owned(path: Path, *, create: bool, read_only: bool = False) -> sqlite3
     if not path.exists() and not create:
         raise UsageError(f"{path}: no such journal")
     if not path.parent.is_dir():
-        raise UsageError(f"journal {path}: folder {path.parent} does not exist")
+        raise UsageError(f"journal {path}: folder {path.parent} does not exist; create it, or name "
+                         "another journal with --journal or runtime.journal.path")
     if path.exists() and not path.is_file():
         raise UsageError(f"journal {path}: not a file")
     fresh = not path.exists() or path.stat().st_size == 0

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -132,7 +133,11 @@ class ScannerLink:
                 session=self.session,
             )
         except LinkError as e:
-            raise UsageError(f"--port {url}: {e}") from e
+            # pyserial's text repeats the path twice more; its errno says it in plain words
+            cause = e.__cause__
+            why = (os.strerror(cause.errno) if isinstance(cause, OSError) and cause.errno
+                   else str(e).removeprefix(f"{url}: "))
+            raise UsageError(f"--port {url}: cannot open the scanner's port: {why}") from e
         self._refused = False
         self._last_capture_id: int | None = None
         self.last_heartbeat: dict[str, int] | None = None
