@@ -228,7 +228,8 @@ def test_refusals_name_the_path(tmp_path: Path) -> None:
     deep = tmp_path / "no" / "j.sqlite"
     with pytest.raises(UsageError) as e:
         Journal(deep, JournalSettings(), clock=Clock())
-    assert str(e.value) == f"journal {deep}: folder {deep.parent} does not exist"
+    assert str(e.value) == (f"journal {deep}: folder {deep.parent} does not exist; create it, or name "
+                            "another journal with --journal or runtime.journal.path")
     folder = tmp_path / "d.sqlite"
     folder.mkdir()
     with pytest.raises(UsageError) as e:
