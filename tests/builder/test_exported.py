@@ -191,3 +191,38 @@ def test_fraction_for_an_integer_input_refused(
         return
     line = _refused(tmp_path, cfg, capsys)
     assert "model.inputs.band" in line and "int64" in line
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("keep_going", [False, True])
+def test_variant_its_runtime_cannot_load_is_a_failed_variant(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keep_going: bool
+) -> None:
+    """A variant written but refused by onnxruntime (as the re-quantised QDQ export was): the
+    build ends with its reports and logs, the variant failed with the runtime's reason."""
+    from edgekit.builder.variants.base import Built
+    from edgekit.builder.variants.onnx_int8_static import OnnxInt8Static
+
+    def broken(self: object, ctx: object) -> Built:
+        m = onnx.load(str(_model("iq_cnn_ts11")))
+        m.graph.node[1].name = m.graph.node[0].name  # two nodes with the same name
+        out = ctx.work_dir / "onnx-int8-static.onnx"  # type: ignore[attr-defined]
+        out.write_bytes(m.SerializeToString())
+        return Built(out)
+
+    monkeypatch.setattr(OnnxInt8Static, "build", broken)
+    cfg = write_exported_case(tmp_path, CASE["iq_cnn_ts11"], _model("iq_cnn_ts11"),
+                              variants=["onnx-fp32", "onnx-int8-static"], runs=3)
+    code = main(["build", str(cfg), "--out", str(tmp_path / "out")]
+                + (["--keep-going"] if keep_going else []))
+    out = tmp_path / "out"
+    report = json.loads((out / "report.json").read_text())
+    status = {v["name"]: (v["status"], v.get("reason") or "") for v in report["variants"]}
+    assert status["onnx-fp32"][0] == "built"
+    assert status["onnx-int8-static"][0] == "failed"
+    assert "runtime cannot run it" in status["onnx-int8-static"][1]
+    assert "same node name" in status["onnx-int8-static"][1] or "same name" in status[
+        "onnx-int8-static"][1]
+    assert (out / "report.md").is_file() and (out / "report.html").is_file()
+    assert list((out / "logs").glob("*.log"))
+    assert (code, report["verdict"]) == ((0, "pass") if keep_going else (1, "rejected"))
