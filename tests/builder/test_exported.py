@@ -29,7 +29,7 @@ BUILDS: dict[str, list[str]] = {
     "with_band_ts17": ["onnx-fp32", "onnx-int8-static"],
     "iq_cnn_external_dynamo18": ["onnx-fp32"],
     "iq_cnn_fp16_ts17": ["onnx-fp32", "onnx-int8-dynamic", "onnx-int8-static"],
-    "iq_cnn_qdq_ts17": ["onnx-fp32", "onnx-int8-static"],
+    "iq_cnn_qdq_ts17": ["onnx-fp32", "onnx-fp16", "onnx-int8-static"],
     "encoder_dynamo18": ["onnx-fp32", "onnx-int8-static"],
 }
 

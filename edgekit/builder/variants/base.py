@@ -13,7 +13,8 @@ import onnx
 from edgekit.config import BuildConfig
 from edgekit.model_info import ModelInfo
 
-__all__ = ["BuildContext", "Built", "CandidateScore", "Skip", "Variant", "require_quantisable"]
+__all__ = ["BuildContext", "Built", "CandidateScore", "Skip", "Variant", "require_quantisable",
+           "require_unquantised"]
 
 # Operators onnxruntime's quantiser turns into integer kernels; a model without any has nothing
 # to quantise (tree ensembles, for example).
@@ -81,15 +82,20 @@ def require_quantisable(ctx: BuildContext) -> None:
     already quantised, or one in float16 (onnxruntime's quantiser reads float32 models)."""
     if not ctx.quantisable_nodes:
         raise Skip("no quantisable operators (Conv, MatMul, Gemm, ...): quantisation changes nothing")
-    done = sorted({n.op_type for n in ctx.model.graph.node if n.op_type in QUANTISED_OPS})
-    if done:
-        raise Skip(
-            f"the model is already quantised ({', '.join(done)}); onnx-fp32 ships it as it is"
-        )
+    require_unquantised(ctx)
     if _is_float16(ctx.model):
         raise Skip(
             "the model is float16; onnxruntime's quantiser reads float32 models (export the "
             "model in float32 for int8 variants)"
+        )
+
+
+def require_unquantised(ctx: BuildContext) -> None:
+    """Skip a variant that would quantise or halve a model that is already quantised."""
+    done = sorted({n.op_type for n in ctx.model.graph.node if n.op_type in QUANTISED_OPS})
+    if done:
+        raise Skip(
+            f"the model is already quantised ({', '.join(done)}); onnx-fp32 ships it as it is"
         )
 
 
