@@ -31,6 +31,7 @@ BUILDS: dict[str, list[str]] = {
     "iq_cnn_fp16_ts17": ["onnx-fp32", "onnx-int8-dynamic", "onnx-int8-static"],
     "iq_cnn_qdq_ts17": ["onnx-fp32", "onnx-fp16", "onnx-int8-static"],
     "encoder_dynamo18": ["onnx-fp32", "onnx-int8-static"],
+    "keras_conv1d_tf2onnx15": ["onnx-fp32", "onnx-fp16"],
 }
 
 
@@ -80,6 +81,20 @@ def test_torch_exports_build(built: dict[str, tuple[int, Path]], name: str) -> N
     manifest = json.loads((out / "bundle" / "manifest.json").read_text())
     assert manifest["input"]["concrete_shape"] == [1, *CASE[name].sample]
     assert manifest["input"]["fixed_batch"] is None
+
+
+@pytest.mark.slow
+def test_tf2onnx_export_gets_fp16(built: dict[str, tuple[int, Path]]) -> None:
+    """tf2onnx imports the ai.onnx.ml opset in every model; with no node of that domain the
+    fp16 variant applies (it was skipped as "classical-ML operators")."""
+    m = onnx.load(str(_model("keras_conv1d_tf2onnx15")))
+    assert "ai.onnx.ml" in {o.domain for o in m.opset_import}
+    assert not any(n.domain == "ai.onnx.ml" for n in m.graph.node)
+    code, out = built["keras_conv1d_tf2onnx15"]
+    assert code == 0
+    variants = _report(out)
+    assert variants["onnx-fp16"]["status"] == "built", variants["onnx-fp16"].get("reason")
+    assert variants["onnx-fp16"]["accuracy"]["agreement_with_reference"] >= 0.9
 
 
 @pytest.mark.slow
