@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from edgekit.builder.prepare import check_other_inputs
+from edgekit.builder.prepare import check_input_values, check_other_inputs
 from edgekit.builder.stages import STAGES, Run
 from edgekit.builder.stages.baseline import resolve_baseline
 from edgekit.builder.stages.context import BuildOptions, EvalData, StageTimer
@@ -86,6 +86,7 @@ def run_build(cfg: BuildConfig, opts: BuildOptions) -> BuildResult:
     info = inspect_model(cfg.model_path)
     input_name, _idx, _n = select_io(cfg, info)
     check_other_inputs(cfg, [i.name for i in info.inputs], input_name)
+    check_input_values(cfg, [(i.name, i.dtype) for i in info.inputs])
     resolve_baseline(cfg)  # a missing or mislabelled baseline is refused here, before any work
     warnings: list[str] = []
 

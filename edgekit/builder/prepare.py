@@ -23,6 +23,7 @@ from edgekit.errors import DataError, ModelError
 
 __all__ = [
     "PreparedModel",
+    "check_input_values",
     "check_other_inputs",
     "check_score_shape",
     "concrete_input_shape",
@@ -126,6 +127,25 @@ def check_other_inputs(cfg: BuildConfig, inputs: Sequence[str], input_name: str)
         )
 
 
+def check_input_values(cfg: BuildConfig, inputs: Sequence[tuple[str, str]]) -> None:
+    """Each ``[model.inputs]`` value must fit its input's dtype (``(name, dtype)`` pairs): an
+    integer input (a band index, a token id) takes a whole number in its range, not a fraction
+    that folding would silently truncate."""
+    src = cfg.source or str(cfg.model_path)
+    dtypes = dict(inputs)
+    for name, value in cfg.model.inputs.items():
+        dtype = dtypes.get(name, "")
+        if value == "zeros" or not dtype.startswith(("int", "uint")):
+            continue
+        info = np.iinfo(np.dtype(dtype))
+        v = float(value)
+        if not v.is_integer() or not info.min <= v <= info.max:
+            raise ModelError(
+                f"{src}: model.inputs.{name}: {value!r} for input {name!r}, which is {dtype}; "
+                f"give a whole number from {info.min} to {info.max}, or \"zeros\""
+            )
+
+
 def _declared(vi: onnx.ValueInfoProto) -> list[int | str]:
     out: list[int | str] = []
     for d in vi.type.tensor_type.shape.dim:
@@ -142,7 +162,8 @@ def _fold_input(model: onnx.ModelProto, vi: onnx.ValueInfoProto, value: float | 
     except (KeyError, TypeError, ValueError) as e:
         raise ModelError(f"{src}: model.inputs.{vi.name}: input is not a tensor") from e
     fill = 0.0 if value == "zeros" else float(value)
-    arr = np.full(shape, fill, dtype=dtype)
+    # check_input_values has refused a fraction for an integer input; int() keeps large ids exact
+    arr = np.full(shape, int(fill) if np.dtype(dtype).kind in "iu" else fill, dtype=dtype)
     model.graph.initializer.append(numpy_helper.from_array(arr, vi.name))
     kept = [i for i in model.graph.input if i.name != vi.name]
     del model.graph.input[:]

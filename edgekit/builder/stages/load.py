@@ -63,6 +63,16 @@ def resolve_io(
             raise ModelError(
                 f"{where}: no floating-point output to read class scores from "
                 f"(outputs: {listed}); edgekit needs logits or probabilities, shape (N, classes)"
+                + _ZIPMAP_HINT * any(o.dtype == "non-tensor" for o in outs)
+            )
+        # Two outputs that could each be (N, classes) (logits and an auxiliary head, say): taking
+        # the first would judge whichever the exporter happened to write first, silently.
+        scores = [i for i in floats if _score_like(outs[i].shape)]
+        if len(scores) > 1:
+            named = ", ".join(repr(outs[i].name) for i in scores)
+            raise ModelError(
+                f"{where}: outputs {named} could each hold the class scores; set "
+                "model.output_name to the one that does (edgekit judges one output)"
             )
         idx = floats[0]
     out = outs[idx]
@@ -78,6 +88,22 @@ def resolve_io(
             f"{where}: input {input_name!r} is {spec.dtype}; edgekit feeds floating-point captures"
         )
     return input_name, idx, n_classes
+
+
+# skl2onnx writes classifier probabilities as a sequence of maps (ZipMap) unless told otherwise.
+_ZIPMAP_HINT = (
+    "; a sequence-of-maps output is skl2onnx's ZipMap: convert with "
+    "options={id(model): {'zipmap': False}} for a (N, classes) probabilities tensor"
+)
+
+
+def _score_like(shape: list[int | str]) -> bool:
+    """Whether an output declared ``shape`` could be (N, classes) scores (check_score_shape)."""
+    try:
+        check_score_shape(shape, "", "")
+    except ModelError:
+        return False
+    return True
 
 
 def spec_shape(info: Any, input_name: str) -> str:

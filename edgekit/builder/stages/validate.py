@@ -6,6 +6,8 @@ from __future__ import annotations
 from edgekit.builder import metrics
 from edgekit.builder.stages.context import Run
 from edgekit.builder.stages.scoring import score_file
+from edgekit.errors import ModelError
+from edgekit.results import VariantResult
 from edgekit.signals.scores import logit_score
 
 __all__ = ["validate"]
@@ -22,14 +24,18 @@ def validate(run: Run) -> Run:
         # max-softmax threshold; a logit score configured as such is calibrated here as before.
         kind = logit_score(cfg.ood.score)
         for vr in run.built:
-            s = score_file(
-                run.staging / vr.path,
-                ev.x,
-                run.input_name,
-                run.out_index,
-                cfg.profile.threads,
-                run.backend_opts[vr.name],
-            )
+            try:
+                s = score_file(
+                    run.staging / vr.path,
+                    ev.x,
+                    run.input_name,
+                    run.out_index,
+                    cfg.profile.threads,
+                    run.backend_opts[vr.name],
+                )
+            except ModelError as e:
+                _failed(run, vr, e)
+                continue
             run.scores[vr.name] = s  # for the insight stage (context, discovery, scenarios)
             _conf, oscore = metrics.ood_scores(s, kind, cfg.model.output)
             ood = metrics.calibrate_ood(
@@ -59,3 +65,13 @@ def validate(run: Run) -> Run:
             )
         d.append(f"{len(run.built)} variants on {len(ev.y)} rows")
     return run
+
+
+def _failed(run: Run, vr: VariantResult, e: ModelError) -> None:
+    """A variant its runtime cannot load or run is a failed variant, in the reports like one that
+    failed to build (not an exit 2 after the reference was judged); without --keep-going it
+    stops the build as a build failure does."""
+    vr.status, vr.reason = "failed", f"built, but its runtime cannot run it: {e}"
+    run.log(f"  {vr.name}: FAILED: {vr.reason}")
+    if not run.opts.keep_going and run.stopped_by is None:
+        run.stopped_by = vr.name

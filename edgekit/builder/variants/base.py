@@ -13,11 +13,18 @@ import onnx
 from edgekit.config import BuildConfig
 from edgekit.model_info import ModelInfo
 
-__all__ = ["BuildContext", "Built", "CandidateScore", "Skip", "Variant", "require_quantisable"]
+__all__ = ["BuildContext", "Built", "CandidateScore", "Skip", "Variant", "require_quantisable",
+           "require_unquantised"]
 
 # Operators onnxruntime's quantiser turns into integer kernels; a model without any has nothing
 # to quantise (tree ensembles, for example).
 QUANTISABLE_OPS = {"Conv", "ConvTranspose", "MatMul", "Gemm", "Attention", "LSTM", "GRU"}
+# Operators of a model that is already quantised (a QDQ or QOperator export, or a dynamic one):
+# quantising it again writes duplicate node names onnxruntime refuses to load.
+QUANTISED_OPS = {
+    "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "QLinearConv", "QLinearMatMul",
+    "MatMulInteger", "ConvInteger",
+}
 
 
 @dataclass(frozen=True)
@@ -71,9 +78,33 @@ class Skip(Exception):
 
 
 def require_quantisable(ctx: BuildContext) -> None:
-    """Skip an int8 variant for a model with nothing to quantise (a tree ensemble, say)."""
+    """Skip an int8 variant for a model with nothing to quantise (a tree ensemble, say), one
+    already quantised, or one in float16 (onnxruntime's quantiser reads float32 models)."""
     if not ctx.quantisable_nodes:
         raise Skip("no quantisable operators (Conv, MatMul, Gemm, ...): quantisation changes nothing")
+    require_unquantised(ctx)
+    if _is_float16(ctx.model):
+        raise Skip(
+            "the model is float16; onnxruntime's quantiser reads float32 models (export the "
+            "model in float32 for int8 variants)"
+        )
+
+
+def require_unquantised(ctx: BuildContext) -> None:
+    """Skip a variant that would quantise or halve a model that is already quantised."""
+    done = sorted({n.op_type for n in ctx.model.graph.node if n.op_type in QUANTISED_OPS})
+    if done:
+        raise Skip(
+            f"the model is already quantised ({', '.join(done)}); onnx-fp32 ships it as it is"
+        )
+
+
+def _is_float16(model: onnx.ModelProto) -> bool:
+    """True when the model's inputs or weights are float16 (a half-precision export)."""
+    f16 = onnx.TensorProto.FLOAT16
+    return any(i.type.tensor_type.elem_type == f16 for i in model.graph.input) or any(
+        t.data_type == f16 for t in model.graph.initializer
+    )
 
 
 class Variant(Protocol):

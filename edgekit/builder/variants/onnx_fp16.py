@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import onnx
 
-from edgekit.builder.variants.base import BuildContext, Built, Skip
+from edgekit.builder.variants.base import BuildContext, Built, Skip, require_unquantised
 from edgekit.errors import ConversionError
 
 __all__ = ["OnnxFp16"]
@@ -18,8 +18,11 @@ class OnnxFp16:
     precision = "fp16"
 
     def build(self, ctx: BuildContext) -> Built:
-        if ctx.info.is_tree_ensemble or "ai.onnx.ml" in ctx.info.opsets:
+        # Nodes of the domain, not its opset import: tf2onnx imports ai.onnx.ml in every model.
+        if ctx.info.is_tree_ensemble or any(n.domain == "ai.onnx.ml" for n in ctx.model.graph.node):
             raise Skip("classical-ML operators (ai.onnx.ml, e.g. TreeEnsemble) have no fp16 form")
+        # Halving a QDQ model turns its float32 scales into float16, which onnxruntime refuses.
+        require_unquantised(ctx)
         from onnxruntime.transformers.float16 import convert_float_to_float16
 
         out = ctx.work_dir / f"{self.name}.onnx"
