@@ -463,8 +463,10 @@ def test_a_commit_into_a_replaced_file_is_refused_with_its_reason(tmp_path: Path
     with pytest.raises(JournalWriteFailed) as got:
         j.commit()
     assert got.value.reason == "the journal file was replaced by another file"
-    j._db.close()
-    os.close(j._lock_fd)
+    j.add_result(BARE, "b")  # close commits what is pending: refused too, and said so after closing
+    with pytest.raises(JournalWriteFailed) as at_close:
+        j.close()
+    assert at_close.value.tokens == ["b"]
 
 
 def _storage_refuses_writes(j: Journal) -> None:
