@@ -6,6 +6,7 @@ The sysfs root is passed in (tests give a fake tree); ``auto`` takes the first s
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from edgekit.energy.meters.power_supply import find_batteries
@@ -22,10 +23,15 @@ class BatteryGauge:
         self.name = directory.name
 
     def percent(self) -> float | None:
-        """State of charge 0..100, or None when the gauge cannot be read now."""
+        """State of charge 0..100, or None when the gauge cannot be read now.
+
+        ``float`` also parses "nan" and "inf"; clamped, those would read 0 % or 100 % and could
+        send the governor to critical on a value nobody measured, so they count as unreadable."""
         try:
             value = float((self.directory / "capacity").read_text().strip())
         except (OSError, ValueError):
+            return None
+        if not math.isfinite(value):
             return None
         return min(100.0, max(0.0, value))
 

@@ -26,8 +26,10 @@ from types import FrameType
 from typing import Any, NamedTuple
 
 from edgekit.bundle import Bundle
+from edgekit.errors import MeterError
 from edgekit.runtime.engine import Outcome
-from edgekit.runtime.housekeeping import govern, publish_energy
+from edgekit.runtime.finite import finite_fields
+from edgekit.runtime.housekeeping import govern, publish_energy, stop_energy
 from edgekit.runtime.journal import JournalWriteFailed, ResultRow
 from edgekit.runtime.jsonlog import StructuredLog
 from edgekit.runtime.link_adapter import sample_format_name
@@ -118,13 +120,7 @@ class Daemon:
                     now = time.monotonic()
                     if now < self._periodic_at:  # nothing periodic is due (see _wait_s)
                         continue
-                    try:
-                        self._periodic(now)
-                    except Exception as e:  # bookkeeping must not stop the answers; say so loudly
-                        p.metrics.internal_errors.inc()
-                        self.log.emit(
-                            "error", "internal_error", f"periodic task failed: {type(e).__name__}: {e}"
-                        )
+                    self._guarded("periodic", self._periodic, now)
             finally:
                 self._shutdown()
         return 0
@@ -138,7 +134,10 @@ class Daemon:
         if p.gauge is not None:  # without a gauge the governor has nothing to read
             periodic_s = min(periodic_s, self._next_governor_s - now)
         if p.energy is not None:
-            periodic_s = min(periodic_s, p.energy.seconds_until_due(now))
+            try:
+                periodic_s = min(periodic_s, p.energy.seconds_until_due(now))
+            except MeterError as e:  # the sampler's thread died on it: no crash, no more windows
+                stop_energy(p, e, self._note)
         periodic_s = max(0.0, periodic_s)
         self._periodic_at = now + periodic_s
         due = p.journal.seconds_until_due()
@@ -273,6 +272,9 @@ class Daemon:
             self.log.emit("info", "scanner_log", event.text, scanner_level=event.level)
 
     def _note(self, level: str, kind: str, msg: str, /, **data: Any) -> None:
+        """A JSON log line and a journal event; NaN/inf fields become null, named in
+        ``non_finite`` (``edgekit.runtime.finite``): the journal would refuse them."""
+        data = finite_fields(data)
         self.log.emit(level, kind, msg, **data)
         self.parts.journal.add_event(kind, msg, level=level, **data)
 
@@ -457,12 +459,23 @@ class Daemon:
             )
 
     # -- periodic -------------------------------------------------------------------------------
+    def _guarded(self, task: str, work: Callable[..., None], /, *args: Any) -> None:
+        """Run one piece of bookkeeping; its failure must not stop the answers: say so loudly."""
+        try:
+            work(*args)
+        except Exception as e:
+            self.parts.metrics.internal_errors.inc()
+            self.log.emit(
+                "error", "internal_error", f"periodic task {task} failed: {type(e).__name__}: {e}", task=task
+            )
+
     def _periodic(self, now: float) -> None:
         p = self.parts
-        publish_energy(p, now)
+        # each task on its own: a failing energy window must not starve the governor or retention
+        self._guarded("energy", publish_energy, p, now, self._note)
         if now >= self._next_governor_s:
             self._next_governor_s = now + self.settings.governor.poll_s
-            govern(p, self.settings.threads, self._note)
+            self._guarded("governor", govern, p, self.settings.threads, self._note)
         if now >= self._next_retention_s:
             self._next_retention_s = now + _RETENTION_EVERY_S
             self._announce(self._commit(p.journal.commit))

@@ -11,6 +11,11 @@ bounds what the meter could not resolve. A window is *resolved* only with at lea
 ``min_samples`` samples, a sample past its end, and one inference; otherwise it is counted and
 reported as unresolved, never guessed. Every window carries the meter's provenance.
 
+A meter can hand over a reading that is not a number (NaN, infinity: a parser taking ``1e999``,
+a driver's garbage) or values so large their integral overflows. Such a window is *invalid*:
+unresolved, its ``why`` starting with ``INVALID_WHY`` and naming how many readings were not
+finite, with no figure at all. Interpolating over the bad readings would make a number up.
+
 A window closes only once the readings covering it are in: a reading after its end arrived
 (readings come in order), or a whole further window passed without one (then it closes
 unresolved). While waiting, the daemon is not woken on a timer when the readings come in its
@@ -25,10 +30,15 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from edgekit.energy.integrate import integrate_energy_j, window_uncertainty_j
 from edgekit.energy.meters.base import MeterInfo, TraceSource
 
-__all__ = ["EnergyWindow", "RollingEnergy"]
+__all__ = ["INVALID_WHY", "EnergyWindow", "RollingEnergy"]
+
+INVALID_WHY = "invalid meter readings"
+"""How the ``why`` of a window unresolved for non-finite readings or figures begins."""
 
 
 @dataclass(frozen=True)
@@ -138,16 +148,31 @@ class RollingEnergy:
         if self.source.count_between(t1, math.inf) == 0:
             return EnergyWindow(resolved=False, why="no meter sample after the window's end", **base)
         samples = self.source.samples_between(t0, t1)
-        energy_j = integrate_energy_j(samples, t0, t1)
-        busy_s = sum(e - s for s, e in spans)
-        gap_j, gap_s, cursor = 0.0, 0.0, t0
-        for s, e in [*spans, (t1, t1)]:
-            if s > cursor:
-                gap_j += integrate_energy_j(samples, cursor, s)
-                gap_s += s - cursor
-            cursor = max(cursor, e)
-        idle_w = gap_j / gap_s if gap_s > 0 else energy_j / (t1 - t0)
-        dynamic_j = (energy_j - idle_w * (t1 - t0)) / n
+        bad = int(np.count_nonzero(~np.isfinite(samples.power_w)))
+        if bad:
+            return EnergyWindow(
+                resolved=False,
+                why=f"{INVALID_WHY}: {bad} of the {len(samples.power_w)} used not finite (NaN or infinity)",
+                **base,
+            )
+        # huge readings may overflow to infinity: checked below, so numpy need not warn
+        with np.errstate(over="ignore", invalid="ignore"):
+            energy_j = integrate_energy_j(samples, t0, t1)
+            busy_s = sum(e - s for s, e in spans)
+            gap_j, gap_s, cursor = 0.0, 0.0, t0
+            for s, e in [*spans, (t1, t1)]:
+                if s > cursor:
+                    gap_j += integrate_energy_j(samples, cursor, s)
+                    gap_s += s - cursor
+                cursor = max(cursor, e)
+            idle_w = gap_j / gap_s if gap_s > 0 else energy_j / (t1 - t0)
+            dynamic_j = (energy_j - idle_w * (t1 - t0)) / n
+            uncertainty_j = window_uncertainty_j(samples, t0, t1)
+        if not all(map(math.isfinite, (energy_j, idle_w, dynamic_j, uncertainty_j))):
+            # finite readings whose sum overflows (a meter reporting ~1e308 W)
+            return EnergyWindow(
+                resolved=False, why=f"{INVALID_WHY}: the energy overflows (readings too large)", **base
+            )
         return EnergyWindow(
             resolved=True,
             why=f"{n} inferences busy {busy_s * 1e3:.1f} ms of {t1 - t0:.1f} s",
@@ -155,6 +180,6 @@ class RollingEnergy:
             energy_per_inference_j=energy_j / n,
             idle_power_w=idle_w,
             dynamic_energy_per_inference_j=dynamic_j,
-            uncertainty_per_inference_j=window_uncertainty_j(samples, t0, t1) / n,
+            uncertainty_per_inference_j=uncertainty_j / n,
             **base,
         )

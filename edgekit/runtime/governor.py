@@ -74,7 +74,9 @@ class Governor:
     def update(self, soc_pct: float | None) -> GovernorDecision:
         s = self.settings
         old = self.state
-        if soc_pct is not None and s.enabled:
+        # a reading that is not a number changes nothing (NaN compares false everywhere below,
+        # which would move critical to low)
+        if soc_pct is not None and math.isfinite(soc_pct) and s.enabled:
             if soc_pct <= s.critical_pct:
                 self.state = "critical"
             elif soc_pct <= s.low_pct:

@@ -6,32 +6,57 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from edgekit.errors import EdgekitError
+from edgekit.errors import EdgekitError, MeterError
+from edgekit.runtime.energy import INVALID_WHY
+from edgekit.runtime.finite import finite_fields
 from edgekit.runtime.model import load_runner
 from edgekit.runtime.parts import Parts
 
-__all__ = ["govern", "publish_energy"]
+__all__ = ["govern", "publish_energy", "stop_energy"]
 
 Note = Callable[..., None]
 """``note(level, kind, message, **data)``: a JSON log line and a journal event."""
 
 
-def publish_energy(p: Parts, now: float) -> None:
-    """Close the rolling energy window if it is over; metrics, status and journal get it."""
+def publish_energy(p: Parts, now: float, note: Note) -> None:
+    """Close the rolling energy window if it is over; metrics, status and journal get it.
+
+    Every payload passes ``finite_fields`` (a NaN would make the journal refuse the event). A
+    window made invalid by non-finite readings is journaled as a warning (at most one per
+    window), so a meter gone wrong is on record, not only counted as unresolved."""
     if p.energy is None:
         return
-    window = p.energy.poll(now)
+    try:
+        window = p.energy.poll(now)
+    except MeterError as e:
+        stop_energy(p, e, note)
+        return
     if window is None:
         return
+    fields = finite_fields(window.to_dict())
     p.metrics.energy_windows.labels(str(window.resolved).lower()).inc()
     if window.resolved and window.energy_per_inference_j is not None:
         p.metrics.energy.observe(window.energy_per_inference_j)
         p.metrics.energy_last.labels("total").set(window.energy_per_inference_j)
         p.metrics.energy_last.labels("dynamic").set(window.dynamic_energy_per_inference_j or 0.0)
-        p.board.energy = {**window.to_dict(), "provenance": p.energy.provenance}
-        p.journal.add_event("energy", "energy window", **window.to_dict())
-    elif not p.board.energy.get("resolved"):
-        p.board.energy = {**window.to_dict(), "provenance": p.energy.provenance}
+        p.board.energy = {**fields, "provenance": p.energy.provenance}
+        p.journal.add_event("energy", "energy window", **fields)
+        return
+    if window.why.startswith(INVALID_WHY):
+        note("warning", "energy_window_invalid", f"energy window not attributed: {window.why}", **fields)
+    if not p.board.energy.get("resolved"):
+        p.board.energy = {**fields, "provenance": p.energy.provenance}
+
+
+def stop_energy(p: Parts, e: MeterError, note: Note) -> None:
+    """The meter failed (its sampling thread stopped on the error): energy windows end for
+    this run, said once in the log, the journal and the status, and the daemon goes on."""
+    if p.energy is None:
+        return
+    provenance = p.energy.provenance
+    p.energy = None
+    p.board.energy = {"provenance": provenance, "resolved": False, "why": f"meter failed: {e}"}
+    note("error", "energy_meter_failed", f"energy per inference stops for this run: {e}", error=str(e))
 
 
 def govern(p: Parts, threads: int, note: Note) -> None:

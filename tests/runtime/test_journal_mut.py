@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from edgekit.errors import UsageError
-from edgekit.runtime.journal import Journal, ResultRow, check_journal, read_journal
+from edgekit.runtime.journal import Journal, JournalWriteFailed, ResultRow, check_journal, read_journal
 from edgekit.runtime.settings import JournalSettings
 
 
@@ -423,4 +423,160 @@ def test_a_failed_commit_leaves_no_transaction_holding_the_write_lock(tmp_path: 
     finally:
         other.close()
     j._rows, j._pending = [], []  # drop the broken group so close() has nothing to retry
+    j.close()
+
+
+# -- third round after the group-drop change: refused commits, the writer's lock, the session ----
+def test_a_commit_into_a_deleted_file_drops_and_books_its_group_twice_over(tmp_path: Path) -> None:
+    # two refused commits: the exception carries the path, reason, tokens and event count; the
+    # counters add up over both (2 + 1 results, 1 + 0 events); nothing stays pending after a drop
+    j, _ = _journal(tmp_path, commit_max_records=2)
+    path = tmp_path / "j.sqlite"
+    j.add_result(FULL, "a")
+    j.add_event("x", "m")
+    j.add_result(BARE, "b")
+    path.unlink()
+    with pytest.raises(JournalWriteFailed) as got:
+        j.commit()
+    e = got.value
+    assert str(e) == f"journal {path}: commit failed (the journal file is gone: No such file or directory)"
+    assert (e.path, e.reason, e.tokens, e.events) == (
+        path, "the journal file is gone: No such file or directory", ["a", "b"], 1)
+    assert (j.stats.failed_commits, j.stats.results_dropped, j.stats.events_dropped) == (1, 2, 1)
+    assert j.seconds_until_due() is None and j.commit() == []
+    j.add_result(FULL, "c")  # one record of two allowed: due after the interval, not at once
+    assert j.seconds_until_due() == pytest.approx(0.02)
+    with pytest.raises(JournalWriteFailed) as again:
+        j.commit()
+    assert (again.value.tokens, again.value.events) == (["c"], 0)
+    assert (j.stats.failed_commits, j.stats.results_dropped, j.stats.events_dropped) == (2, 3, 1)
+    j._db.close()
+    os.close(j._lock_fd)
+
+
+def test_a_commit_into_a_replaced_file_is_refused_with_its_reason(tmp_path: Path) -> None:
+    j, _ = _journal(tmp_path)
+    path = tmp_path / "j.sqlite"
+    other = tmp_path / "other"
+    other.write_bytes(path.read_bytes())
+    os.replace(other, path)
+    j.add_result(FULL, "a")
+    with pytest.raises(JournalWriteFailed) as got:
+        j.commit()
+    assert got.value.reason == "the journal file was replaced by another file"
+    j.add_result(BARE, "b")  # close commits what is pending: refused too, and said so after closing
+    with pytest.raises(JournalWriteFailed) as at_close:
+        j.close()
+    assert at_close.value.tokens == ["b"]
+
+
+def _storage_refuses_writes(j: Journal) -> None:
+    """The storage refusing writes (what a read-only remount does), at SQLite's own switch."""
+    j._db.execute("PRAGMA query_only=ON")
+
+
+def test_a_storage_refusal_is_an_environment_failure_with_sqlites_words(tmp_path: Path) -> None:
+    j, _ = _journal(tmp_path)
+    _storage_refuses_writes(j)
+    j.add_result(FULL, "a")
+    j.add_result(BARE, "b")
+    with pytest.raises(JournalWriteFailed) as got:
+        j.commit()
+    assert got.value.reason == "attempt to write a readonly database"
+    assert got.value.tokens == ["a", "b"]
+    j._db.execute("PRAGMA query_only=OFF")
+    j.close()
+
+
+def test_a_retention_the_storage_refuses_is_booked_and_releases_the_write_lock(tmp_path: Path) -> None:
+    _old_rows(tmp_path)  # another session's row at 1000.5, before the cutoff 2000 - 864 s = 1136
+    j, _ = _journal(tmp_path, max_age_days=0.01)
+    _storage_refuses_writes(j)
+    with pytest.raises(JournalWriteFailed) as got:
+        j.enforce_retention()
+    assert got.value.reason == "retention: attempt to write a readonly database"
+    other = sqlite3.connect(tmp_path / "j.sqlite", timeout=0.2, isolation_level=None)
+    try:
+        other.execute("INSERT INTO meta (key, value) VALUES ('probe', 'x')")  # needs the write lock
+    finally:
+        other.close()
+    j._db.execute("PRAGMA query_only=OFF")
+    j.close()
+
+
+def test_a_second_writer_is_refused_in_one_line_and_the_first_lock_is_private(tmp_path: Path) -> None:
+    j, _ = _journal(tmp_path)
+    path = tmp_path / "j.sqlite"
+    assert os.get_inheritable(j._lock_fd) is False  # O_CLOEXEC: a child process holds no lock
+    saved = os.dup(1)
+    try:
+        with pytest.raises(UsageError) as got:
+            Journal(path, JournalSettings(), session="s2")
+        assert str(got.value) == (
+            f"journal {path}: in use by another writer (another edgekit run?); "
+            "give each daemon its own --journal"
+        )
+        os.fstat(1)  # the refused writer closed only its own descriptors (not stdout)
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    j.close()
+
+
+def test_closing_twice_closes_no_other_descriptor(tmp_path: Path) -> None:
+    j, _ = _journal(tmp_path)
+    j.close()
+    saved = os.dup(1)
+    try:
+        j.close()
+        os.fstat(1)
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def test_a_file_shorter_than_the_sqlite_header_is_named_so(tmp_path: Path) -> None:
+    # SQLite itself refuses files of 2..100 bytes ("file is not a database", checked by hand for
+    # zero and non-zero bytes); a 1-byte file opens, and is refused here by its size
+    path = tmp_path / "j.sqlite"
+    path.write_bytes(b"x")
+    with pytest.raises(UsageError) as got:
+        Journal(path, JournalSettings(), session="s1")
+    assert str(got.value) == (f"journal {path}: 1 bytes, shorter than an SQLite header (100 bytes): "
+                              "truncated or not a journal; move it aside to start a new one")
+
+
+def _old_rows(tmp: Path) -> None:
+    """A row of an earlier session "s0" and, in session "s1", a row whose wall time is as old
+    (the wall clock stepped): both before the cutoff of 2000 - 864 s."""
+    j0 = Journal(tmp / "j.sqlite", JournalSettings(), session="s0", wall=lambda: 2000.0)
+    j0.add_result(FULL._replace(capture_id=1), "old")
+    j0.commit()
+    j0.close()
+
+
+@pytest.mark.parametrize(("uptime_s", "left"), [(814.0, [7]), (864.0, [])])
+def test_retention_spares_a_young_sessions_own_rows_until_it_is_as_old_as_the_limit(
+    tmp_path: Path, uptime_s: float, left: list[int]
+) -> None:
+    # max age 0.01 day = 864 s; the session started at clock 100: 814 s later its own row (at
+    # 1000.5 by a stepped wall clock) is spared, at exactly 864 s it goes like the others
+    _old_rows(tmp_path)
+    j, clock = _journal(tmp_path, max_age_days=0.01)
+    j.add_result(FULL, "a")
+    j.commit()
+    clock.t = 100.0 + uptime_s
+    assert j.enforce_retention() == 2 - len(left)
+    j.close()
+    assert [r["capture_id"] for r in read_journal(tmp_path / "j.sqlite")["results"]] == left
+
+
+def test_the_event_counter_adds_up_over_commits(tmp_path: Path) -> None:
+    j, _ = _journal(tmp_path)
+    j.add_event("a", "one")
+    j.add_event("b", "two")
+    j.commit()
+    j.add_event("c", "three")
+    j.commit()
+    assert j.stats.events == 3
     j.close()
