@@ -469,14 +469,16 @@ def _open_owned(path: Path, *, create: bool, read_only: bool = False) -> sqlite3
                          "another journal with --journal or runtime.journal.path")
     if path.exists() and not path.is_file():
         raise UsageError(f"journal {path}: not a file")
-    fresh = not path.exists() or path.stat().st_size == 0
     try:
         if read_only:
             db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
         else:
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA busy_timeout=5000")
+        # the first read rolls back a hot rollback journal left by a writer killed mid-creation,
+        # so what the file holds is judged after it, not from its size before
         app_id = db.execute("PRAGMA application_id").fetchone()[0]
+        fresh = _unwritten(db, app_id)
     except sqlite3.DatabaseError as e:
         raise UsageError(f"journal {path}: not an edgekit journal ({e})") from e
     if (read_only or not fresh) and app_id != APPLICATION_ID:
@@ -503,6 +505,21 @@ def _open_owned(path: Path, *, create: bool, read_only: bool = False) -> sqlite3
                 raise UsageError(f"journal {path}: cannot open for writing ({e})") from e
             raise
     return db
+
+
+def _unwritten(db: sqlite3.Connection, app_id: int) -> bool:
+    """True for a database with nothing in it that creating a journal may take: no page at all,
+    or the one page our own creation writes first and alone (``auto_vacuum=INCREMENTAL`` on an
+    empty file commits page 1 before the application id is set), with no table and no
+    application id — what a writer killed between those two steps leaves. Nothing is lost by
+    taking either; any other database without our application id is refused."""
+    pages = db.execute("PRAGMA page_count").fetchone()[0]
+    if pages == 0:
+        return True
+    if pages != 1 or app_id != 0:
+        return False
+    objects = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    return bool(objects == 0 and db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2)
 
 
 def _prepare(db: sqlite3.Connection, path: Path) -> None:
