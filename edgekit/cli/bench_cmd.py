@@ -134,6 +134,12 @@ def bench(
         if v is not None
     }
     _check_plan(overrides)
+    from edgekit.cli._options import check_number
+
+    check_number("--duty", duty, above=0, what="captures per second")
+    check_number("--threads", threads, at_least=1, what="CPU threads")
+    check_number("--runs", runs, at_least=1, what="timed runs")
+    check_number("--batch", batch, at_least=1, what="captures per inference")
     plan = replace(plan, **overrides)
     width = None if sys.stderr.isatty() else 150
     err = Console(stderr=True, width=width)
