@@ -219,9 +219,12 @@ def _figure(e: dict[str, Any], per: str) -> str:
     """Total and dynamic energy, each with its interval."""
     lo, hi = e["spread_mj"]
     dlo, dhi = e.get("dynamic_spread_mj") or (None, None)
+    from edgekit.report.energy_text import fmt_energy_mj
+
+    # A figure below what its interval resolves reads as such (bench.json keeps the raw value).
     return (
         f"{_fmt(e['energy_per_inference_mj'])} mJ/{per} [{_fmt(lo)}-{_fmt(hi)}], dynamic "
-        f"{_fmt(e['dynamic_energy_per_inference_mj'])} mJ [{_fmt(dlo)}-{_fmt(dhi)}]"
+        f"{fmt_energy_mj(e['dynamic_energy_per_inference_mj'], dlo, dhi)} [{_fmt(dlo)}-{_fmt(dhi)}]"
     )
 
 
