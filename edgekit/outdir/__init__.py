@@ -21,7 +21,8 @@ run replaces. The rules:
   (not Linux, or a file system without it) the swap is two renames through ``run-ID/old``, and
   the next run restores ``old`` when a kill fell between them. A first run that ends without
   publishing removes the store it made, unless it kept logs there (next point).
-- **Stopped runs keep their logs.** A run ended by Ctrl-C, SIGTERM or an error moves its
+- **Stopped runs keep their logs.** A run ended by Ctrl-C, SIGTERM or an error (not bad input,
+  which stays one line) moves its
   progress log (``build.log``), its log files and a report (what was done, why it stopped) into
   ``.NAME.edgekit/stopped-*/`` and prints that path; the previous output stays untouched. The
   newest five are kept (``edgekit.outdir.kept``). A SIGKILL leaves no chance to do so.

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from edgekit.errors import UsageError
+from edgekit.errors import EdgekitError, UsageError
 from edgekit.outdir.kept import is_kept, keep_stopped, prune_kept
 from edgekit.outdir.ownership import (
     MARKER,
@@ -313,7 +313,8 @@ def open_output(
     Refuses (``UsageError``, nothing changed) before any work when ``path`` is not a new path, an
     empty folder or an output of ``kind`` edgekit wrote, or holds one of ``protect``. The lock is
     held until the block ends; the run folder (staging and scratch, or the replaced output) is
-    removed on every way out. A block that ends by an exception or a signal before publishing
+    removed on every way out. A block that ends by a signal or an error other than bad input
+    (``EdgekitError`` with exit code 2) before publishing
     first moves its logs and a report into ``STORE/stopped-*/`` (``edgekit.outdir.kept``) and
     says where through ``log``. Print progress through :meth:`OutputFolder.log` so it is kept.
     Call :meth:`OutputFolder.publish` to make the output appear.
@@ -337,7 +338,10 @@ def open_output(
         folder = OutputFolder(target, run / "new", run / "tmp", kind, shown, run, _say=log)
         yield folder
     except BaseException as e:
-        if folder is not None and run is not None and not folder.published:
+        # Bad input (an EdgekitError with exit 2) stays one line and keeps nothing: the line
+        # says what to fix. Interruptions, conversion failures and unexpected errors keep logs.
+        bad_input = isinstance(e, EdgekitError) and e.exit_code == 2
+        if folder is not None and run is not None and not folder.published and not bad_input:
             _keep(store, folder, e, say)
         raise
     finally:

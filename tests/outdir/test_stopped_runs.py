@@ -123,3 +123,15 @@ def test_a_build_interrupted_by_sigint_keeps_its_log_and_the_previous_output(
                            capture_output=True, text=True)  # fmt: skip
     assert again.returncode == 0, again.stderr
     assert "left" not in again.stdout and kept.is_dir()
+
+
+def test_bad_input_stays_one_line_and_keeps_nothing(tmp_path: Path) -> None:
+    from edgekit.errors import BundleError
+
+    out = tmp_path / "out" / "x"
+    said: list[str] = []
+    with pytest.raises(BundleError), open_output(out, kind="bench", log=said.append) as f:
+        f.log("[measure] ...")
+        raise BundleError("b: manifest.json: bad")
+    assert said == ["[measure] ..."]  # no extra line beside the error's one
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("stopped-*"))

@@ -153,8 +153,8 @@ def _data(run: Run, d: list[str], n_out: int | None) -> None:
             pipe, cal_ds.x[: cfg.data.calibration_size], f"{cfg.data.calibration} (data.calibration)"
         )
         d.append(
-            f"int8 calibration: {len(run.calibration)} of {len(cal_ds)} captures "
-            "in data.calibration (data.calibration_size; [ood] reads its own count, on its line)"
+            f"int8 calibration: {len(run.calibration)} of the {len(cal_ds)} captures in "
+            "data.calibration (data.calibration_size)"
         )
     else:
         warnings.append("no calibration data ([data] calibration): static int8 variants are skipped")
