@@ -348,14 +348,17 @@ class QuantStep:
 
 @dataclass
 class MembershipAttack:
-    """One membership-inference attack's figures; each ``_ci`` is a bootstrap (low, high)."""
+    """One membership-inference attack's figures; each ``_ci`` is an interval (low, high).
+
+    ``auc_ci`` is a bootstrap interval, ``(None, None)`` with ``auc_ci_note`` saying why when no
+    resamples were drawn (bootstrap 0): a point is never shown as a zero-width interval."""
 
     attack: str
     method: str  # which attack from the literature, in a line
     n_members: int
     n_non_members: int
     auc: float
-    auc_ci: tuple[float, float]
+    auc_ci: tuple[float | None, float | None]
     advantage: float  # max over thresholds of TPR - FPR
     advantage_ci: tuple[float, float]
     tpr_at_1pct_fpr: float
@@ -364,6 +367,7 @@ class MembershipAttack:
     tpr_at_01pct_fpr_ci: tuple[float, float]
     bootstrap: int
     confidence: float
+    auc_ci_note: str = ""  # why auc_ci has no bounds ("no interval (--bootstrap 0)"), else ""
 
 
 @dataclass

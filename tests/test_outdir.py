@@ -159,16 +159,20 @@ def test_a_failed_run_leaves_the_previous_output_byte_identical(tmp_path: Path) 
         (o.scratch / "input.npy").write_bytes(b"tmp")
         raise RuntimeError("stage failed")
     assert snapshot(out) == before
-    assert os.listdir(store_path(out)) == [outdir.STORE_MARKER]
+    # the run folder is gone; the failed run's logs and report are kept (edgekit.outdir.kept)
+    left = sorted(os.listdir(store_path(out)))
+    assert len(left) == 2 and left[0] == outdir.STORE_MARKER and left[1].startswith("stopped-")
 
 
-def test_a_first_run_that_fails_leaves_no_trace(tmp_path: Path) -> None:
+def test_a_first_run_that_fails_leaves_no_output_only_its_kept_logs(tmp_path: Path) -> None:
     (tmp_path / "keep.txt").write_text("x")
-    before = snapshot(tmp_path)
     with pytest.raises(RuntimeError), open_output(tmp_path / "o", kind="build") as o:
         (o.staging / "report.md").write_text("half")
         raise RuntimeError("stage failed")
-    assert snapshot(tmp_path) == before  # neither the output nor its store
+    assert sorted(os.listdir(tmp_path)) == [".o.edgekit", "keep.txt"]  # no output folder
+    assert (tmp_path / "keep.txt").read_text() == "x"
+    left = sorted(os.listdir(tmp_path / ".o.edgekit"))
+    assert len(left) == 2 and left[1].startswith("stopped-"), left
 
 
 def test_fallback_swap_without_rename_exchange(tmp_path: Path, monkeypatch) -> None:

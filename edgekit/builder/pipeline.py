@@ -91,7 +91,9 @@ def run_build(cfg: BuildConfig, opts: BuildOptions) -> BuildResult:
     warnings: list[str] = []
 
     with open_output(opts.out_dir, kind="build", protect=_inputs(cfg, opts), log=log) as out:
-        opts = dataclasses.replace(opts, out_dir=out.path)
+        # Progress goes to build.log too: a stopped build keeps it (edgekit.outdir.kept).
+        opts = dataclasses.replace(opts, out_dir=out.path, log=out.log)
+        timer = StageTimer(opts)
         work = out.staging / "variants"
         work.mkdir()
         run = Run(cfg, opts, names, timer, out.staging, work, out.scratch, warnings, started, t_start)

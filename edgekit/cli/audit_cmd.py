@@ -49,7 +49,12 @@ def audit(
     --non-members 'synthetic:rf?n=2000&seed=404' --max-advantage 0.1`
     """
     from edgekit.builder.audit_bundle import audit_bundle
+    from edgekit.cli._options import check_number
 
+    check_number("--max-advantage", max_advantage, at_least=0, at_most=1,
+                 what="an advantage, max TPR - FPR")  # fmt: skip
+    check_number("--max-rows", max_rows, at_least=10, what="rows per group")
+    check_number("--bootstrap", bootstrap, at_least=0, what="resamples; 0 for no AUC interval")
     names = [v.strip() for v in variants.split(",") if v.strip()]
     got = audit_bundle(
         bundle, members, non_members, variants=names, max_rows=max_rows, bootstrap=bootstrap,

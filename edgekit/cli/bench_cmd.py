@@ -134,6 +134,12 @@ def bench(
         if v is not None
     }
     _check_plan(overrides)
+    from edgekit.cli._options import check_number
+
+    check_number("--duty", duty, above=0, what="captures per second")
+    check_number("--threads", threads, at_least=1, what="CPU threads")
+    check_number("--runs", runs, at_least=1, what="timed runs")
+    check_number("--batch", batch, at_least=1, what="captures per inference")
     plan = replace(plan, **overrides)
     width = None if sys.stderr.isatty() else 150
     err = Console(stderr=True, width=width)
@@ -213,9 +219,12 @@ def _figure(e: dict[str, Any], per: str) -> str:
     """Total and dynamic energy, each with its interval."""
     lo, hi = e["spread_mj"]
     dlo, dhi = e.get("dynamic_spread_mj") or (None, None)
+    from edgekit.report.energy_text import fmt_energy_mj
+
+    # A figure below what its interval resolves reads as such (bench.json keeps the raw value).
     return (
         f"{_fmt(e['energy_per_inference_mj'])} mJ/{per} [{_fmt(lo)}-{_fmt(hi)}], dynamic "
-        f"{_fmt(e['dynamic_energy_per_inference_mj'])} mJ [{_fmt(dlo)}-{_fmt(dhi)}]"
+        f"{fmt_energy_mj(e['dynamic_energy_per_inference_mj'], dlo, dhi)} [{_fmt(dlo)}-{_fmt(dhi)}]"
     )
 
 

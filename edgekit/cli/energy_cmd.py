@@ -23,14 +23,22 @@ def _mj(x: float) -> str:
     return f"{x:.4g}"
 
 
+def _energy(value: float, low: float, high: float) -> str:
+    """A figure against its interval (edgekit.report.energy_text): no ``4.77e-15 mJ`` dust."""
+    from edgekit.report.energy_text import fmt_energy_mj as fmt
+
+    return fmt(value, low, high)
+
+
 def _print_result(data: dict[str, Any], con: Console) -> None:
     lo, hi = data["spread_mj"]
     dlo, dhi = data["dynamic_spread_mj"]
     conf = f"{data['confidence']:.0%}"
     prov = data["provenance"]
     lines = [
-        f"energy per inference: {_mj(data['energy_per_inference_mj'])} mJ "
-        f"[{_mj(lo)}, {_mj(hi)}] ({conf}), dynamic {_mj(data['dynamic_energy_per_inference_mj'])} mJ "
+        f"energy per inference: {_energy(data['energy_per_inference_mj'], lo, hi)} "
+        f"[{_mj(lo)}, {_mj(hi)}] ({conf}), dynamic "
+        f"{_energy(data['dynamic_energy_per_inference_mj'], dlo, dhi)} "
         f"[{_mj(dlo)}, {_mj(dhi)}]; {data['label']}",
         f"kind: {data['kind']} ({prov.get('reason')}); board {prov.get('board') or '?'}, bundle "
         f"{prov.get('bundle_id') or '?'}, variant {prov.get('variant') or '?'}",
@@ -47,15 +55,15 @@ def _print_result(data: dict[str, Any], con: Console) -> None:
     for k, w in enumerate(data["windows"]):
         con.print(
             f"  window {k}: {w['duration_s']:.2f} s, {w['n_inferences']} inferences, "
-            f"{_mj(w['energy_per_inference_mj'])} mJ total, "
-            f"{_mj(w['dynamic_energy_per_inference_mj'])} mJ dynamic, idle "
+            f"{_energy(w['energy_per_inference_mj'], lo, hi)} total, "
+            f"{_energy(w['dynamic_energy_per_inference_mj'], dlo, dhi)} dynamic, idle "
             f"{w['idle_before_w']:.4g} -> {w['idle_after_w']:.4g} W",
             highlight=False, markup=False,
         )
     for r in data["regimes"]:
         con.print(
             f"  regime {r['start_s']:.2f}-{r['end_s']:.2f} s: {_mj(r['energy_per_inference_mj'])} mJ "
-            f"total, {_mj(r['dynamic_energy_per_inference_mj'])} mJ dynamic "
+            f"total, {_energy(r['dynamic_energy_per_inference_mj'], *r['dynamic_spread_mj'])} dynamic "
             f"[{_mj(r['dynamic_spread_mj'][0])}, {_mj(r['dynamic_spread_mj'][1])}], "
             f"{r['inference_ms']:.4g} ms/inference{'; ' + r['cause'] if r['cause'] else ''}",
             highlight=False, markup=False,

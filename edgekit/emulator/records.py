@@ -61,7 +61,7 @@ class ScannerConfig:
     heartbeat_period_ms: int = 1000
     protocol_version: tuple[int, int] = (PROTOCOL_MAJOR, PROTOCOL_MINOR)
     sample_format: int = SampleFormat.CI16
-    device_id: int = 0xED6E_5CA9_0000_0001
+    device_id: int = 0xED6E_5CA9_0000_0001  # high 32 bits mark the emulator (runtime.status)
     firmware_version: tuple[int, int, int] = (1, 0, 0)
     max_captures: int | None = None
     reset_every: int | None = None

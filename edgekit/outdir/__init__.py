@@ -20,7 +20,12 @@ run replaces. The rules:
   under the lock, removes those that carry the run marker. Where ``RENAME_EXCHANGE`` is missing
   (not Linux, or a file system without it) the swap is two renames through ``run-ID/old``, and
   the next run restores ``old`` when a kill fell between them. A first run that ends without
-  publishing removes the store it made, so a failed first build leaves nothing behind.
+  publishing removes the store it made, unless it kept logs there (next point).
+- **Stopped runs keep their logs.** A run ended by Ctrl-C, SIGTERM or an error (not bad input,
+  which stays one line) moves its
+  progress log (``build.log``), its log files and a report (what was done, why it stopped) into
+  ``.NAME.edgekit/stopped-*/`` and prints that path; the previous output stays untouched. The
+  newest five are kept (``edgekit.outdir.kept``). A SIGKILL leaves no chance to do so.
 
 Why a real folder swapped by ``RENAME_EXCHANGE`` rather than ``out/NAME`` as a symlink to a
 build kept elsewhere: users and tools copy, tar, rsync and upload ``out/NAME``; a symlink there

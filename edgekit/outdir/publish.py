@@ -26,7 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from edgekit.errors import UsageError
+from edgekit.errors import EdgekitError, UsageError
+from edgekit.outdir.kept import is_kept, keep_stopped, prune_kept
 from edgekit.outdir.ownership import (
     MARKER,
     STORE_MARKER,
@@ -106,6 +107,19 @@ class OutputFolder:
     shown: str
     _run: Path
     published: bool = field(default=False)
+    _say: Log | None = field(default=None, repr=False)
+
+    @property
+    def progress(self) -> Path:
+        """The run's progress log (``build.log``): kept with a report if the run stops early."""
+        return self._run / f"{self.kind}.log"
+
+    def log(self, line: str) -> None:
+        """Print a progress line (through the caller's log) and append it to :attr:`progress`."""
+        if self._say is not None:
+            self._say(line)
+        with contextlib.suppress(OSError), open(self.progress, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
 
     def publish(self) -> None:
         """Replace the output with ``staging`` in one atomic step (once per run)."""
@@ -251,6 +265,8 @@ def _clean(store: Path, target: Path, shown: str, say: Log) -> None:
             and entry.is_dir(follow_symlinks=False)
             and ((run / _RUN_MARKER).is_file() or not os.listdir(run))
         )
+        if is_kept(run):
+            continue  # logs of a stopped run, kept on purpose (edgekit.outdir.kept)
         if not ours:
             say(f"note: left {run} alone: not a run folder edgekit made")
             continue
@@ -297,7 +313,11 @@ def open_output(
     Refuses (``UsageError``, nothing changed) before any work when ``path`` is not a new path, an
     empty folder or an output of ``kind`` edgekit wrote, or holds one of ``protect``. The lock is
     held until the block ends; the run folder (staging and scratch, or the replaced output) is
-    removed on every way out. Call :meth:`OutputFolder.publish` to make the output appear.
+    removed on every way out. A block that ends by a signal or an error other than bad input
+    (``EdgekitError`` with exit code 2) before publishing
+    first moves its logs and a report into ``STORE/stopped-*/`` (``edgekit.outdir.kept``) and
+    says where through ``log``. Print progress through :meth:`OutputFolder.log` so it is kept.
+    Call :meth:`OutputFolder.publish` to make the output appear.
     """
     say = log or (lambda _m: None)
     shown = str(path)
@@ -315,8 +335,15 @@ def open_output(
             run = _new_run(store)
         except OSError as e:
             raise refuse(shown, f"{store} cannot be written ({e.strerror})", owned_rule=False) from e
-        folder = OutputFolder(target, run / "new", run / "tmp", kind, shown, run)
+        folder = OutputFolder(target, run / "new", run / "tmp", kind, shown, run, _say=log)
         yield folder
+    except BaseException as e:
+        # Bad input (an EdgekitError with exit 2) stays one line and keeps nothing: the line
+        # says what to fix. Interruptions, conversion failures and unexpected errors keep logs.
+        bad_input = isinstance(e, EdgekitError) and e.exit_code == 2
+        if folder is not None and run is not None and not folder.published and not bad_input:
+            _keep(store, folder, e, say)
+        raise
     finally:
         try:
             if run is not None:
@@ -325,6 +352,24 @@ def open_output(
                 _drop_store(store)  # a first run that published nothing leaves no trace
         finally:
             os.close(fd)  # releases the lock
+
+
+def _keep(store: Path, folder: OutputFolder, exc: BaseException, say: Log) -> None:
+    """Keep the logs of a run that stops without publishing, and say where (never raises)."""
+    try:
+        dest = keep_stopped(
+            store, kind=folder.kind, shown=folder.shown, progress=folder.progress,
+            staging=folder.staging, exc=exc, previous=os.path.lexists(folder.path),
+        )  # fmt: skip
+    except OSError as e:
+        say(f"note: the stopped run's logs could not be kept in {store} ({e.strerror})")
+        return
+    prune_kept(store)
+    kept = "unchanged" if os.path.lexists(folder.path) else "not created"
+    say(
+        f"{folder.kind} stopped; its log and a report of what was done are kept in {dest} "
+        f"({folder.kind}.log, report.txt); output folder {folder.shown}: {kept}"
+    )
 
 
 def _make_and_lock(target: Path, shown: str) -> tuple[bool, int]:

@@ -62,8 +62,10 @@ def audit_outputs(
         non_members=non_members,
         attacks=attacks,
         provenance=(
-            f"{n_m} members, {n_n} non-members; 95 % intervals: AUC by {bootstrap} bootstrap "
-            "resamples of each group (percentile), advantage by the DKW band of both score "
+            f"{n_m} members, {n_n} non-members; 95 % intervals: "
+            + (f"AUC by {bootstrap} bootstrap resamples of each group (percentile), " if bootstrap
+               else "AUC: no interval (--bootstrap 0), ")
+            + "advantage by the DKW band of both score "
             "distributions (distribution-free), TPR at 1 % / 0.1 % FPR by order statistics of the "
             "non-members and Clopper-Pearson bounds (exact); see edgekit.privacy.metrics"
             + "".join(f"; {line}" for line in few)

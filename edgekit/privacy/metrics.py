@@ -35,6 +35,7 @@ from scipy import stats
 from edgekit.results import MembershipAttack
 
 __all__ = [
+    "NO_AUC_INTERVAL",
     "advantage",
     "advantage_interval",
     "attack_figures",
@@ -48,6 +49,8 @@ __all__ = [
 ]
 
 _FEW_FALSE_POSITIVES = 5.0  # below this many expected false positives, a TPR@FPR is a range only
+NO_AUC_INTERVAL = "no interval (--bootstrap 0)"
+"""What stands for the AUC's interval when no bootstrap resamples were drawn."""
 _BOOT_CHUNK = 64  # bootstrap resamples per vectorised block (memory: chunk * rows floats)
 
 
@@ -158,19 +161,19 @@ def attack_figures(
     seed: int = 0,
 ) -> MembershipAttack:
     """Figures of one attack's scores, each with its interval (see the module docstring);
-    ``bootstrap`` = 0 leaves the AUC's interval at the point (the others need no resampling)."""
+    ``bootstrap`` = 0 gives the AUC no interval: null bounds and :data:`NO_AUC_INTERVAL` (the
+    others need no resampling)."""
     m = np.asarray(members, dtype=np.float64)
     n = np.asarray(non_members, dtype=np.float64)
     fpr, tpr = roc_curve(m, n)
     auc = roc_auc(m, n)
     adv = float(np.max(tpr - fpr))
     t1, t01 = float(np.max(tpr[fpr <= 0.01])), float(np.max(tpr[fpr <= 0.001]))
+    auc_ci: tuple[float | None, float | None] = (None, None)
     if bootstrap:
         boots = auc_bootstrap(m, n, bootstrap, np.random.default_rng(seed))
         lo_q, hi_q = 100 * (1 - confidence) / 2, 100 * (1 + confidence) / 2
         auc_ci = (float(np.percentile(boots, lo_q)), float(np.percentile(boots, hi_q)))
-    else:
-        auc_ci = (auc, auc)
     return MembershipAttack(
         attack,
         method,
@@ -186,4 +189,5 @@ def attack_figures(
         tpr_interval(m, n, 0.001, confidence),
         bootstrap,
         confidence,
+        "" if bootstrap else NO_AUC_INTERVAL,
     )

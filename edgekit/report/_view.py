@@ -155,6 +155,15 @@ def fmt_mj(x: float | None) -> str:
     return _sig3(x)
 
 
+def _dynamic_mj(x: float | None, spread: float | None) -> str:
+    """Dynamic energy; below what its ± spread resolves it reads so (report.json keeps it raw)."""
+    from edgekit.report.energy_text import below_resolution, fmt_energy_mj
+
+    if spread is not None and below_resolution(x, -spread, spread):
+        return fmt_energy_mj(x, -spread, spread, unit=False)
+    return fmt_mj(x)
+
+
 def _sig3(x: float | None) -> str:
     if x is None or isinstance(x, bool) or not math.isfinite(x):
         return _NA
@@ -686,7 +695,7 @@ def _energy_section(r: BuildResult) -> Section | None:
             continue
         rows.append([
             Cell(rich(v.name)), Cell(rich(fmt_mj(e.energy_per_inference_mj))),
-            Cell(rich(fmt_mj(e.dynamic_energy_per_inference_mj))),
+            Cell(rich(_dynamic_mj(e.dynamic_energy_per_inference_mj, e.dynamic_spread_mj))),
             Cell(rich(f"± {fmt_mj(e.spread_mj)}")),
             Cell(rich(f"± {fmt_mj(e.dynamic_spread_mj)}")),
             Cell(rich(b(_energy_kind(e))), "" if e.measured_on_target else "ne"),

@@ -13,7 +13,9 @@ from edgekit.results import BuildResult, MembershipAttack, VariantResult
 __all__ = ["privacy_section"]
 
 
-def _ci(point: float, ci: tuple[float, float], pct: bool = False) -> str:
+def _ci(point: float, ci: tuple[float | None, float | None], pct: bool = False, note: str = "") -> str:
+    if ci[0] is None or ci[1] is None:  # no resamples drawn: never a zero-width interval
+        return f"{point * 100:.1f} % {note}" if pct else f"{point:.3f} {note or 'no interval'}"
     if pct:
         return f"{point * 100:.1f} % [{ci[0] * 100:.1f}, {ci[1] * 100:.1f}]"
     return f"{point:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
@@ -88,7 +90,7 @@ def privacy_section(r: BuildResult) -> Section | None:
                     Cell(rich(v.name)),
                     Cell(rich(a.attack)),
                     Cell(rich(f"{a.n_members} / {a.n_non_members}")),
-                    Cell(rich(_ci(a.auc, a.auc_ci))),
+                    Cell(rich(_ci(a.auc, a.auc_ci, note=a.auc_ci_note))),
                     Cell(rich(_ci(a.advantage, a.advantage_ci))),
                     Cell(rich(_ci(a.tpr_at_1pct_fpr, a.tpr_at_1pct_fpr_ci, pct=True))),
                     Cell(rich(_ci(a.tpr_at_01pct_fpr, a.tpr_at_01pct_fpr_ci, pct=True))),

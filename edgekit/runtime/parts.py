@@ -34,7 +34,7 @@ from edgekit.runtime.model import CaptureSpec, ModelRunner, load_runner, manifes
 from edgekit.runtime.settings import RuntimeSettings, parse_addr
 from edgekit.runtime.status import StatusBoard
 
-__all__ = ["Parts", "build_parts"]
+__all__ = ["Parts", "baseline_label", "build_parts"]
 
 _MAX_POLL_HZ = 50.0  # polled meters: enough samples for 10 s windows, little CPU
 _RECHECK_S = 0.05  # a window past its end looks for a sampled reading after it this often
@@ -68,7 +68,7 @@ class Parts:
             "bundle": self.bundle_name,
             "variant": runner.name if runner is not None else "none",
             "runtime": runner.backend.name if runner is not None else "none",
-            "baseline": f"{baseline.kind}:{baseline.name}" if baseline is not None else "none",
+            "baseline": baseline_label(baseline),
         }
         self.metrics.model.info(info)
         self.board.model = {
@@ -88,6 +88,20 @@ class Parts:
         ):
             with contextlib.suppress(Exception):  # closing must go on whatever failed before
                 closer()
+
+
+def baseline_label(baseline: Any) -> str:
+    """What the fallback is, for the run log, ``/status`` and the metrics' info: its kind and
+    the model or rule name the build recorded (``model rfclass-trees (trees.toml)``, ``rule
+    energy-detector``), not the runner's internal name (``baseline:model``)."""
+    if baseline is None:
+        return "none"
+    kind, name = str(baseline.kind), str(baseline.name)
+    source = str(getattr(baseline, "source", "") or "").strip()
+    if kind == "rule":
+        # the build's default source is "rule NAME": say it once
+        return f"rule {name}" + (f" ({source})" if source and source != f"rule {name}" else "")
+    return f"{kind} {source or name.removeprefix('baseline:')}"
 
 
 def _open_meter(spec: str, roots: dict[str, Any]) -> Meter:

@@ -17,9 +17,32 @@ import numpy as np
 
 from edgekit.runtime.backlog import FOLD_EVERY, Backlog
 
-__all__ = ["FOLD_EVERY", "StatusBoard", "render_status"]
+__all__ = ["EMULATOR_ID_PREFIX", "FOLD_EVERY", "StatusBoard", "energy_source", "render_status"]
 
 _RATE_WINDOW_S = 60.0
+
+EMULATOR_ID_PREFIX = 0xED6E_5CA9
+"""The high 32 bits of the device ID ``edgekit emulate`` sends in its HELLO (its only identity
+on the wire: HELLO carries no name). A real scanner's ID never has them; the emulator's default
+``device_id`` is checked against this by a test."""
+
+
+def _is_emulator(scanner: dict[str, Any]) -> bool:
+    try:
+        return int(str(scanner.get("device_id")), 0) >> 32 == EMULATOR_ID_PREFIX
+    except ValueError:
+        return False
+
+
+def energy_source(provenance: str, scanner: dict[str, Any]) -> str:
+    """The energy line's provenance: the link meter fed by ``edgekit emulate`` reads simulated
+    power, so it says so; a real scanner's power monitor stays "measured by link"."""
+    if provenance.startswith("measured by link") and _is_emulator(scanner):
+        return (
+            "simulated by the emulator (edgekit emulate, device "
+            f"{scanner.get('device_id')}) over the link" + provenance[len("measured by link"):]
+        )
+    return provenance
 
 
 def _pct(values: deque[float], q: float) -> float | None:
@@ -159,10 +182,13 @@ def render_status(s: dict[str, Any]) -> str:
             f"energy    {_f(en['energy_per_inference_j'] * 1e3, '.3g', ' mJ')}/inference total, "
             f"{_f((en.get('dynamic_energy_per_inference_j') or 0) * 1e3, '.3g', ' mJ')} dynamic "
             f"(+/-{_f((en.get('uncertainty_per_inference_j') or 0) * 1e3, '.2g', ' mJ')})  "
-            f"{en.get('provenance', '')}"
+            f"{energy_source(en.get('provenance', ''), sc)}"
         )
     else:
-        lines.append(f"energy    - ({en.get('why', 'no window yet')}; {en.get('provenance', 'no meter')})")
+        lines.append(
+            f"energy    - ({en.get('why', 'no window yet')}; "
+            f"{energy_source(en.get('provenance', 'no meter'), sc)})"
+        )
     lines.append(
         f"battery   {_f(bat.get('soc_pct'), '.0f', ' %')} {bat.get('status', '')}  "
         f"governor {gov.get('state', '-')} (variant {gov.get('variant', m.get('variant', '-'))})"

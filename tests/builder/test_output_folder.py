@@ -239,7 +239,9 @@ def test_lock_then_signal_cleans_up_and_keeps_the_previous_output(
     assert _gone(worker)
     assert not Path(job["input"]).exists()
     assert snapshot(out) == before
-    assert os.listdir(tmp_path / "out" / ".tiny.edgekit") == [".edgekit-store"]
+    # the run folder is gone; only the stopped run's logs and report are kept (edgekit.outdir.kept)
+    left = sorted(os.listdir(tmp_path / "out" / ".tiny.edgekit"))
+    assert len(left) == 2 and left[0] == ".edgekit-store" and left[1].startswith("stopped-"), left
 
 
 @pytest.mark.slow
@@ -320,4 +322,9 @@ def test_sigterm_during_export_stops_the_converter(tmp_path: Path) -> None:
     lines = err.strip().splitlines()
     assert lines[-1] == "edgekit: terminated" and "Traceback" not in err, err
     assert all(_gone(p) for p in pids)
-    assert os.listdir(tmp_path / "out") == []  # a first build that ended leaves no store behind
+    # a first build that ended leaves no output and no run folder: only its kept logs
+    assert os.listdir(tmp_path / "out") == [".tiny.edgekit"]
+    left = sorted(os.listdir(tmp_path / "out" / ".tiny.edgekit"))
+    assert len(left) == 2 and left[1].startswith("stopped-"), left
+    kept = tmp_path / "out" / ".tiny.edgekit" / left[1]
+    assert json.loads((kept / "report.json").read_text())["why"] == "interrupted by SIGTERM"

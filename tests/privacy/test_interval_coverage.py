@@ -79,8 +79,8 @@ def test_percentile_bootstrap_of_the_maximum_would_fail_this_check() -> None:
 def test_interval_brackets_follow_the_counts() -> None:
     rng = np.random.default_rng(1)
     f = attack_figures("x", "", rng.normal(1, 1, 1000), rng.normal(0, 1, 1000), bootstrap=0)
-    # bootstrap 0: the AUC keeps no interval; the others need no resampling
-    assert f.auc_ci == (f.auc, f.auc)
+    # bootstrap 0: the AUC has no interval (null bounds and why); the others need no resampling
+    assert f.auc_ci == (None, None) and f.auc_ci_note == "no interval (--bootstrap 0)"
     assert f.advantage_ci[0] < f.advantage < f.advantage_ci[1]
     # DKW half-width sqrt(ln(2 / 0.025) / 2000) per group = 0.0468, twice: 0.0936 each side
     assert f.advantage_ci[1] - f.advantage == pytest.approx(0.0936, abs=5e-4)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.backends import open_backend
-from edgekit.builder.stages.context import Run
+from edgekit.builder.stages.context import Run, count
 from edgekit.builder.stages.data import preprocess
 from edgekit.builder.stages.load import resolve_io
 from edgekit.builder.stages.scoring import score_file
@@ -351,7 +351,7 @@ def audit(run: Run) -> Run:
                     f"AUC {w.auc:.3f}"
                 )
         d.append(
-            f"{len(run.built)} variants on {len(m_y)} members, {len(n_y)} non-members, "
-            f"{len(p.references)} reference models; CPU time {time.process_time() - cpu0:.1f} s"
+            f"{count(len(run.built), 'variant')} on {len(m_y)} members, {len(n_y)} non-members, "
+            f"{count(len(p.references), 'reference model')}; CPU time {time.process_time() - cpu0:.1f} s"
         )
     return run

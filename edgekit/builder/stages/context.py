@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from edgekit.model_info import ModelInfo
 from edgekit.results import BuildResult, StageTiming, VariantResult
 from edgekit.signals.preprocess import Pipeline
 
-__all__ = ["BuildOptions", "EvalData", "Log", "Run", "Stage", "StageTimer"]
+__all__ = ["BuildOptions", "EvalData", "Log", "Run", "Stage", "StageTimer", "count", "fmt_bands"]
 
 Log = Callable[[str], None]
 
@@ -55,6 +55,26 @@ class EvalData:
     meta: dict[str, np.ndarray]
     source: str
     slices: list[metrics.SliceMask] = field(default_factory=list)
+
+
+def count(n: int, noun: str) -> str:
+    """``1 variant``, ``3 variants``: the build log's counts read as English."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def fmt_bands(edges_db: Sequence[float], thresholds: Sequence[float]) -> str:
+    """Per-band OOD thresholds for the log: ``SNR < 5 dB: 0.512; >= 5 dB: 0.401`` (the manifest
+    keeps the full floats)."""
+    parts = []
+    for k, t in enumerate(thresholds):
+        if k == 0:
+            where = f"< {edges_db[0]:g} dB" if edges_db else "all"
+        elif k == len(edges_db):
+            where = f">= {edges_db[-1]:g} dB"
+        else:
+            where = f"{edges_db[k - 1]:g} to {edges_db[k]:g} dB"
+        parts.append(f"{where}: {t:.4g}")
+    return "SNR " + "; ".join(parts)
 
 
 class StageTimer:

@@ -13,7 +13,7 @@ from edgekit.builder import metrics
 from edgekit.builder.context_table import DEFAULT_EDGES, context_table
 from edgekit.builder.discovery import discover
 from edgekit.builder.scenarios import evaluate_scenarios
-from edgekit.builder.stages.context import Run
+from edgekit.builder.stages.context import Run, count
 from edgekit.config import BuildConfig
 from edgekit.signals.observe import observe
 from edgekit.signals.scores import logit_score
@@ -87,7 +87,8 @@ def insight(run: Run) -> Run:
             )
         n_found = sum(len(v.discovered_slices) for v in run.built)
         d.append(
-            f"{len(run.built)} variants; {n_found} discovered slices; {len(cfg.scenarios)} scenarios; "
+            f"{count(len(run.built), 'variant')}; {count(n_found, 'discovered slice')}; "
+            f"{count(len(cfg.scenarios), 'scenario')}; "
             f"context over {', '.join(cfg.context.observable) or 'no condition'}"
         )
     return run

@@ -178,7 +178,10 @@ def _data(run: Run, d: list[str], n_out: int | None) -> None:
         run.calibration = preprocess(
             pipe, cal_ds.x[: cfg.data.calibration_size], f"{cfg.data.calibration} (data.calibration)"
         )
-        d.append(f"calibration: {len(run.calibration)} rows")
+        d.append(
+            f"int8 calibration: {len(run.calibration)} of the {len(cal_ds)} captures in "
+            "data.calibration (data.calibration_size)"
+        )
     else:
         warnings.append("no calibration data ([data] calibration): static int8 variants are skipped")
 

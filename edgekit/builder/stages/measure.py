@@ -20,7 +20,7 @@ from edgekit.builder.compare import compare_int8
 from edgekit.builder.energy_estimate import estimate_energy
 from edgekit.builder.feature_costs import feature_cost_table
 from edgekit.builder.profile import ProfileAttempt, ProfileJob, host_description, profile_variants
-from edgekit.builder.stages.context import Run
+from edgekit.builder.stages.context import Run, count
 from edgekit.builder.target_results import apply_target_results
 from edgekit.logs import LOGS_DIR
 from edgekit.results import BuildResult, VariantResult
@@ -74,7 +74,7 @@ def profile(run: Run) -> Run:
                 vr.energy = estimate_energy(vr.latency, cfg.target.board, cfg.battery,
                                             score=vr.score_cost)
         scored = sum(1 for vr in run.built if vr.score_cost is not None)
-        d.append(f"{len(run.built)} variants, {cfg.profile.runs} runs each, host figures"
+        d.append(f"{count(len(run.built), 'variant')}, {cfg.profile.runs} runs each, host figures"
                  + (f" (with the chosen OOD score on {scored})" if scored else "")
                  + f"; energy estimated for {cfg.target.board}")
         for line in compare_int8(run.built):

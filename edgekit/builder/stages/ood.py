@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.builder.prepare import run_batched
-from edgekit.builder.stages.context import Run
+from edgekit.builder.stages.context import Run, count, fmt_bands
 from edgekit.builder.stages.data import preprocess
 from edgekit.builder.stages.ood_bands import apply_bands
 from edgekit.errors import ModelError
@@ -397,8 +397,14 @@ def ood(run: Run) -> Run:
                     report.n_heldout_in_distribution, n_ood, list(report.heldout_families),
                 )
             fams = ", ".join(f"{k} {v:.0%}" for k, v in row.heldout_unknown.items())
-            split = "" if bands is None else f", thresholds per SNR band {bands.to_manifest()}"
+            split = (
+                "" if bands is None
+                else f", thresholds per band: {fmt_bands(bands.edges_db, bands.thresholds)}"
+            )
             run.log(f"  {vr.name}: {row.score} (T = {t:.3f}{split}); held out: unknown {fams}")
-        d.append(f"{len(run.built)} variants; fit on {len(model_y)} calibration rows"
-                 + (f" (spectral: {len(fit_y)})" if spectral is not None else ""))
+        # Name what each count is: [load]'s "calibration" rows are the int8 quantisation set
+        # (data.calibration_size); the OOD fits read the captures of model.labels in the file.
+        d.append(f"{count(len(run.built), 'variant')}; fit on {len(model_y)} of the "
+                 f"{len(fit_y)} captures of model.labels in data.calibration"
+                 + (f" (spectral score: all {len(fit_y)})" if spectral is not None else ""))
     return run

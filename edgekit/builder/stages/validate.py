@@ -4,7 +4,7 @@ with the fp32 reference, and its out-of-distribution threshold, on the evaluatio
 from __future__ import annotations
 
 from edgekit.builder import metrics
-from edgekit.builder.stages.context import Run
+from edgekit.builder.stages.context import Run, count
 from edgekit.builder.stages.scoring import score_file
 from edgekit.errors import ModelError
 from edgekit.results import VariantResult
@@ -63,7 +63,7 @@ def validate(run: Run) -> Run:
                 f"{100 * run.need(run.ref_acc, 'ref_acc'):.2f}%), agreement "
                 f"{100 * vr.accuracy.agreement_with_reference:.2f}%"
             )
-        d.append(f"{len(run.built)} variants on {len(ev.y)} rows")
+        d.append(f"{count(len(run.built), 'variant')} on {len(ev.y)} evaluation rows")
     return run
 
 
