@@ -478,7 +478,7 @@ def _open_owned(path: Path, *, create: bool, read_only: bool = False) -> sqlite3
         # the first read rolls back a hot rollback journal left by a writer killed mid-creation,
         # so what the file holds is judged after it, not from its size before
         app_id = db.execute("PRAGMA application_id").fetchone()[0]
-        fresh = _unwritten(db, app_id)
+        fresh = _unwritten(db, app_id, path)
     except sqlite3.DatabaseError as e:
         raise UsageError(f"journal {path}: not an edgekit journal ({e})") from e
     if (read_only or not fresh) and app_id != APPLICATION_ID:
@@ -507,16 +507,19 @@ def _open_owned(path: Path, *, create: bool, read_only: bool = False) -> sqlite3
     return db
 
 
-def _unwritten(db: sqlite3.Connection, app_id: int) -> bool:
-    """True for a database with nothing in it that creating a journal may take: no page at all,
-    or the one page our own creation writes first and alone (``auto_vacuum=INCREMENTAL`` on an
-    empty file commits page 1 before the application id is set), with no table and no
-    application id — what a writer killed between those two steps leaves. Nothing is lost by
-    taking either; any other database without our application id is refused."""
-    pages = db.execute("PRAGMA page_count").fetchone()[0]
-    if pages == 0:
+def _unwritten(db: sqlite3.Connection, app_id: int, path: Path) -> bool:
+    """True for a database with nothing in it that creating a journal may take: an empty file
+    (read after SQLite's recovery, which truncates a creation rolled back), or the one page our
+    own creation writes first and alone (``auto_vacuum=INCREMENTAL`` on an empty file commits
+    page 1 before the application id is set), with no table and no application id — what a
+    writer killed between those two steps leaves. Nothing is lost by taking either; any other
+    file without our application id, even one shorter than SQLite's header, is refused."""
+    size = path.stat().st_size if path.exists() else 0
+    if size == 0:
         return True
-    if pages != 1 or app_id != 0:
+    if size < 100 or app_id != 0:  # shorter than SQLite's header: not ours to take
+        return False
+    if db.execute("PRAGMA page_count").fetchone()[0] != 1:
         return False
     objects = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
     return bool(objects == 0 and db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2)
