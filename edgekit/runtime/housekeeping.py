@@ -60,7 +60,8 @@ def publish_energy(p: Parts, now: float, note: Note) -> None:
 
 def stop_energy(p: Parts, e: MeterError, note: Note) -> None:
     """The meter failed (its sampling thread gave up after ``energy.max_failed_reads`` failed
-    reads in a row): energy windows end for this run, said once in the log, the journal and the status, and the daemon goes on."""
+    reads in a row): energy windows end for this run, said once in the log, the journal and
+    the status, and the daemon goes on."""
     if p.energy is None:
         return
     provenance = p.energy.provenance
