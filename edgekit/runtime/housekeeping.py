@@ -3,6 +3,7 @@ the battery gauge to let the governor switch the variant or the inference rate."
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -33,7 +34,16 @@ def publish_energy(p: Parts, now: float, note: Note) -> None:
         return
     if window is None:
         return
-    fields = finite_fields(window.to_dict())
+    extra: dict[str, Any] = {}
+    if p.sampler is not None:
+        # failed reads left a gap (nothing stored for them): the window says how many it spans
+        failed = p.sampler.failed_between(window.start_s, window.start_s + window.duration_s)
+        extra = {"failed_reads": failed, "failed_reads_total": p.sampler.failed_reads}
+        if failed:
+            window = dataclasses.replace(
+                window, why=f"{window.why}; {failed} failed meter reads (a gap, not filled in)"
+            )
+    fields = finite_fields({**window.to_dict(), **extra})
     p.metrics.energy_windows.labels(str(window.resolved).lower()).inc()
     if window.resolved and window.energy_per_inference_j is not None:
         p.metrics.energy.observe(window.energy_per_inference_j)
@@ -49,8 +59,9 @@ def publish_energy(p: Parts, now: float, note: Note) -> None:
 
 
 def stop_energy(p: Parts, e: MeterError, note: Note) -> None:
-    """The meter failed (its sampling thread stopped on the error): energy windows end for
-    this run, said once in the log, the journal and the status, and the daemon goes on."""
+    """The meter failed (its sampling thread gave up after ``energy.max_failed_reads`` failed
+    reads in a row): energy windows end for this run, said once in the log, the journal and
+    the status, and the daemon goes on."""
     if p.energy is None:
         return
     provenance = p.energy.provenance

@@ -260,7 +260,7 @@ def _energy(p: Parts, settings: RuntimeSettings, roots: dict[str, Any]) -> None:
         source = meter
     else:
         rate = min(meter.info.sample_rate_hz, _MAX_POLL_HZ)
-        p.sampler = Sampler(meter, rate)
+        p.sampler = Sampler(meter, rate, max_failures=settings.energy.max_failed_reads)
         p.sampler.start()
         source = p.sampler
     e = settings.energy

@@ -79,6 +79,9 @@ class EnergySettings:
     # fewer, larger batches cost less CPU (bench/bench_daemon.py). Without the link meter the
     # daemon asks for no POWER at all.
     power_period_ms: int = 1000
+    # failed reads in a row after which a sampled meter is given up (energy/sampler.py); fewer
+    # are retried with a bounded backoff and counted, so a transient I2C EIO costs one sample
+    max_failed_reads: int = 10
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,8 @@ def _check(s: RuntimeSettings, fail: Any) -> None:
     positive("energy.window_s", s.energy.window_s)
     if s.energy.min_samples < 2:
         raise fail("energy.min_samples", f"must be >= 2, got {s.energy.min_samples}")
+    if s.energy.max_failed_reads < 1:
+        raise fail("energy.max_failed_reads", f"must be >= 1, got {s.energy.max_failed_reads}")
     # a window waits for a reading past its end: a batch period of at most half a window keeps
     # every window's readings in before the next one ends
     most_ms = min(65535, int(s.energy.window_s * 1000 / 2))

@@ -74,6 +74,8 @@ def test_settings_defaults_and_overrides(tmp_path):
         ("[runtime.journal]\nsynchronous = 'OFF'\n", "runtime.journal.synchronous"),
         ("[runtime.energy]\npower_period_ms = 5001\n", "runtime.energy.power_period_ms: must be 10..5000"),
         ("[runtime.energy]\npower_period_ms = 9\n", "runtime.energy.power_period_ms"),
+        ("[runtime.energy]\nmax_failed_reads = 0\n", "runtime.energy.max_failed_reads: must be >= 1, got 0"),
+        ("[runtime.energy]\nmax_failed_reads = 'x'\n", "runtime.energy.max_failed_reads"),
         ("runtime = 3\n", "runtime: expected a table"),
         ("[runtime\n", "not valid TOML"),
     ],
@@ -104,3 +106,10 @@ def test_the_power_period_may_be_at_most_half_an_energy_window(tmp_path):
     cfg.write_text("[runtime.energy]\nwindow_s = 4\npower_period_ms = 2001\n")
     with pytest.raises(ConfigError, match=r"power_period_ms: must be 10\.\.2000 ms"):
         load_settings(cfg)
+
+
+def test_one_failed_read_in_a_row_is_the_lowest_accepted_limit(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[runtime.energy]\nmax_failed_reads = 1\n")
+    assert load_settings(cfg).energy.max_failed_reads == 1
+    assert load_settings(None).energy.max_failed_reads == 10

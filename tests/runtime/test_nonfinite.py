@@ -236,8 +236,9 @@ def test_nan_readings_make_invalid_windows_on_record_and_the_daemon_answers_on(t
 
 
 def test_an_emptied_hwmon_file_stops_energy_windows_not_the_daemon(tmp_path, monkeypatch):
-    """The sysfs hwmon meter's power file becomes empty mid-run (the sampler's read fails and its
-    thread stops): one energy_meter_failed event, the status says why, every capture answered."""
+    """The sysfs hwmon meter's power file becomes empty mid-run and stays so (the sampler
+    gives up after ``energy.max_failed_reads`` failed reads in a row): one energy_meter_failed
+    event, the status says why, every capture answered."""
     sysfs = tmp_path / "sys"
     shutil.copytree(FIXTURES / "sys_hwmon", sysfs)
     power = sysfs / "class" / "hwmon" / "hwmon1" / "power1_input"
@@ -248,14 +249,52 @@ def test_an_emptied_hwmon_file_stops_energy_windows_not_the_daemon(tmp_path, mon
             power.write_text("")  # the driver returned nothing
         return link.done()
 
-    daemon = _daemon(tmp_path, monkeypatch, link, meter="hwmon:name=ina226", sysfs=sysfs)
+    daemon = _daemon(tmp_path, monkeypatch, link, meter="hwmon:name=ina226", sysfs=sysfs,
+                     **{"energy.max_failed_reads": 3})
     assert daemon.run(should_stop=stop) == 0
     events = read_journal(tmp_path / "j.sqlite")["events"]
     failed = [e for e in events if e["kind"] == "energy_meter_failed"]
     assert len(failed) == 1 and failed[0]["level"] == "error"
     assert "power1_input: unreadable" in failed[0]["data"]["error"]
+    assert "(3 failed reads in a row, 3 in all)" in failed[0]["data"]["error"]
     assert daemon.parts.board.energy["why"].startswith("meter failed: hwmon ")
     assert daemon.parts.board.energy["resolved"] is False
+    assert sorted(link.sent) == list(range(1, link.captures + 1))
+
+
+def test_an_hwmon_file_empty_for_a_moment_leaves_a_gap_not_the_end_of_energy(tmp_path, monkeypatch):
+    """The power file reads empty for 0.2 s, then good again (a transient driver failure): no
+    energy_meter_failed, windows go on, and the window spanning the failed reads says so.
+    Windows of 0.5 s: the sampler (50 Hz) backs off 20, 40, 80, 160, 320 ms, so the gap is
+    at most ~0.34 s and the window holding the first failure keeps >= 2 samples (resolved)."""
+    sysfs = tmp_path / "sys"
+    shutil.copytree(FIXTURES / "sys_hwmon", sysfs)
+    power = sysfs / "class" / "hwmon" / "hwmon1" / "power1_input"
+    good = power.read_text()
+    link = TimedLink(1.8)
+
+    def stop() -> bool:
+        if link.started is not None:
+            since = time.monotonic() - link.started
+            if 0.3 < since < 0.5:
+                power.write_text("")
+            elif since >= 0.5 and power.read_text() != good:
+                power.write_text(good)
+        return link.done()
+
+    daemon = _daemon(tmp_path, monkeypatch, link, meter="hwmon:name=ina226", sysfs=sysfs,
+                     **{"energy.window_s": 0.5})
+    assert daemon.run(should_stop=stop) == 0
+    events = read_journal(tmp_path / "j.sqlite")["events"]
+    assert not [e for e in events if e["kind"] == "energy_meter_failed"]
+    windows = [e["data"] for e in events if e["kind"] == "energy"]
+    gapped = [w for w in windows if w["failed_reads"] > 0]
+    assert gapped, windows
+    for w in gapped:
+        assert w["why"].endswith(f"; {w['failed_reads']} failed meter reads (a gap, not filled in)")
+    assert windows[-1]["failed_reads_total"] >= 1
+    assert sum(w["failed_reads"] for w in windows) <= windows[-1]["failed_reads_total"]
+    assert windows[-1]["start_s"] > gapped[0]["start_s"]  # windows went on after the gap
     assert sorted(link.sent) == list(range(1, link.captures + 1))
 
 
