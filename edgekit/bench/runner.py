@@ -276,7 +276,8 @@ def _energy_warnings(name: str, energy: EnergyResult) -> list[str]:
         return []
     per = "capture at the duty cycle" if energy.mode == "duty" else "inference"
     hint = (
-        "; background load saturates a system-wide estimate, try model:<board>,scope=process"
+        "; a model:<board>,scope=system estimate also counts other processes' load (the default "
+        "scope=process counts only the bench's own CPU)"
         if energy.meter.startswith("model:")
         else ""
     )

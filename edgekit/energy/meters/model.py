@@ -1,9 +1,13 @@
-"""Estimated power from CPU utilisation and a board profile: ``model:rpi4[,scope=process]``.
+"""Estimated power from CPU utilisation and a board profile: ``model:rpi4[,scope=system]``.
 
 power_w = idle_w + active_per_core_w x busy_cores (capped at max_w), where busy_cores comes from
-psutil (system-wide by default, or this process). Profiles live in ``edgekit/energy/profiles``
-with their sources. The meter's kind is ``"estimated"`` and every figure derived from it must say
-so: it models the CPU only, not memory, radio, USB or the accelerator.
+psutil: this process's CPU time by default, or the whole host's with ``scope=system``. The default
+is the process because the estimate is of *this* workload on the profiled board: the host running
+the bench is rarely that board, and other processes on it (a build, another user) would otherwise
+move the estimated idle power with their load, making the attribution refuse on drift or hide the
+marker pulses, and the figure depend on the neighbours. Profiles live in
+``edgekit/energy/profiles`` with their sources. The meter's kind is ``"estimated"`` and every figure
+derived from it must say so: it models the CPU only, not memory, radio, USB or the accelerator.
 """
 
 from __future__ import annotations
@@ -107,7 +111,7 @@ class ModelMeter:
     """The CPU-utilisation power estimate; ``info.kind == "estimated"``."""
 
     def __init__(
-        self, profile: BoardProfile, spec: str, roots: MeterRoots, scope: str = "system"
+        self, profile: BoardProfile, spec: str, roots: MeterRoots, scope: str = "process"
     ) -> None:
         self.profile = profile
         self._clock = roots.clock
@@ -143,10 +147,11 @@ class ModelMeter:
 
 
 def open_spec(spec: str, roots: MeterRoots) -> Meter:
-    """Open ``model:<board>`` (``model`` alone means ``generic``)."""
+    """Open ``model:<board>`` (``model`` alone means ``generic``; ``scope`` defaults to ``process``)."""
     args = parse_spec(spec, KEYS, positional="board")
     board = args.positional or args.get_str("board") or "generic"
-    scope = args.get_str("scope", "system") or "system"
+    # this process's CPU by default: see the module docstring for why not the whole host's
+    scope = args.get_str("scope", "process") or "process"
     if scope not in ("system", "process"):
         raise MeterError(f"meter spec {spec!r}: scope={scope!r} is not 'system' or 'process'")
     return ModelMeter(load_profile(board), spec, roots, scope)
