@@ -1,5 +1,6 @@
 """Cost of one ``ClockMapping.add`` (firmware_bridge/clock.py): the incremental fit against the
-full refit it replaced (``_FullRefit`` below, a reference copy of the old algorithm), in the same
+full refit it replaced (``FullRefit`` in tests/firmware_bridge/clock_reference.py, the
+reference copy of the old algorithm the property test uses too), in the same
 run, on the same exchanges; and a check that both give the same mapping after every exchange.
 
     .venv/bin/python bench/bench_clock.py [--repeat 5]
@@ -18,67 +19,14 @@ import argparse
 import random
 import sys
 import time
-from collections import deque
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from firmware_bridge import ClockMapping, ClockSample
+from firmware_bridge import ClockMapping
+from tests.firmware_bridge.clock_reference import FullRefit
 
 S = 1_000_000
-
-
-class _FullRefit:
-    """The old ClockMapping.add: every round regrouped and re-estimated from all exchanges."""
-
-    def __init__(self, window_us: int = 900 * S, max_samples: int = 4096,
-                 round_gap_us: int = S, min_span_us: int = 20 * S) -> None:
-        self.samples: deque[ClockSample] = deque(maxlen=max_samples)
-        self.window, self.gap, self.min_span = window_us, round_gap_us, min_span_us
-        self.h0 = self.o0 = self.slope = 0.0
-
-    def add(self, t1: int, t2: int, t3: int, t4: int) -> ClockSample | None:
-        delay = (t4 - t1) - (t3 - t2)
-        if delay < 0 or t3 < t2:
-            return None
-        sample = ClockSample((t1 + t4) / 2, ((t2 - t1) + (t3 - t4)) / 2, delay)
-        self.samples.append(sample)
-        while self.samples[0].host_us < sample.host_us - self.window:
-            self.samples.popleft()
-        self._fit()
-        return sample
-
-    def _estimate(self, exchanges: list[ClockSample]) -> ClockSample:
-        best = min(exchanges, key=lambda s: s.delay_us)
-        if len(exchanges) == 1:
-            return best
-        low, high = -float("inf"), float("inf")
-        for s in exchanges:
-            moved = s.offset_us + self.slope * (best.host_us - s.host_us)
-            low, high = max(low, moved - s.delay_us / 2), min(high, moved + s.delay_us / 2)
-        if low > high:
-            return best
-        return ClockSample(best.host_us, (low + high) / 2, round(high - low))
-
-    def _fit(self) -> None:
-        rounds: list[list[ClockSample]] = []
-        last: float | None = None
-        for s in self.samples:
-            if last is None or s.host_us - last >= self.gap:
-                rounds.append([])
-            rounds[-1].append(s)
-            last = s.host_us
-        kept = [self._estimate(r) for r in rounds]
-        span = kept[-1].host_us - kept[0].host_us
-        if len(kept) < 3 or span < self.min_span:
-            self.h0, self.o0, self.slope = kept[-1].host_us, kept[-1].offset_us, 0.0
-            return
-        n = len(kept)
-        h0 = sum(s.host_us for s in kept) / n
-        o0 = sum(s.offset_us for s in kept) / n
-        sxx = sum((s.host_us - h0) ** 2 for s in kept)
-        sxy = sum((s.host_us - h0) * (s.offset_us - o0) for s in kept)
-        self.h0, self.o0, self.slope = h0, o0, sxy / sxx
 
 
 def exchanges(rounds: int, every_s: float, seed: int) -> list[tuple[int, int, int, int]]:
@@ -108,7 +56,7 @@ def per_add_us(make, warm: list, timed: list) -> float:
 
 def same_mapping(seq: list) -> bool:
     """Both give the same offset and drift, to the bit, after every exchange of ``seq``."""
-    new, old = ClockMapping(), _FullRefit()
+    new, old = ClockMapping(), FullRefit()
     for e in seq:
         new.add(*e)
         old.add(*e)
@@ -133,7 +81,7 @@ def main() -> int:
         warm, timed = seq[:warm_n], seq[warm_n:]
         olds, news = [], []
         for _ in range(args.repeat):  # interleaved, so a busy spell slows both
-            olds.append(per_add_us(_FullRefit, warm, timed))
+            olds.append(per_add_us(FullRefit, warm, timed))
             news.append(per_add_us(ClockMapping, warm, timed))
         old, new = min(olds), min(news)
         print(f"{name:32} {old:11.1f} {new:11.1f} {old / new:8.1f}  {same_mapping(seq)}")

@@ -1,12 +1,10 @@
 """ClockMapping's incremental fit against the straightforward one it replaced: the rounds rebuilt
-from every exchange in the window on every ``add`` (``_Reference`` below, the algorithm as it
-stood before, written out here). Over random exchange sequences (window expiry, ``max_samples``
+from every exchange in the window on every ``add`` (``FullRefit`` in clock_reference.py, the
+algorithm as it stood before, written out). Over random exchange sequences (window expiry, ``max_samples``
 eviction, resets, refused exchanges, round gaps of zero, host times that step back) every
 observable result must be the same float, not merely close."""
 
 from __future__ import annotations
-
-from collections import deque
 
 import pytest
 from hypothesis import given, settings
@@ -14,78 +12,7 @@ from hypothesis import strategies as st
 
 from firmware_bridge import ClockMapping, ClockSample
 from firmware_bridge.clock import _Round
-
-
-class _Reference:
-    """The fit as it was: every round regrouped and re-estimated from all samples per add."""
-
-    def __init__(self, window_us: int, max_samples: int, round_gap_us: int, min_span_us: int):
-        self.samples: deque[ClockSample] = deque(maxlen=max_samples)
-        self.window, self.gap, self.min_span = window_us, round_gap_us, min_span_us
-        self.h0 = self.o0 = self.slope = 0.0
-        self.synced = False
-        self.refused = 0
-
-    def add(self, t1: int, t2: int, t3: int, t4: int) -> ClockSample | None:
-        delay = (t4 - t1) - (t3 - t2)
-        if delay < 0 or t3 < t2:
-            self.refused += 1
-            return None
-        sample = ClockSample((t1 + t4) / 2, ((t2 - t1) + (t3 - t4)) / 2, delay)
-        self.samples.append(sample)
-        while self.samples[0].host_us < sample.host_us - self.window:
-            self.samples.popleft()
-        self.fit()
-        return sample
-
-    def reset(self) -> None:
-        self.samples.clear()
-        self.synced = False
-        self.slope = 0.0
-
-    def estimate(self, exchanges: list[ClockSample]) -> ClockSample:
-        best = min(exchanges, key=lambda s: s.delay_us)
-        if len(exchanges) == 1:
-            return best
-        low, high = -float("inf"), float("inf")
-        for s in exchanges:
-            moved = s.offset_us + self.slope * (best.host_us - s.host_us)
-            low, high = max(low, moved - s.delay_us / 2), min(high, moved + s.delay_us / 2)
-        if low > high:
-            return best
-        return ClockSample(best.host_us, (low + high) / 2, round(high - low))
-
-    def fit(self) -> None:
-        rounds: list[list[ClockSample]] = []
-        last: float | None = None
-        for s in self.samples:
-            if last is None or s.host_us - last >= self.gap:
-                rounds.append([])
-            rounds[-1].append(s)
-            last = s.host_us
-        kept = [self.estimate(r) for r in rounds]
-        span = kept[-1].host_us - kept[0].host_us
-        self.synced = True
-        if len(kept) < 3 or span < self.min_span:
-            self.h0, self.o0, self.slope = kept[-1].host_us, kept[-1].offset_us, 0.0
-            return
-        n = len(kept)
-        h0 = sum(s.host_us for s in kept) / n
-        o0 = sum(s.offset_us for s in kept) / n
-        sxx = sum((s.host_us - h0) ** 2 for s in kept)
-        sxy = sum((s.host_us - h0) * (s.offset_us - o0) for s in kept)
-        self.h0, self.o0, self.slope = h0, o0, sxy / sxx
-
-    def observed(self, probe: float) -> tuple[object, ...]:
-        span = self.samples[-1].host_us - self.samples[0].host_us if len(self.samples) > 1 else 0.0
-        if not self.synced:
-            return (False, self.slope * 1e6, span, tuple(self.samples), self.refused, None, None)
-        offset = self.o0 + self.slope * (probe - self.h0)
-        try:  # a drift of exactly -1e6 ppm (a stopped device clock) maps nothing back
-            host: float | str = (probe - self.o0 + self.slope * self.h0) / (1.0 + self.slope)
-        except ZeroDivisionError:
-            host = "ZeroDivisionError"
-        return (True, self.slope * 1e6, span, tuple(self.samples), self.refused, offset, host)
+from tests.firmware_bridge.clock_reference import FullRefit
 
 
 def _observed(m: ClockMapping, probe: float) -> tuple[object, ...]:
@@ -125,7 +52,7 @@ def test_incremental_fit_equals_the_full_refit(window_us, max_samples, round_gap
                                                steps, start):
     new = ClockMapping(window_us=window_us, max_samples=max_samples, round_gap_us=round_gap_us,
                        min_drift_span_us=min_span_us)
-    old = _Reference(window_us, max_samples, round_gap_us, min_span_us)
+    old = FullRefit(window_us, max_samples, round_gap_us, min_span_us)
     host, offset = start, 12_345_678
     for step in steps:
         if step[0] == "reset":
@@ -160,7 +87,7 @@ def test_a_closed_round_is_read_again_at_each_new_drift():
     refits the drift, and the closed rounds' bound intersections move with it, so a cache that
     kept them would give another mapping than the full refit (checked after every exchange)."""
     new = ClockMapping(min_drift_span_us=0)
-    old = _Reference(900_000_000, 4096, 1_000_000, 0)
+    old = FullRefit(900_000_000, 4096, 1_000_000, 0)
     drifts = set()
     for base in range(0, 60_000_000, 10_000_000):
         for i, (there, back) in enumerate(((300, 1_900), (1_700, 250), (900, 800))):
