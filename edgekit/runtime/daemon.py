@@ -95,7 +95,9 @@ class Daemon:
         self._periodic_at = 0.0  # monotonic time before which _periodic has nothing to do
         # the journal outage under way: its first failure, and what it cost so far
         self._outage: JournalWriteFailed | None = None
-        self._outage_cost = {"commits_failed": 0, "results_lost": 0, "events_lost": 0}
+        # the journal's refusal counts (commits, results, events) when the outage began: its
+        # cost, reported at recovery, is the journal's counts since
+        self._outage_base = (0, 0, 0)
 
     # -- the loop -------------------------------------------------------------------------------
     def run(self, should_stop: Callable[[], bool] | None = None) -> int:
@@ -168,14 +170,16 @@ class Daemon:
     def _commit(self, commit: Callable[[], list[Any]]) -> list[Any]:
         """Run one of the journal's commits; the tokens it made durable. A refused commit is
         booked (its results are never announced) and the loop goes on."""
-        journal = self.parts.journal
-        before = journal.stats.commits
+        st = self.parts.journal.stats
+        commits, refused = st.commits, (st.failed_commits, st.results_dropped, st.events_dropped)
         try:
             tokens = commit()
         except JournalWriteFailed as e:
+            if self._outage is None:
+                self._outage_base = refused
             self._write_failed(e)
             return []
-        if self._outage is not None and journal.stats.commits > before:
+        if self._outage is not None and st.commits > commits:
             self._recovered()
         return tokens
 
@@ -184,10 +188,6 @@ class Daemon:
         n = len(e.tokens)
         p.metrics.unjournaled.inc(n)
         p.board.counts["unjournaled"] += n
-        cost = self._outage_cost
-        cost["commits_failed"] += 1
-        cost["results_lost"] += n
-        cost["events_lost"] += e.events
         if self._outage is None or e.reason != self._outage.reason:  # one line per cause
             self.log.emit(
                 "error",
@@ -204,9 +204,14 @@ class Daemon:
         outage = self._outage
         if outage is None:
             return
-        reason, cost = outage.reason, dict(self._outage_cost)
+        st, (commits, results, events) = self.parts.journal.stats, self._outage_base
+        reason = outage.reason
+        cost = {
+            "commits_failed": st.failed_commits - commits,
+            "results_lost": st.results_dropped - results,
+            "events_lost": st.events_dropped - events,
+        }
         self._outage = None
-        self._outage_cost = dict.fromkeys(cost, 0)
         self._note(
             "warning",
             "journal_recovered",
