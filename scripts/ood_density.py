@@ -38,6 +38,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,13 +166,14 @@ def _data(n: int, seed: int, classes: tuple[str, ...]) -> Data:
 
 # ---- band models: fit on one band's rows, raw score (higher = more in-distribution) ----------
 
-class Model:
+class Model(ABC):
     """A density fitted on one SNR band: ``raw(f, snr)`` and its in-sample scores ``fit_raw``."""
 
     fit_raw: np.ndarray
 
+    @abstractmethod
     def raw(self, f: np.ndarray, snr: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """The raw score of each row (higher = more in-distribution)."""
 
     @property
     def nbytes(self) -> int:
