@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from edgekit.cli import app
-from edgekit.cli._options import parse_classes
+from edgekit.cli._options import check_number, parse_classes
 from edgekit.data.synth import ALL_CLASSES, CLASSES
 from edgekit.emulator.faults import FaultConfig
 from edgekit.emulator.pty_device import (
@@ -36,14 +36,6 @@ def _probability(name: str, p: float) -> float:
     if not (math.isfinite(p) and 0.0 <= p <= 1.0):
         raise UsageError(f"{name}: need a probability in [0, 1], got {p:g}")
     return p
-
-
-def _positive(name: str, value: float | None, *, zero_ok: bool = False) -> None:
-    if value is None:
-        return
-    if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
-        need = ">= 0" if zero_ok else "> 0"
-        raise UsageError(f"{name}: need a number {need}, got {value:g}")
 
 
 def _version(text: str) -> tuple[int, int]:
@@ -296,12 +288,12 @@ def emulate(
     for name, n in (("--count", count), ("--reset-every", reset_every)):
         if n is not None and n < 1:
             raise UsageError(f"{name}: need an integer >= 1, got {n}")
-    _positive("--duration", duration)
-    _positive("--linger", linger, zero_ok=True)
-    _positive("--unplug-every", unplug_every)
-    _positive("--unplug-for", unplug_for)
-    _positive("--drift-after", drift_after, zero_ok=True)
-    _positive("--frontend-drift", frontend_drift_rate, zero_ok=True)
+    check_number("--duration", duration, above=0)
+    check_number("--linger", linger, at_least=0)
+    check_number("--unplug-every", unplug_every, above=0)
+    check_number("--unplug-for", unplug_for, above=0)
+    check_number("--drift-after", drift_after, at_least=0)
+    check_number("--frontend-drift", frontend_drift_rate, at_least=0)
     if not (math.isfinite(frontend_drift) and 0 <= frontend_drift <= 1):
         raise UsageError(f"--drift: need a value in [0, 1], got {frontend_drift:g}")
     if not math.isfinite(snr_drift):

@@ -10,6 +10,7 @@ from edgekit.cli import main
 
 _BENCH = ["bench", "no-such-bundle"]
 _AUDIT = ["audit", "no-such-bundle", "--members", "m.npz", "--non-members", "n.npz"]
+_EMULATE = ["emulate", "--symlink", "scanner"]
 
 
 @pytest.mark.parametrize(
@@ -28,6 +29,10 @@ _AUDIT = ["audit", "no-such-bundle", "--members", "m.npz", "--non-members", "n.n
         ([*_AUDIT, "--max-advantage", "1.5"], "--max-advantage"),
         ([*_AUDIT, "--bootstrap", "-1"], "--bootstrap"),
         ([*_AUDIT, "--max-rows", "0"], "--max-rows"),
+        ([*_EMULATE, "--duration", "0"], "--duration"),
+        ([*_EMULATE, "--linger", "-1"], "--linger"),
+        ([*_EMULATE, "--linger", "nan"], "--linger"),
+        ([*_EMULATE, "--unplug-every", "inf"], "--unplug-every"),
     ],
 )
 def test_a_meaningless_number_is_one_line_and_exit_2(
